@@ -1,0 +1,20 @@
+PYTHON ?= .venv/bin/python
+# The demo: a real reduction-ratio sweep on generated data, on CPU, in a few minutes.
+DEMO = +exp=reduction_sweep model=resnet20 data=synthetic trainer=smoke trainer.device=cpu results_dir=results/demo
+
+.PHONY: install demo test lint report bench
+
+install:
+	python3 -m venv .venv
+	$(PYTHON) -m pip install --upgrade pip
+	$(PYTHON) -m pip install -e ".[dev]"
+
+demo:
+	$(PYTHON) -m senet_ablate $(DEMO)
+
+test:
+	$(PYTHON) -m pytest
+
+lint:
+	$(PYTHON) -m ruff check senet_ablate tests scripts
+	$(PYTHON) -m ruff format --check senet_ablate tests scripts

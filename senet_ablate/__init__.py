@@ -1,0 +1,22 @@
+"""senet-ablate: re-run the ablations of Squeeze-and-Excitation Networks from configs."""
+
+from collections.abc import Sequence
+
+from torch import nn
+
+from senet_ablate.config import compose_config
+from senet_ablate.errors import ConfigError
+from senet_ablate.models import build_model, load_pretrained
+
+__version__ = "0.1.0"
+
+
+def create_model(overrides: Sequence[str] = ()) -> nn.Module:
+    """Build the model that `python -m senet_ablate <overrides>` would train.
+
+    >>> create_model(["model=resnet50", "se.reduction=8"])  # doctest: +SKIP
+    """
+    return build_model(compose_config(list(overrides)))
+
+
+__all__ = ["ConfigError", "__version__", "compose_config", "create_model", "load_pretrained"]

@@ -1,0 +1,71 @@
+"""The residual unit that every block of every model derives from.
+
+It owns the one decision the integration ablation varies: where the SE block sits.
+  standard  on the residual branch, after its last BN, before the addition
+  pre       on the residual branch's input (so it sees the block's *input* width)
+  post      after the addition (and the ReLU of post-activation blocks)
+  identity  on the shortcut branch, in parallel to the residual branch; at a down-sampling
+            block it acts on the projected shortcut
+  3x3       inside the branch, after the 3x3 conv (bottlenecks only: the narrow width)
+The paper prints no parameter counts for SE-PRE and SE-Identity; these choices define ours.
+"""
+
+from torch import Tensor, nn
+
+from senet_ablate.attention import SqueezeExcitation
+
+
+class ResidualUnit(nn.Module):
+    """Subclasses implement `residual` (and `shortcut`, `merge` where they differ)."""
+
+    se_position: str | None = None
+    last_bn_name: str | None = None  # the BN that zero_init_residual zeroes
+
+    def attach_se(self, se, out_channels: int, in_channels: int, inner_channels: int | None = None) -> None:
+        """Add `self.se` sized for its position; `se` is an SEConfig or None for no SE."""
+        if se is None:
+            self.se = None
+            return
+        channels = {"pre": in_channels, "3x3": inner_channels}.get(se.position, out_channels)
+        self.se_position = se.position
+        self.se = SqueezeExcitation(channels, se.reduction, se.squeeze, se.gate, se.bias)
+
+    def residual(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def shortcut(self, x: Tensor) -> Tensor:
+        return x
+
+    def merge(self, summed: Tensor) -> Tensor:
+        """What follows the addition: ReLU for post-activation blocks, nothing for pre-activation."""
+        return summed
+
+    def maybe_se(self, x: Tensor, position: str) -> Tensor:
+        return self.se(x) if self.se_position == position else x
+
+    def forward(self, x: Tensor) -> Tensor:
+        shortcut = self.maybe_se(self.shortcut(x), "identity")
+        residual = self.maybe_se(self.residual(self.maybe_se(x, "pre")), "standard")
+        return self.maybe_se(self.merge(residual + shortcut), "post")
+
+
+def conv3x3(in_channels: int, out_channels: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, groups=groups, bias=False)
+
+
+def conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False)
+
+
+def init_weights(model: nn.Module, zero_init_residual: bool) -> None:
+    """He init for convs, BN to identity; optionally zero each branch's last BN (Goyal et al.)."""
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(module, nn.BatchNorm2d):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+    if zero_init_residual:
+        for module in model.modules():
+            if isinstance(module, ResidualUnit) and module.last_bn_name:
+                nn.init.zeros_(getattr(module, module.last_bn_name).weight)

@@ -1,0 +1,179 @@
+import math
+
+import pytest
+import timm
+import torch
+import torchvision
+import yaml
+
+import senet_ablate
+from senet_ablate import ConfigError, create_model, load_pretrained
+from senet_ablate.complexity import complexity_rows
+from senet_ablate.config import compose_config
+from senet_ablate.model_specs import MODEL_SPECS
+from senet_ablate.models.resnet import Bottleneck
+from senet_ablate.report import PAPER_YAML
+
+ABLATION_EXPS = {
+    "squeeze_sweep": "squeeze",
+    "nosqueeze_sweep": "no_squeeze",
+    "reduction_sweep": "reduction",
+    "gate_sweep": "gate",
+    "integration_sweep": "integration",
+    "se3x3_sweep": "se_3x3",
+    "stage_sweep": "stages",
+}
+
+
+def _paper_ablations():
+    return yaml.safe_load(PAPER_YAML.read_text())["ablations"]
+
+
+def _ceil(value: float, digits: int) -> float:
+    """The paper rounds its params and GFLOPs up (30.604M is printed 30.7)."""
+    return math.ceil(round(value * 10**digits, 6)) / 10**digits
+
+
+@pytest.mark.parametrize("exp,table", ABLATION_EXPS.items())
+def test_ablation_rows_match_the_papers_labels_and_complexity(exp, table):
+    paper_rows = _paper_ablations()[table]["rows"]
+    ours = complexity_rows(compose_config([f"+exp={exp}"]))
+    assert [row["label"] for row in ours] == [row["label"] for row in paper_rows]
+    for mine, paper in zip(ours, paper_rows):
+        if "params_m" in paper:
+            assert abs(mine["params_m"] - paper["params_m"]) < 0.1
+            assert _ceil(mine["params_m"], 1) == paper["params_m"], mine
+        if "gflops" in paper:
+            assert abs(mine["gflops"] - paper["gflops"]) < 0.01
+            assert _ceil(mine["gflops"], 2) == paper["gflops"], mine
+
+
+def _params(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_exact_counts_of_the_papers_resnet50():
+    rows = {r["label"]: r for r in complexity_rows(compose_config(["+exp=nosqueeze_sweep"]))}
+    assert round(rows["ResNet-50"]["params_m"] * 1e6) == 25_557_032
+    assert round(rows["SE"]["params_m"] * 1e6) == 28_088_024
+    assert rows["ResNet-50"]["gflops"] == pytest.approx(3.858, abs=5e-4)
+    assert rows["SE"]["gflops"] == pytest.approx(3.8605, abs=5e-4)
+
+
+def test_stride_placement_changes_flops_not_params():
+    caffe = complexity_rows(compose_config(["model=resnet50"]))[0]
+    torchvision_layout = complexity_rows(compose_config(["model=resnet50", "model.stride_in_1x1=false"]))[0]
+    assert caffe["params_m"] == torchvision_layout["params_m"]
+    assert torchvision_layout["gflops"] == pytest.approx(4.0917, abs=1e-3)  # timm seresnet50's GMACs
+
+
+@pytest.mark.parametrize(
+    "name,gflops,params_m",
+    [("resnext50_32x4d", 4.231, 25.03), ("resnet101", 7.570, 44.55), ("resnet152", 11.282, 60.19)],
+)
+def test_deeper_imagenet_models_match_published_counts(name, gflops, params_m):
+    row = complexity_rows(compose_config([f"model={name}", "se.enabled=false"]))[0]
+    assert row["gflops"] == pytest.approx(gflops, abs=2e-3)
+    assert row["params_m"] == pytest.approx(params_m, abs=0.01)
+
+
+def _randomise_bn_statistics(model):
+    generator = torch.Generator().manual_seed(1)
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.copy_(torch.randn(module.num_features, generator=generator) * 0.1)
+            module.running_var.copy_(torch.rand(module.num_features, generator=generator) + 0.5)
+
+
+def _assert_same_function(ours, peer):
+    ours.eval()
+    peer.eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        expected, got = peer(x), ours(x)
+    assert ((got - expected).abs().max() / expected.abs().max()).item() < 1e-5
+
+
+def test_se_resnet50_equals_timm_seresnet50_after_loading():
+    peer = timm.create_model("seresnet50", pretrained=False)
+    _randomise_bn_statistics(peer)
+    ours = create_model(["model=resnet50", "model.stride_in_1x1=false"])
+    assert _params(ours) == _params(peer) == 28_088_024
+    load_pretrained(ours, peer.state_dict(), source="timm")
+    _assert_same_function(ours, peer)
+
+
+def test_resnet50_equals_torchvision_resnet50_after_loading():
+    peer = torchvision.models.resnet50(weights=None)
+    _randomise_bn_statistics(peer)
+    ours = create_model(["model=resnet50", "model.stride_in_1x1=false", "se.enabled=false"])
+    assert _params(ours) == _params(peer)
+    load_pretrained(ours, peer.state_dict(), source="torchvision")
+    _assert_same_function(ours, peer)
+
+
+def test_load_pretrained_refuses_what_would_compute_something_else():
+    peer_state = torchvision.models.resnet50(weights=None).state_dict()
+    with pytest.raises(ConfigError, match="model.stride_in_1x1"):
+        load_pretrained(create_model(["se.enabled=false"]), peer_state, source="torchvision")
+    with pytest.raises(ConfigError, match="missing keys"):
+        load_pretrained(create_model(["model.stride_in_1x1=false"]), peer_state, source="torchvision")
+    with pytest.raises(ConfigError, match="source='caffe'"):
+        load_pretrained(create_model(["model.stride_in_1x1=false"]), peer_state, source="caffe")
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_SPECS))
+def test_every_model_trains_a_step_on_cpu(name):
+    family = MODEL_SPECS[name].family
+    size = 64 if family == "imagenet" else 32
+    model = create_model([f"model={name}", f"data.image_size={size}", "data.num_classes=7"])
+    out = model(torch.randn(2, 3, size, size))
+    assert out.shape == (2, 7)
+    out.sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+@pytest.mark.parametrize("name,params_m", [("resnet110", 1.73), ("resnet164", 1.70), ("wrn16_8", 10.96)])
+def test_cifar_models_have_their_published_size(name, params_m):
+    model = create_model([f"model={name}", "data=cifar10", "se.enabled=false"])
+    assert _params(model) / 1e6 == pytest.approx(params_m, abs=0.01)
+
+
+@pytest.mark.parametrize("position", ["standard", "pre", "post", "identity", "3x3"])
+def test_every_position_on_imagenet_and_cifar_bottlenecks(position):
+    for name in ("resnet50", "resnet164"):
+        model = create_model([f"model={name}", f"se.position={position}", "data.image_size=32"])
+        assert model(torch.randn(2, 3, 32, 32)).shape == (2, 1000)
+
+
+def test_se_widths_follow_their_position():
+    def first_se(position):
+        model = create_model([f"se.position={position}", "se.reduction=1"])
+        return model.layer2[0].se.fc1.in_channels
+
+    # conv3_x's first block: input 256 wide, 3x3 conv 128 wide, output 512 wide
+    assert first_se("standard") == 512
+    assert first_se("pre") == 256
+    assert first_se("3x3") == 128
+    assert first_se("identity") == 512
+
+
+def test_identity_position_scales_the_shortcut_only():
+    block = Bottleneck(64, 16, se=compose_config(["se.position=identity"]).se)
+    block.eval()
+    x = torch.randn(1, 64, 8, 8)
+    with torch.no_grad():
+        expected = block.relu(block.residual(x) + block.se(x))
+        torch.testing.assert_close(block(x), expected)
+
+
+def test_stages_select_where_se_blocks_go():
+    model = create_model(["se.stages=[3]"])
+    assert [block.se is not None for block in model.layer1] == [False] * 3
+    assert all(block.se is not None for block in model.layer2)
+    assert all(block.se is None for block in (*model.layer3, *model.layer4))
+
+
+def test_public_api_uses_the_cli_override_grammar():
+    model = senet_ablate.create_model(["model=resnet50", "se.reduction=8"])
+    assert model.layer4[0].se.fc1.out_channels == 2048 // 8
