@@ -39,7 +39,7 @@ def test_ablation_rows_match_the_papers_labels_and_complexity(exp, table):
     paper_rows = _paper_ablations()[table]["rows"]
     ours = complexity_rows(compose_config([f"+exp={exp}"]))
     assert [row["label"] for row in ours] == [row["label"] for row in paper_rows]
-    for mine, paper in zip(ours, paper_rows):
+    for mine, paper in zip(ours, paper_rows, strict=True):
         if "params_m" in paper:
             assert abs(mine["params_m"] - paper["params_m"]) < 0.1
             assert _ceil(mine["params_m"], 1) == paper["params_m"], mine

@@ -78,7 +78,7 @@ class ResNet(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         in_channels = 64
-        for index, (planes, blocks) in enumerate(zip((64, 128, 256, 512), layers)):
+        for index, (planes, blocks) in enumerate(zip((64, 128, 256, 512), layers, strict=True)):
             stage = index + 2
             stage_se = se if stage in se_stages else None
             stride = 1 if index == 0 else 2
