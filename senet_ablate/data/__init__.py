@@ -1,0 +1,5 @@
+"""Datasets behind one small interface: `build_loaders(cfg) -> Loaders(train, val)`."""
+
+from senet_ablate.data.build import Loaders, build_loaders
+
+__all__ = ["Loaders", "build_loaders"]

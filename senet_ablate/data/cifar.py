@@ -1,0 +1,77 @@
+"""CIFAR-10/100 from the pickled batches of torchvision's layout, read by us.
+
+torchvision's CIFAR classes check each batch file's md5, so files written by tests (or a
+GPU-resident loader later) cannot pass through them; the batches are plain pickles of uint8
+arrays, cheap to read directly. torchvision still does the download when asked.
+"""
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchvision
+from torch.utils.data import Dataset
+from torchvision.transforms import v2
+
+from senet_ablate.errors import ConfigError
+
+# Per-channel statistics of the CIFAR training sets.
+MEAN_STD = {
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
+}
+_LAYOUT = {
+    # name: (folder, train files, test files, label key, torchvision class)
+    "cifar10": (
+        "cifar-10-batches-py",
+        [f"data_batch_{i}" for i in range(1, 6)],
+        ["test_batch"],
+        b"labels",
+        torchvision.datasets.CIFAR10,
+    ),
+    "cifar100": ("cifar-100-python", ["train"], ["test"], b"fine_labels", torchvision.datasets.CIFAR100),
+}
+
+
+class CifarArrays(Dataset):
+    """uint8 images (N, 3, 32, 32) and labels in memory, with a per-image transform."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, transform):
+        self.images, self.labels, self.transform = images, labels, transform
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int):
+        return self.transform(self.images[index]), self.labels[index]
+
+
+def _read_batches(folder: Path, files: list[str], label_key: bytes) -> tuple[torch.Tensor, torch.Tensor]:
+    images, labels = [], []
+    for name in files:
+        with open(folder / name, "rb") as handle:
+            batch = pickle.load(handle, encoding="bytes")
+        images.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+        labels.extend(batch[label_key])
+    return torch.from_numpy(np.concatenate(images)), torch.tensor(labels, dtype=torch.long)
+
+
+def cifar_datasets(name: str, root: str, download: bool) -> tuple[Dataset, Dataset]:
+    """Train (4-pixel zero pad, random 32 crop, flip, normalise) and test (normalise) sets."""
+    folder_name, train_files, test_files, label_key, torchvision_class = _LAYOUT[name]
+    folder = Path(root) / folder_name
+    if not all((folder / f).exists() for f in train_files + test_files):
+        if not download:
+            raise ConfigError(
+                "data.root",
+                root,
+                f"no {name} batches in {folder}: pass data.root=..., data.download=true or data=synthetic",
+            )
+        torchvision_class(root, train=True, download=True)
+    mean, std = MEAN_STD[name]
+    to_input = [v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)]
+    train_transform = v2.Compose([v2.RandomCrop(32, padding=4), v2.RandomHorizontalFlip(), *to_input])
+    train = CifarArrays(*_read_batches(folder, train_files, label_key), train_transform)
+    test = CifarArrays(*_read_batches(folder, test_files, label_key), v2.Compose(to_input))
+    return train, test

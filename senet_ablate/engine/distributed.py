@@ -1,0 +1,40 @@
+"""Process-group set-up for `torchrun`, and the rank test every writer goes through.
+
+Only rank 0 writes records, checkpoints, logs to wandb or draws progress bars; a single
+process is rank 0 of a world of 1.
+"""
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as torch_dist
+
+
+@dataclass(frozen=True)
+class DistributedContext:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def all_reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor:
+        if self.world_size > 1:
+            torch_dist.all_reduce(tensor)
+        return tensor
+
+
+def init_distributed(device_type: str) -> DistributedContext:
+    """Join the process group that `torchrun` describes in the environment, if any."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size == 1:
+        return DistributedContext()
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if not torch_dist.is_initialized():
+        torch_dist.init_process_group("nccl" if device_type == "cuda" else "gloo")
+    if device_type == "cuda":
+        torch.cuda.set_device(local_rank)
+    return DistributedContext(torch_dist.get_rank(), world_size, local_rank)

@@ -1,0 +1,219 @@
+import json
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from senet_ablate.config import CONFIG_DIR, apply_row, compose_config
+from senet_ablate.engine.trainer import Trainer
+from senet_ablate.errors import ConfigError
+from senet_ablate.run import run_job
+from senet_ablate.store import iter_records, record_path, run_id
+
+TINY = ["model=resnet20", "data=synthetic", "trainer=smoke", "trainer.device=cpu", "trainer.progress=false"]
+SMALL_DATA = ["data.train_size=128", "data.val_size=64", "trainer.batch_size=32"]
+
+
+def _cfg(tmp_path, *overrides):
+    return compose_config([*TINY, *SMALL_DATA, f"results_dir={tmp_path}", *overrides])
+
+
+def test_synthetic_run_completes_and_records_everything(tmp_path):
+    cfg = _cfg(tmp_path, "trainer.epochs=2")
+    record = run_job(cfg)
+    assert record["status"] == "completed"
+    on_disk = json.loads(record_path(tmp_path, run_id(cfg)).read_text())
+    assert on_disk == record
+    assert [m["epoch"] for m in record["epochs"]] == [1, 2]
+    assert record["top1_err"] == record["epochs"][-1]["top1_err"]
+    assert 0 <= record["top5_err"] <= record["top1_err"] <= 100
+    assert record["params_m"] == pytest.approx(0.272, abs=0.001) and record["gflops"] > 0
+    assert record["images_per_s"] > 0 and record["wall_time_s"] > 0
+    assert {"torch", "torchvision", "cuda", "device", "code_version"} <= set(record["env"])
+    assert (tmp_path / "runs" / record["run_id"] / "checkpoint.pt").exists()
+
+
+def test_same_seed_same_record_on_cpu(tmp_path):
+    first = run_job(_cfg(tmp_path / "a", "trainer.epochs=1"))
+    second = run_job(_cfg(tmp_path / "b", "trainer.epochs=1"))
+    assert first["epochs"][0]["val_loss"] == second["epochs"][0]["val_loss"]
+    assert first["top1_err"] == second["top1_err"]
+
+
+def test_synthetic_data_is_learnable(tmp_path):
+    record = run_job(_cfg(tmp_path, "data.train_size=512", "trainer.epochs=3"))
+    assert record["top1_err"] < 60  # chance is 90%
+
+
+def test_resume_after_interruption_ends_like_an_uninterrupted_run(tmp_path, monkeypatch):
+    uninterrupted = run_job(_cfg(tmp_path / "whole", "trainer.epochs=3"))
+
+    cfg = _cfg(tmp_path / "split", "trainer.epochs=3")
+    real_save = Trainer.save
+
+    def save_then_stop(self, history):
+        real_save(self, history)
+        raise KeyboardInterrupt  # the process is killed right after epoch 1's checkpoint
+
+    monkeypatch.setattr(Trainer, "save", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        run_job(cfg)
+    interrupted = json.loads(record_path(tmp_path / "split", run_id(cfg)).read_text())
+    assert interrupted["status"] == "running" and interrupted["top1_err"] is None
+
+    monkeypatch.setattr(Trainer, "save", real_save)
+    resumed = run_job(cfg)
+    assert resumed["status"] == "completed"
+    assert [m["val_loss"] for m in resumed["epochs"]] == [m["val_loss"] for m in uninterrupted["epochs"]]
+    assert (resumed["top1_err"], resumed["top5_err"]) == (uninterrupted["top1_err"], uninterrupted["top5_err"])
+
+
+def test_nan_loss_ends_the_run_as_diverged(tmp_path):
+    record = run_job(_cfg(tmp_path, "trainer.lr=1e30", "trainer.epochs=2"))
+    assert record["status"] == "diverged"
+    assert "training loss is nan" in record["error"] and record["top1_err"] is None
+
+
+def test_completed_runs_are_skipped(tmp_path, monkeypatch):
+    cfg = _cfg(tmp_path, "trainer.epochs=1")
+    first = run_job(cfg)
+    monkeypatch.setattr(Trainer, "fit", lambda *a, **k: pytest.fail("a completed run was trained again"))
+    assert run_job(cfg) == first
+
+
+def _write_cifar(
+    root,
+    name="cifar-10-batches-py",
+    files=("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"),
+):
+    rng = np.random.default_rng(0)
+    folder = root / name
+    folder.mkdir(parents=True)
+    for file_name in files:
+        batch = {b"data": rng.integers(0, 256, (20, 3072), dtype=np.uint8), b"labels": list(rng.integers(0, 10, 20))}
+        with open(folder / file_name, "wb") as handle:
+            pickle.dump(batch, handle)
+
+
+def test_cifar_batches_written_by_the_test_load_and_train(tmp_path):
+    _write_cifar(tmp_path / "cifar")
+    cfg = compose_config(
+        [
+            *TINY,
+            "data=cifar10",
+            f"data.root={tmp_path / 'cifar'}",
+            "data.num_workers=0",
+            "trainer.epochs=1",
+            "trainer.batch_size=16",
+            f"results_dir={tmp_path}",
+        ]
+    )
+    record = run_job(cfg)
+    assert record["status"] == "completed"
+    assert record["epochs"][0]["images_per_s"] > 0
+
+
+def test_missing_cifar_says_what_to_pass(tmp_path):
+    cfg = compose_config([*TINY, "data=cifar10", f"data.root={tmp_path}", f"results_dir={tmp_path}"])
+    with pytest.raises(ConfigError, match="data.download=true or data=synthetic"):
+        run_job(cfg)
+    assert not list(iter_records(tmp_path))  # nothing recorded for a run that never started
+
+
+def test_image_folders_written_by_the_test_load_and_train(tmp_path):
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 8), ("val", 4)):
+        for label in ("cat", "dog"):
+            folder = tmp_path / "images" / split / label
+            folder.mkdir(parents=True)
+            for index in range(count):
+                pixels = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(folder / f"{index}.png")
+    cfg = compose_config(
+        [
+            *TINY,
+            "data=imagefolder",
+            f"data.root={tmp_path / 'images'}",
+            "data.num_classes=2",
+            "data.image_size=32",
+            "data.num_workers=0",
+            "trainer.epochs=1",
+            "trainer.batch_size=8",
+            f"results_dir={tmp_path}",
+        ]
+    )
+    record = run_job(cfg)
+    assert record["status"] == "completed"
+    wrong = compose_config([*TINY, "data=imagefolder", f"data.root={tmp_path / 'images'}", "data.num_classes=3"])
+    with pytest.raises(ConfigError, match="data.num_classes=3 .* has 2 class folders"):
+        run_job(wrong)
+
+
+EXP_FILES = sorted(path.stem for path in (CONFIG_DIR / "exp").glob("*.yaml"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("exp", EXP_FILES)
+def test_every_row_of_every_exp_file_trains_a_step(tmp_path, exp):
+    """Each row on its own model at 32x32, one step, on generated data."""
+    cfg = compose_config(
+        [
+            f"+exp={exp}",
+            "data=synthetic",
+            "trainer=smoke",
+            "trainer.epochs=1",
+            "trainer.max_steps_per_epoch=1",
+            "trainer.batch_size=4",
+            "data.train_size=8",
+            "data.val_size=4",
+            "trainer.device=cpu",
+            "trainer.progress=false",
+            f"results_dir={tmp_path}",
+        ]
+    )
+    for row in cfg.exp.rows:
+        record = run_job(apply_row(cfg, row.label))
+        assert record["status"] == "completed", (row.label, record["error"])
+        assert record["label"] == row.label and record["exp"] == exp
+
+
+def _cli(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "senet_ablate", *args], capture_output=True, text=True, timeout=600, cwd=cwd
+    )
+
+
+def test_cli_bad_value_is_one_line_exit_2(tmp_path):
+    result = _cli("se.gate=softmax", f"results_dir={tmp_path}")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: se.gate='softmax' is not allowed: choose one of sigmoid, tanh, relu"
+    )
+
+
+@pytest.mark.slow
+def test_demo_sweep_records_every_row_and_a_rerun_trains_nothing(tmp_path):
+    args = ["+exp=reduction_sweep", *TINY, *SMALL_DATA, "trainer.epochs=1", f"results_dir={tmp_path}"]
+    first = _cli(*args)
+    assert first.returncode == 0, first.stderr[-3000:]
+    records = list(iter_records(tmp_path))
+    assert sorted(r["label"] for r in records) == sorted(["2", "4", "8", "16", "32", "original"])
+    assert all(r["status"] == "completed" for r in records)
+
+    second = _cli(*args)
+    assert second.returncode == 0
+    output = second.stdout + second.stderr
+    assert output.count("skipping") == 6 and "epoch 1/1" not in output
+    assert [r["updated_at"] for r in iter_records(tmp_path)] == [r["updated_at"] for r in records]
+
+
+@pytest.mark.slow
+def test_wandb_logs_offline_without_an_account(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    record = run_job(_cfg(tmp_path, "logger=wandb", "trainer.epochs=1"))
+    assert record["status"] == "completed"
+    assert list((tmp_path / "wandb").glob("**/offline-run-*"))
