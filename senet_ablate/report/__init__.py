@@ -1,5 +1,8 @@
-"""Turns run records into the paper's tables (see issue 'reporter'); ships the paper's figures."""
+"""Turns run records into the paper's tables (see issue 'reporter'); ships the paper's figures.
 
-from pathlib import Path
+python -m senet_ablate.report [results_dir=results] [out=<results_dir>] [exps=a,b] [overrides]
+"""
 
-PAPER_YAML = Path(__file__).with_name("paper.yaml")
+from senet_ablate.report.tables import PAPER_YAML, write_reports
+
+__all__ = ["PAPER_YAML", "write_reports"]
