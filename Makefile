@@ -2,7 +2,7 @@ PYTHON ?= .venv/bin/python
 # The demo: a real reduction-ratio sweep on generated data, on CPU, in a few minutes.
 DEMO = +exp=reduction_sweep model=resnet20 data=synthetic trainer=smoke trainer.device=cpu results_dir=results/demo
 
-.PHONY: install demo test lint report bench
+.PHONY: install demo test lint report
 
 install:
 	python3 -m venv .venv
@@ -18,3 +18,6 @@ test:
 lint:
 	$(PYTHON) -m ruff check senet_ablate tests scripts
 	$(PYTHON) -m ruff format --check senet_ablate tests scripts
+
+report:
+	$(PYTHON) -m senet_ablate.report

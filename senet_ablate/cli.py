@@ -11,8 +11,10 @@ from senet_ablate.errors import ConfigError
 USAGE_ERROR = 2
 
 
-def pop_option(argv: list[str], key: str, allowed: Sequence[str], default: str) -> tuple[list[str], str]:
-    """Take `key=value` out of Hydra overrides for options that belong to a tool, not to a run."""
+def pop_option(argv: list[str], key: str, allowed: Sequence[str] | None, default: str) -> tuple[list[str], str]:
+    """Take `key=value` out of Hydra overrides for options that belong to a tool, not to a run.
+
+    `allowed=None` accepts any non-empty value (a path, a list of names)."""
     value = default
     rest = []
     for arg in argv:
@@ -20,7 +22,9 @@ def pop_option(argv: list[str], key: str, allowed: Sequence[str], default: str) 
             value = arg.split("=", 1)[1]
         else:
             rest.append(arg)
-    if value not in allowed:
+    if allowed is None and not value:
+        raise ConfigError(key, value, "must not be empty")
+    if allowed is not None and value not in allowed:
         raise ConfigError(key, value, "choose one of " + ", ".join(allowed))
     return rest, value
 

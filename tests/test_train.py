@@ -202,6 +202,8 @@ def test_demo_sweep_records_every_row_and_a_rerun_trains_nothing(tmp_path):
     records = list(iter_records(tmp_path))
     assert sorted(r["label"] for r in records) == sorted(["2", "4", "8", "16", "32", "original"])
     assert all(r["status"] == "completed" for r in records)
+    table = (tmp_path / "reduction_sweep.md").read_text()  # the sweep ends by writing its table
+    assert "| original | " in table and "pending" not in table
 
     second = _cli(*args)
     assert second.returncode == 0

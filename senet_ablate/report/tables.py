@@ -1,0 +1,369 @@
+"""Run records -> the paper's tables: `<out>/<exp>.md` and `<exp>.json` per experiment file, and an index.
+
+One run is shared by every table that needs its config (`store.run_id` ignores `exp`), so records
+are matched to rows by config, never by the `exp`/`label` that created them. A row's identity is
+the value of every `se.*` key and of every key that any row of its file sets; a record belongs to
+the rows whose identity it agrees with. The rest of its config (minus `seed` and the runtime-only
+`store.RUNTIME_KEYS`) is its *setting*: runs of different settings are never averaged, each
+setting gets its own section, newest first.
+"""
+
+import json
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import cache
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from senet_ablate.atomic import atomic_file
+from senet_ablate.complexity import Complexity, config_complexity
+from senet_ablate.config import CONFIG_DIR, Config, compose_config, row_configs
+from senet_ablate.errors import ConfigError
+from senet_ablate.report.plots import write_curves
+from senet_ablate.store import RUNTIME_KEYS, STATUSES, config_dict, iter_records
+
+PAPER_YAML = Path(__file__).with_name("paper.yaml")
+
+MEASURED = ("top1_err", "top5_err")
+COMPLEXITY = ("params_m", "gflops")
+HEADERS = {"top1_err": "top-1 err (%)", "top5_err": "top-5 err (%)", "params_m": "params (M)", "gflops": "GFLOPs"}
+FORMATS = {"params_m": ".3f", "gflops": ".4f"}  # as `python -m senet_ablate.complexity` prints them
+# Paper tables laid out per architecture, vanilla beside SE (rows `X` and `SE-X`), and what they measure.
+PAIRED = {"cifar": ("top1_err",), "imagenet": ("top1_err", "top5_err")}
+FOOTNOTE = (
+    "Errors: mean ± sample std over the completed seeds (n); `k/n seeds`: only k of the n recorded "
+    "seeds completed. Δ = ours − paper. GFLOPs are multiply-adds of convolutions and linear layers at "
+    "`data.image_size`, batch 1 (torch FlopCounterMode total / 2). Params count the SE FC biases "
+    "(`se.bias`); the paper rounds its figures up (30.604M is printed 30.7) and trained its ablations "
+    "without FC biases."
+)
+
+
+@dataclass
+class Experiment:
+    """An experiment file as the reporter needs it: which config values make each of its rows."""
+
+    name: str
+    table: str | None
+    identities: dict[str, dict]  # row label -> {dotted key: value} a record must agree with
+    identity_keys: set[str]  # the same for every row: all `se.*` keys and the keys rows set
+    defaults: dict  # the file's own setting, shown (all rows pending) before any run exists
+
+
+@dataclass
+class Section:
+    """The runs of one setting, by row label (each list sorted by seed)."""
+
+    setting: dict
+    runs: dict[str, list[dict]]
+
+
+def experiment_names() -> list[str]:
+    return sorted(path.stem for path in (CONFIG_DIR / "exp").glob("*.yaml"))
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+    """Nested config -> {dotted key: leaf}; lists are leaves."""
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _nested(flat: dict) -> dict:
+    tree: dict = {}
+    for dotted, value in flat.items():
+        *parents, leaf = dotted.split(".")
+        node = tree
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[leaf] = value
+    return tree
+
+
+def _setting(flat: dict, identity_keys: set[str]) -> dict:
+    """What a run computes besides its row: the config minus the row's keys, `seed` and runtime-only keys."""
+
+    def runtime(key: str) -> bool:
+        return any(key == name or key.startswith(f"{name}.") for name in RUNTIME_KEYS)
+
+    return {k: v for k, v in flat.items() if k not in identity_keys and k != "seed" and not runtime(k)}
+
+
+def load_experiment(name: str, overrides: Sequence[str] = ()) -> Experiment:
+    cfg = compose_config([f"+exp={name}", *overrides])
+    row_keys = {item.split("=", 1)[0] for row in cfg.exp.rows for item in row.set}
+    identities = {}
+    for row_cfg in row_configs(cfg):
+        flat = _flat(config_dict(row_cfg))
+        identities[row_cfg.exp.row] = {key: flat[key] for key in flat if key.startswith("se.") or key in row_keys}
+    labels = list(identities)
+    bases = [label for label in labels if not label.startswith("SE-")]
+    if cfg.exp.table in PAIRED and sorted(labels) != sorted(bases + [f"SE-{base}" for base in bases]):
+        raise ConfigError("exp.rows", labels, f"table {cfg.exp.table} needs a row SE-X beside each row X")
+    keys = set(next(iter(identities.values())))
+    return Experiment(name, cfg.exp.table, identities, keys, defaults=_setting(_flat(config_dict(cfg)), keys))
+
+
+def sections(experiment: Experiment, records: Iterable[dict]) -> list[Section]:
+    """The records that match a row, grouped by setting, newest setting first; one all-pending
+    section with the file's defaults if none does."""
+    grouped: dict[str, Section] = {}
+    for record in records:
+        flat = _flat(record["config"]) if isinstance(record["config"], dict) else {}
+        labels = [
+            label
+            for label, identity in experiment.identities.items()
+            if all(key in flat and flat[key] == value for key, value in identity.items())
+        ]
+        if not labels:
+            continue
+        setting = _setting(flat, experiment.identity_keys)
+        empty = Section(setting, {label: [] for label in experiment.identities})
+        section = grouped.setdefault(json.dumps(setting, sort_keys=True), empty)
+        for label in labels:
+            section.runs[label].append(record)
+    if not grouped:
+        return [Section(experiment.defaults, {label: [] for label in experiment.identities})]
+    for section in grouped.values():
+        for runs in section.runs.values():
+            runs.sort(key=lambda record: record.get("seed") or 0)
+    return sorted(grouped.values(), key=lambda section: _last_update(_records(section)) or "", reverse=True)
+
+
+def _records(section: Section) -> list[dict]:
+    """Each run of the section once, though it may fill several rows."""
+    return list({id(record): record for runs in section.runs.values() for record in runs}.values())
+
+
+def _last_update(records: list[dict]) -> str | None:
+    return max((record.get("updated_at") or "" for record in records), default=None) or None
+
+
+@cache
+def _paper() -> dict:
+    return OmegaConf.to_container(OmegaConf.load(PAPER_YAML))
+
+
+def paper_figures(table: str | None, data_name: str | None) -> dict[str, dict[str, float]]:
+    """Row label -> the paper's figures for it; the CIFAR table is the one of the setting's dataset."""
+    paper = _paper()
+    if table == "cifar":
+        entries = paper["cifar"].get(data_name, [])
+        return {p + e["model"]: {"top1_err": e[k]} for e in entries for p, k in (("", "vanilla"), ("SE-", "se"))}
+    if table == "imagenet":
+        variants = (("", "base"), ("SE-", "se"))
+        return {
+            p + e["model"]: dict(zip(("top1_err", "top5_err", "gflops"), e[k], strict=True))
+            for e in paper["imagenet"]
+            for p, k in variants
+        }
+    rows = paper["ablations"].get(table, {}).get("rows", [])
+    return {row["label"]: {key: row[key] for key in MEASURED + COMPLEXITY if key in row} for row in rows}
+
+
+@cache
+def _complexity(key: str) -> Complexity:
+    return config_complexity(OmegaConf.merge(OmegaConf.structured(Config), json.loads(key)))
+
+
+def row_complexity(setting: dict, identity: dict) -> Complexity:
+    """Params and GFLOPs of a row under a setting (cached: many rows of many tables are one model)."""
+    config = _nested({**setting, **identity})
+    return _complexity(json.dumps({key: config.get(key, {}) for key in ("model", "se", "data")}, sort_keys=True))
+
+
+def _status_counts(statuses: dict[str, int]) -> str:
+    return ", ".join(f"{statuses[status]} {status}" for status in STATUSES if statuses.get(status))
+
+
+def measured(records: list[dict], metric: str, paper: float | None) -> dict:
+    """One error cell. Only completed runs give numbers; the others show their status."""
+    values = [r[metric] for r in records if r["status"] == "completed" and r.get(metric) is not None]
+    mean = statistics.fmean(values) if values else None
+    std = statistics.stdev(values) if len(values) > 1 else None
+    if not records:
+        cell = "pending"
+    elif not values:
+        statuses = Counter(record["status"] for record in records)
+        cell = next(iter(statuses)) if len(statuses) == 1 else _status_counts(statuses)
+    else:
+        count = f"n={len(values)}" if len(values) == len(records) else f"{len(values)}/{len(records)} seeds"
+        cell = f"{mean:.2f}" + ("" if std is None else f" ± {std:.2f}") + f" ({count})"
+    diff = None if mean is None or paper is None else round(round(mean, 2) - paper, 2) + 0.0  # + 0.0: no "-0.00"
+    return {"cell": cell, "mean": mean, "std": std, "n": len(values), "paper": paper, "diff": diff}
+
+
+def summarize_section(experiment: Experiment, section: Section) -> dict:
+    """A section as data: what the markdown shows and `<exp>.json` stores."""
+    records = _records(section)
+    paper = paper_figures(experiment.table, section.setting.get("data.name"))
+    rows = []
+    for label, runs in section.runs.items():
+        figures = paper.get(label, {})
+        complexity = row_complexity(section.setting, experiment.identities[label])
+        row = {
+            "label": label,
+            "runs": [{key: run.get(key) for key in ("run_id", "seed", "status")} for run in runs],
+            "statuses": dict(Counter(run["status"] for run in runs)),
+        }
+        row.update({metric: measured(runs, metric, figures.get(metric)) for metric in MEASURED})
+        row.update({m: {"value": getattr(complexity, m), "paper": figures.get(m)} for m in COMPLEXITY})
+        rows.append(row)
+    setting, defaults = section.setting, experiment.defaults
+    differs = sorted(key for key in setting.keys() | defaults.keys() if setting.get(key) != defaults.get(key))
+    return {
+        "setting": section.setting,
+        "differs_from_defaults": {key: setting.get(key) for key in differs},
+        "runs": len(records),
+        "statuses": dict(Counter(record["status"] for record in records)),
+        "code_versions": sorted({str((record.get("env") or {}).get("code_version")) for record in records}),
+        "updated_at": _last_update(records),
+        "rows": rows,
+    }
+
+
+def _columns(row: dict, metrics: Sequence[str], with_paper: set[str], prefix: str = "") -> list[tuple[str, str]]:
+    """(header, cell) pairs for one row: each error with the paper's figure and Δ, then params and GFLOPs."""
+    cells = []
+    for metric in metrics:
+        cell = row[metric]
+        paper = "" if cell["paper"] is None else f"{cell['paper']:.2f}"
+        diff = "" if cell["diff"] is None else f"{cell['diff']:+.2f}"
+        cells += [(prefix + HEADERS[metric], cell["cell"]), ("paper", paper), ("Δ", diff)]
+    for metric in COMPLEXITY:
+        cells.append((prefix + HEADERS[metric], f"{row[metric]['value']:{FORMATS[metric]}}"))
+        if metric in with_paper:
+            cells.append(("paper", "" if row[metric]["paper"] is None else f"{row[metric]['paper']:g}"))
+    return cells
+
+
+def _table(table: str | None, rows: list[dict]) -> list[str]:
+    """The ablation layout (one line per row), or the paired one (one line per architecture, vanilla | SE)."""
+    with_paper = {metric for metric in COMPLEXITY for row in rows if row[metric]["paper"] is not None}
+    if table in PAIRED:
+        by_label = {row["label"]: row for row in rows}
+        lines = [
+            [("model", base)]
+            + _columns(row, PAIRED[table], with_paper, "vanilla ")
+            + _columns(by_label[f"SE-{base}"], PAIRED[table], with_paper, "SE ")
+            for base, row in by_label.items()
+            if not base.startswith("SE-")
+        ]
+    else:
+        lines = [[("row", row["label"])] + _columns(row, MEASURED, with_paper) for row in rows]
+    headers = [header for header, _ in lines[0]]
+    return [
+        "| " + " | ".join(headers) + " |",
+        "|---|" + "---:|" * (len(headers) - 1),
+        *("| " + " | ".join(cell for _, cell in line) + " |" for line in lines),
+    ]
+
+
+def _section_markdown(index: int, count: int, summary: dict, table: str | None) -> list[str]:
+    s = summary["setting"]
+    statuses = _status_counts(summary["statuses"])
+    differs = ", ".join(f"`{key}={value}`" for key, value in summary["differs_from_defaults"].items())
+    return [
+        f"## Setting {index} of {count}",
+        "",
+        f"- data: {s.get('data.name')} ({s.get('data.num_classes')} classes, {s.get('data.image_size')} px); "
+        f"model: {s.get('model.name', 'per row')}; schedule: {s.get('trainer.schedule')}, "
+        f"{s.get('trainer.epochs')} epochs, batch {s.get('trainer.batch_size')}, lr {s.get('trainer.lr')}",
+        f"- runs: {summary['runs']}"
+        + (f" ({statuses})" if statuses else " (every row pending)")
+        + f"; code: {', '.join(summary['code_versions']) or '-'}; last update: {summary['updated_at'] or '-'}",
+        "- differs from the experiment file's defaults in: " + (differs or "nothing"),
+        "",
+        *_table(table, summary["rows"]),
+        "",
+    ]
+
+
+def write_experiment(out_dir: Path, experiment: Experiment, found: list[Section], generated_at: str) -> list[Path]:
+    """Write `<exp>.md`, `<exp>.json` and, when some run has epochs, `<exp>.png`; return what was written."""
+    summaries = [summarize_section(experiment, section) for section in found]
+    png = out_dir / f"{experiment.name}.png"
+    panels = [(f"Setting {i}", section.runs) for i, section in enumerate(found, 1)]
+    has_curves = write_curves(png, panels)
+    curves = (
+        f"![training curves: validation top-1 error and training loss per epoch, mean over seeds]({png.name})"
+        if has_curves
+        else "No training curves: no run has recorded an epoch yet."
+    )
+    lines = [
+        f"# {experiment.name}",
+        "",
+        f"Paper table `{experiment.table}`, rows of `conf/exp/{experiment.name}.yaml`. Generated {generated_at}.",
+        "",
+        curves,
+        "",
+    ]
+    for index, summary in enumerate(summaries, 1):
+        lines += _section_markdown(index, len(summaries), summary, experiment.table)
+    lines.append(FOOTNOTE)
+    md, data = out_dir / f"{experiment.name}.md", out_dir / f"{experiment.name}.json"
+    report = {"exp": experiment.name, "table": experiment.table, "generated_at": generated_at, "sections": summaries}
+    _write_text(md, "\n".join(lines) + "\n")
+    _write_text(data, json.dumps(report, indent=2) + "\n")
+    return [md, data, png] if has_curves else [md, data]
+
+
+def _write_text(path: Path, text: str) -> None:
+    with atomic_file(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_index(out_dir: Path, found: dict[str, tuple[Experiment, list[Section]]], generated_at: str) -> Path:
+    """`<out>/README.md`: every experiment file with its run counts, linked where its table is written."""
+    lines = [
+        "# Results",
+        "",
+        f"Generated {generated_at}. One table per experiment file in `conf/exp/`.",
+        "",
+        "| experiment | paper table | runs | completed | settings |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for name, (experiment, experiment_sections) in found.items():
+        records = [record for section in experiment_sections for record in _records(section)]
+        link = f"[{name}]({name}.md)" if (out_dir / f"{name}.md").exists() else f"{name} (not written yet)"
+        completed = sum(record["status"] == "completed" for record in records)
+        settings = sum(bool(_records(section)) for section in experiment_sections)
+        lines.append(f"| {link} | {experiment.table} | {len(records)} | {completed} | {settings} |")
+    path = out_dir / "README.md"
+    _write_text(path, "\n".join(lines) + "\n")
+    return path
+
+
+def write_reports(
+    results_dir: str | Path, out_dir: str | Path, exps: Sequence[str] | None = None, overrides: Sequence[str] = ()
+) -> list[Path]:
+    """Write the tables of `exps` (default: every file in conf/exp) and refresh `<out>/README.md`.
+
+    `overrides` are the plain config overrides the runs were launched with (not `+exp`, `exp.row`,
+    `seed` or sweep lists): they fix the SE values of each row, e.g. `se.bias=false`, and the
+    setting shown before any run exists. Works inside a running Hydra app. Returns the files written.
+    """
+    names = experiment_names()
+    for name in exps or ():
+        if name not in names:
+            raise ConfigError("exps", name, "choose from " + ", ".join(names))
+    records = list(iter_records(results_dir))
+    generated_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    out = Path(out_dir)
+    found = {}
+    written = []
+    for name in names:
+        experiment = load_experiment(name, overrides)
+        found[name] = (experiment, sections(experiment, records))
+        if exps is None or name in exps:
+            written += write_experiment(out, experiment, found[name][1], generated_at)
+    written.append(write_index(out, found, generated_at))
+    return written

@@ -1,0 +1,256 @@
+import json
+import logging
+import subprocess
+import sys
+from functools import cache
+
+import pytest
+from hydra import initialize_config_dir
+
+from senet_ablate.complexity import Complexity
+from senet_ablate.config import CONFIG_DIR, apply_row, compose_config
+from senet_ablate.errors import ConfigError
+from senet_ablate.report import tables, write_reports
+from senet_ablate.report.__main__ import main
+from senet_ablate.store import config_dict, record_path, run_id, runs_dir, write_record
+
+SMALL = ("model=resnet20", "data=synthetic", "trainer=smoke")  # cheap to count; paper figures still shown
+
+
+@cache
+def exp_config(exp, overrides):
+    return compose_config([f"+exp={exp}", *overrides])
+
+
+def add_run(results, exp, label, seed=0, status="completed", top1=None, top5=None, epochs=0, when="01", small=SMALL):
+    """Write a record as the trainer would, with hand-made metrics; `when` orders records in time."""
+    cfg = apply_row(exp_config(exp, small), label)
+    cfg.seed = seed
+    run = run_id(cfg)
+    curve = [{"epoch": e, "top1_err": 90.0 - 10 * e, "train_loss": 2.0 / e} for e in range(1, epochs + 1)]
+    record = {
+        "run_id": run,
+        "status": status,
+        "exp": exp,
+        "label": label,
+        "seed": seed,
+        "config": config_dict(cfg),
+        "epochs": curve,
+        "top1_err": top1,
+        "top5_err": top5,
+        "error": None if status in ("completed", "running") else "boom",
+        "env": {"code_version": "abc1234"},
+        "started_at": f"2025-01-{when}T00:00:00+00:00",
+        "updated_at": f"2025-01-{when}T01:00:00+00:00",
+    }
+    write_record(record_path(results, run), record)
+    return run
+
+
+def table_lines(markdown: str) -> dict[str, str]:
+    """Table lines of a markdown report by their first cell."""
+    return {line.split(" | ")[0][2:]: line for line in markdown.splitlines() if line.startswith("| ")}
+
+
+@pytest.fixture(scope="module")
+def reduction(tmp_path_factory):
+    """A reduction_sweep results dir: every kind of run, and a damaged file."""
+    results = tmp_path_factory.mktemp("results")
+    # seed 0 of row "16" was run by gate_sweep: same config, same run, shared by both tables
+    add_run(results, "gate_sweep", "Sigmoid", seed=0, top1=22.30, top5=6.00, epochs=2)
+    add_run(results, "reduction_sweep", "16", seed=1, top1=22.35, top5=6.10, epochs=2)
+    add_run(results, "reduction_sweep", "16", seed=2, top1=22.40, top5=6.20, epochs=2)
+    add_run(results, "reduction_sweep", "8", seed=0, top1=22.50, top5=6.25)
+    add_run(results, "reduction_sweep", "8", seed=1, status="failed")
+    add_run(results, "reduction_sweep", "4", seed=0, status="failed")
+    add_run(results, "reduction_sweep", "2", seed=0, status="diverged", epochs=1)
+    add_run(results, "reduction_sweep", "32", seed=0, status="running", epochs=1)
+    add_run(results, "gate_sweep", "ReLU", seed=0, top1=30.0, top5=9.0)  # not a reduction row
+    (runs_dir(results) / "deadbeef.json").write_text('{"status": ')
+    return results
+
+
+@pytest.fixture(scope="module")
+def reduction_report(reduction, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    written = write_reports(reduction, out, exps=["reduction_sweep"])
+    return out, written
+
+
+def test_cells_show_seeds_statuses_paper_and_difference(reduction_report):
+    out, _ = reduction_report
+    lines = table_lines((out / "reduction_sweep.md").read_text())
+    assert lines["row"] == (
+        "| row | top-1 err (%) | paper | Δ | top-5 err (%) | paper | Δ | params (M) | paper | GFLOPs |"
+    )
+    assert (
+        lines["16"]
+        == "| 16 | 22.35 ± 0.05 (n=3) | 22.28 | +0.07 | 6.10 ± 0.10 (n=3) | 6.03 | +0.07 | 0.272 | 28.1 | 0.0406 |"
+    )
+    assert (
+        lines["8"]
+        == "| 8 | 22.50 (1/2 seeds) | 22.26 | +0.24 | 6.25 (1/2 seeds) | 5.99 | +0.26 | 0.274 | 30.7 | 0.0406 |"
+    )
+    assert lines["4"] == "| 4 | failed | 22.25 |  | failed | 6.09 |  | 0.278 | 35.7 | 0.0406 |"
+    assert lines["2"] == "| 2 | diverged | 22.29 |  | diverged | 6.00 |  | 0.286 | 45.7 | 0.0406 |"
+    assert lines["32"] == "| 32 | running | 22.72 |  | running | 6.20 |  | 0.271 | 26.9 | 0.0406 |"
+    # never run: pending, but params and GFLOPs are filled
+    assert lines["original"] == "| original | pending | 23.30 |  | pending | 6.55 |  | 0.270 | 25.6 | 0.0406 |"
+
+
+def test_section_header_names_the_setting(reduction_report):
+    out, _ = reduction_report
+    markdown = (out / "reduction_sweep.md").read_text()
+    assert "## Setting 1 of 1" in markdown and "## Setting 2" not in markdown
+    data, runs, differs = (line for line in markdown.splitlines() if line.startswith("- "))
+    assert (
+        data == "- data: synthetic (10 classes, 32 px); model: resnet20; schedule: cosine, 3 epochs, batch 64, lr 0.1"
+    )
+    assert runs.startswith(
+        "- runs: 8 (1 running, 4 completed, 2 failed, 1 diverged); code: abc1234; last update: 2025-"
+    )
+    assert differs.startswith("- differs from the experiment file's defaults in: `data.image_size=32`")
+    assert "`model.name=resnet20`" in markdown and "`data.name=synthetic`" in markdown
+    assert "FlopCounterMode" in markdown and "30.604M is printed 30.7" in markdown
+
+
+def test_damaged_record_is_skipped_with_a_warning_naming_it(reduction, tmp_path, caplog):
+    with caplog.at_level(logging.WARNING):
+        write_reports(reduction, tmp_path, exps=["squeeze_sweep"])
+    assert any("deadbeef.json" in record.getMessage() for record in caplog.records)
+
+
+def test_json_png_and_index_are_written(reduction_report):
+    out, written = reduction_report
+    names = {path.name for path in written}
+    assert names == {"reduction_sweep.md", "reduction_sweep.json", "reduction_sweep.png", "README.md"}
+    assert (out / "reduction_sweep.png").read_bytes().startswith(b"\x89PNG")
+    assert "![training curves" in (out / "reduction_sweep.md").read_text()
+
+    report = json.loads((out / "reduction_sweep.json").read_text())
+    (section,) = report["sections"]
+    rows = {row["label"]: row for row in section["rows"]}
+    assert report["table"] == "reduction" and section["runs"] == 8
+    assert rows["16"]["top1_err"]["n"] == 3 and rows["16"]["top1_err"]["paper"] == 22.28
+    assert rows["16"]["top1_err"]["diff"] == 0.07 and rows["16"]["top1_err"]["mean"] == pytest.approx(22.35)
+    assert [run["seed"] for run in rows["16"]["runs"]] == [0, 1, 2]
+    assert rows["8"]["statuses"] == {"completed": 1, "failed": 1}
+    assert rows["original"]["runs"] == [] and rows["original"]["params_m"]["value"] > 0
+
+    index = (out / "README.md").read_text()
+    assert "| [reduction_sweep](reduction_sweep.md) | reduction | 8 | 4 | 1 |" in index
+    # the shared "16" runs also fill gate_sweep's Sigmoid row; its table was not asked for
+    assert "| gate_sweep (not written yet) | gate | 4 | 4 | 1 |" in index
+    assert "| cifar_sweep (not written yet) | cifar | 0 | 0 | 0 |" in index
+    assert "Generated 20" in index
+
+
+def test_settings_are_split_not_averaged(tmp_path):
+    add_run(tmp_path, "squeeze_sweep", "Avg", top1=10.0, top5=1.0, when="01")
+    add_run(tmp_path, "squeeze_sweep", "Avg", top1=20.0, top5=2.0, when="02", small=(*SMALL, "trainer.epochs=5"))
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):  # as inside the sweep's Hydra app
+        write_reports(tmp_path, tmp_path / "out", exps=["squeeze_sweep"])
+    markdown = (tmp_path / "out" / "squeeze_sweep.md").read_text()
+    newest, oldest = markdown.split("## Setting 2 of 2")
+    assert "cosine, 5 epochs" in newest and "`trainer.epochs=5`" in newest
+    assert "| Avg | 20.00 (n=1) | 22.28 | -2.28 | 2.00 (n=1) | 6.03 | -4.03 |" in newest
+    assert "cosine, 3 epochs" in oldest and "| Avg | 10.00 (n=1) |" in oldest
+    assert "15.00" not in markdown
+    assert "| Max | pending | 22.57 |  | pending | 6.09 |  |" in oldest
+
+
+def test_without_records_the_defaults_are_pending_with_complexity(tmp_path):
+    written = write_reports(tmp_path / "nothing", tmp_path, exps=["se3x3_sweep"], overrides=["data=synthetic"])
+    markdown = (tmp_path / "se3x3_sweep.md").read_text()
+    lines = table_lines(markdown)
+    assert lines["SE"] == "| SE | pending | 22.28 |  | pending | 6.03 |  | 26.060 | 28.1 | 0.0812 | 3.87 |"
+    assert lines["SE_3x3"] == "| SE_3x3 | pending | 22.48 |  | pending | 6.02 |  | 23.690 | 25.8 | 0.0789 | 3.86 |"
+    assert "- data: synthetic (10 classes, 32 px); model: resnet50; schedule: plateau, 300 epochs" in markdown
+    assert "defaults in: nothing" in markdown
+    assert "- runs: 0 (every row pending)" in markdown
+    assert "No training curves: no run has recorded an epoch yet." in markdown
+    assert not (tmp_path / "se3x3_sweep.png").exists() and {p.name for p in written} == {
+        "se3x3_sweep.md",
+        "se3x3_sweep.json",
+        "README.md",
+    }
+
+
+@pytest.fixture
+def fake_complexity(monkeypatch):
+    """Counting ResNet-110..152 takes seconds each; the paired layouts only need some numbers."""
+    tables._complexity.cache_clear()
+    monkeypatch.setattr(tables, "config_complexity", lambda cfg: Complexity(1.0 + cfg.se.enabled, 2.0))
+    yield
+    tables._complexity.cache_clear()
+
+
+def test_cifar_layout_pairs_vanilla_and_se_with_the_datasets_paper_figures(tmp_path, fake_complexity):
+    cifar100 = ("data=cifar100", "trainer=smoke")
+    add_run(tmp_path, "cifar_sweep", "ResNet-110", seed=0, top1=27.0, top5=8.0, small=cifar100)
+    add_run(tmp_path, "cifar_sweep", "ResNet-110", seed=1, top1=27.2, top5=8.0, small=cifar100)
+    add_run(tmp_path, "cifar_sweep", "SE-ResNet-110", seed=0, status="running", small=cifar100)
+    add_run(tmp_path, "cifar_sweep", "SE-ResNet-164", seed=0, status="running", small=cifar100)
+    add_run(tmp_path, "cifar_sweep", "SE-ResNet-164", seed=1, status="diverged", small=cifar100)
+    write_reports(tmp_path, tmp_path, exps=["cifar_sweep"])
+    lines = table_lines((tmp_path / "cifar_sweep.md").read_text())
+    assert lines["model"] == (
+        "| model | vanilla top-1 err (%) | paper | Δ | vanilla params (M) | vanilla GFLOPs "
+        "| SE top-1 err (%) | paper | Δ | SE params (M) | SE GFLOPs |"
+    )
+    assert lines["ResNet-110"] == (
+        "| ResNet-110 | 27.10 ± 0.14 (n=2) | 26.88 | +0.22 | 1.000 | 2.0000 | running | 23.85 |  | 2.000 | 2.0000 |"
+    )
+    assert (
+        lines["WRN-16-8"] == "| WRN-16-8 | pending | 20.43 |  | 1.000 | 2.0000 | pending | 19.14 |  | 2.000 | 2.0000 |"
+    )
+
+
+def test_imagenet_layout_has_top5_and_paper_gflops(tmp_path, fake_complexity):
+    write_reports(tmp_path / "nothing", tmp_path, exps=["imagenet_sweep"])
+    lines = table_lines((tmp_path / "imagenet_sweep.md").read_text())
+    assert lines["ResNeXt-50"] == (
+        "| ResNeXt-50 | pending | 22.11 |  | pending | 5.90 |  | 1.000 | 2.0000 | 4.24 "
+        "| pending | 21.10 |  | pending | 5.49 |  | 2.000 | 2.0000 | 4.25 |"
+    )
+
+
+def _cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "senet_ablate.report", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_cli_writes_the_tables_and_warns_about_damaged_records(reduction, tmp_path):
+    result = _cli(f"results_dir={reduction}", f"out={tmp_path}", "exps=squeeze_sweep")
+    assert result.returncode == 0, result.stderr
+    written = ("squeeze_sweep.md", "squeeze_sweep.json", "squeeze_sweep.png", "README.md")
+    assert result.stdout.split() == [str(tmp_path / name) for name in written]
+    assert "skipping damaged run record" in result.stderr and "deadbeef.json" in result.stderr
+    assert "| Avg | 22.35 ± 0.05 (n=3) |" in (tmp_path / "squeeze_sweep.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (["format=xml"], "error: Could not override 'format'."),
+        (["exps=nope"], "error: exps='nope' is not allowed: choose from cifar_sweep, gate_sweep,"),
+    ],
+)
+def test_cli_user_errors_are_one_line_with_exit_code_2(tmp_path, args, expected):
+    result = _cli(f"results_dir={tmp_path}", *args)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith(expected)
+
+
+def test_directory_options_must_not_be_empty(tmp_path):
+    with pytest.raises(ConfigError, match="out=''"):
+        main([f"results_dir={tmp_path}", "out="])
+
+
+def test_se_values_the_runs_were_launched_with_are_passed_as_overrides(tmp_path):
+    add_run(tmp_path, "squeeze_sweep", "Avg", top1=10.0, top5=1.0, small=(*SMALL, "se.bias=false"))
+    write_reports(tmp_path, tmp_path / "default", exps=["squeeze_sweep"])
+    write_reports(tmp_path, tmp_path / "no_bias", exps=["squeeze_sweep"], overrides=["se.bias=false"])
+    assert "| Avg | pending |" in (tmp_path / "default" / "squeeze_sweep.md").read_text()
+    assert "| Avg | 10.00 (n=1) |" in (tmp_path / "no_bias" / "squeeze_sweep.md").read_text()
