@@ -2,7 +2,7 @@ PYTHON ?= .venv/bin/python
 # The demo: a real reduction-ratio sweep on generated data, on CPU, in a few minutes.
 DEMO = +exp=reduction_sweep model=resnet20 data=synthetic trainer=smoke trainer.device=cpu results_dir=results/demo
 
-.PHONY: install demo test lint report
+.PHONY: install demo test lint report bench
 
 install:
 	python3 -m venv .venv
@@ -21,3 +21,6 @@ lint:
 
 report:
 	$(PYTHON) -m senet_ablate.report
+
+bench:
+	$(PYTHON) scripts/benchmark.py
