@@ -21,7 +21,7 @@ import torchvision
 from omegaconf import DictConfig
 
 import senet_ablate
-from senet_ablate.complexity import count_complexity
+from senet_ablate.complexity import config_complexity
 from senet_ablate.data import build_loaders
 from senet_ablate.engine.distributed import init_distributed
 from senet_ablate.engine.trainer import Diverged, Trainer, resolve_device
@@ -97,7 +97,7 @@ def run_job(cfg: DictConfig) -> dict:
     dist = init_distributed(device.type)
     seed_everything(cfg.seed)
     model = build_model(cfg)
-    complexity = count_complexity(model, cfg.data.image_size)
+    complexity = config_complexity(cfg)
     loaders = build_loaders(cfg, dist)  # a missing dataset stops here, before any record exists
 
     record = {

@@ -7,6 +7,7 @@ CPU run with a fixed seed gives the same metrics twice.
 """
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -178,7 +179,7 @@ class Trainer:
         }
 
     def check_finite(self, loss: float, epoch: int, step: int) -> None:
-        if not torch.isfinite(torch.tensor(loss)):
+        if not math.isfinite(loss):
             raise Diverged(f"training loss is {loss} at epoch {epoch + 1}, step {step + 1}")
 
     @torch.no_grad()
