@@ -1,30 +1,73 @@
 """`python -m senet_ablate [overrides]`: train one config, or with `+exp=<name>` a whole sweep.
 
-An experiment file makes Hydra launch a multirun over its rows (x `seed`) with no `-m`; this
-function is then called once per (row, seed) with `exp.row` set.
+An experiment file makes Hydra launch a multirun over its rows (x `seed`) with no `-m`; `main`
+is then called once per (row, seed) with `exp.row` set.
+
+Exit status: 0 completed (or skipped as already final), 1 failed, 2 refused configuration
+(one line on stderr, nothing written), 3 diverged. A sweep exits 1 if any row failed.
 """
 
 import sys
 
 import hydra
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from senet_ablate.config import apply_row, check_config
+from senet_ablate.cli import run_cli
+from senet_ablate.config import apply_row, check_config, compose_config, row_configs
 from senet_ablate.errors import ConfigError
-from senet_ablate.run import run_job
+
+EXIT_STATUS = {"completed": 0, "failed": 1, "diverged": 3}
+
+
+def check_command_line(argv: list[str]) -> None:
+    """Compose and check every job the command line would launch, before Hydra starts any.
+
+    Hydra reports a mistyped value with a multi-line message and status 1, and would find a bad
+    row only when its turn comes, after other rows have trained; here every (sweep value, row)
+    is checked first and the first mistake is a one-line ConfigError. Commands with Hydra's own
+    flags other than -m (--cfg, --help, -cn, ...) are left to Hydra.
+    """
+    if any(arg.startswith("-") and arg not in ("-m", "--multirun") for arg in argv):
+        return
+    overrides = [
+        arg for arg in argv if not arg.startswith("-") and not arg.lstrip("+~").startswith(("hydra.", "hydra/"))
+    ]
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    for batch in BasicSweeper.split_arguments(parsed, max_batch_size=None):
+        for job_overrides in batch:
+            cfg = compose_config(job_overrides)
+            rows = [apply_row(cfg, cfg.exp.row)] if cfg.exp.row is not None else row_configs(cfg)
+            for row_cfg in rows:
+                try:
+                    check_config(row_cfg)
+                except ConfigError as error:
+                    if row_cfg.exp.row is None:
+                        raise
+                    where = f"{error.allowed} (row {row_cfg.exp.row!r} of {row_cfg.exp.name})"
+                    raise ConfigError(error.key, error.value, where) from None
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> dict:
+    from senet_ablate.run import run_job  # torch and the data stack, not needed to check a command line
+
     try:
         if cfg.exp.row is not None:
             cfg = apply_row(cfg, cfg.exp.row)
         check_config(cfg)
-        return run_job(cfg)
+        record = run_job(cfg)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+    if HydraConfig.get().mode == RunMode.RUN and record["status"] != "completed":
+        sys.exit(EXIT_STATUS[record["status"]])
+    return record  # in a sweep, SweepSummary turns failed rows into the exit status
 
 
 if __name__ == "__main__":
+    run_cli(check_command_line, sys.argv[1:])
     main()

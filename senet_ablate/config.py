@@ -5,12 +5,13 @@ names, ranges, model-specific options) and raises `ConfigError` naming key, valu
 Each key is documented where it is defined, as in pycls.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 
 from senet_ablate.errors import ConfigError
 from senet_ablate.model_specs import ALL_POSITIONS, MODEL_SPECS
@@ -20,9 +21,12 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
 SQUEEZES = ("avg", "max", "none")
 GATES = ("sigmoid", "tanh", "relu")
 DATASETS = ("cifar10", "cifar100", "imagenet", "imagefolder", "synthetic")
+CIFAR_CLASSES = {"cifar10": 10, "cifar100": 100}
+IMAGE_FOLDERS = ("imagenet", "imagefolder")
 SCHEDULES = ("step", "multistep", "cosine", "plateau")
 DEVICES = ("auto", "cpu", "cuda")
 LOGGERS = ("none", "wandb")
+WANDB_MODES = ("online", "offline", "disabled")
 
 
 @dataclass
@@ -40,7 +44,7 @@ class SEConfig:
 class ModelConfig:
     name: str = "resnet50"  # a key of senet_ablate.model_specs.MODEL_SPECS
     stride_in_1x1: bool | None = None  # ImageNet bottlenecks; null = the model's default
-    zero_init_residual: bool = False  # zero the last BN of each residual branch
+    zero_init_residual: bool = False  # zero each residual branch's last layer (BN, or conv in pre-activation blocks)
 
 
 @dataclass
@@ -48,17 +52,23 @@ class DataConfig:
     name: str = "imagenet"  # cifar10 | cifar100 | imagenet | imagefolder | synthetic
     root: str = "data"  # dataset directory, relative to where the command is started
     download: bool = False  # CIFAR only: fetch with torchvision if missing
-    num_classes: int = 1000
+    num_classes: int = MISSING  # set by each data/*.yaml; image folders: the number of class folders
     image_size: int = 224  # train crop; eval resizes to image_size * 256 / 224 then crops
-    num_workers: int = 4
-    train_size: int = 2048  # synthetic only: number of generated training images
-    val_size: int = 512  # synthetic only: number of generated validation images
+    # DataLoader workers per loader; null = the CPUs this process may use (its affinity), split
+    # between the train and validation loaders. Never changes a result: augmentations are seeded
+    # per image, not per worker.
+    num_workers: int | None = None
+    skip_corrupt: bool = False  # image folders: skip (and count) unreadable images instead of failing
+    train_size: int | None = None  # synthetic only (refused otherwise): number of generated training images
+    val_size: int | None = None  # synthetic only (refused otherwise): number of generated validation images
 
 
 @dataclass
 class TrainerConfig:
     epochs: int = 100
-    batch_size: int = 256  # per step, summed over GPUs
+    batch_size: int = 256  # per step, summed over GPUs (the global batch: independent of world size)
+    # Peak lr, used exactly as given. Presets write it as `${linear_lr:base_lr,base_batch,...}` so
+    # that changing batch_size (or accumulate_steps) alone rescales it; a typed value replaces that.
     lr: float = 0.1
     momentum: float = 0.9
     nesterov: bool = False
@@ -67,7 +77,7 @@ class TrainerConfig:
     step_epochs: int = 30  # step: divide the lr by 10 every this many epochs
     milestones: list[float] = field(default_factory=lambda: [0.5, 0.75])  # multistep: fractions of epochs
     plateau_patience: int = 10  # plateau: epochs without val-loss progress before lr /10
-    warmup_epochs: int = 0  # linear warm-up from lr/10
+    warmup_epochs: int = 0  # linear warm-up from lr/10 over this many epochs, before any schedule
     label_smoothing: float = 0.0
     accumulate_steps: int = 1  # gradient accumulation: effective batch = batch_size * this
     amp: bool = True  # mixed precision on CUDA (bf16 where supported, else fp16); off on CPU
@@ -75,15 +85,14 @@ class TrainerConfig:
     compile: bool = False  # torch.compile the model
     device: str = "auto"  # auto | cpu | cuda
     max_steps_per_epoch: int | None = None  # cap for smoke runs; null = the whole epoch
-    progress: bool = True  # tqdm progress bars
-    base_batch_size: int | None = None  # if set, lr is for this batch and scales linearly to the effective one
+    progress: bool = True  # a bar on a terminal, a line per ~10% of an epoch otherwise; false: neither
 
 
 @dataclass
 class LoggerConfig:
     name: str = "none"  # none | wandb
     project: str = "senet-ablate"
-    mode: str = "offline"  # wandb mode: offline unless you have set up an account
+    mode: str = "offline"  # wandb mode (online | offline | disabled): offline unless you have an account
 
 
 @dataclass
@@ -117,16 +126,36 @@ def _row_labels(rows) -> str:
     return ",".join("'" + str(row["label"]).replace("'", "\\'") + "'" for row in rows)
 
 
+def linear_lr(base_lr: float, base_batch: int, batch_size: int, accumulate_steps: int) -> float:
+    """The linear scaling rule (Goyal et al.): `base_lr` for `base_batch` images per optimiser step.
+
+    Trainer presets write `lr: ${linear_lr:0.6,1024,${.batch_size},${.accumulate_steps}}`, so
+    `--cfg job` shows the rule and a typed `trainer.lr=` replaces it (and is used as typed).
+    """
+    return base_lr * batch_size * accumulate_steps / base_batch
+
+
 def register_configs() -> None:
-    """Put the schema in Hydra's ConfigStore and the `row_labels` resolver used by exp files."""
+    """Put the schema in Hydra's ConfigStore and register the resolvers the YAML files use."""
     ConfigStore.instance().store(name="schema", node=Config)
-    if not OmegaConf.has_resolver("row_labels"):
-        OmegaConf.register_new_resolver("row_labels", _row_labels)
+    for name, resolver in (("row_labels", _row_labels), ("linear_lr", linear_lr)):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, resolver)
 
 
 def _choice(key: str, value, allowed) -> None:
     if value not in allowed:
         raise ConfigError(key, value, "choose one of " + ", ".join(map(str, allowed)))
+
+
+def _range(key: str, value, low=None, high=None, low_open=False, high_open=True) -> None:
+    """`value` must lie in the interval; the message states it the way a reader would write it."""
+    too_low = low is not None and (value < low or (low_open and value == low))
+    too_high = high is not None and (value > high or (high_open and value == high))
+    if value is None or too_low or too_high:
+        left = "" if low is None else f"{low} {'<' if low_open else '<='} "
+        right = "" if high is None else f" {'<' if high_open else '<='} {high}"
+        raise ConfigError(key, value, f"must be {left}{key.rsplit('.', 1)[-1]}{right}")
 
 
 def _positive(key: str, value) -> None:
@@ -141,16 +170,18 @@ def se_stages(cfg: DictConfig) -> tuple[int, ...]:
     if isinstance(stages, str):
         _choice("se.stages", stages, ["all", "a list such as [2, 3]"])
         return spec.stages
-    if isinstance(stages, int):
+    if isinstance(stages, int) and not isinstance(stages, bool):
         stages = [stages]
+    allowed = f"{cfg.model.name} has stages {list(spec.stages)} or 'all' (se.enabled=false for none)"
+    if not isinstance(stages, Sequence) or not stages:
+        raise ConfigError("se.stages", stages, allowed)
     for stage in stages:
-        if stage not in spec.stages:
-            raise ConfigError("se.stages", list(stages), f"{cfg.model.name} has stages {list(spec.stages)} or 'all'")
+        if isinstance(stage, bool) or stage not in spec.stages:
+            raise ConfigError("se.stages", list(stages), allowed)
     return tuple(sorted(set(stages)))
 
 
-def check_config(cfg: DictConfig) -> None:
-    """Raise ConfigError for the first value that Hydra's type check lets through but we cannot run."""
+def _check_model(cfg: DictConfig) -> None:
     _choice("model.name", cfg.model.name, sorted(MODEL_SPECS))
     spec = MODEL_SPECS[cfg.model.name]
     if cfg.model.stride_in_1x1 is not None and spec.stride_in_1x1 is None:
@@ -164,16 +195,64 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError("se.position", cfg.se.position, f"{cfg.model.name} supports {', '.join(spec.positions)}")
     _positive("se.reduction", cfg.se.reduction)
     se_stages(cfg)
-    _choice("data.name", cfg.data.name, DATASETS)
-    if OmegaConf.is_missing(cfg.data, "num_classes"):
-        raise ConfigError("data.num_classes", "???", f"set the number of classes of {cfg.data.name}")
-    _positive("data.num_classes", cfg.data.num_classes)
-    _positive("data.image_size", cfg.data.image_size)
-    for key in ("epochs", "batch_size", "lr", "accumulate_steps"):
-        _positive(f"trainer.{key}", cfg.trainer[key])
-    _choice("trainer.schedule", cfg.trainer.schedule, SCHEDULES)
-    _choice("trainer.device", cfg.trainer.device, DEVICES)
+
+
+def _check_data(data: DictConfig) -> None:
+    _choice("data.name", data.name, DATASETS)
+    if OmegaConf.is_missing(data, "num_classes"):
+        raise ConfigError("data.num_classes", "???", f"set the number of classes of {data.name}")
+    _positive("data.num_classes", data.num_classes)
+    _positive("data.image_size", data.image_size)
+    if data.name in CIFAR_CLASSES:
+        _choice("data.num_classes", data.num_classes, [CIFAR_CLASSES[data.name]])
+        _choice("data.image_size", data.image_size, [32])
+    elif data.download:
+        raise ConfigError("data.download", True, f"only CIFAR can be downloaded; put {data.name} in data.root")
+    if data.num_workers is not None:
+        _range("data.num_workers", data.num_workers, low=0)
+    for key in ("train_size", "val_size"):
+        if data.name == "synthetic":
+            _positive(f"data.{key}", data[key])
+        elif data[key] is not None:
+            raise ConfigError(f"data.{key}", data[key], "only data=synthetic has a size to set; use null")
+    if data.skip_corrupt and data.name not in IMAGE_FOLDERS:
+        raise ConfigError("data.skip_corrupt", True, f"only image folders ({', '.join(IMAGE_FOLDERS)}) can skip images")
+
+
+def _check_trainer(trainer: DictConfig) -> None:
+    for key in ("epochs", "batch_size", "accumulate_steps"):
+        _positive(f"trainer.{key}", trainer[key])
+    _positive("trainer.lr", trainer.lr)
+    _range("trainer.momentum", trainer.momentum, low=0, high=1)
+    if trainer.nesterov and trainer.momentum == 0:
+        raise ConfigError("trainer.nesterov", True, "needs trainer.momentum > 0")
+    _range("trainer.weight_decay", trainer.weight_decay, low=0)
+    _choice("trainer.schedule", trainer.schedule, SCHEDULES)
+    _positive("trainer.step_epochs", trainer.step_epochs)
+    milestones = list(trainer.milestones)
+    if not milestones or milestones != sorted(set(milestones)):
+        raise ConfigError("trainer.milestones", milestones, "a non-empty increasing list of fractions of the epochs")
+    for fraction in milestones:
+        _range("trainer.milestones", fraction, low=0, high=1, low_open=True, high_open=False)
+    _range("trainer.plateau_patience", trainer.plateau_patience, low=0)
+    _range("trainer.warmup_epochs", trainer.warmup_epochs, low=0, high=trainer.epochs)
+    _range("trainer.label_smoothing", trainer.label_smoothing, low=0, high=1)
+    _choice("trainer.device", trainer.device, DEVICES)
+    if trainer.max_steps_per_epoch is not None:
+        _positive("trainer.max_steps_per_epoch", trainer.max_steps_per_epoch)
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Raise ConfigError for the first value that Hydra's type check lets through but cannot make a
+    meaningful run: unknown names, out-of-range numbers, and keys that would be silently ignored."""
+    _check_model(cfg)
+    _check_data(cfg.data)
+    _check_trainer(cfg.trainer)
     _choice("logger.name", cfg.logger.name, LOGGERS)
+    _choice("logger.mode", cfg.logger.mode, WANDB_MODES)
+    _range("seed", cfg.seed, low=0)
+    if not cfg.results_dir:
+        raise ConfigError("results_dir", cfg.results_dir, "must not be empty")
     if cfg.exp.row is not None:
         _choice("exp.row", cfg.exp.row, [row.label for row in cfg.exp.rows])
 

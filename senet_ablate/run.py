@@ -2,9 +2,9 @@
 
 The record is written before training starts (status `running`) and after every epoch; it
 says `completed` only once the last epoch has been evaluated. A NaN/inf loss ends the run as
-`diverged`, any other error as `failed`, and either way the sweep moves on to the next row.
-An interrupted process leaves `running` and a checkpoint, which the next start resumes from;
-a failed run is tried again.
+`diverged` (with the step), any other error as `failed`, and either way the sweep moves on to
+the next row. An interrupted process leaves `running` and a checkpoint, which the next start
+resumes from; a failed run is tried again.
 """
 
 import logging
@@ -18,17 +18,28 @@ from pathlib import Path
 import numpy as np
 import torch
 import torchvision
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 import senet_ablate
 from senet_ablate.complexity import config_complexity
-from senet_ablate.data import build_loaders
-from senet_ablate.engine.distributed import init_distributed
+from senet_ablate.config import se_stages
+from senet_ablate.data import Loaders, build_loaders
+from senet_ablate.data.fingerprint import dataset_fingerprint
+from senet_ablate.distributed import init_distributed
 from senet_ablate.engine.trainer import Diverged, Trainer, resolve_device
 from senet_ablate.errors import ConfigError
 from senet_ablate.loggers import build_logger
 from senet_ablate.models import build_model
-from senet_ablate.store import config_dict, read_record, record_path, run_id, runs_dir, write_record
+from senet_ablate.store import (
+    RunRecord,
+    config_dict,
+    new_record,
+    read_record,
+    record_path,
+    run_id,
+    runs_dir,
+    write_record,
+)
 
 log = logging.getLogger(__name__)
 # A diverged run would diverge again (training is deterministic): like a completed one, it is final.
@@ -82,59 +93,117 @@ def summarise(history: list[dict]) -> dict:
     }
 
 
-def run_job(cfg: DictConfig) -> dict:
-    """Train `cfg` unless its record says completed; return the (final) record."""
-    run = run_id(cfg)
+def _on(flag: bool) -> str:
+    return "on" if flag else "off"
+
+
+def describe_run(cfg: DictConfig, run: str, loaders: Loaders, fingerprint: str, trainer: Trainer) -> str:
+    """The block every run's log opens with: what will actually run, after every default and rule."""
+    if cfg.se.enabled:
+        se = (
+            f"SE {cfg.se.squeeze} squeeze, r={cfg.se.reduction}, {cfg.se.gate} gate, {cfg.se.position} position, "
+            f"stages {list(se_stages(cfg))}"
+        )
+    else:
+        se = "no SE"
+    recipe, data = cfg.trainer, cfg.data
+    world = trainer.dist.world_size
+    lines = [
+        f"run {run}"
+        + (f" ({cfg.exp.name}, row {cfg.exp.row}, seed {cfg.seed})" if cfg.exp.row else f" (seed {cfg.seed})"),
+        f"  model   {cfg.model.name}; {se}",
+        f"  data    {data.name}, {data.num_classes} classes, {data.image_size} px: "
+        f"{len(loaders.train.dataset)} train / {len(loaders.val.dataset)} val images (fingerprint {fingerprint})",
+        f"  batch   {effective_batch(recipe)} per optimiser step ({recipe.batch_size} x {recipe.accumulate_steps} "
+        f"accumulation, over {world} process{'es' if world > 1 else ''})",
+        f"  lr      {recipe.lr:g} peak, {recipe.schedule} schedule, {recipe.warmup_epochs} warm-up epochs, "
+        f"{recipe.epochs} epochs",
+        f"  device  {recipe.device}; AMP {_on(trainer.use_amp)}, channels_last {_on(recipe.channels_last)}, "
+        f"compile {_on(recipe.compile)}",
+    ]
+    return "\n".join(lines)
+
+
+def effective_batch(recipe: DictConfig) -> int:
+    return recipe.batch_size * recipe.accumulate_steps
+
+
+def out_of_memory_advice(recipe: DictConfig) -> str:
+    """What to type after a CUDA OOM: half the batch, twice the accumulation: same step, same lr."""
+    if recipe.batch_size == 1:
+        return "CUDA out of memory at trainer.batch_size=1: use a smaller model or data.image_size"
+    return (
+        f"CUDA out of memory at trainer.batch_size={recipe.batch_size}: try trainer.batch_size="
+        f"{recipe.batch_size // 2} trainer.accumulate_steps={recipe.accumulate_steps * 2} "
+        "(the same images per optimiser step, so the same lr)"
+    )
+
+
+def run_job(cfg: DictConfig) -> RunRecord:
+    """Train `cfg` unless its record says completed (or diverged); return the (final) record.
+
+    Everything that can refuse the run (device, dataset, model) runs before the first record
+    is written, so a refused run leaves no trace.
+    """
+    device = resolve_device(cfg.trainer.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("trainer.device", "cuda", "no CUDA device is visible: use trainer.device=cpu or auto")
+    cfg = OmegaConf.merge(cfg, {"trainer": {"device": device.type}})  # `auto` is not an identity
+    fingerprint = dataset_fingerprint(cfg.data)
+    run = run_id(cfg, fingerprint)
     path = record_path(cfg.results_dir, run)
     existing = read_record(path) if path.exists() else None
     if existing and existing["status"] in FINAL_STATUSES:
         log.info("skipping %s (%s): %s", run, cfg.exp.row or cfg.model.name, existing["status"])
         return existing
 
-    device = resolve_device(cfg.trainer.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("trainer.device", "cuda", "no CUDA device is visible: use trainer.device=cpu or auto")
     dist = init_distributed(device.type)
     seed_everything(cfg.seed)
     model = build_model(cfg)
     complexity = config_complexity(cfg)
-    loaders = build_loaders(cfg, dist)  # a missing dataset stops here, before any record exists
+    loaders = build_loaders(cfg, dist)
+    trainer = Trainer(cfg, model, loaders, device, dist, runs_dir(cfg.results_dir) / run / "checkpoint.pt")
+    log.info("%s", describe_run(cfg, run, loaders, fingerprint, trainer))
 
-    record = {
-        "run_id": run,
-        "status": "running",
-        "exp": cfg.exp.name,
-        "label": cfg.exp.row,
-        "seed": cfg.seed,
-        "config": config_dict(cfg),
-        "epochs": [],
-        "top1_err": None,
-        "top5_err": None,
-        "params_m": complexity.params_m,
-        "gflops": complexity.gflops,
-        "wall_time_s": None,
-        "images_per_s": None,
-        "error": None,
-        "env": environment(device),
-        "started_at": (existing or {}).get("started_at", _now()),
-        "updated_at": _now(),
-    }
+    record = new_record(
+        run_id=run,
+        status="running",
+        exp=cfg.exp.name,
+        label=cfg.exp.row,
+        seed=cfg.seed,
+        config=config_dict(cfg),
+        data_fingerprint=fingerprint,
+        lr=cfg.trainer.lr,
+        effective_batch=effective_batch(cfg.trainer),
+        params_m=complexity.params_m,
+        gflops=complexity.gflops,
+        env=environment(device),
+        started_at=(existing or {}).get("started_at") or _now(),
+        updated_at=_now(),
+    )
 
     def save(**changes) -> None:
         record.update(changes, updated_at=_now())
         if dist.is_main:
             write_record(path, record)
 
+    def on_epoch(history: list[dict]) -> None:
+        metric_logger.log_epoch(history[-1])
+        save(epochs=history, skipped_images=sum(epoch.get("skipped_images", 0) for epoch in history))
+
     save()
     metric_logger = build_logger(cfg, run, dist.is_main)
     started = time.perf_counter()
     try:
-        trainer = Trainer(cfg, model, loaders, device, dist, runs_dir(cfg.results_dir) / run / "checkpoint.pt")
-        history = trainer.fit(on_epoch=lambda history: (metric_logger.log_epoch(history[-1]), save(epochs=history)))
+        history = trainer.fit(on_epoch=on_epoch)
         save(status="completed", epochs=history, **summarise(history))
     except Diverged as error:
         log.error("run %s diverged: %s", run, error)
-        save(status="diverged", error=str(error))
+        save(status="diverged", error=str(error), diverged_at={"epoch": error.epoch, "step": error.step})
+    except torch.cuda.OutOfMemoryError:
+        advice = out_of_memory_advice(cfg.trainer)
+        log.error("run %s failed: %s", run, advice)
+        save(status="failed", error=advice)
     except Exception as error:
         log.exception("run %s failed", run)
         save(status="failed", error=f"{type(error).__name__}: {error}")

@@ -3,10 +3,13 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 from omegaconf import OmegaConf
 
 from senet_ablate import ConfigError, create_model
-from senet_ablate.config import CONFIG_DIR, apply_row, compose_config
+from senet_ablate.__main__ import check_command_line
+from senet_ablate.cli import run_cli
+from senet_ablate.config import CONFIG_DIR, apply_row, check_config, compose_config
 
 EXP_FILES = sorted(path.stem for path in (CONFIG_DIR / "exp").glob("*.yaml"))
 
@@ -28,8 +31,12 @@ def test_every_exp_file_composes_with_rows_that_apply(exp):
     assert cfg.exp.name == exp
     labels = [row.label for row in cfg.exp.rows]
     assert labels and len(set(labels)) == len(labels)
-    for label in labels:
-        assert apply_row(cfg, label).exp.row == label
+    for row in cfg.exp.rows:
+        applied = apply_row(cfg, row.label)
+        check_config(applied)
+        for item in row.set:
+            key, value = item.split("=", 1)
+            assert OmegaConf.select(applied, key) == yaml.safe_load(value), (row.label, item)
 
 
 def test_row_overrides_win_and_keep_types():
@@ -95,7 +102,11 @@ def test_complexity_cli_markdown_single_row():
     "args,expected",
     [
         (["se.squeeze=mean"], "error: se.squeeze='mean' is not allowed: choose one of avg, max, none"),
-        (["se.stages=[7]"], "error: se.stages=[7] is not allowed: resnet50 has stages [2, 3, 4, 5] or 'all'"),
+        (
+            ["se.stages=[7]"],
+            "error: se.stages=[7] is not allowed: resnet50 has stages [2, 3, 4, 5] or 'all' "
+            "(se.enabled=false for none)",
+        ),
         (["format=xml"], "error: format='xml' is not allowed: choose one of markdown, json"),
     ],
 )
@@ -115,3 +126,113 @@ def test_hydra_type_errors_are_one_line_too():
 def test_structured_config_is_the_schema():
     cfg = compose_config()
     assert OmegaConf.get_type(cfg.se).__name__ == "SEConfig"
+
+
+def test_an_explicit_lr_is_the_lr_used_whatever_the_preset():
+    for preset in ("imagenet_paper", "imagenet_ablation", "cifar_paper", "smoke"):
+        cfg = compose_config([f"trainer={preset}", "trainer.batch_size=64", "trainer.lr=0.1"])
+        assert cfg.trainer.lr == 0.1, preset
+
+
+@pytest.mark.parametrize(
+    "preset,base_lr,base_batch",
+    [("imagenet_paper", 0.6, 1024), ("imagenet_ablation", 0.1, 256), ("cifar_paper", 0.1, 128)],
+)
+def test_presets_keep_the_linear_rule_visibly(preset, base_lr, base_batch):
+    cfg = compose_config([f"trainer={preset}"])
+    assert cfg.trainer.lr == pytest.approx(base_lr)
+    assert compose_config([f"trainer={preset}", "trainer.batch_size=64"]).trainer.lr == pytest.approx(
+        base_lr * 64 / base_batch
+    )
+    accumulated = compose_config([f"trainer={preset}", "trainer.batch_size=64", "trainer.accumulate_steps=4"])
+    assert accumulated.trainer.lr == pytest.approx(base_lr * 256 / base_batch)
+    # what `--cfg job` prints: the rule, not a number
+    unresolved = OmegaConf.to_yaml(cfg.trainer)
+    assert f"lr: ${{linear_lr:{base_lr},{base_batch},${{.batch_size}},${{.accumulate_steps}}}}" in unresolved
+
+
+# Values a new user might type that cannot make a meaningful run: (command line, key named in the error).
+INVALID = [
+    ("se.reduction=0", "se.reduction"),
+    ("se.reduction=-4", "se.reduction"),
+    ("se.reduction=abc", "se.reduction"),
+    ("se.squeeze=mean", "se.squeeze"),
+    ("se.gate=softmax", "se.gate"),
+    ("se.position=middle", "se.position"),
+    ("model=resnet20 se.position=3x3", "se.position"),
+    ("se.stages=[]", "se.stages"),
+    ("se.stages=[7]", "se.stages"),
+    ("se.stages=abc", "se.stages"),
+    ("se.enabled=maybe", "se.enabled"),
+    ("model.name=resnet51", "model.name"),
+    ("model=resnet20 model.stride_in_1x1=true", "model.stride_in_1x1"),
+    ("data.num_classes=0", "data.num_classes"),
+    ("data.image_size=-32", "data.image_size"),
+    ("data=cifar10 data.num_classes=100", "data.num_classes"),
+    ("data=cifar10 data.image_size=64", "data.image_size"),
+    ("data=cifar10 data.train_size=100", "data.train_size"),
+    ("data=synthetic data.val_size=0", "data.val_size"),
+    ("data.num_workers=-1", "data.num_workers"),
+    ("data=imagefolder data.root=somewhere", "data.num_classes"),
+    ("data.download=true", "data.download"),
+    ("data=synthetic data.skip_corrupt=true", "data.skip_corrupt"),
+    ("trainer.epochs=0", "trainer.epochs"),
+    ("trainer.epochs=1.5", "trainer.epochs"),
+    ("trainer.batch_size=0", "trainer.batch_size"),
+    ("trainer.lr=-0.1", "trainer.lr"),
+    ("trainer.lr=0", "trainer.lr"),
+    ("trainer.momentum=1.5", "trainer.momentum"),
+    ("trainer.momentum=0 trainer.nesterov=true", "trainer.nesterov"),
+    ("trainer.weight_decay=-0.0001", "trainer.weight_decay"),
+    ("trainer.schedule=linear", "trainer.schedule"),
+    ("trainer.step_epochs=0", "trainer.step_epochs"),
+    ("trainer.milestones=[]", "trainer.milestones"),
+    ("trainer.milestones=[0.75,0.5]", "trainer.milestones"),
+    ("trainer.milestones=[1.5]", "trainer.milestones"),
+    ("trainer.plateau_patience=-1", "trainer.plateau_patience"),
+    ("trainer.warmup_epochs=-1", "trainer.warmup_epochs"),
+    ("trainer.epochs=5 trainer.warmup_epochs=5", "trainer.warmup_epochs"),
+    ("trainer.label_smoothing=1.0", "trainer.label_smoothing"),
+    ("trainer.accumulate_steps=0", "trainer.accumulate_steps"),
+    ("trainer.max_steps_per_epoch=0", "trainer.max_steps_per_epoch"),
+    ("trainer.device=tpu", "trainer.device"),
+    ("trainer.lrr=0.1", "trainer.lrr"),
+    ("model=resnet51", "model/resnet51"),
+    ("logger.name=tensorboard", "logger.name"),
+    ("logger.mode=sometimes", "logger.mode"),
+    ("seed=-1", "seed"),
+    ("results_dir=", "results_dir"),
+    ("+exp=se3x3_sweep model=resnet20", "se.position"),
+    ("+exp=reduction_sweep seed=0,-1", "seed"),
+]
+
+
+@pytest.mark.parametrize("command,key", INVALID, ids=[command for command, _ in INVALID])
+def test_invalid_values_are_refused_in_one_line_before_anything_runs(command, key, capsys, tmp_path):
+    """What `python -m senet_ablate <command>` does before Hydra starts a job (the CLI tests below
+    show the same path end to end)."""
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(
+            check_command_line,
+            [*command.split(), f"results_dir={tmp_path}"] if key != "results_dir" else command.split(),
+        )
+    assert exit_info.value.code == 2
+    stderr = capsys.readouterr().err.strip()
+    assert len(stderr.splitlines()) == 1 and stderr.startswith("error: "), stderr
+    assert key in stderr, stderr
+    assert "is not allowed" in stderr or "choose one of" in stderr or " has " in stderr, stderr  # what is allowed
+    last_key, typed = command.split()[-1].split("=", 1)
+    if last_key == key and key != "trainer.lrr":  # the typed value is named too (for a known key)
+        assert typed.split(",")[-1].strip("[]").lower() in stderr.lower(), stderr
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_a_row_that_does_not_apply_is_named():
+    with pytest.raises(ConfigError, match=r"se.position='3x3'.*row 'SE_3x3' of se3x3_sweep"):
+        check_command_line(["+exp=se3x3_sweep", "model=resnet20"])
+
+
+def test_valid_sweeps_and_hydra_flags_pass_the_check():
+    check_command_line(["+exp=reduction_sweep", "model=resnet20", "data=synthetic", "seed=0,1"])
+    check_command_line(["-m", "se.reduction=4,8", "hydra.verbose=true"])
+    check_command_line(["--cfg", "job", "se.reduction=abc"])  # left to Hydra, which prints the config

@@ -12,7 +12,7 @@ from senet_ablate.config import CONFIG_DIR, apply_row, compose_config
 from senet_ablate.errors import ConfigError
 from senet_ablate.report import tables, write_reports
 from senet_ablate.report.__main__ import main
-from senet_ablate.store import config_dict, record_path, run_id, runs_dir, write_record
+from senet_ablate.store import config_dict, new_record, record_path, run_id, runs_dir, write_record
 
 SMALL = ("model=resnet20", "data=synthetic", "trainer=smoke")  # cheap to count; paper figures still shown
 
@@ -26,23 +26,23 @@ def add_run(results, exp, label, seed=0, status="completed", top1=None, top5=Non
     """Write a record as the trainer would, with hand-made metrics; `when` orders records in time."""
     cfg = apply_row(exp_config(exp, small), label)
     cfg.seed = seed
-    run = run_id(cfg)
+    run = run_id(cfg, data_fingerprint=None)
     curve = [{"epoch": e, "top1_err": 90.0 - 10 * e, "train_loss": 2.0 / e} for e in range(1, epochs + 1)]
-    record = {
-        "run_id": run,
-        "status": status,
-        "exp": exp,
-        "label": label,
-        "seed": seed,
-        "config": config_dict(cfg),
-        "epochs": curve,
-        "top1_err": top1,
-        "top5_err": top5,
-        "error": None if status in ("completed", "running") else "boom",
-        "env": {"code_version": "abc1234"},
-        "started_at": f"2025-01-{when}T00:00:00+00:00",
-        "updated_at": f"2025-01-{when}T01:00:00+00:00",
-    }
+    record = new_record(
+        run_id=run,
+        status=status,
+        exp=exp,
+        label=label,
+        seed=seed,
+        config=config_dict(cfg),
+        epochs=curve,
+        top1_err=top1,
+        top5_err=top5,
+        error=None if status in ("completed", "running") else "boom",
+        env={"code_version": "abc1234"},
+        started_at=f"2025-01-{when}T00:00:00+00:00",
+        updated_at=f"2025-01-{when}T01:00:00+00:00",
+    )
     write_record(record_path(results, run), record)
     return run
 
@@ -233,7 +233,7 @@ def test_cli_writes_the_tables_and_warns_about_damaged_records(reduction, tmp_pa
 @pytest.mark.parametrize(
     "args,expected",
     [
-        (["format=xml"], "error: Could not override 'format'."),
+        (["format=xml"], "error: format is not a key of the config: the top level has model, data, trainer,"),
         (["exps=nope"], "error: exps='nope' is not allowed: choose from cifar_sweep, gate_sweep,"),
     ],
 )

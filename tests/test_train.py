@@ -5,13 +5,14 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from senet_ablate.config import CONFIG_DIR, apply_row, compose_config
 from senet_ablate.engine.trainer import Trainer
 from senet_ablate.errors import ConfigError
 from senet_ablate.run import run_job
-from senet_ablate.store import iter_records, record_path, run_id
+from senet_ablate.store import iter_records, record_path
 
 TINY = ["model=resnet20", "data=synthetic", "trainer=smoke", "trainer.device=cpu", "trainer.progress=false"]
 SMALL_DATA = ["data.train_size=128", "data.val_size=64", "trainer.batch_size=32"]
@@ -25,7 +26,7 @@ def test_synthetic_run_completes_and_records_everything(tmp_path):
     cfg = _cfg(tmp_path, "trainer.epochs=2")
     record = run_job(cfg)
     assert record["status"] == "completed"
-    on_disk = json.loads(record_path(tmp_path, run_id(cfg)).read_text())
+    on_disk = json.loads(record_path(tmp_path, record["run_id"]).read_text())
     assert on_disk == record
     assert [m["epoch"] for m in record["epochs"]] == [1, 2]
     assert record["top1_err"] == record["epochs"][-1]["top1_err"]
@@ -61,7 +62,7 @@ def test_resume_after_interruption_ends_like_an_uninterrupted_run(tmp_path, monk
     monkeypatch.setattr(Trainer, "save", save_then_stop)
     with pytest.raises(KeyboardInterrupt):
         run_job(cfg)
-    interrupted = json.loads(record_path(tmp_path / "split", run_id(cfg)).read_text())
+    (interrupted,) = iter_records(tmp_path / "split")
     assert interrupted["status"] == "running" and interrupted["top1_err"] is None
 
     monkeypatch.setattr(Trainer, "save", real_save)
@@ -75,6 +76,47 @@ def test_nan_loss_ends_the_run_as_diverged(tmp_path):
     record = run_job(_cfg(tmp_path, "trainer.lr=1e30", "trainer.epochs=2"))
     assert record["status"] == "diverged"
     assert "training loss is nan" in record["error"] and record["top1_err"] is None
+    assert record["diverged_at"]["epoch"] == 1
+
+
+@pytest.mark.parametrize("sync_every", [1, 10])  # 1: the CPU; 10: a GPU, where the host looks every 10 steps
+def test_divergence_is_recorded_at_the_step_it_happens(tmp_path, monkeypatch, sync_every):
+    calls = []
+
+    def loss_with_a_nan_at_step_3(self_, logits, labels):
+        calls.append(1)
+        loss = torch.nn.functional.cross_entropy(logits, labels)
+        return loss * float("nan") if len(calls) == 3 else loss
+
+    monkeypatch.setattr(torch.nn.CrossEntropyLoss, "forward", loss_with_a_nan_at_step_3)
+    monkeypatch.setattr(Trainer, "__init__", _with_sync_every(sync_every))
+    record = run_job(_cfg(tmp_path, "trainer.epochs=1"))  # 4 steps of 32 images
+    assert record["status"] == "diverged"
+    assert record["diverged_at"] == {"epoch": 1, "step": 3}
+    assert len(calls) == (3 if sync_every == 1 else 4)  # without a sync per step it stops at the next look
+
+
+def _with_sync_every(sync_every):
+    real_init = Trainer.__init__
+
+    def init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        self.sync_every = sync_every
+
+    return init
+
+
+def test_cuda_out_of_memory_says_what_to_type(tmp_path, monkeypatch):
+    def out_of_memory(self, epoch):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(Trainer, "train_one_epoch", out_of_memory)
+    record = run_job(_cfg(tmp_path, "trainer.batch_size=32", "trainer.accumulate_steps=2"))
+    assert record["status"] == "failed"
+    assert record["error"] == (
+        "CUDA out of memory at trainer.batch_size=32: try trainer.batch_size=16 trainer.accumulate_steps=4 "
+        "(the same images per optimiser step, so the same lr)"
+    )
 
 
 def test_completed_runs_are_skipped(tmp_path, monkeypatch):

@@ -47,10 +47,26 @@ class CifarArrays(Dataset):
         return self.transform(self.images[index]), self.labels[index]
 
 
-def _read_batches(folder: Path, files: list[str], label_key: bytes) -> tuple[torch.Tensor, torch.Tensor]:
+def batch_files(name: str, root: str, download: bool) -> list[Path]:
+    """The train then test batch files of `name` under `root`, fetched by torchvision if asked."""
+    folder_name, train_files, test_files, _, torchvision_class = _LAYOUT[name]
+    folder = Path(root) / folder_name
+    files = [folder / file_name for file_name in train_files + test_files]
+    if not all(path.exists() for path in files):
+        if not download:
+            raise ConfigError(
+                "data.root",
+                root,
+                f"no {name} batches in {folder}: pass data.root=..., data.download=true or data=synthetic",
+            )
+        torchvision_class(root, train=True, download=True)
+    return files
+
+
+def _read_batches(files: list[Path], label_key: bytes) -> tuple[torch.Tensor, torch.Tensor]:
     images, labels = [], []
-    for name in files:
-        with open(folder / name, "rb") as handle:
+    for path in files:
+        with open(path, "rb") as handle:
             batch = pickle.load(handle, encoding="bytes")
         images.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
         labels.extend(batch[label_key])
@@ -59,19 +75,11 @@ def _read_batches(folder: Path, files: list[str], label_key: bytes) -> tuple[tor
 
 def cifar_datasets(name: str, root: str, download: bool) -> tuple[Dataset, Dataset]:
     """Train (4-pixel zero pad, random 32 crop, flip, normalise) and test (normalise) sets."""
-    folder_name, train_files, test_files, label_key, torchvision_class = _LAYOUT[name]
-    folder = Path(root) / folder_name
-    if not all((folder / f).exists() for f in train_files + test_files):
-        if not download:
-            raise ConfigError(
-                "data.root",
-                root,
-                f"no {name} batches in {folder}: pass data.root=..., data.download=true or data=synthetic",
-            )
-        torchvision_class(root, train=True, download=True)
+    _, train_files, _, label_key, _ = _LAYOUT[name]
+    files = batch_files(name, root, download)
     mean, std = MEAN_STD[name]
     to_input = [v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)]
     train_transform = v2.Compose([v2.RandomCrop(32, padding=4), v2.RandomHorizontalFlip(), *to_input])
-    train = CifarArrays(*_read_batches(folder, train_files, label_key), train_transform)
-    test = CifarArrays(*_read_batches(folder, test_files, label_key), v2.Compose(to_input))
+    train = CifarArrays(*_read_batches(files[: len(train_files)], label_key), train_transform)
+    test = CifarArrays(*_read_batches(files[len(train_files) :], label_key), v2.Compose(to_input))
     return train, test

@@ -2,27 +2,83 @@
 
 Train: RandomResizedCrop(image_size) + flip. Eval: resize the shorter side to
 image_size * 256 / 224, centre crop image_size (the paper's 256 -> 224 protocol).
+
+An unreadable image (truncated, empty, not an image) stops the run with its path named, or,
+with `data.skip_corrupt=true`, is left out of its batch with a warning naming it; the trainer
+counts the images a batch lacks.
 """
 
+import logging
 from pathlib import Path
 
 import torch
+from torch.utils.data import default_collate
 from torchvision.datasets import ImageFolder
+from torchvision.datasets.folder import pil_loader
 from torchvision.transforms import v2
 
 from senet_ablate.errors import ConfigError
 
+log = logging.getLogger(__name__)
 IMAGENET_MEAN_STD = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+SPLITS = ("train", "val")
 
 
-def imagefolder_datasets(root: str, image_size: int, num_classes: int) -> tuple[ImageFolder, ImageFolder]:
-    for split in ("train", "val"):
-        if not (Path(root) / split).is_dir():
+class CorruptImage(RuntimeError):
+    """An image file PIL cannot decode. One string argument, so a DataLoader worker can re-raise it."""
+
+
+def load_image(path: str):
+    """PIL's RGB image at `path`; a decoding failure becomes CorruptImage naming the file."""
+    try:
+        return pil_loader(path)
+    except (OSError, SyntaxError, ValueError) as error:  # PIL's ways of saying "not a readable image"
+        raise CorruptImage(
+            f"unreadable image {path} ({error}): set data.skip_corrupt=true to skip such images"
+        ) from error
+
+
+class CheckedImageFolder(ImageFolder):
+    """ImageFolder whose unreadable images fail with their path, or are skipped (`None`)."""
+
+    def __init__(self, root: str, transform, skip_corrupt: bool):
+        super().__init__(root, transform, loader=load_image)
+        self.skip_corrupt = skip_corrupt
+
+    def __getitem__(self, index: int):
+        try:
+            return super().__getitem__(index)
+        except CorruptImage as error:
+            if not self.skip_corrupt:
+                raise
+            log.warning("skipping %s", error)
+            return None
+
+
+def collate_skipping_none(batch: list):
+    """default_collate over the samples that are not None; a batch of only skipped images becomes
+    empty tensors, which the trainer passes over (`labels.numel() == 0`)."""
+    kept = [sample for sample in batch if sample is not None]
+    if not kept:
+        return torch.empty(0), torch.empty(0, dtype=torch.long)
+    return default_collate(kept)
+
+
+def split_dirs(root: str) -> list[Path]:
+    """`<root>/train` and `<root>/val`, or a ConfigError saying what is expected."""
+    dirs = [Path(root) / split for split in SPLITS]
+    for folder in dirs:
+        if not folder.is_dir():
             raise ConfigError(
-                "data.root",
-                root,
-                f"expected {Path(root) / split} with one folder per class: pass data.root=... or data=synthetic",
+                "data.root", root, f"expected {folder} with one folder per class: pass data.root=... or data=synthetic"
             )
+    return dirs
+
+
+def imagefolder_datasets(
+    root: str, image_size: int, num_classes: int, skip_corrupt: bool = False
+) -> tuple[ImageFolder, ImageFolder]:
+    train_dir, val_dir = split_dirs(root)
     mean, std = IMAGENET_MEAN_STD
     to_input = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)]
     train_transform = v2.Compose(
@@ -31,8 +87,8 @@ def imagefolder_datasets(root: str, image_size: int, num_classes: int) -> tuple[
     eval_transform = v2.Compose(
         [v2.Resize(round(image_size * 256 / 224), antialias=True), v2.CenterCrop(image_size), *to_input]
     )
-    train = ImageFolder(str(Path(root) / "train"), train_transform)
-    val = ImageFolder(str(Path(root) / "val"), eval_transform)
+    train = CheckedImageFolder(str(train_dir), train_transform, skip_corrupt)
+    val = CheckedImageFolder(str(val_dir), eval_transform, skip_corrupt)
     if len(train.classes) != num_classes:
         raise ConfigError("data.num_classes", num_classes, f"{root}/train has {len(train.classes)} class folders")
     return train, val

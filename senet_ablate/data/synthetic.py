@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
+GENERATOR_VERSION = 1  # part of every synthetic run's id: bump it when the generated images change
 _PATTERN_SEED = 20180601  # the class patterns are shared by both splits
 _SPLIT_SEEDS = {"train": 1, "val": 2}
 

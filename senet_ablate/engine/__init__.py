@@ -1,1 +1,1 @@
-"""Training: optimiser and schedule, checkpoints, the epoch loop, multi-process set-up."""
+"""Training: optimiser and schedule, checkpoints, the epoch loop."""

@@ -1,4 +1,10 @@
-"""SGD and the learning-rate schedules of the paper's recipes, stepped once per epoch."""
+"""SGD and the learning-rate schedules of the paper's recipes, stepped once per epoch.
+
+Every schedule may start with a linear warm-up from lr/10 (`trainer.warmup_epochs`). The fixed
+schedules are one LambdaLR; the plateau schedule is torch's ReduceLROnPlateau behind the same
+warm-up. Both have state dicts, so a resumed run continues its schedule (plateau counters
+included) exactly where it stopped.
+"""
 
 import math
 
@@ -8,46 +14,72 @@ from torch import nn
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler, ReduceLROnPlateau
 
 
-def effective_lr(trainer: DictConfig) -> float:
-    """`trainer.lr`, scaled linearly when it is given for `base_batch_size` (Goyal et al.)."""
-    if trainer.base_batch_size is None:
-        return trainer.lr
-    return trainer.lr * trainer.batch_size * trainer.accumulate_steps / trainer.base_batch_size
-
-
-def build_optimizer(model: nn.Module, trainer: DictConfig) -> torch.optim.SGD:
+def build_optimizer(model: nn.Module, recipe: DictConfig) -> torch.optim.SGD:
+    """SGD at `recipe.lr`, exactly as configured (presets put the linear rule in the config itself)."""
     return torch.optim.SGD(
         model.parameters(),
-        lr=effective_lr(trainer),
-        momentum=trainer.momentum,
-        nesterov=trainer.nesterov,
-        weight_decay=trainer.weight_decay,
+        lr=recipe.lr,
+        momentum=recipe.momentum,
+        nesterov=recipe.nesterov,
+        weight_decay=recipe.weight_decay,
     )
 
 
-def lr_factor(trainer: DictConfig, epoch: int) -> float:
-    """Multiplier of the base lr during `epoch` (0-based) for the fixed schedules."""
-    if trainer.warmup_epochs and epoch < trainer.warmup_epochs:
-        return 0.1 + 0.9 * epoch / trainer.warmup_epochs
-    if trainer.schedule == "step":
-        return 0.1 ** (epoch // trainer.step_epochs)
-    if trainer.schedule == "multistep":
-        milestones = [round(fraction * trainer.epochs) for fraction in trainer.milestones]
+def warmup_factor(recipe: DictConfig, epoch: int) -> float:
+    """lr/10 at epoch 0, rising linearly to the full lr at `warmup_epochs`; 1 after it."""
+    if epoch < recipe.warmup_epochs:
+        return 0.1 + 0.9 * epoch / recipe.warmup_epochs
+    return 1.0
+
+
+def lr_factor(recipe: DictConfig, epoch: int) -> float:
+    """Multiplier of the peak lr during `epoch` (0-based) for the fixed schedules."""
+    if epoch < recipe.warmup_epochs:
+        return warmup_factor(recipe, epoch)
+    if recipe.schedule == "step":
+        return 0.1 ** (epoch // recipe.step_epochs)
+    if recipe.schedule == "multistep":
+        milestones = [round(fraction * recipe.epochs) for fraction in recipe.milestones]
         return 0.1 ** sum(epoch >= milestone for milestone in milestones)
-    if trainer.schedule == "cosine":
-        start = trainer.warmup_epochs
-        return 0.5 * (1 + math.cos(math.pi * (epoch - start) / max(1, trainer.epochs - start)))
-    return 1.0  # plateau: the lr only moves when the validation loss stalls
+    start = recipe.warmup_epochs  # cosine: from the peak after warm-up down to 0 at the last epoch
+    return 0.5 * (1 + math.cos(math.pi * (epoch - start) / max(1, recipe.epochs - start)))
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, trainer: DictConfig) -> LRScheduler | ReduceLROnPlateau:
-    if trainer.schedule == "plateau":
-        return ReduceLROnPlateau(optimizer, mode="min", factor=0.1, patience=trainer.plateau_patience)
-    return LambdaLR(optimizer, lambda epoch: lr_factor(trainer, epoch))
+class WarmupThenPlateau:
+    """Warm-up epochs, then lr /10 whenever the validation loss stops improving.
+
+    torch cannot chain ReduceLROnPlateau in a SequentialLR, hence this pair: the plateau detector
+    sees only the losses of epochs trained at the full lr.
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, recipe: DictConfig):
+        self.warmup_epochs = recipe.warmup_epochs
+        self.warmup = LambdaLR(optimizer, lambda epoch: warmup_factor(recipe, epoch))
+        self.plateau = ReduceLROnPlateau(optimizer, mode="min", factor=0.1, patience=recipe.plateau_patience)
+
+    def step(self, val_loss: float) -> None:
+        if self.warmup.last_epoch < self.warmup_epochs:
+            self.warmup.step()
+        else:
+            self.plateau.step(val_loss)
+
+    def state_dict(self) -> dict:
+        return {"warmup": self.warmup.state_dict(), "plateau": self.plateau.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.warmup.load_state_dict(state["warmup"])
+        self.plateau.load_state_dict(state["plateau"])
 
 
-def step_scheduler(scheduler: LRScheduler | ReduceLROnPlateau, val_loss: float) -> None:
-    if isinstance(scheduler, ReduceLROnPlateau):
+def build_scheduler(optimizer: torch.optim.Optimizer, recipe: DictConfig) -> LRScheduler | WarmupThenPlateau:
+    if recipe.schedule == "plateau":
+        return WarmupThenPlateau(optimizer, recipe)
+    return LambdaLR(optimizer, lambda epoch: lr_factor(recipe, epoch))
+
+
+def step_scheduler(scheduler: LRScheduler | WarmupThenPlateau, val_loss: float) -> None:
+    """Advance the schedule by one epoch; only the plateau schedule reads the validation loss."""
+    if isinstance(scheduler, WarmupThenPlateau):
         scheduler.step(val_loss)
     else:
         scheduler.step()

@@ -1,13 +1,13 @@
 """The epoch loop: train, evaluate top-1/top-5, step the schedule, checkpoint.
 
 Determinism: the model is initialised from `seed`, and at the start of every epoch the global
-RNG and the shuffling generator are reseeded from (seed, epoch). A run resumed at any epoch
-boundary therefore draws exactly the batches and augmentations of an uninterrupted one, and a
-CPU run with a fixed seed gives the same metrics twice.
+RNG, the shuffling and each image's augmentation are reseeded from (seed, epoch). A run resumed
+at any epoch boundary therefore draws exactly the batches and augmentations of an uninterrupted
+one, whatever the number of loader workers, and a CPU run with a fixed seed gives the same
+metrics twice.
 """
 
 import logging
-import math
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -17,20 +17,23 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DistributedSampler
-from tqdm import tqdm
 
 from senet_ablate.data import Loaders
+from senet_ablate.distributed import DistributedContext
 from senet_ablate.engine.checkpoint import load_checkpoint, save_checkpoint
-from senet_ablate.engine.distributed import DistributedContext
 from senet_ablate.engine.optim import build_optimizer, build_scheduler, step_scheduler
+from senet_ablate.engine.progress import EpochProgress
 
 log = logging.getLogger(__name__)
-PROGRESS_EVERY = 10  # steps between progress-bar refreshes (each one syncs the GPU)
+SYNC_EVERY_CUDA = 10  # steps between host syncs on a GPU (running totals, divergence check, progress)
 
 
 class Diverged(RuntimeError):
-    """The training loss became NaN or infinite."""
+    """The training loss became NaN or infinite at (epoch, step), both 1-based."""
+
+    def __init__(self, loss: float, epoch: int, step: int):
+        self.loss, self.epoch, self.step = loss, epoch, step
+        super().__init__(f"training loss is {loss} at epoch {epoch}, step {step}")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -44,7 +47,11 @@ def epoch_seed(seed: int, epoch: int) -> int:
 
 
 class Trainer:
-    """Owns the model, optimiser, schedule and mixed-precision state of one run."""
+    """Owns the model, optimiser, schedule and mixed-precision state of one run.
+
+    `model` is the module whose weights are saved; `network` is what runs the steps: the same
+    model, wrapped in DDP and/or torch.compile when those are on.
+    """
 
     def __init__(
         self,
@@ -55,20 +62,22 @@ class Trainer:
         dist: DistributedContext,
         checkpoint_path: Path,
     ):
-        self.cfg, self.trainer, self.loaders = cfg, cfg.trainer, loaders
+        self.cfg, self.recipe, self.loaders = cfg, cfg.trainer, loaders
         self.device, self.dist, self.checkpoint_path = device, dist, checkpoint_path
-        self.memory_format = torch.channels_last if self.trainer.channels_last else torch.contiguous_format
+        self.memory_format = torch.channels_last if self.recipe.channels_last else torch.contiguous_format
         self.model = model.to(device, memory_format=self.memory_format)
-        self.optimizer = build_optimizer(self.model, self.trainer)
-        self.scheduler = build_scheduler(self.optimizer, self.trainer)
-        use_amp = self.trainer.amp and device.type == "cuda"
+        self.optimizer = build_optimizer(self.model, self.recipe)
+        self.scheduler = build_scheduler(self.optimizer, self.recipe)
+        use_amp = self.recipe.amp and device.type == "cuda"
         bf16 = use_amp and torch.cuda.is_bf16_supported()
         self.amp_dtype = torch.bfloat16 if bf16 else torch.float16
         self.use_amp = use_amp
         self.scaler = torch.amp.GradScaler("cuda", enabled=use_amp and not bf16)
-        self.criterion = nn.CrossEntropyLoss(label_smoothing=self.trainer.label_smoothing)
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=self.recipe.label_smoothing)
         network = DistributedDataParallel(self.model, [dist.local_rank]) if dist.world_size > 1 else self.model
-        self.network = torch.compile(network) if self.trainer.compile else network
+        self.network = torch.compile(network) if self.recipe.compile else network
+        # On the CPU a host sync costs nothing, so divergence is checked at every step there.
+        self.sync_every = SYNC_EVERY_CUDA if device.type == "cuda" else 1
 
     def autocast(self):
         if not self.use_amp:
@@ -84,17 +93,19 @@ class Trainer:
 
         `on_epoch` gets the metrics of every epoch so far after each one is checkpointed."""
         history = self.resume()
-        for epoch in range(len(history), self.trainer.epochs):
-            self.start_epoch(epoch)
+        for epoch in range(len(history), self.recipe.epochs):
+            self.loaders.set_epoch(epoch_seed(self.cfg.seed, epoch), epoch)
             started = time.perf_counter()
             train_metrics = self.train_one_epoch(epoch)
             val_metrics = self.evaluate()
             step_scheduler(self.scheduler, val_metrics["val_loss"])
+            skipped = train_metrics.pop("skipped") + val_metrics.pop("skipped")
             metrics = {
                 "epoch": epoch + 1,
                 "lr": train_metrics.pop("lr"),
                 **train_metrics,
                 **val_metrics,
+                "skipped_images": skipped,
                 "epoch_time_s": time.perf_counter() - started,
             }
             history.append(metrics)
@@ -103,7 +114,7 @@ class Trainer:
             log.info(
                 "epoch %d/%d  lr %.4g  train loss %.4f  val top-1 err %.2f%%  top-5 err %.2f%%  %.0f img/s",
                 metrics["epoch"],
-                self.trainer.epochs,
+                self.recipe.epochs,
                 metrics["lr"],
                 metrics["train_loss"],
                 metrics["top1_err"],
@@ -113,74 +124,75 @@ class Trainer:
             on_epoch(history)
         return history
 
-    def start_epoch(self, epoch: int) -> None:
-        seed = epoch_seed(self.cfg.seed, epoch)
-        torch.manual_seed(seed)
-        self.loaders.train_generator.manual_seed(seed)
-        if isinstance(self.loaders.train.sampler, DistributedSampler):
-            self.loaders.train.sampler.set_epoch(epoch)
-
     def steps_per_epoch(self) -> int:
         steps = len(self.loaders.train)
-        cap = self.trainer.max_steps_per_epoch
+        cap = self.recipe.max_steps_per_epoch
         return min(steps, cap) if cap else steps
 
     def train_one_epoch(self, epoch: int) -> dict:
         self.network.train()
-        steps, accumulate = self.steps_per_epoch(), self.trainer.accumulate_steps
+        steps, accumulate = self.steps_per_epoch(), self.recipe.accumulate_steps
         lr = self.optimizer.param_groups[0]["lr"]
+        # Running totals stay on the device; the host reads them only every `sync_every` steps.
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device)
+        first_bad_step = torch.full((), -1, dtype=torch.long, device=self.device)  # 0-based; -1: none yet
         seen = 0
-        bar = tqdm(
-            total=steps,
-            desc=f"epoch {epoch + 1}/{self.trainer.epochs}",
-            leave=False,
-            disable=not (self.trainer.progress and self.dist.is_main),
+        progress = EpochProgress(
+            steps, f"epoch {epoch + 1}/{self.recipe.epochs}", self.recipe.progress and self.dist.is_main
         )
         started = time.perf_counter()
         self.optimizer.zero_grad(set_to_none=True)
         for step, (images, labels) in enumerate(self.loaders.train):
             if step >= steps:
                 break
-            images, labels = self.to_device(images, labels)
-            with self.autocast():
-                logits = self.network(images)
-                loss = self.criterion(logits, labels)
-            self.scaler.scale(loss / accumulate).backward()
+            if labels.numel():  # a batch of nothing but skipped corrupt images trains nothing
+                images, labels = self.to_device(images, labels)
+                with self.autocast():
+                    logits = self.network(images)
+                    loss = self.criterion(logits, labels)
+                self.scaler.scale(loss / accumulate).backward()
+                loss = loss.detach()
+                newly_bad = (first_bad_step < 0) & ~torch.isfinite(loss)
+                first_bad_step = torch.where(newly_bad, torch.full_like(first_bad_step, step), first_bad_step)
+                loss_sum += loss * len(labels)
+                correct += (logits.argmax(1) == labels).sum()
+                seen += len(labels)
             if (step + 1) % accumulate == 0 or step + 1 == steps:
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
                 self.optimizer.zero_grad(set_to_none=True)
-            loss_sum += loss.detach() * len(labels)
-            correct += (logits.argmax(1) == labels).sum()
-            seen += len(labels)
-            if (step + 1) % PROGRESS_EVERY == 0 or step + 1 == steps:
-                mean_loss = loss_sum.item() / seen
-                self.check_finite(mean_loss, epoch, step)
+            if (step + 1) % self.sync_every == 0 or step + 1 == steps:
+                self.check_finite(first_bad_step, loss_sum, epoch)
                 elapsed = time.perf_counter() - started
-                bar.set_postfix(
-                    loss=f"{mean_loss:.3f}",
-                    err=f"{100 - 100 * correct.item() / seen:.1f}%",
-                    img_s=f"{seen * self.dist.world_size / elapsed:.0f}",
+                progress.update(
+                    step + 1,
+                    loss=loss_sum.item() / max(seen, 1),
+                    err=100 - 100 * correct.item() / max(seen, 1),
+                    images_per_s=seen * self.dist.world_size / elapsed,
+                    elapsed_s=elapsed,
                 )
-            bar.update()
-        bar.close()
+        progress.close()
         elapsed = time.perf_counter() - started
+        expected = min(steps * self.loaders.train.batch_size, len(self.loaders.train.sampler))
         totals = self.dist.all_reduce_sum(
             torch.stack([loss_sum, correct, torch.tensor(float(seen), device=self.device)])
         )
         loss_total, correct_total, seen_total = totals.tolist()
+        skipped = self.dist.all_reduce_sum(torch.tensor(float(expected - seen), device=self.device)).item()
         return {
             "lr": lr,
             "train_loss": loss_total / seen_total,
             "train_top1_err": 100 * (1 - correct_total / seen_total),
             "images_per_s": seen_total / elapsed,
+            "skipped": int(skipped),
         }
 
-    def check_finite(self, loss: float, epoch: int, step: int) -> None:
-        if not math.isfinite(loss):
-            raise Diverged(f"training loss is {loss} at epoch {epoch + 1}, step {step + 1}")
+    def check_finite(self, first_bad_step: torch.Tensor, loss_sum: torch.Tensor, epoch: int) -> None:
+        """Raise Diverged naming the first step whose loss was NaN/inf (one host sync)."""
+        bad_step = int(first_bad_step.item())
+        if bad_step >= 0:
+            raise Diverged(loss_sum.item(), epoch + 1, bad_step + 1)
 
     @torch.no_grad()
     def evaluate(self) -> dict:
@@ -188,6 +200,8 @@ class Trainer:
         topk = min(5, self.cfg.data.num_classes)
         totals = torch.zeros(4, device=self.device)  # loss sum, top-1 correct, top-k correct, count
         for images, labels in self.loaders.val:
+            if not labels.numel():
+                continue
             images, labels = self.to_device(images, labels)
             with self.autocast():
                 logits = self.network(images)
@@ -200,11 +214,15 @@ class Trainer:
                     torch.tensor(len(labels), device=self.device),
                 ]
             )
-        loss_sum, top1, topk_hits, count = self.dist.all_reduce_sum(totals).tolist()
+        expected = torch.tensor(float(len(self.loaders.val.sampler)), device=self.device)
+        loss_sum, top1, topk_hits, count, expected = self.dist.all_reduce_sum(
+            torch.cat([totals, expected[None]])
+        ).tolist()
         return {
             "val_loss": loss_sum / count,
             "top1_err": 100 * (1 - top1 / count),
             "top5_err": 100 * (1 - topk_hits / count),
+            "skipped": int(expected - count),
         }
 
     def save(self, history: list[dict]) -> None:

@@ -17,7 +17,7 @@ class BasicBlock(ResidualUnit):
     """Post-activation 3x3-3x3 block with the parameter-free shortcut of He et al.'s CIFAR nets
     (option A: stride-2 subsampling, extra channels zero-padded)."""
 
-    last_bn_name = "bn2"
+    zero_init_layer = "bn2"
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, se=None):
         super().__init__()
@@ -64,6 +64,7 @@ class PreActBottleneck(_PreActShortcut):
     """BN-ReLU-1x1, BN-ReLU-3x3, BN-ReLU-1x1 (He et al., Identity Mappings): ResNet-164."""
 
     expansion = 4
+    zero_init_layer = "conv3"
 
     def __init__(self, in_channels: int, planes: int, stride: int = 1, se=None):
         super().__init__()
@@ -86,6 +87,8 @@ class PreActBottleneck(_PreActShortcut):
 
 class WideBasicBlock(_PreActShortcut):
     """BN-ReLU-3x3, BN-ReLU-3x3 (Zagoruyko & Komodakis, no dropout): WRN-16-8."""
+
+    zero_init_layer = "conv2"
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, se=None):
         super().__init__()

@@ -19,7 +19,10 @@ class ResidualUnit(nn.Module):
     """Subclasses implement `residual` (and `shortcut`, `merge` where they differ)."""
 
     se_position: str | None = None
-    last_bn_name: str | None = None  # the BN that zero_init_residual zeroes
+    # The residual branch's last layer: zeroing its weight makes the block start as the identity
+    # (zero_init_residual). The last BN of post-activation blocks; the last conv of pre-activation
+    # ones, which end in a conv (as timm's `zero_init_last` does for its pre-activation blocks).
+    zero_init_layer: str
 
     def attach_se(self, se, out_channels: int, in_channels: int, inner_channels: int | None = None) -> None:
         """Add `self.se` sized for its position; `se` is an SEConfig or None for no SE."""
@@ -58,7 +61,7 @@ def conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
 
 
 def init_weights(model: nn.Module, zero_init_residual: bool) -> None:
-    """He init for convs, BN to identity; optionally zero each branch's last BN (Goyal et al.)."""
+    """He init for convs, BN to identity; optionally zero each branch's last layer (Goyal et al.)."""
     for module in model.modules():
         if isinstance(module, nn.Conv2d):
             nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
@@ -67,5 +70,5 @@ def init_weights(model: nn.Module, zero_init_residual: bool) -> None:
             nn.init.zeros_(module.bias)
     if zero_init_residual:
         for module in model.modules():
-            if isinstance(module, ResidualUnit) and module.last_bn_name:
-                nn.init.zeros_(getattr(module, module.last_bn_name).weight)
+            if isinstance(module, ResidualUnit):
+                nn.init.zeros_(getattr(module, module.zero_init_layer).weight)

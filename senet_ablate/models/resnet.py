@@ -17,7 +17,7 @@ class Bottleneck(ResidualUnit):
     """
 
     expansion = 4
-    last_bn_name = "bn3"
+    zero_init_layer = "bn3"
 
     def __init__(
         self,

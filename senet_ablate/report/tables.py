@@ -28,6 +28,7 @@ from senet_ablate.store import RUNTIME_KEYS, STATUSES, config_dict, iter_records
 
 PAPER_YAML = Path(__file__).with_name("paper.yaml")
 
+FINGERPRINT = "data_fingerprint"  # a record's field, part of its setting like a config key
 MEASURED = ("top1_err", "top5_err")
 COMPLEXITY = ("params_m", "gflops")
 HEADERS = {"top1_err": "top-1 err (%)", "top5_err": "top-5 err (%)", "params_m": "params (M)", "gflops": "GFLOPs"}
@@ -118,6 +119,7 @@ def sections(experiment: Experiment, records: Iterable[dict]) -> list[Section]:
     grouped: dict[str, Section] = {}
     for record in records:
         flat = _flat(record["config"]) if isinstance(record["config"], dict) else {}
+        flat[FINGERPRINT] = record.get("data_fingerprint")  # two datasets under one config never average
         labels = [
             label
             for label, identity in experiment.identities.items()
@@ -218,7 +220,9 @@ def summarize_section(experiment: Experiment, section: Section) -> dict:
         row.update({m: {"value": getattr(complexity, m), "paper": figures.get(m)} for m in COMPLEXITY})
         rows.append(row)
     setting, defaults = section.setting, experiment.defaults
-    differs = sorted(key for key in setting.keys() | defaults.keys() if setting.get(key) != defaults.get(key))
+    differs = sorted(
+        key for key in setting.keys() | defaults.keys() if key != FINGERPRINT and setting.get(key) != defaults.get(key)
+    )
     return {
         "setting": section.setting,
         "differs_from_defaults": {key: setting.get(key) for key in differs},
@@ -274,7 +278,9 @@ def _section_markdown(index: int, count: int, summary: dict, table: str | None) 
     return [
         f"## Setting {index} of {count}",
         "",
-        f"- data: {s.get('data.name')} ({s.get('data.num_classes')} classes, {s.get('data.image_size')} px); "
+        f"- data: {s.get('data.name')} ({s.get('data.num_classes')} classes, {s.get('data.image_size')} px"
+        + (f", fingerprint {s[FINGERPRINT]}" if s.get(FINGERPRINT) else "")
+        + "); "
         f"model: {s.get('model.name', 'per row')}; schedule: {s.get('trainer.schedule')}, "
         f"{s.get('trainer.epochs')} epochs, batch {s.get('trainer.batch_size')}, lr {s.get('trainer.lr')}",
         f"- runs: {summary['runs']}"
