@@ -2,7 +2,7 @@ PYTHON ?= .venv/bin/python
 # The demo: a real reduction-ratio sweep on generated data, on CPU, in a few minutes.
 DEMO = +exp=reduction_sweep model=resnet20 data=synthetic trainer=smoke trainer.device=cpu results_dir=results/demo
 
-.PHONY: install demo test lint report bench
+.PHONY: install demo test lint report bench reliability
 
 install:
 	python3 -m venv .venv
@@ -24,3 +24,6 @@ report:
 
 bench:
 	$(PYTHON) scripts/benchmark.py
+
+reliability:
+	$(PYTHON) scripts/reliability.py

@@ -1,0 +1,21 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "reliability.py"
+
+
+@pytest.mark.slow
+def test_fault_injection_harness_survives_and_writes_its_report(tmp_path):
+    """The harness behind `make reliability`, with fewer kills: every fault survived, none lost."""
+    out = tmp_path / "reliability.md"
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--kills", "2", "--out", str(out)], capture_output=True, text=True, timeout=900
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = out.read_text()
+    for fault in ("kill anywhere", "damaged checkpoint", "corrupt image", "NaN/inf loss", "concurrent writers"):
+        assert f"| {fault} | " in report
+    assert "LOST" not in report
