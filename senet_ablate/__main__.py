@@ -29,7 +29,8 @@ def check_command_line(argv: list[str]) -> None:
     Hydra reports a mistyped value with a multi-line message and status 1, and would find a bad
     row only when its turn comes, after other rows have trained; here every (sweep value, row)
     is checked first and the first mistake is a one-line ConfigError. Commands with Hydra's own
-    flags other than -m (--cfg, --help, -cn, ...) are left to Hydra.
+    flags other than -m (--cfg, --help, -cn, ...) are left to Hydra. The expansion of sweep
+    lists is Hydra's own (its basic sweeper's), so the jobs checked are the jobs launched.
     """
     if any(arg.startswith("-") and arg not in ("-m", "--multirun") for arg in argv):
         return
@@ -37,6 +38,8 @@ def check_command_line(argv: list[str]) -> None:
         arg for arg in argv if not arg.startswith("-") and not arg.lstrip("+~").startswith(("hydra.", "hydra/"))
     ]
     parsed = OverridesParser.create().parse_overrides(overrides)
+    if any(override.is_sweep_override() and not override.is_discrete_sweep() for override in parsed):
+        return  # interval / range sweeps belong to other sweepers (optuna, ...): Hydra checks their jobs
     for batch in BasicSweeper.split_arguments(parsed, max_batch_size=None):
         for job_overrides in batch:
             cfg = compose_config(job_overrides)

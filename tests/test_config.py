@@ -236,3 +236,4 @@ def test_valid_sweeps_and_hydra_flags_pass_the_check():
     check_command_line(["+exp=reduction_sweep", "model=resnet20", "data=synthetic", "seed=0,1"])
     check_command_line(["-m", "se.reduction=4,8", "hydra.verbose=true"])
     check_command_line(["--cfg", "job", "se.reduction=abc"])  # left to Hydra, which prints the config
+    check_command_line(["-m", "trainer.lr=interval(0.01,0.1)"])  # a sweeper plugin's, left to Hydra

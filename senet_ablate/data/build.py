@@ -29,7 +29,7 @@ class SeededPerImage(Dataset):
         return len(self.dataset)
 
     def __getitem__(self, index: int):
-        torch.manual_seed(self.epoch_seed * 1_000_003 + index)
+        torch.manual_seed((self.epoch_seed * 0x9E3779B97F4A7C15 + index) % 2**63)  # epochs far apart
         return self.dataset[index]
 
 

@@ -177,9 +177,16 @@ def _complexity(key: str) -> Complexity:
 
 
 def row_complexity(setting: dict, identity: dict) -> Complexity:
-    """Params and GFLOPs of a row under a setting (cached: many rows of many tables are one model)."""
+    """Params and GFLOPs of a row under a setting (cached: many rows of many tables are one model).
+
+    They depend on the model, its SE and the input's class count and size only; the rest of a
+    record's data keys (sizes of generated data, paths) stay out, so that records of any version
+    can be counted."""
     config = _nested({**setting, **identity})
-    return _complexity(json.dumps({key: config.get(key, {}) for key in ("model", "se", "data")}, sort_keys=True))
+    data = {key: value for key, value in config.get("data", {}).items() if key in ("num_classes", "image_size")}
+    return _complexity(
+        json.dumps({"model": config.get("model", {}), "se": config.get("se", {}), "data": data}, sort_keys=True)
+    )
 
 
 def _status_counts(statuses: dict[str, int]) -> str:
