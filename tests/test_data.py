@@ -1,7 +1,13 @@
 """Datasets: what identifies them (fingerprints), unreadable images, and augmentations that do
-not depend on the number of loader workers."""
+not depend on the number of loader workers.
 
+conftest.py's autouse `_private_cache` points SENET_ABLATE_CACHE_DIR at a fresh folder for every
+test, so no test reads a fingerprint cached by another (or by the user)."""
+
+import io
+import logging
 import pickle
+import re
 import shutil
 
 import numpy as np
@@ -58,50 +64,105 @@ def test_image_folders_differing_in_content_differ_and_a_moved_copy_does_not(tmp
     assert dataset_fingerprint(folder_data(tmp_path / "moved")) == first
 
 
-def test_an_added_file_changes_the_fingerprint_though_it_is_cached(tmp_path):
+def test_symlinked_split_and_class_folders_are_followed(tmp_path):
+    """As ImageFolder follows them: a root assembled from links to another copy is that copy."""
+    original = write_folder(tmp_path / "original")
+    linked = tmp_path / "linked"
+    (linked / "val").mkdir(parents=True)
+    (linked / "train").symlink_to(original / "train", target_is_directory=True)
+    for folder in (original / "val").iterdir():
+        (linked / "val" / folder.name).symlink_to(folder, target_is_directory=True)
+    assert dataset_fingerprint(folder_data(linked)) == dataset_fingerprint(folder_data(original))
+
+
+def add_image(root):
+    shutil.copy(root / "val" / "cat" / "0.png", root / "val" / "cat" / "extra.png")
+
+
+def remove_image(root):
+    (root / "train" / "dog" / "1.png").unlink()
+
+
+def rename_image(root):
+    (root / "train" / "dog" / "1.png").rename(root / "train" / "dog" / "renamed.png")
+
+
+def rename_class(root):
+    (root / "val" / "dog").rename(root / "val" / "wolf")
+
+
+@pytest.mark.parametrize("change", [add_image, remove_image, rename_image, rename_class])
+def test_a_changed_listing_changes_the_cached_fingerprint(tmp_path, change):
     root = write_folder(tmp_path / "images")
     before = dataset_fingerprint(folder_data(root))
-    shutil.copy(root / "val" / "cat" / "0.png", root / "val" / "cat" / "extra.png")
+    change(root)
     assert dataset_fingerprint(folder_data(root)) != before
 
 
-def test_the_cache_spares_the_scan_of_every_file(tmp_path, monkeypatch):
+def test_files_imagefolder_does_not_load_do_not_count(tmp_path):
     root = write_folder(tmp_path / "images")
-    first = dataset_fingerprint(folder_data(root))
-    monkeypatch.setattr(fingerprint_module, "_folder_listing", lambda *args: pytest.fail("rescanned every file"))
-    assert dataset_fingerprint(folder_data(root)) == first
+    before = dataset_fingerprint(folder_data(root))
+    (root / "train" / "cat" / ".DS_Store").write_bytes(b"finder")
+    (root / "val" / "notes.txt").write_text("where the images come from")
+    assert dataset_fingerprint(folder_data(root)) == before
 
 
-def test_a_damaged_or_unwritable_cache_only_costs_a_rescan(tmp_path, monkeypatch):
+def test_the_cache_spares_the_scan_until_a_class_folder_changes(tmp_path, monkeypatch):
+    root = write_folder(tmp_path / "images")
+    scanned, scan = [], fingerprint_module._split_listing
+    monkeypatch.setattr(fingerprint_module, "_split_listing", lambda split: scanned.append(split.name) or scan(split))
+    first = dataset_fingerprint(folder_data(root))
+    assert scanned == ["train", "val"]
+    assert dataset_fingerprint(folder_data(root)) == first and scanned == ["train", "val"]
+    add_image(root)
+    assert dataset_fingerprint(folder_data(root)) != first and scanned == ["train", "val"] * 2
+
+
+def test_a_damaged_or_unwritable_cache_only_costs_a_rescan(tmp_path, monkeypatch, caplog):
     root = write_folder(tmp_path / "images")
     first = dataset_fingerprint(folder_data(root))
-    for cache_file in fingerprint_module.cache_dir().rglob("*.json"):
-        cache_file.write_text("{not json")
-    assert dataset_fingerprint(folder_data(root)) == first
+    cache_files = list(fingerprint_module.cache_dir().rglob("*.json"))
+    assert len(cache_files) == 1
+    for damage in ("{not json", "[]", '{"version": 2}'):
+        cache_files[0].write_text(damage)
+        assert dataset_fingerprint(folder_data(root)) == first
     blocked = tmp_path / "not-a-dir"
     blocked.write_text("")
     monkeypatch.setenv("SENET_ABLATE_CACHE_DIR", str(blocked))
-    assert dataset_fingerprint(folder_data(root)) == first
+    with caplog.at_level(logging.DEBUG, logger=fingerprint_module.__name__):
+        assert dataset_fingerprint(folder_data(root)) == first
+    assert "cannot cache the fingerprint" in caplog.text
+
+
+def cifar_data(root):
+    return compose_config(["data=cifar10", f"data.root={root}"]).data
 
 
 def test_cifar_fingerprint_is_its_bytes_not_its_path(tmp_path):
-    data = compose_config(["data=cifar10", f"data.root={write_cifar(tmp_path / 'one', seed=0)}"]).data
-    same = compose_config(["data=cifar10", f"data.root={write_cifar(tmp_path / 'two', seed=0)}"]).data
-    other = compose_config(["data=cifar10", f"data.root={write_cifar(tmp_path / 'three', seed=1)}"]).data
-    assert dataset_fingerprint(data) == dataset_fingerprint(same) != dataset_fingerprint(other)
+    first = dataset_fingerprint(cifar_data(write_cifar(tmp_path / "one", seed=0)))
+    shutil.copytree(tmp_path / "one", tmp_path / "copy")
+    assert dataset_fingerprint(cifar_data(tmp_path / "copy")) == first
+    assert dataset_fingerprint(cifar_data(write_cifar(tmp_path / "same-size", seed=1))) != first
+    assert dataset_fingerprint(cifar_data(write_cifar(tmp_path / "larger", seed=0, images=21))) != first
 
 
-def test_synthetic_fingerprint_is_the_generators_version():
+def test_synthetic_fingerprint_is_the_generators_version(monkeypatch):
     data = compose_config(["data=synthetic"]).data
-    assert dataset_fingerprint(data) == dataset_fingerprint(compose_config(["data=synthetic", "seed=3"]).data)
-    assert len(dataset_fingerprint(data)) == 16
+    first = dataset_fingerprint(data)
+    assert first == dataset_fingerprint(compose_config(["data=synthetic", "seed=3"]).data)
+    assert len(first) == 16 and int(first, 16) >= 0
+    monkeypatch.setattr(fingerprint_module, "GENERATOR_VERSION", fingerprint_module.GENERATOR_VERSION + 1)
+    assert dataset_fingerprint(data) != first
 
 
 def test_missing_datasets_name_data_root(tmp_path):
     with pytest.raises(ConfigError, match="data.root=.*expected .*/train with one folder per class"):
         dataset_fingerprint(folder_data(tmp_path))
+    (tmp_path / "train").mkdir()
+    with pytest.raises(ConfigError, match="data.root=.*expected .*/val with one folder per class"):
+        dataset_fingerprint(folder_data(tmp_path))
     with pytest.raises(ConfigError, match="data.root=.*data.download=true or data=synthetic"):
-        dataset_fingerprint(compose_config(["data=cifar10", f"data.root={tmp_path}"]).data)
+        dataset_fingerprint(cifar_data(tmp_path))
 
 
 def test_two_datasets_of_one_config_are_two_runs(tmp_path):
@@ -136,23 +197,65 @@ def break_images(root):
     return broken
 
 
-def test_an_unreadable_image_is_named(tmp_path):
+def truncated_jpeg(path):
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (36, 40, 3), dtype=np.uint8)).save(buffer, "JPEG")
+    path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])  # a valid header, half the pixels
+
+
+UNREADABLE = {
+    "truncated.png": lambda path: path.write_bytes((path.parent / "0.png").read_bytes()[:120]),
+    "truncated.jpg": truncated_jpeg,
+    "empty.jpg": lambda path: path.write_bytes(b""),
+    "text.jpg": lambda path: path.write_text("not an image"),
+}
+
+
+@pytest.mark.parametrize("name", UNREADABLE)
+def test_an_unreadable_image_is_named(tmp_path, name):
     root = write_folder(tmp_path / "images")
-    broken = break_images(root)
+    path = root / "train" / "cat" / name
+    UNREADABLE[name](path)
     train, _ = imagefolder_datasets(str(root), 32, 2)
-    index = next(i for i, (path, _) in enumerate(train.samples) if path == str(broken[0]))
-    with pytest.raises(CorruptImage, match=f"unreadable image {broken[0]} .*set data.skip_corrupt=true"):
+    index = train.samples.index((str(path), 0))
+    with pytest.raises(CorruptImage, match=f"unreadable image {re.escape(str(path))} .*set data.skip_corrupt=true"):
         train[index]
 
 
-def test_skip_corrupt_leaves_unreadable_images_out_of_their_batches(tmp_path):
+def test_an_unreadable_image_is_named_from_a_loader_worker(tmp_path):
     root = write_folder(tmp_path / "images")
-    break_images(root)
+    (broken,) = [path for path in break_images(root) if path.parts[-3] == "val"]
+    _, val = imagefolder_datasets(str(root), 32, 2)
+    with pytest.raises(CorruptImage, match=f"(?s)worker process.*unreadable image {re.escape(str(broken))}"):
+        list(DataLoader(val, batch_size=4, num_workers=1))
+
+
+def test_skip_corrupt_leaves_unreadable_images_out_of_their_batches(tmp_path, caplog):
+    root = write_folder(tmp_path / "images")
+    broken = break_images(root)
     train, val = imagefolder_datasets(str(root), 32, 2, skip_corrupt=True)
-    for dataset, readable in ((train, 8), (val, 8)):
-        batches = list(DataLoader(dataset, batch_size=4, collate_fn=collate_skipping_none))
-        assert sum(len(labels) for _, labels in batches) == readable
-        assert all(images.shape[1:] == (3, 32, 32) for images, labels in batches if len(labels))
+    with caplog.at_level(logging.WARNING):
+        for dataset, readable in ((train, 8), (val, 8)):
+            batches = list(DataLoader(dataset, batch_size=4, collate_fn=collate_skipping_none))
+            assert sum(len(labels) for _, labels in batches) == readable
+            assert all(images.shape[1:] == (3, 32, 32) for images, labels in batches if len(labels))
+    assert all(f"skipping unreadable image {path}" in caplog.text for path in broken)
+
+
+def test_collate_skipping_none_drops_the_skipped_images():
+    image = torch.zeros(3, 4, 4)
+    images, labels = collate_skipping_none([None, (image, 1), None, (image + 1, 0)])
+    assert images.shape == (2, 3, 4, 4) and labels.tolist() == [1, 0]
+    images, labels = collate_skipping_none([None, None])
+    assert labels.numel() == 0 and labels.dtype == torch.long and images.numel() == 0
+
+
+def test_val_must_have_the_training_classes(tmp_path):
+    """Labels are class indices: a val/ without `cat` would label its dogs as cats."""
+    root = write_folder(tmp_path / "images")
+    shutil.rmtree(root / "val" / "cat")
+    with pytest.raises(ConfigError, match="data.root=.*val must have the same class folders as .*train"):
+        imagefolder_datasets(str(root), 32, 2)
 
 
 def test_skipped_images_are_counted_in_the_record_and_a_failure_names_the_file(tmp_path):

@@ -1,15 +1,31 @@
-"""What a dataset is, as 16 hex digits that do not depend on where it is mounted.
+"""What a dataset is, as 16 hex digits that do not depend on where it is stored.
 
-A run's id includes this fingerprint instead of `data.root`, so two different datasets never
-share an id while the same one, moved or mounted elsewhere, keeps it.
-  image folders  class names and every file's path (relative to the root) and size, of train/
-                 and val/. Cached per root: the cache holds while the split and class folders
-                 keep their modification times, which any added, removed or renamed file
-                 changes; a file rewritten in place to the same size is not noticed.
-  CIFAR          the SHA-256 of each batch file's bytes (cached while size and mtime hold).
-  synthetic      the generator's version; its sizes are config keys, already in the id.
-The cache lives in $SENET_ABLATE_CACHE_DIR (default: $XDG_CACHE_HOME/senet_ablate or
-~/.cache/senet_ablate); one that cannot be read or written only costs a rescan.
+`data.root` is a runtime-only key, so a run's id includes this fingerprint of the data's content
+instead: two different datasets under one config are two runs, while the same dataset copied,
+moved or mounted elsewhere keeps its id.
+
+What changes a fingerprint:
+  imagenet, imagefolder  for train/ and val/ each, the class folder names, and the path (relative
+                 to the split folder) and size in bytes of every image ImageFolder loads (by
+                 torchvision's image extensions: a stray .DS_Store or README does not count).
+                 Adding, removing or renaming an image or a class, or an image changing size,
+                 changes it; an image rewritten to the same size does not.
+  cifar10, cifar100  the name and the SHA-256 of each batch file's bytes.
+  synthetic      `GENERATOR_VERSION` of senet_ablate.data.synthetic; the sizes are config keys,
+                 already in the id.
+
+What the cache trusts: an image folder's fingerprint takes a stat of every file (1.28M for
+ImageNet), so it is kept per resolved root and reused while train/, val/ and every class folder
+keep their names and modification times. Adding, removing or renaming a file changes its
+folder's time; rewriting a file in place does not. So while cached, an image rewritten in place
+(to any size), a change in a folder nested inside a class folder, or a change within the
+timestamp resolution of the file system (1-2 s on FAT or HFS+) keeps the old fingerprint:
+delete the cache file to rescan. A CIFAR fingerprint is kept while each batch file keeps its
+size and modification time, which any rewrite changes.
+
+The cache is $SENET_ABLATE_CACHE_DIR/fingerprints/ (by default under $XDG_CACHE_HOME/senet_ablate
+or ~/.cache/senet_ablate), one JSON file per dataset; one that cannot be read or written only
+costs a rescan.
 """
 
 import hashlib
@@ -20,6 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from omegaconf import DictConfig
+from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
 
 from senet_ablate.atomic import atomic_file
 from senet_ablate.data.cifar import batch_files
@@ -27,6 +44,7 @@ from senet_ablate.data.imagefolder import split_dirs
 from senet_ablate.data.synthetic import GENERATOR_VERSION
 
 log = logging.getLogger(__name__)
+CACHE_VERSION = 2  # bump whenever a fingerprint's definition changes, or cached ones would outlive it
 
 
 def _digest(parts) -> str:
@@ -34,46 +52,46 @@ def _digest(parts) -> str:
 
 
 def cache_dir() -> Path:
-    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "senet_ablate"
-    return Path(os.environ.get("SENET_ABLATE_CACHE_DIR", default))
+    """$SENET_ABLATE_CACHE_DIR, else senet_ablate/ in the user's cache directory (XDG)."""
+    user_cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(os.environ.get("SENET_ABLATE_CACHE_DIR") or Path(user_cache) / "senet_ablate")
 
 
 def cached(root: Path, signature: list, compute: Callable[[], str]) -> str:
-    """`compute()`, unless the cache entry of `root` was made under the same `signature`."""
+    """`compute()`, unless the cache entry of `root` was made under the same `signature`.
+
+    The signature is taken by the caller before `compute` runs, so a change during the scan
+    leaves a stale signature behind and the next call scans again."""
+    key = {"version": CACHE_VERSION, "root": str(root), "signature": signature}
     path = cache_dir() / "fingerprints" / f"{hashlib.sha256(str(root).encode()).hexdigest()[:24]}.json"
     try:
         entry = json.loads(path.read_text())
-        if entry["root"] == str(root) and entry["signature"] == signature:
+        if {name: entry[name] for name in key} == key:
             return entry["fingerprint"]
     except (OSError, ValueError, KeyError, TypeError):
         pass  # no entry yet, or a damaged one: compute again
     fingerprint = compute()
     try:
         with atomic_file(path) as tmp:
-            tmp.write_text(json.dumps({"root": str(root), "signature": signature, "fingerprint": fingerprint}))
+            tmp.write_text(json.dumps({**key, "fingerprint": fingerprint}))
     except OSError as error:
-        log.debug("cannot cache the fingerprint of %s: %s", root, error)
+        log.debug("cannot cache the fingerprint of %s in %s: %s", root, path, error)
     return fingerprint
 
 
-def _folder_listing(root: Path, folders: list[Path]) -> list:
-    """(path relative to root, size) of every file under `folders`, sorted: a scan of every file."""
-    listing = []
-    for folder in folders:
-        for directory, subdirs, files in os.walk(folder):
-            subdirs.sort()
-            for name in sorted(files):
-                path = Path(directory) / name
-                listing.append([path.relative_to(root).as_posix(), path.stat().st_size])
-    return listing
+def _split_listing(split: Path) -> list:
+    """The class names of `split` and, in ImageFolder's order, each image's relative path and size."""
+    classes, class_to_idx = find_classes(split)
+    samples = make_dataset(str(split), class_to_idx, extensions=IMG_EXTENSIONS)
+    return [classes, [[Path(path).relative_to(split).as_posix(), os.stat(path).st_size] for path, _ in samples]]
 
 
-def _folder_signature(root: Path, folders: list[Path]) -> list:
-    """Modification times of the split folders and of each class folder: one stat per folder."""
+def _folder_signature(splits: list[Path]) -> list:
+    """Names and modification times of the split folders and their class folders: one stat each."""
     signature = []
-    for folder in folders:
-        for directory in [folder, *sorted(p for p in folder.iterdir() if p.is_dir())]:
-            signature.append([directory.relative_to(root).as_posix(), directory.stat().st_mtime_ns])
+    for split in splits:
+        for folder in [split, *(split / name for name in find_classes(split)[0])]:
+            signature.append([folder.relative_to(split.parent).as_posix(), folder.stat().st_mtime_ns])
     return signature
 
 
@@ -85,16 +103,30 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _cifar_fingerprint(name: str, root: str, download: bool) -> str:
+    files = batch_files(name, root, download)
+    signature = [[path.name, path.stat().st_size, path.stat().st_mtime_ns] for path in files]
+    return cached(
+        files[0].parent.resolve(), signature, lambda: _digest([name, [[path.name, _sha256(path)] for path in files]])
+    )
+
+
+def _folder_fingerprint(root: str) -> str:
+    splits = split_dirs(root)
+    return cached(
+        Path(root).resolve(),
+        _folder_signature(splits),
+        lambda: _digest([[split.name, _split_listing(split)] for split in splits]),
+    )
+
+
 def dataset_fingerprint(data: DictConfig) -> str:
-    """The fingerprint of `data` (see the module docstring); a missing dataset is a ConfigError."""
+    """The fingerprint of the `cfg.data` node (see the module docstring).
+
+    A missing dataset raises the ConfigError that loading it would (CIFAR with
+    `data.download=true` is downloaded instead)."""
     if data.name == "synthetic":
         return _digest(["synthetic", GENERATOR_VERSION])
     if data.name in ("cifar10", "cifar100"):
-        files = batch_files(data.name, data.root, data.download)
-        root = files[0].parent.resolve()
-        signature = [[path.name, path.stat().st_size, path.stat().st_mtime_ns] for path in files]
-        return cached(root, signature, lambda: _digest([data.name, [[p.name, _sha256(p)] for p in files]]))
-    folders = split_dirs(data.root)
-    root = Path(data.root).resolve()
-    folders = [folder.resolve() for folder in folders]
-    return cached(root, _folder_signature(root, folders), lambda: _digest(_folder_listing(root, folders)))
+        return _cifar_fingerprint(data.name, data.root, data.download)
+    return _folder_fingerprint(data.root)

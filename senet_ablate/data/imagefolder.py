@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 import torch
+from PIL import Image
 from torch.utils.data import default_collate
 from torchvision.datasets import ImageFolder
 from torchvision.datasets.folder import pil_loader
@@ -29,10 +30,14 @@ class CorruptImage(RuntimeError):
 
 
 def load_image(path: str):
-    """PIL's RGB image at `path`; a decoding failure becomes CorruptImage naming the file."""
+    """PIL's RGB image at `path`; a decoding failure becomes CorruptImage naming the file.
+
+    pil_loader converts to RGB, which decodes the pixels, so a file truncated after a valid
+    header fails here too, not later in a transform (ImageFile.LOAD_TRUNCATED_IMAGES stays False).
+    A damaged header can also claim an absurd size, which PIL refuses as a decompression bomb."""
     try:
         return pil_loader(path)
-    except (OSError, SyntaxError, ValueError) as error:  # PIL's ways of saying "not a readable image"
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:  # PIL's "cannot decode"
         raise CorruptImage(
             f"unreadable image {path} ({error}): set data.skip_corrupt=true to skip such images"
         ) from error
@@ -51,13 +56,15 @@ class CheckedImageFolder(ImageFolder):
         except CorruptImage as error:
             if not self.skip_corrupt:
                 raise
-            log.warning("skipping %s", error)
+            log.warning("skipping unreadable image %s (%s)", self.samples[index][0], error.__cause__)
             return None
 
 
 def collate_skipping_none(batch: list):
-    """default_collate over the samples that are not None; a batch of only skipped images becomes
-    empty tensors, which the trainer passes over (`labels.numel() == 0`)."""
+    """default_collate over the samples that are not None (images skipped by CheckedImageFolder).
+
+    A batch of nothing but skipped images becomes `(torch.empty(0), empty long labels)`: no image
+    size is known here, so the trainer tests `labels.numel() == 0` and passes over it."""
     kept = [sample for sample in batch if sample is not None]
     if not kept:
         return torch.empty(0), torch.empty(0, dtype=torch.long)
@@ -78,6 +85,8 @@ def split_dirs(root: str) -> list[Path]:
 def imagefolder_datasets(
     root: str, image_size: int, num_classes: int, skip_corrupt: bool = False
 ) -> tuple[ImageFolder, ImageFolder]:
+    """Train (RandomResizedCrop, flip) and val (resize, centre crop) sets, both normalised; with
+    `skip_corrupt`, unreadable images come out as None (batch them with collate_skipping_none)."""
     train_dir, val_dir = split_dirs(root)
     mean, std = IMAGENET_MEAN_STD
     to_input = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)]
@@ -91,4 +100,6 @@ def imagefolder_datasets(
     val = CheckedImageFolder(str(val_dir), eval_transform, skip_corrupt)
     if len(train.classes) != num_classes:
         raise ConfigError("data.num_classes", num_classes, f"{root}/train has {len(train.classes)} class folders")
+    if val.classes != train.classes:  # labels are class indices: val's would silently mean other classes
+        raise ConfigError("data.root", root, f"{val_dir} must have the same class folders as {train_dir}")
     return train, val

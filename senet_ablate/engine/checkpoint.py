@@ -1,15 +1,21 @@
 """Checkpoints that survive a kill at any instant and say so when a file is damaged.
 
-File format: an 8-byte magic, the SHA-256 of the payload, then the payload (`torch.save` bytes).
-torch's zip reader does not notice every damaged byte, the digest does, before anything is
-unpickled.
+File format: the 8-byte magic `SENETCK1`, the 32-byte SHA-256 of the payload, then the payload,
+which is what `torch.save` writes. The digest is checked before anything is unpickled. `torch.load`
+is not enough on its own: its zip entries are stored uncompressed and their CRCs go unchecked, so
+a flipped byte in tensor data loads as a silently different weight, and one in the pickle can
+raise almost anything, or ask for gigabytes.
 
-Saving keeps the previous checkpoint beside the newest (`checkpoint.prev.pt`):
-  1. the new checkpoint is written completely to a temporary file;
-  2. the newest checkpoint, if any, is renamed to the previous one;
+Saving keeps the previous good checkpoint beside the newest (`previous_path`: `checkpoint.prev.pt`):
+  1. the new checkpoint is written completely to a temporary file beside the newest;
+  2. the newest, if its digest checks out, is renamed to the previous one (over the older one);
   3. the temporary file is renamed to the newest.
-Renames are atomic, so a kill at any instant leaves either the newest file, or (between 2 and 3)
-the previous one, both complete; loading tries the newest, then the previous, then nothing.
+Renames are atomic, so a SIGKILL at any instant leaves one of: both old files, plus maybe a partial
+temporary file (before 3); no newest, but the previous one, which step 2 verified (between 2 and 3);
+the new newest (after 3). Loading tries the newest, then the previous one, so a good checkpoint
+always loads if there was one before. The newest is verified in step 2 because renaming a damaged
+one would replace the only good checkpoint left (the previous one, which the run resumed from).
+A kill is the threat here. A power cut is not: nothing is fsynced.
 """
 
 import hashlib
@@ -24,7 +30,7 @@ from senet_ablate.atomic import atomic_file
 
 log = logging.getLogger(__name__)
 MAGIC = b"SENETCK1"
-_HEADER = len(MAGIC) + hashlib.sha256().digest_size
+HEADER_BYTES = len(MAGIC) + hashlib.sha256().digest_size
 
 
 class DamagedCheckpoint(Exception):
@@ -32,48 +38,75 @@ class DamagedCheckpoint(Exception):
 
 
 def previous_path(path: Path) -> Path:
-    """Where the checkpoint before `path`'s current one is kept."""
+    """Where the checkpoint before the one at `path` is kept: `checkpoint.pt` -> `checkpoint.prev.pt`."""
     return path.with_name(f"{path.stem}.prev{path.suffix}")
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
+    """Write `state` to `path`, keeping the last good checkpoint at `previous_path(path)`.
+
+    The order of the writes keeps a good checkpoint on disk at every instant (see the module docstring)."""
     buffer = io.BytesIO()
     torch.save(state, buffer)
     payload = buffer.getvalue()
     with atomic_file(path) as tmp:
         tmp.write_bytes(MAGIC + hashlib.sha256(payload).digest() + payload)
-        if path.exists():
+        if _is_intact(path):
             os.replace(path, previous_path(path))
 
 
-def _read(path: Path, device: torch.device) -> dict:
-    data = path.read_bytes()
-    if len(data) < _HEADER:
-        raise DamagedCheckpoint(f"{len(data)} bytes, shorter than its header: truncated")
-    if not data.startswith(MAGIC):
-        raise DamagedCheckpoint("no senet-ablate checkpoint header")
-    payload = data[_HEADER:]
-    if hashlib.sha256(payload).digest() != data[len(MAGIC) : _HEADER]:
-        raise DamagedCheckpoint("checksum mismatch: truncated or corrupted")
-    try:
-        return torch.load(io.BytesIO(payload), map_location=device, weights_only=False)
-    except Exception as error:  # a payload with a good digest but written by an incompatible version
-        raise DamagedCheckpoint(f"unreadable: {type(error).__name__}: {error}") from error
-
-
 def load_checkpoint(path: Path, device: torch.device) -> dict | None:
-    """The newest good checkpoint of `path` (or its previous one), else None: start from scratch.
+    """The newest good checkpoint at `path`, else its previous one, else None (start from scratch).
 
-    Every damaged file is named in the log with the reason; none raises."""
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a save that was killed
-        stale.unlink(missing_ok=True)
+    Each damaged file gets one warning that names it, says why, and says what happens next. Nothing
+    is raised, so a damaged file costs at most an epoch of training and never a crash."""
+    _clear_stale_temporaries(path)
     candidates = [candidate for candidate in (path, previous_path(path)) if candidate.exists()]
+    if candidates and candidates[0] != path:
+        log.info("checkpoint %s is missing (a save was killed between renames); using %s", path, candidates[0])
     for index, candidate in enumerate(candidates):
         try:
-            return _read(candidate, device)
-        except (OSError, DamagedCheckpoint) as error:
-            fallback = (
-                f"falling back to {candidates[index + 1]}" if index + 1 < len(candidates) else "restarting from scratch"
-            )
+            return _decode(candidate, device)
+        except DamagedCheckpoint as error:
+            after = candidates[index + 1 :]
+            fallback = f"falling back to {after[0]}" if after else "restarting from scratch"
             log.warning("checkpoint %s is damaged (%s); %s", candidate, error, fallback)
     return None
+
+
+def _verified_payload(path: Path) -> bytes:
+    """The `torch.save` bytes in `path`, once the header and digest show they are whole and unchanged."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise DamagedCheckpoint(f"unreadable: {error}") from error
+    if len(data) < HEADER_BYTES:
+        raise DamagedCheckpoint(f"truncated: {len(data)} bytes, shorter than the {HEADER_BYTES}-byte header")
+    if not data.startswith(MAGIC):
+        raise DamagedCheckpoint(f"no {MAGIC.decode()} header: not a checkpoint, or a plain torch.save from before it")
+    payload = data[HEADER_BYTES:]
+    if hashlib.sha256(payload).digest() != data[len(MAGIC) : HEADER_BYTES]:
+        raise DamagedCheckpoint(f"SHA-256 mismatch: truncated or corrupted, {len(data)} bytes")
+    return payload
+
+
+def _is_intact(path: Path) -> bool:
+    try:
+        _verified_payload(path)
+    except DamagedCheckpoint:
+        return False
+    return True
+
+
+def _decode(path: Path, device: torch.device) -> dict:
+    payload = _verified_payload(path)
+    try:  # state holds python floats and lists, hence weights_only=False; the digest vouches for the bytes
+        return torch.load(io.BytesIO(payload), map_location=device, weights_only=False)
+    except Exception as error:  # whole and unchanged, yet unreadable: e.g. written by a newer torch
+        raise DamagedCheckpoint(f"unreadable by torch.load: {type(error).__name__}: {error}") from error
+
+
+def _clear_stale_temporaries(path: Path) -> None:
+    """Remove the partial temporary files a save killed mid-write leaves (`atomic_file` names them)."""
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
