@@ -4,7 +4,8 @@ An experiment file makes Hydra launch a multirun over its rows (x `seed`) with n
 is then called once per (row, seed) with `exp.row` set.
 
 Exit status: 0 completed (or skipped as already final), 1 failed, 2 refused configuration
-(one line on stderr, nothing written), 3 diverged. A sweep exits 1 if any row failed.
+(one line on stderr, nothing written), 3 diverged, 4 left to another process that holds the
+run's claim. A sweep exits 1 if any row failed.
 """
 
 import sys
@@ -20,7 +21,7 @@ from senet_ablate.cli import run_cli
 from senet_ablate.config import apply_row, check_config, compose_config, row_configs
 from senet_ablate.errors import ConfigError
 
-EXIT_STATUS = {"completed": 0, "failed": 1, "diverged": 3}
+EXIT_STATUS = {"completed": 0, "failed": 1, "diverged": 3, "running": 4}  # running: claimed by another process
 
 
 def check_command_line(argv: list[str]) -> None:

@@ -82,6 +82,7 @@ class TrainerConfig:
     accumulate_steps: int = 1  # gradient accumulation: effective batch = batch_size * this
     amp: bool = True  # mixed precision on CUDA (bf16 where supported, else fp16); off on CPU
     channels_last: bool = False
+    sync_bn: bool = False  # several processes: BatchNorm statistics over the global batch (CUDA only)
     compile: bool = False  # torch.compile the model
     device: str = "auto"  # auto | cpu | cuda
     max_steps_per_epoch: int | None = None  # cap for smoke runs; null = the whole epoch

@@ -1,7 +1,7 @@
 """Process-group set-up for `torchrun`, and the rank test every writer goes through.
 
 Only rank 0 writes records, checkpoints, logs to wandb or draws progress bars; a single
-process is rank 0 of a world of 1.
+process is rank 0 of a world of 1. Lives outside data/ and engine/ because both use it.
 """
 
 import os
@@ -24,6 +24,11 @@ class DistributedContext:
     def all_reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor:
         if self.world_size > 1:
             torch_dist.all_reduce(tensor)
+        return tensor
+
+    def all_reduce_min(self, tensor: torch.Tensor) -> torch.Tensor:
+        if self.world_size > 1:
+            torch_dist.all_reduce(tensor, op=torch_dist.ReduceOp.MIN)
         return tensor
 
 

@@ -21,11 +21,12 @@ import torchvision
 from omegaconf import DictConfig, OmegaConf
 
 import senet_ablate
+from senet_ablate.claims import Claim, claim_run
 from senet_ablate.complexity import config_complexity
 from senet_ablate.config import se_stages
 from senet_ablate.data import Loaders, build_loaders
 from senet_ablate.data.fingerprint import dataset_fingerprint
-from senet_ablate.distributed import init_distributed
+from senet_ablate.distributed import DistributedContext, init_distributed
 from senet_ablate.engine.trainer import Diverged, Trainer, resolve_device
 from senet_ablate.errors import ConfigError
 from senet_ablate.loggers import build_logger
@@ -64,8 +65,9 @@ def code_version() -> str:
     return senet_ablate.__version__
 
 
-def environment(device: torch.device) -> dict:
+def environment(device: torch.device, world_size: int) -> dict:
     return {
+        "world_size": world_size,
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
         "cuda": torch.version.cuda,
@@ -139,6 +141,37 @@ def out_of_memory_advice(recipe: DictConfig) -> str:
     )
 
 
+def take_claim(
+    cfg: DictConfig, run: str, fingerprint: str, dist: DistributedContext, device: torch.device
+) -> tuple[Claim | None, RunRecord | None]:
+    """(claim, None) if this process is to train `run` (rank 0 holds the claim for all ranks), or
+    (None, record) if it is to leave it: claimed by a live process, or finished since we looked."""
+    path = record_path(cfg.results_dir, run)
+    claim = claim_run(runs_dir(cfg.results_dir), run) if dist.is_main else None
+    latest = read_record(path) if path.exists() else None
+    if isinstance(claim, Claim) and latest and latest["status"] in FINAL_STATUSES:
+        claim.release()
+        claim = None
+    leave = dist.all_reduce_sum(torch.tensor(float(dist.is_main and not isinstance(claim, Claim)), device=device))
+    if leave.item() == 0:
+        return claim, None
+    if isinstance(claim, dict):
+        age = time.time() - claim["heartbeat"]
+        log.info(
+            "run %s is claimed by %s pid %s (heartbeat %.0f s ago): left to it", run, claim["host"], claim["pid"], age
+        )
+    pending = new_record(
+        run_id=run,
+        status="running",
+        exp=cfg.exp.name,
+        label=cfg.exp.row,
+        seed=cfg.seed,
+        config=config_dict(cfg),
+        data_fingerprint=fingerprint,
+    )
+    return None, latest or pending
+
+
 def run_job(cfg: DictConfig) -> RunRecord:
     """Train `cfg` unless its record says completed (or diverged); return the (final) record.
 
@@ -158,12 +191,18 @@ def run_job(cfg: DictConfig) -> RunRecord:
         return existing
 
     dist = init_distributed(device.type)
+    if not dist.is_main:  # rank 0 speaks for the run; the others only warn
+        logging.getLogger().setLevel(logging.WARNING)
     seed_everything(cfg.seed)
     model = build_model(cfg)
     complexity = config_complexity(cfg)
     loaders = build_loaders(cfg, dist)
     trainer = Trainer(cfg, model, loaders, device, dist, runs_dir(cfg.results_dir) / run / "checkpoint.pt")
     log.info("%s", describe_run(cfg, run, loaders, fingerprint, trainer))
+    claim, left = take_claim(cfg, run, fingerprint, dist, device)  # after everything that can refuse the run
+    if left is not None:
+        return left
+    existing = read_record(path) if path.exists() else None
 
     record = new_record(
         run_id=run,
@@ -177,7 +216,7 @@ def run_job(cfg: DictConfig) -> RunRecord:
         effective_batch=effective_batch(cfg.trainer),
         params_m=complexity.params_m,
         gflops=complexity.gflops,
-        env=environment(device),
+        env=environment(device, dist.world_size),
         started_at=(existing or {}).get("started_at") or _now(),
         updated_at=_now(),
     )
@@ -191,6 +230,8 @@ def run_job(cfg: DictConfig) -> RunRecord:
         metric_logger.log_epoch(history[-1])
         save(epochs=history, skipped_images=sum(epoch.get("skipped_images", 0) for epoch in history))
 
+    if claim is not None:
+        trainer.heartbeat = claim.beat
     save()
     metric_logger = build_logger(cfg, run, dist.is_main)
     started = time.perf_counter()
@@ -209,5 +250,7 @@ def run_job(cfg: DictConfig) -> RunRecord:
         save(status="failed", error=f"{type(error).__name__}: {error}")
     finally:
         metric_logger.finish()
+        if claim is not None:
+            claim.release()
     log.info("run %s %s in %.1f s -> %s", run, record["status"], time.perf_counter() - started, path)
     return record

@@ -45,8 +45,8 @@ def test_same_seed_same_record_on_cpu(tmp_path):
 
 
 def test_synthetic_data_is_learnable(tmp_path):
-    record = run_job(_cfg(tmp_path, "data.train_size=512", "trainer.epochs=3"))
-    assert record["top1_err"] < 60  # chance is 90%
+    record = run_job(_cfg(tmp_path, "data.train_size=512", "trainer.epochs=5"))
+    assert record["top1_err"] < 60  # chance is 90%; seeds 0..2 end at 12-19% (BN statistics need ~4 epochs)
 
 
 def test_resume_after_interruption_ends_like_an_uninterrupted_run(tmp_path, monkeypatch):

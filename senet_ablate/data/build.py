@@ -1,16 +1,19 @@
 """Config -> train and validation DataLoaders."""
 
+import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 from omegaconf import DictConfig
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_collate
+from torch.utils.data import DataLoader, Dataset, Sampler, Subset, default_collate
 
 from senet_ablate.data.cifar import cifar_datasets
 from senet_ablate.data.imagefolder import collate_skipping_none, imagefolder_datasets
 from senet_ablate.data.synthetic import make_synthetic
 from senet_ablate.distributed import DistributedContext
+from senet_ablate.errors import ConfigError
 
 
 class SeededPerImage(Dataset):
@@ -33,20 +36,49 @@ class SeededPerImage(Dataset):
         return self.dataset[index]
 
 
+class GlobalBatchSampler(Sampler[list[int]]):
+    """This process's share of each global batch of a shuffled epoch.
+
+    Every process draws the same permutation from `generator` (reseeded each epoch) and cuts it
+    into global batches of `global_batch` images; rank r takes the r-th slice of each. The union
+    of the ranks' batches at a step is therefore exactly the batch one process would train on,
+    whatever the world size, and no image is padded in twice (unlike DistributedSampler).
+    """
+
+    def __init__(self, size: int, global_batch: int, rank: int, world_size: int, generator: torch.Generator):
+        self.size, self.global_batch, self.generator = size, global_batch, generator
+        self.share = global_batch // world_size
+        self.offset = rank * self.share
+        self.drop_last = size > global_batch  # a last batch of one image would break BatchNorm
+
+    def __len__(self) -> int:
+        return self.size // self.global_batch if self.drop_last else math.ceil(self.size / self.global_batch)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order = torch.randperm(self.size, generator=self.generator).tolist()
+        for start in range(0, len(self) * self.global_batch, self.global_batch):
+            batch = order[start : start + self.global_batch]
+            yield batch[self.offset : self.offset + self.share]
+
+    def images(self, steps: int) -> int:
+        """How many images this process is handed in the first `steps` steps of an epoch."""
+        full_batches = min(steps, self.size // self.global_batch)
+        last = self.size - full_batches * self.global_batch if steps > full_batches else 0
+        return full_batches * self.share + min(self.share, max(0, last - self.offset))
+
+
 @dataclass
 class Loaders:
     train: DataLoader
     val: DataLoader
-    train_generator: torch.Generator  # shuffling of a single process
+    train_generator: torch.Generator  # drawn from by every process alike: see GlobalBatchSampler
 
-    def set_epoch(self, seed: int, epoch: int) -> None:
+    def set_epoch(self, seed: int) -> None:
         """Make the epoch's shuffling and augmentations a function of `seed`, so a resumed run
         draws exactly what an uninterrupted one does."""
         torch.manual_seed(seed)
         self.train_generator.manual_seed(seed)
         self.train.dataset.epoch_seed = seed
-        if isinstance(self.train.sampler, DistributedSampler):
-            self.train.sampler.set_epoch(epoch)
 
 
 def build_datasets(cfg: DictConfig) -> tuple[Dataset, Dataset]:
@@ -69,10 +101,18 @@ def workers_per_loader(configured: int | None) -> int:
 
 
 def build_loaders(cfg: DictConfig, dist: DistributedContext) -> Loaders:
-    """Per-process loaders; `trainer.batch_size` is the global batch, split over processes."""
+    """Per-process loaders; `trainer.batch_size` is the global batch, split over processes.
+
+    Validation is sharded without padding (rank r takes images r, r + W, ...), so that summing
+    the ranks' counts evaluates every image exactly once."""
     train_set, val_set = build_datasets(cfg)
     train_set = SeededPerImage(train_set)
-    batch = max(1, cfg.trainer.batch_size // dist.world_size)
+    if cfg.trainer.batch_size % dist.world_size:
+        raise ConfigError(
+            "trainer.batch_size", cfg.trainer.batch_size, f"a multiple of the {dist.world_size} processes"
+        )
+    if dist.world_size > 1 and len(train_set) < cfg.trainer.batch_size:  # a rank would get no images
+        raise ConfigError("trainer.batch_size", cfg.trainer.batch_size, f"at most the {len(train_set)} training images")
     generator = torch.Generator()
     common = dict(
         num_workers=workers_per_loader(cfg.data.num_workers),
@@ -80,13 +120,8 @@ def build_loaders(cfg: DictConfig, dist: DistributedContext) -> Loaders:
         persistent_workers=False,  # new workers each epoch carry the epoch's augmentation seed
         collate_fn=collate_skipping_none if cfg.data.skip_corrupt else default_collate,
     )
-    if dist.world_size > 1:
-        train_sampler = DistributedSampler(train_set, dist.world_size, dist.rank, shuffle=True, seed=cfg.seed)
-        train = DataLoader(train_set, batch, sampler=train_sampler, drop_last=True, **common)
-        val_sampler = DistributedSampler(val_set, dist.world_size, dist.rank, shuffle=False)
-        val = DataLoader(val_set, batch, sampler=val_sampler, **common)
-    else:
-        drop_last = len(train_set) > batch  # a last batch of one image would break BatchNorm
-        train = DataLoader(train_set, batch, shuffle=True, drop_last=drop_last, generator=generator, **common)
-        val = DataLoader(val_set, batch, shuffle=False, **common)
+    sampler = GlobalBatchSampler(len(train_set), cfg.trainer.batch_size, dist.rank, dist.world_size, generator)
+    train = DataLoader(train_set, batch_sampler=sampler, **common)
+    val_shard = Subset(val_set, range(dist.rank, len(val_set), dist.world_size))
+    val = DataLoader(val_shard, cfg.trainer.batch_size // dist.world_size, shuffle=False, **common)
     return Loaders(train, val, generator)

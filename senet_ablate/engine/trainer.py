@@ -23,6 +23,7 @@ from senet_ablate.distributed import DistributedContext
 from senet_ablate.engine.checkpoint import load_checkpoint, save_checkpoint
 from senet_ablate.engine.optim import build_optimizer, build_scheduler, step_scheduler
 from senet_ablate.engine.progress import EpochProgress
+from senet_ablate.errors import ConfigError
 
 log = logging.getLogger(__name__)
 SYNC_EVERY_CUDA = 10  # steps between host syncs on a GPU (running totals, divergence check, progress)
@@ -74,10 +75,18 @@ class Trainer:
         self.use_amp = use_amp
         self.scaler = torch.amp.GradScaler("cuda", enabled=use_amp and not bf16)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=self.recipe.label_smoothing)
-        network = DistributedDataParallel(self.model, [dist.local_rank]) if dist.world_size > 1 else self.model
+        network = self.model
+        if dist.world_size > 1:
+            if self.recipe.sync_bn:
+                if device.type != "cuda":
+                    raise ConfigError("trainer.sync_bn", True, "SyncBatchNorm runs on CUDA only: use false on CPU")
+                network = nn.SyncBatchNorm.convert_sync_batchnorm(network)
+                self.model = network  # the converted modules hold the weights that are saved
+            network = DistributedDataParallel(network, [dist.local_rank] if device.type == "cuda" else None)
         self.network = torch.compile(network) if self.recipe.compile else network
         # On the CPU a host sync costs nothing, so divergence is checked at every step there.
         self.sync_every = SYNC_EVERY_CUDA if device.type == "cuda" else 1
+        self.heartbeat: Callable[[], None] = lambda: None  # called often; keeps the run's claim alive
 
     def autocast(self):
         if not self.use_amp:
@@ -94,7 +103,7 @@ class Trainer:
         `on_epoch` gets the metrics of every epoch so far after each one is checkpointed."""
         history = self.resume()
         for epoch in range(len(history), self.recipe.epochs):
-            self.loaders.set_epoch(epoch_seed(self.cfg.seed, epoch), epoch)
+            self.loaders.set_epoch(epoch_seed(self.cfg.seed, epoch))
             started = time.perf_counter()
             train_metrics = self.train_one_epoch(epoch)
             val_metrics = self.evaluate()
@@ -163,6 +172,7 @@ class Trainer:
                 self.scaler.update()
                 self.optimizer.zero_grad(set_to_none=True)
             if (step + 1) % self.sync_every == 0 or step + 1 == steps:
+                self.heartbeat()
                 self.check_finite(first_bad_step, loss_sum, epoch)
                 elapsed = time.perf_counter() - started
                 progress.update(
@@ -174,7 +184,7 @@ class Trainer:
                 )
         progress.close()
         elapsed = time.perf_counter() - started
-        expected = min(steps * self.loaders.train.batch_size, len(self.loaders.train.sampler))
+        expected = self.loaders.train.batch_sampler.images(steps)
         totals = self.dist.all_reduce_sum(
             torch.stack([loss_sum, correct, torch.tensor(float(seen), device=self.device)])
         )
@@ -189,9 +199,12 @@ class Trainer:
         }
 
     def check_finite(self, first_bad_step: torch.Tensor, loss_sum: torch.Tensor, epoch: int) -> None:
-        """Raise Diverged naming the first step whose loss was NaN/inf (one host sync)."""
-        bad_step = int(first_bad_step.item())
-        if bad_step >= 0:
+        """Raise Diverged naming the first step whose loss was NaN/inf on any process (one host
+        sync); every process raises together, so none is left waiting in a collective."""
+        never = torch.iinfo(torch.long).max
+        earliest = self.dist.all_reduce_min(torch.where(first_bad_step < 0, never, first_bad_step))
+        bad_step = int(earliest.item())
+        if bad_step != never:
             raise Diverged(loss_sum.item(), epoch + 1, bad_step + 1)
 
     @torch.no_grad()
@@ -200,6 +213,7 @@ class Trainer:
         topk = min(5, self.cfg.data.num_classes)
         totals = torch.zeros(4, device=self.device)  # loss sum, top-1 correct, top-k correct, count
         for images, labels in self.loaders.val:
+            self.heartbeat()
             if not labels.numel():
                 continue
             images, labels = self.to_device(images, labels)
@@ -214,7 +228,7 @@ class Trainer:
                     torch.tensor(len(labels), device=self.device),
                 ]
             )
-        expected = torch.tensor(float(len(self.loaders.val.sampler)), device=self.device)
+        expected = torch.tensor(float(len(self.loaders.val.dataset)), device=self.device)
         loss_sum, top1, topk_hits, count, expected = self.dist.all_reduce_sum(
             torch.cat([totals, expected[None]])
         ).tolist()
@@ -222,6 +236,7 @@ class Trainer:
             "val_loss": loss_sum / count,
             "top1_err": 100 * (1 - top1 / count),
             "top5_err": 100 * (1 - topk_hits / count),
+            "val_images": int(count),
             "skipped": int(expected - count),
         }
 
