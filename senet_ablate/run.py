@@ -141,6 +141,20 @@ def out_of_memory_advice(recipe: DictConfig) -> str:
     )
 
 
+def running_record(cfg: DictConfig, run: str, fingerprint: str, **fields) -> RunRecord:
+    """A `running` record of `cfg`: what is known of a run before its first epoch, plus `fields`."""
+    return new_record(
+        run_id=run,
+        status="running",
+        exp=cfg.exp.name,
+        label=cfg.exp.row,
+        seed=cfg.seed,
+        config=config_dict(cfg),
+        data_fingerprint=fingerprint,
+        **fields,
+    )
+
+
 def take_claim(
     cfg: DictConfig, run: str, fingerprint: str, dist: DistributedContext, device: torch.device
 ) -> tuple[Claim | None, RunRecord | None]:
@@ -160,16 +174,7 @@ def take_claim(
         log.info(
             "run %s is claimed by %s pid %s (heartbeat %.0f s ago): left to it", run, claim["host"], claim["pid"], age
         )
-    pending = new_record(
-        run_id=run,
-        status="running",
-        exp=cfg.exp.name,
-        label=cfg.exp.row,
-        seed=cfg.seed,
-        config=config_dict(cfg),
-        data_fingerprint=fingerprint,
-    )
-    return None, latest or pending
+    return None, latest or running_record(cfg, run, fingerprint)
 
 
 def run_job(cfg: DictConfig) -> RunRecord:
@@ -204,14 +209,10 @@ def run_job(cfg: DictConfig) -> RunRecord:
         return left
     existing = read_record(path) if path.exists() else None
 
-    record = new_record(
-        run_id=run,
-        status="running",
-        exp=cfg.exp.name,
-        label=cfg.exp.row,
-        seed=cfg.seed,
-        config=config_dict(cfg),
-        data_fingerprint=fingerprint,
+    record = running_record(
+        cfg,
+        run,
+        fingerprint,
         lr=cfg.trainer.lr,
         effective_batch=effective_batch(cfg.trainer),
         params_m=complexity.params_m,
