@@ -5,7 +5,8 @@ is then called once per (row, seed) with `exp.row` set.
 
 Exit status: 0 completed (or skipped as already final), 1 failed, 2 refused configuration
 (one line on stderr, nothing written), 3 diverged, 4 left to another process that holds the
-run's claim. A sweep exits 1 if any row failed.
+run's claim, 5 interrupted by a warning signal (checkpoint saved: run the same command again to
+resume). A sweep exits 1 if any row failed, and stops with 5 at the row a signal interrupted.
 """
 
 import sys
@@ -21,7 +22,8 @@ from senet_ablate.cli import run_cli
 from senet_ablate.config import apply_row, check_config, compose_config, row_configs
 from senet_ablate.errors import ConfigError
 
-EXIT_STATUS = {"completed": 0, "failed": 1, "diverged": 3, "running": 4}  # running: claimed by another process
+# running: claimed by another process. interrupted: the cluster asked the job to stop, so a sweep stops too.
+EXIT_STATUS = {"completed": 0, "failed": 1, "diverged": 3, "running": 4, "interrupted": 5}
 
 
 def check_command_line(argv: list[str]) -> None:
@@ -67,11 +69,16 @@ def main(cfg: DictConfig) -> dict:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
-    if HydraConfig.get().mode == RunMode.RUN and record["status"] != "completed":
+    if record["status"] == "interrupted" or (HydraConfig.get().mode == RunMode.RUN and record["status"] != "completed"):
         sys.exit(EXIT_STATUS[record["status"]])
     return record  # in a sweep, SweepSummary turns failed rows into the exit status
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """`senet-ablate [overrides]`, the console script: the same as `python -m senet_ablate`."""
     run_cli(check_command_line, sys.argv[1:])
     main()
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,4 +1,4 @@
-"""Process-group set-up for `torchrun`, and the rank test every writer goes through.
+"""Process-group set-up for `torchrun` or SLURM, and the rank test every writer goes through.
 
 Only rank 0 writes records, checkpoints, logs to wandb or draws progress bars; a single
 process is rank 0 of a world of 1. Lives outside data/ and engine/ because both use it.
@@ -32,8 +32,22 @@ class DistributedContext:
         return tensor
 
 
+def export_submitit_environment() -> None:
+    """In a submitit job of several tasks (`hydra/launcher=slurm`, one task per GPU), set the
+    variables torchrun would have set (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR/PORT) from
+    SLURM's, with submitit's own helper. Variables already set (by torchrun inside the job) win."""
+    if "WORLD_SIZE" in os.environ or not os.environ.get("SUBMITIT_EXECUTOR"):
+        return
+    from submitit.helpers import TorchDistributedEnvironment
+
+    environment = TorchDistributedEnvironment()
+    if environment.world_size > 1:
+        environment.export(set_cuda_visible_devices=False)  # each process picks its GPU by LOCAL_RANK
+
+
 def init_distributed(device_type: str) -> DistributedContext:
-    """Join the process group that `torchrun` describes in the environment, if any."""
+    """Join the process group that `torchrun` or a submitit job describes in the environment, if any."""
+    export_submitit_environment()
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size == 1:
         return DistributedContext()

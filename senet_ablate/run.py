@@ -3,13 +3,16 @@
 The record is written before training starts (status `running`) and after every epoch; it
 says `completed` only once the last epoch has been evaluated. A NaN/inf loss ends the run as
 `diverged` (with the step), any other error as `failed`, and either way the sweep moves on to
-the next row. An interrupted process leaves `running` and a checkpoint, which the next start
-resumes from; a failed run is tried again.
+the next row. A warning signal (SLURM's time limit or preemption, see `engine/preemption.py`)
+ends it as `interrupted` at a step boundary, with a checkpoint of that step; a killed process
+leaves `running` and its last epoch's checkpoint. The next start resumes from the checkpoint;
+a failed run is tried again.
 """
 
 import logging
 import platform
 import random
+import signal
 import subprocess
 import time
 from datetime import datetime, timezone
@@ -27,7 +30,8 @@ from senet_ablate.config import se_stages
 from senet_ablate.data import Loaders, build_loaders
 from senet_ablate.data.fingerprint import dataset_fingerprint
 from senet_ablate.distributed import DistributedContext, init_distributed
-from senet_ablate.engine.trainer import Diverged, Trainer, resolve_device
+from senet_ablate.engine.preemption import StopSignals
+from senet_ablate.engine.trainer import Diverged, Interrupted, Trainer, resolve_device
 from senet_ablate.errors import ConfigError
 from senet_ablate.loggers import build_logger
 from senet_ablate.models import build_model
@@ -236,9 +240,16 @@ def run_job(cfg: DictConfig) -> RunRecord:
     save()
     metric_logger = build_logger(cfg, run, dist.is_main)
     started = time.perf_counter()
+    signals = StopSignals()
+    trainer.stop_requested = lambda: signals.requested
     try:
-        history = trainer.fit(on_epoch=on_epoch)
+        with signals:
+            history = trainer.fit(on_epoch=on_epoch)
         save(status="completed", epochs=history, **summarise(history))
+    except Interrupted as stop:
+        signal_name = signal.Signals(signals.received).name
+        log.warning("run %s %s by %s", run, stop, signal_name)
+        save(status="interrupted", interrupted_at={"epoch": stop.epoch, "step": stop.step, "signal": signal_name})
     except Diverged as error:
         log.error("run %s diverged: %s", run, error)
         save(status="diverged", error=str(error), diverged_at={"epoch": error.epoch, "step": error.step})
@@ -254,4 +265,6 @@ def run_job(cfg: DictConfig) -> RunRecord:
         if claim is not None:
             claim.release()
     log.info("run %s %s in %.1f s -> %s", run, record["status"], time.perf_counter() - started, path)
+    if record["status"] == "interrupted":
+        signals.hand_over()  # under submitit: requeue this job, which resumes from the checkpoint
     return record

@@ -17,7 +17,7 @@ from senet_ablate.atomic import atomic_file
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("running", "completed", "failed", "diverged")
+STATUSES = ("running", "interrupted", "completed", "failed", "diverged")
 # The keys left out of a run's identity: they choose where a run's files go, where its data is
 # read from and how it is watched, none of which can change what it computes. `exp` names the
 # table that asked for a run, so one run is shared by every table that needs it. `data.root`
@@ -53,6 +53,7 @@ class RunRecord(TypedDict):
     images_per_s: float | None
     skipped_images: int  # unreadable images skipped over the whole run (data.skip_corrupt)
     diverged_at: dict | None  # {"epoch", "step"} of the first non-finite loss
+    interrupted_at: dict | None  # {"epoch", "step", "signal"} where a warning signal stopped the run
     error: str | None  # why a failed or diverged run stopped
     env: dict  # versions, device and code version
     started_at: str | None

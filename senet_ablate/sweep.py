@@ -1,7 +1,9 @@
-"""Hydra callback that closes a sweep: a summary of every row, then the sweep's table.
+"""Hydra callback that closes a sweep: the state of every (row, seed) run, then the sweep's table.
 
-Failed rows do not stop a sweep (each job records its failure and returns); they are listed
-here, at the end, all of them, and make the command exit non-zero.
+Both come from the run records and claims in `results_dir` (see `status.py`), never from the
+jobs' return values, so they are complete under any launcher: the basic one, submitit_local, or
+SLURM jobs that ran on other nodes. Failed rows do not stop a sweep; they are listed here, at
+the end, all of them, and make the command exit non-zero.
 """
 
 import logging
@@ -9,7 +11,6 @@ import sys
 from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.utils import JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
@@ -17,35 +18,38 @@ log = logging.getLogger(__name__)
 _PER_JOB_KEYS = ("exp", "exp.row", "seed")  # set per job by the sweep, not shared by its rows
 
 
+def _key(override) -> str:
+    return override.get_key_element().lstrip("+~")
+
+
+def common_overrides(task_overrides: list[str]) -> list[str]:
+    """The command line's overrides that every job of the sweep shares (no sweep lists, rows or seeds)."""
+    parsed = OverridesParser.create().parse_overrides(task_overrides)
+    return [o.input_line for o in parsed if not o.is_sweep_override() and _key(o) not in _PER_JOB_KEYS]
+
+
+def swept_values(task_overrides: list[str], key: str) -> list[str] | None:
+    """The values of `key` a sweep ran (`seed=0,1,2`, `seed=range(3)`, `exp.row=4,8` or one value)
+    as typed on its command line, or None if it was not typed."""
+    typed = [o for o in OverridesParser.create().parse_overrides(task_overrides) if _key(o) == key]
+    if not typed:
+        return None
+    override = typed[-1]
+    return [str(v) for v in (override.sweep_string_iterator() if override.is_sweep_override() else [override.value()])]
+
+
 class SweepSummary(Callback):
-    def __init__(self) -> None:
-        self.records: list[dict] = []
-
-    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
-        if job_return.status == JobStatus.COMPLETED and isinstance(job_return.return_value, dict):
-            self.records.append(job_return.return_value)
-
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        for record in self.records:
-            outcome = record["status"]
-            if outcome == "completed":
-                outcome += f"  top-1 err {record['top1_err']:.2f}%  top-5 err {record['top5_err']:.2f}%"
-            elif record.get("error"):
-                outcome += f"  ({record['error']})"
-            log.info("row %-12s seed %d  %s", record["label"], record["seed"], outcome)
-        self.write_table(config)
-        if any(record["status"] == "failed" for record in self.records):
-            sys.exit(1)
-
-    def write_table(self, config: DictConfig) -> None:
-        """Regenerate this sweep's table, matching rows under the command line's other overrides."""
         from senet_ablate.report import write_reports
+        from senet_ablate.status import sweep_states
 
-        parsed = OverridesParser.create().parse_overrides(list(config.hydra.overrides.task))
-        common = [
-            override.input_line
-            for override in parsed
-            if not override.is_sweep_override() and override.get_key_element().lstrip("+") not in _PER_JOB_KEYS
-        ]
+        task = list(config.hydra.overrides.task)
+        common = common_overrides(task)
+        seeds = swept_values(task, "seed") or [str(config.hydra.sweeper.params.seed)]  # the file's default: 0
+        states = sweep_states(config.exp.name, [int(seed) for seed in seeds], common, swept_values(task, "exp.row"))
+        for state in states:
+            log.info("%s", state.describe())
         written = write_reports(config.results_dir, config.results_dir, exps=[config.exp.name], overrides=common)
         log.info("table: %s; run records: %s/runs", written[0], config.results_dir)
+        if any(state.state == "failed" for state in states):
+            sys.exit(1)

@@ -93,7 +93,8 @@ def test_cells_show_seeds_statuses_paper_and_difference(reduction_report):
     )
     assert lines["4"] == "| 4 | failed | 22.25 |  | failed | 6.09 |  | 0.278 | 35.7 | 0.0406 |"
     assert lines["2"] == "| 2 | diverged | 22.29 |  | diverged | 6.00 |  | 0.286 | 45.7 | 0.0406 |"
-    assert lines["32"] == "| 32 | running | 22.72 |  | running | 6.20 |  | 0.271 | 26.9 | 0.0406 |"
+    # a running record that no live claim holds: its process is gone, a restart resumes it
+    assert lines["32"] == "| 32 | stopped | 22.72 |  | stopped | 6.20 |  | 0.271 | 26.9 | 0.0406 |"
     # never run: pending, but params and GFLOPs are filled
     assert lines["original"] == "| original | pending | 23.30 |  | pending | 6.55 |  | 0.270 | 25.6 | 0.0406 |"
 
@@ -102,16 +103,17 @@ def test_section_header_names_the_setting(reduction_report):
     out, _ = reduction_report
     markdown = (out / "reduction_sweep.md").read_text()
     assert "## Setting 1 of 1" in markdown and "## Setting 2" not in markdown
-    data, runs, differs = (line for line in markdown.splitlines() if line.startswith("- "))
+    data, runs, differs, *unfinished = (line for line in markdown.splitlines() if line.startswith("- "))
     assert (
         data == "- data: synthetic (10 classes, 32 px); model: resnet20; schedule: cosine, 3 epochs, batch 64, lr 0.1"
     )
     assert runs.startswith(
-        "- runs: 8 (1 running, 4 completed, 2 failed, 1 diverged); code: abc1234; last update: 2025-"
+        "- runs: 8 (1 stopped, 4 completed, 2 failed, 1 diverged); code: abc1234; last update: 2025-"
     )
     assert differs.startswith("- differs from the experiment file's defaults in: `data.image_size=32`")
     assert "`model.name=resnet20`" in markdown and "`data.name=synthetic`" in markdown
     assert "FlopCounterMode" in markdown and "30.604M is printed 30.7" in markdown
+    assert len(unfinished) == 4 and any(line.startswith("- row 32 ") and " stopped " in line for line in unfinished)
 
 
 def test_damaged_record_is_skipped_with_a_warning_naming_it(reduction, tmp_path, caplog):
@@ -199,7 +201,7 @@ def test_cifar_layout_pairs_vanilla_and_se_with_the_datasets_paper_figures(tmp_p
         "| SE top-1 err (%) | paper | Δ | SE params (M) | SE GFLOPs |"
     )
     assert lines["ResNet-110"] == (
-        "| ResNet-110 | 27.10 ± 0.14 (n=2) | 26.88 | +0.22 | 1.000 | 2.0000 | running | 23.85 |  | 2.000 | 2.0000 |"
+        "| ResNet-110 | 27.10 ± 0.14 (n=2) | 26.88 | +0.22 | 1.000 | 2.0000 | stopped | 23.85 |  | 2.000 | 2.0000 |"
     )
     assert (
         lines["WRN-16-8"] == "| WRN-16-8 | pending | 20.43 |  | 1.000 | 2.0000 | pending | 19.14 |  | 2.000 | 2.0000 |"

@@ -107,7 +107,7 @@ def _with_sync_every(sync_every):
 
 
 def test_cuda_out_of_memory_says_what_to_type(tmp_path, monkeypatch):
-    def out_of_memory(self, epoch):
+    def out_of_memory(self, epoch, partial):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
     monkeypatch.setattr(Trainer, "train_one_epoch", out_of_memory)

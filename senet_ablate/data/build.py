@@ -43,6 +43,8 @@ class GlobalBatchSampler(Sampler[list[int]]):
     into global batches of `global_batch` images; rank r takes the r-th slice of each. The union
     of the ranks' batches at a step is therefore exactly the batch one process would train on,
     whatever the world size, and no image is padded in twice (unlike DistributedSampler).
+    `start_step` skips the first batches of the epoch's order without loading them: a run resumed
+    mid-epoch gets exactly the batches it had not trained on.
     """
 
     def __init__(self, size: int, global_batch: int, rank: int, world_size: int, generator: torch.Generator):
@@ -50,13 +52,14 @@ class GlobalBatchSampler(Sampler[list[int]]):
         self.share = global_batch // world_size
         self.offset = rank * self.share
         self.drop_last = size > global_batch  # a last batch of one image would break BatchNorm
+        self.start_step = 0
 
     def __len__(self) -> int:
         return self.size // self.global_batch if self.drop_last else math.ceil(self.size / self.global_batch)
 
     def __iter__(self) -> Iterator[list[int]]:
         order = torch.randperm(self.size, generator=self.generator).tolist()
-        for start in range(0, len(self) * self.global_batch, self.global_batch):
+        for start in range(self.start_step * self.global_batch, len(self) * self.global_batch, self.global_batch):
             batch = order[start : start + self.global_batch]
             yield batch[self.offset : self.offset + self.share]
 
@@ -73,12 +76,13 @@ class Loaders:
     val: DataLoader
     train_generator: torch.Generator  # drawn from by every process alike: see GlobalBatchSampler
 
-    def set_epoch(self, seed: int) -> None:
+    def set_epoch(self, seed: int, start_step: int = 0) -> None:
         """Make the epoch's shuffling and augmentations a function of `seed`, so a resumed run
-        draws exactly what an uninterrupted one does."""
+        draws exactly what an uninterrupted one does; the epoch starts at batch `start_step`."""
         torch.manual_seed(seed)
         self.train_generator.manual_seed(seed)
         self.train.dataset.epoch_seed = seed
+        self.train.batch_sampler.start_step = start_step
 
 
 def build_datasets(cfg: DictConfig) -> tuple[Dataset, Dataset]:

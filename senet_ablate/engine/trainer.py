@@ -5,6 +5,12 @@ RNG, the shuffling and each image's augmentation are reseeded from (seed, epoch)
 at any epoch boundary therefore draws exactly the batches and augmentations of an uninterrupted
 one, whatever the number of loader workers, and a CPU run with a fixed seed gives the same
 metrics twice.
+
+Preemption: when `stop_requested()` turns true (a warning signal, see `preemption.py`), every
+process stops at the same optimiser-step boundary, rank 0 saves a mid-epoch checkpoint (weights,
+optimiser, the epoch's running totals and RNG state) and `Interrupted` is raised. Resumed from
+it, the epoch goes on with exactly the batches it had not trained on, and the run ends with the
+metrics of an uninterrupted one.
 """
 
 import logging
@@ -35,6 +41,15 @@ class Diverged(RuntimeError):
     def __init__(self, loss: float, epoch: int, step: int):
         self.loss, self.epoch, self.step = loss, epoch, step
         super().__init__(f"training loss is {loss} at epoch {epoch}, step {step}")
+
+
+class Interrupted(RuntimeError):
+    """A stop was requested: the state after `step` steps of epoch `epoch` (both 1-based; step 0:
+    at the start of the epoch) is checkpointed and the run stopped there."""
+
+    def __init__(self, epoch: int, step: int, partial: dict | None = None):
+        self.epoch, self.step, self.partial = epoch, step, partial
+        super().__init__(f"stopped after step {step} of epoch {epoch}; checkpoint saved, a restart resumes there")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -87,6 +102,7 @@ class Trainer:
         # On the CPU a host sync costs nothing, so divergence is checked at every step there.
         self.sync_every = SYNC_EVERY_CUDA if device.type == "cuda" else 1
         self.heartbeat: Callable[[], None] = lambda: None  # called often; keeps the run's claim alive
+        self.stop_requested: Callable[[], bool] = lambda: False  # polled at host syncs: see Interrupted
 
     def autocast(self):
         if not self.use_amp:
@@ -100,12 +116,19 @@ class Trainer:
     def fit(self, on_epoch: Callable[[list[dict]], None]) -> list[dict]:
         """Train from the checkpoint (if any) to `trainer.epochs`; return every epoch's metrics.
 
-        `on_epoch` gets the metrics of every epoch so far after each one is checkpointed."""
-        history = self.resume()
+        `on_epoch` gets the metrics of every epoch so far after each one is checkpointed. Raises
+        Interrupted, after checkpointing, when a stop is requested before the last epoch ends."""
+        history, partial = self.resume()
         for epoch in range(len(history), self.recipe.epochs):
-            self.loaders.set_epoch(epoch_seed(self.cfg.seed, epoch))
-            started = time.perf_counter()
-            train_metrics = self.train_one_epoch(epoch)
+            self.begin_epoch(epoch, partial)
+            started = time.perf_counter() - (partial["elapsed_s"] if partial else 0.0)
+            try:
+                train_metrics = self.train_one_epoch(epoch, partial)
+            except Interrupted as stop:
+                if self.dist.is_main:
+                    self.save(history, partial=stop.partial)
+                raise
+            partial = None
             val_metrics = self.evaluate()
             step_scheduler(self.scheduler, val_metrics["val_loss"])
             skipped = train_metrics.pop("skipped") + val_metrics.pop("skipped")
@@ -131,28 +154,49 @@ class Trainer:
                 metrics["images_per_s"],
             )
             on_epoch(history)
+            if epoch + 1 < self.recipe.epochs and self.stop_agreed():  # asked during evaluation
+                raise Interrupted(epoch + 2, 0)
         return history
+
+    def begin_epoch(self, epoch: int, partial: dict | None) -> None:
+        """Seed the epoch from (seed, epoch); resumed mid-epoch, also skip the batches already
+        trained and restore the RNG state at the step where the run stopped."""
+        self.loaders.set_epoch(epoch_seed(self.cfg.seed, epoch), partial["step"] if partial else 0)
+        if partial:
+            torch.set_rng_state(partial["rng"].cpu())  # the checkpoint was loaded onto the run's device
+            if partial["cuda_rng"] is not None:
+                torch.cuda.set_rng_state(partial["cuda_rng"].cpu(), self.device)
+
+    def stop_agreed(self) -> bool:
+        """Whether any process was asked to stop (a collective: every process calls it at the same step)."""
+        asked = torch.tensor(float(self.stop_requested()), device=self.device)
+        return self.dist.all_reduce_sum(asked).item() > 0
 
     def steps_per_epoch(self) -> int:
         steps = len(self.loaders.train)
         cap = self.recipe.max_steps_per_epoch
         return min(steps, cap) if cap else steps
 
-    def train_one_epoch(self, epoch: int) -> dict:
+    def train_one_epoch(self, epoch: int, partial: dict | None = None) -> dict:
+        """One epoch, or the rest of one from a mid-epoch checkpoint's `partial` state."""
         self.network.train()
         steps, accumulate = self.steps_per_epoch(), self.recipe.accumulate_steps
         lr = self.optimizer.param_groups[0]["lr"]
         # Running totals stay on the device; the host reads them only every `sync_every` steps.
-        loss_sum = torch.zeros((), device=self.device)
-        correct = torch.zeros((), device=self.device)
+        # Resumed, rank 0 carries the totals of every process so far, so their sum is unchanged.
+        carried = partial if partial and self.dist.is_main else {"loss_sum": 0.0, "correct": 0.0, "seen": 0}
+        loss_sum = torch.tensor(carried["loss_sum"], device=self.device)
+        correct = torch.tensor(carried["correct"], device=self.device)
         first_bad_step = torch.full((), -1, dtype=torch.long, device=self.device)  # 0-based; -1: none yet
-        seen = 0
+        seen = carried["seen"]
+        start_step = partial["step"] if partial else 0
         progress = EpochProgress(
             steps, f"epoch {epoch + 1}/{self.recipe.epochs}", self.recipe.progress and self.dist.is_main
         )
-        started = time.perf_counter()
+        started = time.perf_counter() - (partial["elapsed_s"] if partial else 0.0)
+        stopping = False
         self.optimizer.zero_grad(set_to_none=True)
-        for step, (images, labels) in enumerate(self.loaders.train):
+        for step, (images, labels) in enumerate(self.loaders.train, start=start_step):
             if step >= steps:
                 break
             if labels.numel():  # a batch of nothing but skipped corrupt images trains nothing
@@ -167,7 +211,8 @@ class Trainer:
                 loss_sum += loss * len(labels)
                 correct += (logits.argmax(1) == labels).sum()
                 seen += len(labels)
-            if (step + 1) % accumulate == 0 or step + 1 == steps:
+            stepped = (step + 1) % accumulate == 0 or step + 1 == steps
+            if stepped:
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
                 self.optimizer.zero_grad(set_to_none=True)
@@ -182,6 +227,23 @@ class Trainer:
                     images_per_s=seen * self.dist.world_size / elapsed,
                     elapsed_s=elapsed,
                 )
+                stopping = stopping or self.stop_agreed()
+            if stopping and stepped and step + 1 < steps:  # at the last step, the epoch ends first
+                progress.close()
+                totals = self.dist.all_reduce_sum(
+                    torch.stack([loss_sum, correct, torch.tensor(float(seen), device=self.device)])
+                )
+                loss_total, correct_total, seen_total = totals.tolist()
+                state = {
+                    "step": step + 1,
+                    "loss_sum": loss_total,
+                    "correct": correct_total,
+                    "seen": int(seen_total),
+                    "elapsed_s": time.perf_counter() - started,
+                    "rng": torch.get_rng_state(),
+                    "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
+                }
+                raise Interrupted(epoch + 1, step + 1, state)
         progress.close()
         elapsed = time.perf_counter() - started
         expected = self.loaders.train.batch_sampler.images(steps)
@@ -240,7 +302,8 @@ class Trainer:
             "skipped": int(expected - count),
         }
 
-    def save(self, history: list[dict]) -> None:
+    def save(self, history: list[dict], partial: dict | None = None) -> None:
+        """Checkpoint after the epochs of `history`, and `partial` steps into the next one if given."""
         save_checkpoint(
             self.checkpoint_path,
             {
@@ -249,17 +312,23 @@ class Trainer:
                 "scheduler": self.scheduler.state_dict(),
                 "scaler": self.scaler.state_dict(),
                 "history": history,
+                "partial_epoch": partial,
             },
         )
 
-    def resume(self) -> list[dict]:
-        """Restore the last checkpoint of this run, if any; return the epochs it had finished."""
+    def resume(self) -> tuple[list[dict], dict | None]:
+        """Restore the last checkpoint of this run, if any: the epochs it had finished, and the
+        state of the epoch it stopped in (None at an epoch boundary)."""
         state = load_checkpoint(self.checkpoint_path, self.device)
         if state is None:
-            return []
+            return [], None
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
-        log.info("resumed from %s after epoch %d", self.checkpoint_path, len(state["history"]))
-        return state["history"]
+        history, partial = state["history"], state.get("partial_epoch")
+        if partial:
+            log.info("resumed from %s at step %d of epoch %d", self.checkpoint_path, partial["step"], len(history) + 1)
+        else:
+            log.info("resumed from %s after epoch %d", self.checkpoint_path, len(history))
+        return history, partial

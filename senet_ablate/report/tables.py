@@ -24,7 +24,8 @@ from senet_ablate.complexity import Complexity, config_complexity
 from senet_ablate.config import CONFIG_DIR, Config, compose_config, row_configs
 from senet_ablate.errors import ConfigError
 from senet_ablate.report.plots import write_curves
-from senet_ablate.store import RUNTIME_KEYS, STATUSES, config_dict, iter_records
+from senet_ablate.status import STATES, RunState, live_holder, state_of
+from senet_ablate.store import RUNTIME_KEYS, config_dict, iter_records
 
 PAPER_YAML = Path(__file__).with_name("paper.yaml")
 
@@ -190,19 +191,19 @@ def row_complexity(setting: dict, identity: dict) -> Complexity:
 
 
 def _status_counts(statuses: dict[str, int]) -> str:
-    return ", ".join(f"{statuses[status]} {status}" for status in STATUSES if statuses.get(status))
+    return ", ".join(f"{statuses[state]} {state}" for state in STATES if statuses.get(state))
 
 
-def measured(records: list[dict], metric: str, paper: float | None) -> dict:
-    """One error cell. Only completed runs give numbers; the others show their status."""
+def measured(records: list[dict], metric: str, paper: float | None, states: list[str]) -> dict:
+    """One error cell. Only completed runs give numbers; the others show their state (`status.py`)."""
     values = [r[metric] for r in records if r["status"] == "completed" and r.get(metric) is not None]
     mean = statistics.fmean(values) if values else None
     std = statistics.stdev(values) if len(values) > 1 else None
     if not records:
         cell = "pending"
     elif not values:
-        statuses = Counter(record["status"] for record in records)
-        cell = next(iter(statuses)) if len(statuses) == 1 else _status_counts(statuses)
+        counts = Counter(states)
+        cell = next(iter(counts)) if len(counts) == 1 else _status_counts(counts)
     else:
         count = f"n={len(values)}" if len(values) == len(records) else f"{len(values)}/{len(records)} seeds"
         cell = f"{mean:.2f}" + ("" if std is None else f" ± {std:.2f}") + f" ({count})"
@@ -210,22 +211,33 @@ def measured(records: list[dict], metric: str, paper: float | None) -> dict:
     return {"cell": cell, "mean": mean, "std": std, "n": len(values), "paper": paper, "diff": diff}
 
 
-def summarize_section(experiment: Experiment, section: Section) -> dict:
-    """A section as data: what the markdown shows and `<exp>.json` stores."""
+def summarize_section(experiment: Experiment, section: Section, holders: dict[str, dict | None]) -> dict:
+    """A section as data: what the markdown shows and `<exp>.json` stores. `holders`: the live
+    claim of each run id that has one (a run in progress, here or on another node)."""
     records = _records(section)
+    states = {record["run_id"]: state_of(record, holders.get(record["run_id"])) for record in records}
     paper = paper_figures(experiment.table, section.setting.get("data.name"))
-    rows = []
+    rows, unfinished = [], []
     for label, runs in section.runs.items():
         figures = paper.get(label, {})
         complexity = row_complexity(section.setting, experiment.identities[label])
+        row_states = [states[run["run_id"]] for run in runs]
         row = {
             "label": label,
-            "runs": [{key: run.get(key) for key in ("run_id", "seed", "status")} for run in runs],
-            "statuses": dict(Counter(run["status"] for run in runs)),
+            "runs": [
+                {"run_id": run["run_id"], "seed": run["seed"], "state": state, "claim": holders.get(run["run_id"])}
+                for run, state in zip(runs, row_states, strict=True)
+            ],
+            "statuses": dict(Counter(row_states)),
         }
-        row.update({metric: measured(runs, metric, figures.get(metric)) for metric in MEASURED})
+        row.update({metric: measured(runs, metric, figures.get(metric), row_states) for metric in MEASURED})
         row.update({m: {"value": getattr(complexity, m), "paper": figures.get(m)} for m in COMPLEXITY})
         rows.append(row)
+        unfinished += [
+            RunState(label, run["seed"], run["run_id"], state, run, holders.get(run["run_id"])).describe()
+            for run, state in zip(runs, row_states, strict=True)
+            if state != "completed"
+        ]
     setting, defaults = section.setting, experiment.defaults
     differs = sorted(
         key for key in setting.keys() | defaults.keys() if key != FINGERPRINT and setting.get(key) != defaults.get(key)
@@ -234,7 +246,8 @@ def summarize_section(experiment: Experiment, section: Section) -> dict:
         "setting": section.setting,
         "differs_from_defaults": {key: setting.get(key) for key in differs},
         "runs": len(records),
-        "statuses": dict(Counter(record["status"] for record in records)),
+        "statuses": dict(Counter(states.values())),
+        "unfinished": unfinished,
         "code_versions": sorted({str((record.get("env") or {}).get("code_version")) for record in records}),
         "updated_at": _last_update(records),
         "rows": rows,
@@ -297,12 +310,19 @@ def _section_markdown(index: int, count: int, summary: dict, table: str | None) 
         "",
         *_table(table, summary["rows"]),
         "",
+        *(
+            ["Runs not completed:", "", *(f"- {line}" for line in summary["unfinished"]), ""]
+            if summary["unfinished"]
+            else []
+        ),
     ]
 
 
-def write_experiment(out_dir: Path, experiment: Experiment, found: list[Section], generated_at: str) -> list[Path]:
+def write_experiment(
+    out_dir: Path, experiment: Experiment, found: list[Section], generated_at: str, holders: dict[str, dict | None]
+) -> list[Path]:
     """Write `<exp>.md`, `<exp>.json` and, when some run has epochs, `<exp>.png`; return what was written."""
-    summaries = [summarize_section(experiment, section) for section in found]
+    summaries = [summarize_section(experiment, section, holders) for section in found]
     png = out_dir / f"{experiment.name}.png"
     panels = [(f"Setting {i}", section.runs) for i, section in enumerate(found, 1)]
     has_curves = write_curves(png, panels)
@@ -369,6 +389,8 @@ def write_reports(
         if name not in names:
             raise ConfigError("exps", name, "choose from " + ", ".join(names))
     records = list(iter_records(results_dir))
+    unfinished = (record["run_id"] for record in records if record["status"] not in ("completed", "diverged"))
+    holders = {run: live_holder(results_dir, run) for run in unfinished}
     generated_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     out = Path(out_dir)
     found = {}
@@ -377,6 +399,6 @@ def write_reports(
         experiment = load_experiment(name, overrides)
         found[name] = (experiment, sections(experiment, records))
         if exps is None or name in exps:
-            written += write_experiment(out, experiment, found[name][1], generated_at)
+            written += write_experiment(out, experiment, found[name][1], generated_at, holders)
     written.append(write_index(out, found, generated_at))
     return written
