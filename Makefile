@@ -2,7 +2,7 @@ PYTHON ?= .venv/bin/python
 # The demo: a real reduction-ratio sweep on generated data, on CPU, in a few minutes.
 DEMO = +exp=reduction_sweep model=resnet20 data=synthetic trainer=smoke trainer.device=cpu results_dir=results/demo
 
-.PHONY: install demo test lint report bench reliability
+.PHONY: install demo test lint report bench reliability wheel-check
 
 install:
 	python3 -m venv .venv
@@ -27,3 +27,7 @@ bench:
 
 reliability:
 	$(PYTHON) scripts/reliability.py
+
+# Build the wheel, install it into a fresh venv and run it from outside the checkout.
+wheel-check:
+	bash scripts/check_wheel.sh

@@ -19,7 +19,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from senet_ablate.cli import run_cli
-from senet_ablate.config import apply_row, check_config, compose_config, row_configs
+from senet_ablate.config import CONFIG_DIR, apply_row, check_config, compose_config, row_configs
 from senet_ablate.errors import ConfigError
 
 # running: claimed by another process. interrupted: the cluster asked the job to stop, so a sweep stops too.
@@ -38,7 +38,10 @@ def check_command_line(argv: list[str]) -> None:
     if any(arg.startswith("-") and arg not in ("-m", "--multirun") for arg in argv):
         return
     overrides = [
-        arg for arg in argv if not arg.startswith("-") and not arg.lstrip("+~").startswith(("hydra.", "hydra/"))
+        arg
+        for arg in argv
+        if not arg.startswith("-")
+        and (arg.startswith("hydra.searchpath=") or not arg.lstrip("+~").startswith(("hydra.", "hydra/")))
     ]
     parsed = OverridesParser.create().parse_overrides(overrides)
     if any(override.is_sweep_override() and not override.is_discrete_sweep() for override in parsed):
@@ -57,7 +60,7 @@ def check_command_line(argv: list[str]) -> None:
                     raise ConfigError(error.key, error.value, where) from None
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
 def main(cfg: DictConfig) -> dict:
     from senet_ablate.run import run_job  # torch and the data stack, not needed to check a command line
 

@@ -13,10 +13,13 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
+from senet_ablate import conf as _shipped_configs
 from senet_ablate.errors import ConfigError
 from senet_ablate.model_specs import ALL_POSITIONS, MODEL_SPECS
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
+# The repository's conf/, which pyproject.toml installs as the package senet_ablate.conf: the same
+# directory in a checkout (editable install) as in site-packages (wheel, `pip install .`).
+CONFIG_DIR = Path(_shipped_configs.__file__).resolve().parent
 
 SQUEEZES = ("avg", "max", "none")
 GATES = ("sigmoid", "tanh", "relu")
@@ -283,6 +286,19 @@ def compose_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
         return compose("config", overrides=list(overrides))
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         return compose("config", overrides=list(overrides))
+
+
+def config_dirs(overrides: Sequence[str] = ()) -> list[Path]:
+    """conf/, then the directories a `hydra.searchpath=[file:///...]` override adds (a user's own
+    experiment files and presets), in Hydra's order of precedence for groups: ours first."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    dirs = [CONFIG_DIR]
+    for override in OverridesParser.create().parse_overrides(
+        [o for o in overrides if o.startswith("hydra.searchpath=")]
+    ):
+        dirs += [Path(entry.removeprefix("file://")) for entry in override.value() if entry.startswith("file://")]
+    return dirs
 
 
 def row_configs(cfg: DictConfig) -> list[DictConfig]:

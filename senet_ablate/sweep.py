@@ -45,6 +45,8 @@ class SweepSummary(Callback):
 
         task = list(config.hydra.overrides.task)
         common = common_overrides(task)
+        if config.hydra.searchpath:  # a user's config dir, where the experiment file may be
+            common.append("hydra.searchpath=[" + ",".join(config.hydra.searchpath) + "]")
         seeds = swept_values(task, "seed") or [str(config.hydra.sweeper.params.seed)]  # the file's default: 0
         states = sweep_states(config.exp.name, [int(seed) for seed in seeds], common, swept_values(task, "exp.row"))
         for state in states:

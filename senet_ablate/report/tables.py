@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 
 from senet_ablate.atomic import atomic_file
 from senet_ablate.complexity import Complexity, config_complexity
-from senet_ablate.config import CONFIG_DIR, Config, compose_config, row_configs
+from senet_ablate.config import Config, compose_config, config_dirs, row_configs
 from senet_ablate.errors import ConfigError
 from senet_ablate.report.plots import write_curves
 from senet_ablate.status import STATES, RunState, live_holder, state_of
@@ -64,8 +64,9 @@ class Section:
     runs: dict[str, list[dict]]
 
 
-def experiment_names() -> list[str]:
-    return sorted(path.stem for path in (CONFIG_DIR / "exp").glob("*.yaml"))
+def experiment_names(overrides: Sequence[str] = ()) -> list[str]:
+    """The experiment files of conf/exp/, and of the `exp/` of any `hydra.searchpath` directory."""
+    return sorted({path.stem for directory in config_dirs(overrides) for path in (directory / "exp").glob("*.yaml")})
 
 
 def _flat(tree: dict, prefix: str = "") -> dict:
@@ -384,7 +385,7 @@ def write_reports(
     `seed` or sweep lists): they fix the SE values of each row, e.g. `se.bias=false`, and the
     setting shown before any run exists. Works inside a running Hydra app. Returns the files written.
     """
-    names = experiment_names()
+    names = experiment_names(overrides)
     for name in exps or ():
         if name not in names:
             raise ConfigError("exps", name, "choose from " + ", ".join(names))
