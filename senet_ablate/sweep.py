@@ -40,7 +40,7 @@ def swept_values(task_overrides: list[str], key: str) -> list[str] | None:
 
 class SweepSummary(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from senet_ablate.report import write_reports
+        from senet_ablate.report.tables import TablesFailed, write_reports
         from senet_ablate.status import sweep_states
 
         task = list(config.hydra.overrides.task)
@@ -51,7 +51,11 @@ class SweepSummary(Callback):
         states = sweep_states(config.exp.name, [int(seed) for seed in seeds], common, swept_values(task, "exp.row"))
         for state in states:
             log.info("%s", state.describe())
-        written = write_reports(config.results_dir, config.results_dir, exps=[config.exp.name], overrides=common)
-        log.info("table: %s; run records: %s/runs", written[0], config.results_dir)
+        try:
+            written = write_reports(config.results_dir, config.results_dir, exps=[config.exp.name], overrides=common)
+            log.info("table: %s; run records: %s/runs", written[0], config.results_dir)
+        except TablesFailed as failed:
+            log.error("%s", failed)
+            sys.exit(1)
         if any(state.state == "failed" for state in states):
             sys.exit(1)

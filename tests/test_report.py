@@ -256,3 +256,31 @@ def test_se_values_the_runs_were_launched_with_are_passed_as_overrides(tmp_path)
     write_reports(tmp_path, tmp_path / "no_bias", exps=["squeeze_sweep"], overrides=["se.bias=false"])
     assert "| Avg | pending |" in (tmp_path / "default" / "squeeze_sweep.md").read_text()
     assert "| Avg | 10.00 (n=1) |" in (tmp_path / "no_bias" / "squeeze_sweep.md").read_text()
+
+
+def test_a_row_that_does_not_apply_reads_n_a_with_why_and_every_table_is_written(tmp_path):
+    add_run(tmp_path, "se3x3_sweep", "SE", top1=30.0, top5=10.0)  # resnet20: basic blocks, no 3x3 position
+    written = write_reports(tmp_path, tmp_path)
+    assert {path.stem for path in written if path.suffix == ".md"} == set(tables.experiment_names()) | {"README"}
+    markdown = (tmp_path / "se3x3_sweep.md").read_text()
+    lines = table_lines(markdown)
+    assert lines["SE_3x3"].startswith("| SE_3x3 | n/a | 22.48 |  | n/a | 6.02 |  | n/a |")
+    assert lines["SE"].startswith("| SE | 30.00 (n=1) |")
+    assert "- `SE_3x3`: se.position='3x3' is not allowed: resnet20 supports standard, pre, post, identity" in markdown
+
+
+def test_a_table_that_fails_is_named_and_the_others_are_still_written(tmp_path, monkeypatch, capsys):
+    real = tables.load_experiment
+
+    def broken_gate_sweep(name, overrides=()):
+        if name == "gate_sweep":
+            raise ValueError("the gate file is broken")
+        return real(name, overrides)
+
+    monkeypatch.setattr(tables, "load_experiment", broken_gate_sweep)
+    with pytest.raises(SystemExit) as exit_status:
+        main([f"results_dir={tmp_path}"])
+    assert exit_status.value.code == 1
+    assert "error: table gate_sweep not written: ValueError: the gate file is broken" in capsys.readouterr().err
+    assert (tmp_path / "reduction_sweep.md").exists() and (tmp_path / "stage_sweep.md").exists()
+    assert not (tmp_path / "gate_sweep.md").exists() and (tmp_path / "README.md").exists()

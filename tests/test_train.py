@@ -246,6 +246,13 @@ def test_demo_sweep_records_every_row_and_a_rerun_trains_nothing(tmp_path):
     assert all(r["status"] == "completed" for r in records)
     table = (tmp_path / "reduction_sweep.md").read_text()  # the sweep ends by writing its table
     assert "| original | " in table and "pending" not in table
+    # the report over every experiment file: the demo's runs fill rows of several of them
+    report = subprocess.run(
+        [sys.executable, "-m", "senet_ablate.report", f"results_dir={tmp_path}"], capture_output=True, text=True
+    )
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert {name for name in EXP_FILES if (tmp_path / f"{name}.md").exists()} == set(EXP_FILES)
+    assert "| SE_3x3 | n/a |" in (tmp_path / "se3x3_sweep.md").read_text()
 
     second = _cli(*args)
     assert second.returncode == 0

@@ -9,6 +9,7 @@ setting gets its own section, newest first.
 """
 
 import json
+import logging
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -27,6 +28,7 @@ from senet_ablate.report.plots import write_curves
 from senet_ablate.status import STATES, RunState, live_holder, state_of
 from senet_ablate.store import RUNTIME_KEYS, config_dict, iter_records
 
+log = logging.getLogger(__name__)
 PAPER_YAML = Path(__file__).with_name("paper.yaml")
 
 FINGERPRINT = "data_fingerprint"  # a record's field, part of its setting like a config key
@@ -43,6 +45,14 @@ FOOTNOTE = (
     "(`se.bias`); the paper rounds its figures up (30.604M is printed 30.7) and trained its ablations "
     "without FC biases."
 )
+
+
+class TablesFailed(Exception):
+    """Some tables could not be written (each named, with why); `written` holds every file that was."""
+
+    def __init__(self, failures: dict[str, str], written: list[Path]):
+        self.failures, self.written = failures, written
+        super().__init__("; ".join(f"table {name}: {why}" for name, why in failures.items()))
 
 
 @dataclass
@@ -221,7 +231,10 @@ def summarize_section(experiment: Experiment, section: Section, holders: dict[st
     rows, unfinished = [], []
     for label, runs in section.runs.items():
         figures = paper.get(label, {})
-        complexity = row_complexity(section.setting, experiment.identities[label])
+        try:
+            complexity, not_applicable = row_complexity(section.setting, experiment.identities[label]), None
+        except ConfigError as error:  # e.g. SE_3x3 on a model of basic blocks: a fact, not a failure
+            complexity, not_applicable = None, str(error)
         row_states = [states[run["run_id"]] for run in runs]
         row = {
             "label": label,
@@ -230,9 +243,13 @@ def summarize_section(experiment: Experiment, section: Section, holders: dict[st
                 for run, state in zip(runs, row_states, strict=True)
             ],
             "statuses": dict(Counter(row_states)),
+            "not_applicable": not_applicable,
         }
         row.update({metric: measured(runs, metric, figures.get(metric), row_states) for metric in MEASURED})
-        row.update({m: {"value": getattr(complexity, m), "paper": figures.get(m)} for m in COMPLEXITY})
+        row.update({m: {"value": getattr(complexity, m, None), "paper": figures.get(m)} for m in COMPLEXITY})
+        if not_applicable:
+            for metric in MEASURED:
+                row[metric]["cell"] = "n/a"
         rows.append(row)
         unfinished += [
             RunState(label, run["seed"], run["run_id"], state, run, holders.get(run["run_id"])).describe()
@@ -264,7 +281,8 @@ def _columns(row: dict, metrics: Sequence[str], with_paper: set[str], prefix: st
         diff = "" if cell["diff"] is None else f"{cell['diff']:+.2f}"
         cells += [(prefix + HEADERS[metric], cell["cell"]), ("paper", paper), ("Δ", diff)]
     for metric in COMPLEXITY:
-        cells.append((prefix + HEADERS[metric], f"{row[metric]['value']:{FORMATS[metric]}}"))
+        value = row[metric]["value"]
+        cells.append((prefix + HEADERS[metric], "n/a" if value is None else f"{value:{FORMATS[metric]}}"))
         if metric in with_paper:
             cells.append(("paper", "" if row[metric]["paper"] is None else f"{row[metric]['paper']:g}"))
     return cells
@@ -296,6 +314,7 @@ def _section_markdown(index: int, count: int, summary: dict, table: str | None) 
     s = summary["setting"]
     statuses = _status_counts(summary["statuses"])
     differs = ", ".join(f"`{key}={value}`" for key, value in summary["differs_from_defaults"].items())
+    not_applicable = [f"`{row['label']}`: {row['not_applicable']}" for row in summary["rows"] if row["not_applicable"]]
     return [
         f"## Setting {index} of {count}",
         "",
@@ -311,12 +330,13 @@ def _section_markdown(index: int, count: int, summary: dict, table: str | None) 
         "",
         *_table(table, summary["rows"]),
         "",
-        *(
-            ["Runs not completed:", "", *(f"- {line}" for line in summary["unfinished"]), ""]
-            if summary["unfinished"]
-            else []
-        ),
+        *_bullets("Rows that do not apply to this setting:", not_applicable),
+        *_bullets("Runs not completed:", summary["unfinished"]),
     ]
+
+
+def _bullets(title: str, lines: list[str]) -> list[str]:
+    return [title, "", *(f"- {line}" for line in lines), ""] if lines else []
 
 
 def write_experiment(
@@ -385,6 +405,7 @@ def write_reports(
     `seed` or sweep lists): they fix the SE values of each row, e.g. `se.bias=false`, and the
     setting shown before any run exists. Works inside a running Hydra app. Returns the files written.
     """
+    compose_config(list(overrides))  # a mistyped override is one error (a ConfigError), not one per table
     names = experiment_names(overrides)
     for name in exps or ():
         if name not in names:
@@ -394,12 +415,17 @@ def write_reports(
     holders = {run: live_holder(results_dir, run) for run in unfinished}
     generated_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     out = Path(out_dir)
-    found = {}
-    written = []
+    found, written, failures = {}, [], {}
     for name in names:
-        experiment = load_experiment(name, overrides)
-        found[name] = (experiment, sections(experiment, records))
-        if exps is None or name in exps:
-            written += write_experiment(out, experiment, found[name][1], generated_at, holders)
+        try:  # one table's failure is reported, and every other table still written
+            experiment = load_experiment(name, overrides)
+            found[name] = (experiment, sections(experiment, records))
+            if exps is None or name in exps:
+                written += write_experiment(out, experiment, found[name][1], generated_at, holders)
+        except Exception as error:
+            log.exception("table %s could not be written", name)
+            failures[name] = f"{type(error).__name__}: {error}"
     written.append(write_index(out, found, generated_at))
+    if failures:
+        raise TablesFailed(failures, written)
     return written
