@@ -81,22 +81,22 @@ def test_cells_show_seeds_statuses_paper_and_difference(reduction_report):
     out, _ = reduction_report
     lines = table_lines((out / "reduction_sweep.md").read_text())
     assert lines["row"] == (
-        "| row | top-1 err (%) | paper | Δ | top-5 err (%) | paper | Δ | params (M) | paper | GFLOPs |"
+        "| row | top-1 err (%) | paper | Δ | top-5 err (%) | paper | Δ | params (M) | paper | MFLOPs |"
     )
     assert (
         lines["16"]
-        == "| 16 | 22.35 ± 0.05 (n=3) | 22.28 | +0.07 | 6.10 ± 0.10 (n=3) | 6.03 | +0.07 | 0.272 | 28.1 | 0.0406 |"
+        == "| 16 | 22.35 ± 0.05 (n=3) | 22.28 | +0.07 | 6.10 ± 0.10 (n=3) | 6.03 | +0.07 | 0.272 | 28.1 | 40.553 |"
     )
     assert (
         lines["8"]
-        == "| 8 | 22.50 (1/2 seeds) | 22.26 | +0.24 | 6.25 (1/2 seeds) | 5.99 | +0.26 | 0.274 | 30.7 | 0.0406 |"
+        == "| 8 | 22.50 (1/2 seeds) | 22.26 | +0.24 | 6.25 (1/2 seeds) | 5.99 | +0.26 | 0.274 | 30.7 | 40.555 |"
     )
-    assert lines["4"] == "| 4 | failed | 22.25 |  | failed | 6.09 |  | 0.278 | 35.7 | 0.0406 |"
-    assert lines["2"] == "| 2 | diverged | 22.29 |  | diverged | 6.00 |  | 0.286 | 45.7 | 0.0406 |"
+    assert lines["4"] == "| 4 | failed | 22.25 |  | failed | 6.09 |  | 0.278 | 35.7 | 40.559 |"
+    assert lines["2"] == "| 2 | diverged | 22.29 |  | diverged | 6.00 |  | 0.286 | 45.7 | 40.567 |"
     # a running record that no live claim holds: its process is gone, a restart resumes it
-    assert lines["32"] == "| 32 | stopped | 22.72 |  | stopped | 6.20 |  | 0.271 | 26.9 | 0.0406 |"
-    # never run: pending, but params and GFLOPs are filled
-    assert lines["original"] == "| original | pending | 23.30 |  | pending | 6.55 |  | 0.270 | 25.6 | 0.0406 |"
+    assert lines["32"] == "| 32 | stopped | 22.72 |  | stopped | 6.20 |  | 0.271 | 26.9 | 40.552 |"
+    # never run: pending, but params and FLOPs are filled; MFLOPs with the decimals that tell the rows apart
+    assert lines["original"] == "| original | pending | 23.30 |  | pending | 6.55 |  | 0.270 | 25.6 | 40.551 |"
 
 
 def test_section_header_names_the_setting(reduction_report):
@@ -165,8 +165,8 @@ def test_without_records_the_defaults_are_pending_with_complexity(tmp_path):
     written = write_reports(tmp_path / "nothing", tmp_path, exps=["se3x3_sweep"], overrides=["data=synthetic"])
     markdown = (tmp_path / "se3x3_sweep.md").read_text()
     lines = table_lines(markdown)
-    assert lines["SE"] == "| SE | pending | 22.28 |  | pending | 6.03 |  | 26.060 | 28.1 | 0.0812 | 3.87 |"
-    assert lines["SE_3x3"] == "| SE_3x3 | pending | 22.48 |  | pending | 6.02 |  | 23.690 | 25.8 | 0.0789 | 3.86 |"
+    assert lines["SE"] == "| SE | pending | 22.28 |  | pending | 6.03 |  | 26.060 | 28.1 | 81.2 | 3870 |"
+    assert lines["SE_3x3"] == "| SE_3x3 | pending | 22.48 |  | pending | 6.02 |  | 23.690 | 25.8 | 78.9 | 3860 |"
     assert "- data: synthetic (10 classes, 32 px); model: resnet50; schedule: plateau, 300 epochs" in markdown
     assert "defaults in: nothing" in markdown
     assert "- runs: 0 (every row pending)" in markdown
@@ -284,3 +284,13 @@ def test_a_table_that_fails_is_named_and_the_others_are_still_written(tmp_path, 
     assert "error: table gate_sweep not written: ValueError: the gate file is broken" in capsys.readouterr().err
     assert (tmp_path / "reduction_sweep.md").exists() and (tmp_path / "stage_sweep.md").exists()
     assert not (tmp_path / "gate_sweep.md").exists() and (tmp_path / "README.md").exists()
+
+
+def test_complexity_columns_print_enough_digits_to_tell_different_models_apart():
+    small = tables.complexity_unit("gflops", [0.040551, 0.040553, 0.040567])
+    assert (small.header, small.format(0.040551), small.format(0.040553)) == ("MFLOPs", "40.551", "40.553")
+    large = tables.complexity_unit("gflops", [3.858, 3.8605])
+    assert (large.header, large.format(3.858), large.format(3.8605)) == ("GFLOPs", "3.8580", "3.8605")
+    params = tables.complexity_unit("params_m", [25.5570, 25.5572])
+    assert (params.format(25.5570), params.format(25.5572)) == ("25.5570", "25.5572")
+    assert tables.complexity_unit("params_m", [1.0, 1.0]).format(1.0) == "1.000"  # the same model: no more digits

@@ -35,7 +35,36 @@ FINGERPRINT = "data_fingerprint"  # a record's field, part of its setting like a
 MEASURED = ("top1_err", "top5_err")
 COMPLEXITY = ("params_m", "gflops")
 HEADERS = {"top1_err": "top-1 err (%)", "top5_err": "top-5 err (%)", "params_m": "params (M)", "gflops": "GFLOPs"}
-FORMATS = {"params_m": ".3f", "gflops": ".4f"}  # as `python -m senet_ablate.complexity` prints them
+MIN_DECIMALS = {"params_m": 3, "gflops": 4}  # as `python -m senet_ablate.complexity` prints them
+MAX_DECIMALS = 6
+
+
+@dataclass(frozen=True)
+class Unit:
+    """How a table prints one complexity column: its header, a scale and enough decimals."""
+
+    header: str
+    scale: float
+    decimals: int
+
+    def format(self, value: float | None) -> str:
+        return "n/a" if value is None else f"{value * self.scale:.{self.decimals}f}"
+
+
+def complexity_unit(metric: str, values: list[float]) -> Unit:
+    """The unit of a table's params or FLOPs column: MFLOPs when every model is under 1 GFLOP (CIFAR,
+    mobile), and the fewest decimals (from MIN_DECIMALS) at which rows whose models differ print
+    differently."""
+    header, scale = HEADERS[metric], 1.0
+    if metric == "gflops" and values and max(values) < 1:
+        header, scale = "MFLOPs", 1000.0
+    distinct = len({round(value * scale, 9) for value in values})
+    decimals = MIN_DECIMALS[metric] - (3 if scale == 1000.0 else 0)
+    while decimals < MAX_DECIMALS and len({round(value * scale, decimals) for value in values}) < distinct:
+        decimals += 1
+    return Unit(header, scale, decimals)
+
+
 # Paper tables laid out per architecture, vanilla beside SE (rows `X` and `SE-X`), and what they measure.
 PAIRED = {"cifar": ("top1_err",), "imagenet": ("top1_err", "top5_err")}
 FOOTNOTE = (
@@ -272,8 +301,10 @@ def summarize_section(experiment: Experiment, section: Section, holders: dict[st
     }
 
 
-def _columns(row: dict, metrics: Sequence[str], with_paper: set[str], prefix: str = "") -> list[tuple[str, str]]:
-    """(header, cell) pairs for one row: each error with the paper's figure and Δ, then params and GFLOPs."""
+def _columns(
+    row: dict, metrics: Sequence[str], units: dict[str, Unit], with_paper: set[str], prefix: str = ""
+) -> list[tuple[str, str]]:
+    """(header, cell) pairs for one row: each error with the paper's figure and Δ, then params and FLOPs."""
     cells = []
     for metric in metrics:
         cell = row[metric]
@@ -281,27 +312,32 @@ def _columns(row: dict, metrics: Sequence[str], with_paper: set[str], prefix: st
         diff = "" if cell["diff"] is None else f"{cell['diff']:+.2f}"
         cells += [(prefix + HEADERS[metric], cell["cell"]), ("paper", paper), ("Δ", diff)]
     for metric in COMPLEXITY:
-        value = row[metric]["value"]
-        cells.append((prefix + HEADERS[metric], "n/a" if value is None else f"{value:{FORMATS[metric]}}"))
+        unit = units[metric]
+        cells.append((prefix + unit.header, unit.format(row[metric]["value"])))
         if metric in with_paper:
-            cells.append(("paper", "" if row[metric]["paper"] is None else f"{row[metric]['paper']:g}"))
+            paper = row[metric]["paper"]
+            cells.append(("paper", "" if paper is None else f"{paper * unit.scale:g}"))
     return cells
 
 
 def _table(table: str | None, rows: list[dict]) -> list[str]:
     """The ablation layout (one line per row), or the paired one (one line per architecture, vanilla | SE)."""
     with_paper = {metric for metric in COMPLEXITY for row in rows if row[metric]["paper"] is not None}
+    units = {
+        metric: complexity_unit(metric, [row[metric]["value"] for row in rows if row[metric]["value"] is not None])
+        for metric in COMPLEXITY
+    }
     if table in PAIRED:
         by_label = {row["label"]: row for row in rows}
         lines = [
             [("model", base)]
-            + _columns(row, PAIRED[table], with_paper, "vanilla ")
-            + _columns(by_label[f"SE-{base}"], PAIRED[table], with_paper, "SE ")
+            + _columns(row, PAIRED[table], units, with_paper, "vanilla ")
+            + _columns(by_label[f"SE-{base}"], PAIRED[table], units, with_paper, "SE ")
             for base, row in by_label.items()
             if not base.startswith("SE-")
         ]
     else:
-        lines = [[("row", row["label"])] + _columns(row, MEASURED, with_paper) for row in rows]
+        lines = [[("row", row["label"])] + _columns(row, MEASURED, units, with_paper) for row in rows]
     headers = [header for header, _ in lines[0]]
     return [
         "| " + " | ".join(headers) + " |",
