@@ -73,7 +73,7 @@ def reduction(tmp_path_factory):
 @pytest.fixture(scope="module")
 def reduction_report(reduction, tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
-    written = write_reports(reduction, out, exps=["reduction_sweep"])
+    written = write_reports(reduction, out, exps=["reduction_sweep"], paper="always")
     return out, written
 
 
@@ -103,7 +103,7 @@ def test_section_header_names_the_setting(reduction_report):
     out, _ = reduction_report
     markdown = (out / "reduction_sweep.md").read_text()
     assert "## Setting 1 of 1" in markdown and "## Setting 2" not in markdown
-    data, runs, differs, *unfinished = (line for line in markdown.splitlines() if line.startswith("- "))
+    data, runs, differs, paper, *unfinished = (line for line in markdown.splitlines() if line.startswith("- "))
     assert (
         data == "- data: synthetic (10 classes, 32 px); model: resnet20; schedule: cosine, 3 epochs, batch 64, lr 0.1"
     )
@@ -111,6 +111,7 @@ def test_section_header_names_the_setting(reduction_report):
         "- runs: 8 (1 stopped, 4 completed, 2 failed, 1 diverged); code: abc1234; last update: 2025-"
     )
     assert differs.startswith("- differs from the experiment file's defaults in: `data.image_size=32`")
+    assert paper == "- paper figures: table `reduction`, measured on imagenet with resnet50"  # paper=always
     assert "`model.name=resnet20`" in markdown and "`data.name=synthetic`" in markdown
     assert "FlopCounterMode" in markdown and "30.604M is printed 30.7" in markdown
     assert len(unfinished) == 4 and any(line.startswith("- row 32 ") and " stopped " in line for line in unfinished)
@@ -151,7 +152,7 @@ def test_settings_are_split_not_averaged(tmp_path):
     add_run(tmp_path, "squeeze_sweep", "Avg", top1=10.0, top5=1.0, when="01")
     add_run(tmp_path, "squeeze_sweep", "Avg", top1=20.0, top5=2.0, when="02", small=(*SMALL, "trainer.epochs=5"))
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):  # as inside the sweep's Hydra app
-        write_reports(tmp_path, tmp_path / "out", exps=["squeeze_sweep"])
+        write_reports(tmp_path, tmp_path / "out", exps=["squeeze_sweep"], paper="always")
     markdown = (tmp_path / "out" / "squeeze_sweep.md").read_text()
     newest, oldest = markdown.split("## Setting 2 of 2")
     assert "cosine, 5 epochs" in newest and "`trainer.epochs=5`" in newest
@@ -162,7 +163,9 @@ def test_settings_are_split_not_averaged(tmp_path):
 
 
 def test_without_records_the_defaults_are_pending_with_complexity(tmp_path):
-    written = write_reports(tmp_path / "nothing", tmp_path, exps=["se3x3_sweep"], overrides=["data=synthetic"])
+    written = write_reports(
+        tmp_path / "nothing", tmp_path, exps=["se3x3_sweep"], overrides=["data=synthetic"], paper="always"
+    )
     markdown = (tmp_path / "se3x3_sweep.md").read_text()
     lines = table_lines(markdown)
     assert lines["SE"] == "| SE | pending | 22.28 |  | pending | 6.03 |  | 26.060 | 28.1 | 81.2 | 3870 |"
@@ -264,7 +267,7 @@ def test_a_row_that_does_not_apply_reads_n_a_with_why_and_every_table_is_written
     assert {path.stem for path in written if path.suffix == ".md"} == set(tables.experiment_names()) | {"README"}
     markdown = (tmp_path / "se3x3_sweep.md").read_text()
     lines = table_lines(markdown)
-    assert lines["SE_3x3"].startswith("| SE_3x3 | n/a | 22.48 |  | n/a | 6.02 |  | n/a |")
+    assert lines["SE_3x3"] == "| SE_3x3 | n/a | n/a | n/a | n/a |"  # resnet20 is not the paper's model: no paper column
     assert lines["SE"].startswith("| SE | 30.00 (n=1) |")
     assert "- `SE_3x3`: se.position='3x3' is not allowed: resnet20 supports standard, pre, post, identity" in markdown
 
@@ -294,3 +297,28 @@ def test_complexity_columns_print_enough_digits_to_tell_different_models_apart()
     params = tables.complexity_unit("params_m", [25.5570, 25.5572])
     assert (params.format(25.5570), params.format(25.5572)) == ("25.5570", "25.5572")
     assert tables.complexity_unit("params_m", [1.0, 1.0]).format(1.0) == "1.000"  # the same model: no more digits
+
+
+def test_paper_figures_appear_in_the_papers_setting_only_unless_asked_for(tmp_path):
+    imagenet = ("data=imagenet", "data.root=/nowhere")  # records only: the data is never read
+    add_run(tmp_path, "gate_sweep", "Tanh", top1=23.10, top5=6.40, small=imagenet)  # ResNet-50 on ImageNet
+    add_run(tmp_path, "gate_sweep", "Tanh", top1=40.00, top5=9.00)  # resnet20 on synthetic data
+    write_reports(tmp_path, tmp_path / "auto", exps=["gate_sweep"])
+    auto = (tmp_path / "auto" / "gate_sweep.md").read_text()
+    paper_section, foreign_section = auto.split("## Setting ")[1:3]
+    if "resnet20" in paper_section:
+        paper_section, foreign_section = foreign_section, paper_section
+    assert "| Tanh | 23.10 (n=1) | 23.00 | +0.10 | 6.40 (n=1) | 6.38 | +0.02 |" in paper_section
+    assert "- paper figures: table `gate`, measured on imagenet with resnet50\n" in paper_section
+    assert "| Tanh | 40.00 (n=1) | 9.00 (n=1) |" in foreign_section and "23.00" not in foreign_section
+    assert (
+        "- paper figures: not shown, table `gate` was measured on imagenet with resnet50 and this section is "
+        "synthetic with resnet20 (`paper=always` shows them anyway)" in foreign_section
+    )
+    write_reports(tmp_path, tmp_path / "always", exps=["gate_sweep"], paper="always")
+    assert (
+        "| Tanh | 40.00 (n=1) | 23.00 | +17.00 | 9.00 (n=1) | 6.38 | +2.62 |"
+        in (tmp_path / "always" / "gate_sweep.md").read_text()
+    )
+    with pytest.raises(ConfigError, match="paper='sometimes' is not allowed: choose one of auto, always"):
+        write_reports(tmp_path, tmp_path, paper="sometimes")

@@ -4,24 +4,28 @@
     python -m senet_ablate.report exps=reduction_sweep se.bias=false
 
 Tool options: `results_dir=` (default `results`), `out=` (default: the results dir), `exps=`
-(comma-separated experiment files, default all). Anything else is a config override the runs
-were launched with (see `write_reports`); a bad one is a one-line error with exit status 2. A
-table that cannot be written is named on stderr (exit status 1) after every other one is written;
-a row that does not apply to a setting (SE_3x3 on basic blocks) is no error: it reads `n/a`.
+(comma-separated experiment files, default all), `paper=auto|always` (the paper's figures and Δ
+only in sections of the paper's dataset and model, or in every section). Anything else is a
+config override the runs were launched with (see `write_reports`); a bad one is a one-line
+error with exit status 2. A table that cannot be written is named on stderr (exit status 1)
+after every other one is written; a row that does not apply to a setting (SE_3x3 on basic
+blocks) is no error: it reads `n/a`.
 """
 
 import sys
 
 from senet_ablate.cli import pop_option, run_cli
-from senet_ablate.report.tables import TablesFailed, write_reports
+from senet_ablate.report.tables import PAPER_MODES, TablesFailed, write_reports
 
 
 def main(argv: list[str]) -> None:
     argv, results_dir = pop_option(argv, "results_dir", None, default="results")
     argv, out = pop_option(argv, "out", None, default=results_dir)
     argv, exps = pop_option(argv, "exps", None, default="all")
+    argv, paper = pop_option(argv, "paper", PAPER_MODES, default="auto")
     try:
-        written = write_reports(results_dir, out, exps=None if exps == "all" else exps.split(","), overrides=argv)
+        exp_names = None if exps == "all" else exps.split(",")
+        written = write_reports(results_dir, out, exps=exp_names, overrides=argv, paper=paper)
     except TablesFailed as failed:  # every other table is written; each failure is named, exit status 1
         print("\n".join(str(path) for path in failed.written))
         for name, why in failed.failures.items():

@@ -212,6 +212,35 @@ def paper_figures(table: str | None, data_name: str | None) -> dict[str, dict[st
     return {row["label"]: {key: row[key] for key in MEASURED + COMPLEXITY if key in row} for row in rows}
 
 
+# The setting each paper table measured: its datasets and, for the ablation tables, its one model.
+PAPER_DATASETS = {"cifar": ("cifar10", "cifar100")}  # every other table: ImageNet
+ABLATION_MODEL = "resnet50"  # the ablation tables' ResNet-50 (the paired tables set the model per row)
+PAPER_MODES = ("auto", "always")
+
+
+def paper_setting(table: str | None) -> tuple[tuple[str, ...], str | None]:
+    """(datasets, model) of a paper table; model None where each row names its own."""
+    return PAPER_DATASETS.get(table, ("imagenet",)), None if table in PAIRED else ABLATION_MODEL
+
+
+def paper_applies(table: str | None, setting: dict) -> bool:
+    """Whether a section's runs measure what the paper's table measured: same dataset, same model."""
+    datasets, model = paper_setting(table)
+    return setting.get("data.name") in datasets and (model is None or setting.get("model.name") == model)
+
+
+def paper_note(table: str | None, setting: dict, shown: bool) -> str:
+    datasets, model = paper_setting(table)
+    theirs = " / ".join(datasets) + ("" if model is None else f" with {model}")
+    if shown:
+        return f"paper figures: table `{table}`, measured on {theirs}"
+    ours = f"{setting.get('data.name')}" + (f" with {setting.get('model.name')}" if model else "")
+    return (
+        f"paper figures: not shown, table `{table}` was measured on {theirs} and this section is {ours} "
+        "(`paper=always` shows them anyway)"
+    )
+
+
 @cache
 def _complexity(key: str) -> Complexity:
     return config_complexity(OmegaConf.merge(OmegaConf.structured(Config), json.loads(key)))
@@ -251,12 +280,16 @@ def measured(records: list[dict], metric: str, paper: float | None, states: list
     return {"cell": cell, "mean": mean, "std": std, "n": len(values), "paper": paper, "diff": diff}
 
 
-def summarize_section(experiment: Experiment, section: Section, holders: dict[str, dict | None]) -> dict:
+def summarize_section(
+    experiment: Experiment, section: Section, holders: dict[str, dict | None], paper_mode: str = "auto"
+) -> dict:
     """A section as data: what the markdown shows and `<exp>.json` stores. `holders`: the live
-    claim of each run id that has one (a run in progress, here or on another node)."""
+    claim of each run id that has one (a run in progress, here or on another node). The paper's
+    figures are compared only in the paper's setting, unless `paper_mode` is `always`."""
     records = _records(section)
     states = {record["run_id"]: state_of(record, holders.get(record["run_id"])) for record in records}
-    paper = paper_figures(experiment.table, section.setting.get("data.name"))
+    show_paper = paper_mode == "always" or paper_applies(experiment.table, section.setting)
+    paper = paper_figures(experiment.table, section.setting.get("data.name")) if show_paper else {}
     rows, unfinished = [], []
     for label, runs in section.runs.items():
         figures = paper.get(label, {})
@@ -295,6 +328,8 @@ def summarize_section(experiment: Experiment, section: Section, holders: dict[st
         "runs": len(records),
         "statuses": dict(Counter(states.values())),
         "unfinished": unfinished,
+        "paper_shown": show_paper,
+        "paper_note": paper_note(experiment.table, section.setting, show_paper),
         "code_versions": sorted({str((record.get("env") or {}).get("code_version")) for record in records}),
         "updated_at": _last_update(records),
         "rows": rows,
@@ -302,15 +337,16 @@ def summarize_section(experiment: Experiment, section: Section, holders: dict[st
 
 
 def _columns(
-    row: dict, metrics: Sequence[str], units: dict[str, Unit], with_paper: set[str], prefix: str = ""
+    row: dict, metrics: Sequence[str], units: dict[str, Unit], with_paper: set[str], show_paper: bool, prefix: str = ""
 ) -> list[tuple[str, str]]:
     """(header, cell) pairs for one row: each error with the paper's figure and Δ, then params and FLOPs."""
     cells = []
     for metric in metrics:
         cell = row[metric]
-        paper = "" if cell["paper"] is None else f"{cell['paper']:.2f}"
-        diff = "" if cell["diff"] is None else f"{cell['diff']:+.2f}"
-        cells += [(prefix + HEADERS[metric], cell["cell"]), ("paper", paper), ("Δ", diff)]
+        cells.append((prefix + HEADERS[metric], cell["cell"]))
+        if show_paper:
+            paper = "" if cell["paper"] is None else f"{cell['paper']:.2f}"
+            cells += [("paper", paper), ("Δ", "" if cell["diff"] is None else f"{cell['diff']:+.2f}")]
     for metric in COMPLEXITY:
         unit = units[metric]
         cells.append((prefix + unit.header, unit.format(row[metric]["value"])))
@@ -320,7 +356,7 @@ def _columns(
     return cells
 
 
-def _table(table: str | None, rows: list[dict]) -> list[str]:
+def _table(table: str | None, rows: list[dict], show_paper: bool) -> list[str]:
     """The ablation layout (one line per row), or the paired one (one line per architecture, vanilla | SE)."""
     with_paper = {metric for metric in COMPLEXITY for row in rows if row[metric]["paper"] is not None}
     units = {
@@ -331,13 +367,13 @@ def _table(table: str | None, rows: list[dict]) -> list[str]:
         by_label = {row["label"]: row for row in rows}
         lines = [
             [("model", base)]
-            + _columns(row, PAIRED[table], units, with_paper, "vanilla ")
-            + _columns(by_label[f"SE-{base}"], PAIRED[table], units, with_paper, "SE ")
+            + _columns(row, PAIRED[table], units, with_paper, show_paper, "vanilla ")
+            + _columns(by_label[f"SE-{base}"], PAIRED[table], units, with_paper, show_paper, "SE ")
             for base, row in by_label.items()
             if not base.startswith("SE-")
         ]
     else:
-        lines = [[("row", row["label"])] + _columns(row, MEASURED, units, with_paper) for row in rows]
+        lines = [[("row", row["label"])] + _columns(row, MEASURED, units, with_paper, show_paper) for row in rows]
     headers = [header for header, _ in lines[0]]
     return [
         "| " + " | ".join(headers) + " |",
@@ -363,8 +399,9 @@ def _section_markdown(index: int, count: int, summary: dict, table: str | None) 
         + (f" ({statuses})" if statuses else " (every row pending)")
         + f"; code: {', '.join(summary['code_versions']) or '-'}; last update: {summary['updated_at'] or '-'}",
         "- differs from the experiment file's defaults in: " + (differs or "nothing"),
+        f"- {summary['paper_note']}",
         "",
-        *_table(table, summary["rows"]),
+        *_table(table, summary["rows"], summary["paper_shown"]),
         "",
         *_bullets("Rows that do not apply to this setting:", not_applicable),
         *_bullets("Runs not completed:", summary["unfinished"]),
@@ -376,10 +413,15 @@ def _bullets(title: str, lines: list[str]) -> list[str]:
 
 
 def write_experiment(
-    out_dir: Path, experiment: Experiment, found: list[Section], generated_at: str, holders: dict[str, dict | None]
+    out_dir: Path,
+    experiment: Experiment,
+    found: list[Section],
+    generated_at: str,
+    holders: dict[str, dict | None],
+    paper_mode: str = "auto",
 ) -> list[Path]:
     """Write `<exp>.md`, `<exp>.json` and, when some run has epochs, `<exp>.png`; return what was written."""
-    summaries = [summarize_section(experiment, section, holders) for section in found]
+    summaries = [summarize_section(experiment, section, holders, paper_mode) for section in found]
     png = out_dir / f"{experiment.name}.png"
     panels = [(f"Setting {i}", section.runs) for i, section in enumerate(found, 1)]
     has_curves = write_curves(png, panels)
@@ -433,14 +475,22 @@ def write_index(out_dir: Path, found: dict[str, tuple[Experiment, list[Section]]
 
 
 def write_reports(
-    results_dir: str | Path, out_dir: str | Path, exps: Sequence[str] | None = None, overrides: Sequence[str] = ()
+    results_dir: str | Path,
+    out_dir: str | Path,
+    exps: Sequence[str] | None = None,
+    overrides: Sequence[str] = (),
+    paper: str = "auto",
 ) -> list[Path]:
     """Write the tables of `exps` (default: every file in conf/exp) and refresh `<out>/README.md`.
 
     `overrides` are the plain config overrides the runs were launched with (not `+exp`, `exp.row`,
     `seed` or sweep lists): they fix the SE values of each row, e.g. `se.bias=false`, and the
-    setting shown before any run exists. Works inside a running Hydra app. Returns the files written.
+    setting shown before any run exists. `paper`: `auto` compares with the paper's figures only in
+    the paper's setting (its dataset and model), `always` in every section. Works inside a running
+    Hydra app. Returns the files written.
     """
+    if paper not in PAPER_MODES:
+        raise ConfigError("paper", paper, "choose one of " + ", ".join(PAPER_MODES))
     compose_config(list(overrides))  # a mistyped override is one error (a ConfigError), not one per table
     names = experiment_names(overrides)
     for name in exps or ():
@@ -457,7 +507,7 @@ def write_reports(
             experiment = load_experiment(name, overrides)
             found[name] = (experiment, sections(experiment, records))
             if exps is None or name in exps:
-                written += write_experiment(out, experiment, found[name][1], generated_at, holders)
+                written += write_experiment(out, experiment, found[name][1], generated_at, holders, paper)
         except Exception as error:
             log.exception("table %s could not be written", name)
             failures[name] = f"{type(error).__name__}: {error}"
