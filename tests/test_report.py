@@ -10,7 +10,7 @@ from hydra import initialize_config_dir
 from senet_ablate.complexity import Complexity
 from senet_ablate.config import CONFIG_DIR, apply_row, compose_config
 from senet_ablate.errors import ConfigError
-from senet_ablate.report import tables, write_reports
+from senet_ablate.report import stats, tables, write_reports
 from senet_ablate.report.__main__ import main
 from senet_ablate.store import config_dict, new_record, record_path, run_id, runs_dir, write_record
 
@@ -81,22 +81,28 @@ def test_cells_show_seeds_statuses_paper_and_difference(reduction_report):
     out, _ = reduction_report
     lines = table_lines((out / "reduction_sweep.md").read_text())
     assert lines["row"] == (
-        "| row | top-1 err (%) | paper | Δ | top-5 err (%) | paper | Δ | params (M) | paper | MFLOPs |"
-    )
+        "| row | top-1 err (%) | paper | Δ | top-5 err (%) | paper | Δ | params (M) | paper | MFLOPs "
+        "| Δ top-1 vs original | paper Δ |"
+    )  # the baseline has no completed run: the measured Δ is blank, the paper's own is shown
     assert (
         lines["16"]
-        == "| 16 | 22.35 ± 0.05 (n=3) | 22.28 | +0.07 | 6.10 ± 0.10 (n=3) | 6.03 | +0.07 | 0.272 | 28.1 | 40.553 |"
+        == "| 16 | 22.35 ± 0.05 (n=3) | 22.28 | +0.07 | 6.10 ± 0.10 (n=3) | 6.03 | +0.07 | 0.272 | 28.1 | 40.553 "
+        "|  | -1.02 |"
     )
     assert (
         lines["8"]
-        == "| 8 | 22.50 (1/2 seeds) | 22.26 | +0.24 | 6.25 (1/2 seeds) | 5.99 | +0.26 | 0.274 | 30.7 | 40.555 |"
+        == "| 8 | 22.50 (1/2 seeds) | 22.26 | +0.24 | 6.25 (1/2 seeds) | 5.99 | +0.26 | 0.274 | 30.7 | 40.555 "
+        "|  | -1.04 |"
     )
-    assert lines["4"] == "| 4 | failed | 22.25 |  | failed | 6.09 |  | 0.278 | 35.7 | 40.559 |"
-    assert lines["2"] == "| 2 | diverged | 22.29 |  | diverged | 6.00 |  | 0.286 | 45.7 | 40.567 |"
+    assert lines["4"] == "| 4 | failed | 22.25 |  | failed | 6.09 |  | 0.278 | 35.7 | 40.559 |  | -1.05 |"
+    assert lines["2"] == "| 2 | diverged | 22.29 |  | diverged | 6.00 |  | 0.286 | 45.7 | 40.567 |  | -1.01 |"
     # a running record that no live claim holds: its process is gone, a restart resumes it
-    assert lines["32"] == "| 32 | stopped | 22.72 |  | stopped | 6.20 |  | 0.271 | 26.9 | 40.552 |"
+    assert lines["32"] == "| 32 | stopped | 22.72 |  | stopped | 6.20 |  | 0.271 | 26.9 | 40.552 |  | -0.58 |"
     # never run: pending, but params and FLOPs are filled; MFLOPs with the decimals that tell the rows apart
-    assert lines["original"] == "| original | pending | 23.30 |  | pending | 6.55 |  | 0.270 | 25.6 | 40.551 |"
+    assert (
+        lines["original"]
+        == "| original | pending | 23.30 |  | pending | 6.55 |  | 0.270 | 25.6 | 40.551 | baseline |  |"
+    )
 
 
 def test_section_header_names_the_setting(reduction_report):
@@ -201,13 +207,15 @@ def test_cifar_layout_pairs_vanilla_and_se_with_the_datasets_paper_figures(tmp_p
     lines = table_lines((tmp_path / "cifar_sweep.md").read_text())
     assert lines["model"] == (
         "| model | vanilla top-1 err (%) | paper | Δ | vanilla params (M) | vanilla GFLOPs "
-        "| SE top-1 err (%) | paper | Δ | SE params (M) | SE GFLOPs |"
+        "| SE top-1 err (%) | paper | Δ | SE params (M) | SE GFLOPs | Δ top-1 vs vanilla | paper Δ |"
     )
     assert lines["ResNet-110"] == (
-        "| ResNet-110 | 27.10 ± 0.14 (n=2) | 26.88 | +0.22 | 1.000 | 2.0000 | stopped | 23.85 |  | 2.000 | 2.0000 |"
+        "| ResNet-110 | 27.10 ± 0.14 (n=2) | 26.88 | +0.22 | 1.000 | 2.0000 | stopped | 23.85 |  | 2.000 | 2.0000 "
+        "|  | -3.03 |"
     )
     assert (
-        lines["WRN-16-8"] == "| WRN-16-8 | pending | 20.43 |  | 1.000 | 2.0000 | pending | 19.14 |  | 2.000 | 2.0000 |"
+        lines["WRN-16-8"]
+        == "| WRN-16-8 | pending | 20.43 |  | 1.000 | 2.0000 | pending | 19.14 |  | 2.000 | 2.0000 |  | -1.29 |"
     )
 
 
@@ -216,7 +224,7 @@ def test_imagenet_layout_has_top5_and_paper_gflops(tmp_path, fake_complexity):
     lines = table_lines((tmp_path / "imagenet_sweep.md").read_text())
     assert lines["ResNeXt-50"] == (
         "| ResNeXt-50 | pending | 22.11 |  | pending | 5.90 |  | 1.000 | 2.0000 | 4.24 "
-        "| pending | 21.10 |  | pending | 5.49 |  | 2.000 | 2.0000 | 4.25 |"
+        "| pending | 21.10 |  | pending | 5.49 |  | 2.000 | 2.0000 | 4.25 |  | -1.01 |"
     )
 
 
@@ -322,3 +330,35 @@ def test_paper_figures_appear_in_the_papers_setting_only_unless_asked_for(tmp_pa
     )
     with pytest.raises(ConfigError, match="paper='sometimes' is not allowed: choose one of auto, always"):
         write_reports(tmp_path, tmp_path, paper="sometimes")
+
+
+def test_delta_vs_baseline_has_a_t_interval_and_a_noise_marker_checked_by_hand(tmp_path):
+    runs = {"original": [23.30, 23.40, 23.20], "16": [22.30, 22.40, 22.35], "8": [23.25, 23.35, 23.30], "4": [22.25]}
+    for label, errors in runs.items():
+        for seed, error in enumerate(errors):
+            add_run(tmp_path, "reduction_sweep", label, seed=seed, top1=error, top5=6.0)
+    write_reports(tmp_path, tmp_path, exps=["reduction_sweep"], paper="always")
+    lines = table_lines((tmp_path / "reduction_sweep.md").read_text())
+    # 16 vs original: Δ = 22.35 - 23.30 = -0.95; pooled variance (2 * 0.0025 + 2 * 0.01) / 4 = 0.00625;
+    # half width t(0.975, 4) * sqrt(0.00625) * sqrt(1/3 + 1/3) = 2.7764 * 0.079057 * 0.81650 = 0.1792
+    assert lines["16"].endswith("| -0.95 [-1.13, -0.77] ✓ | -1.02 |")  # paper: 22.28 - 23.30
+    assert lines["8"].endswith("| +0.00 [-0.18, +0.18] ≈ | -1.04 |")  # within seed noise
+    # one seed against three: the baseline's variance alone, 2 df: 4.3027 * 0.1 * sqrt(1 + 1/3) = 0.4968
+    assert lines["4"].endswith("| -1.05 [-1.55, -0.55] ✓ | -1.05 |")
+    assert lines["32"].endswith("|  | -0.58 |") and lines["original"].endswith("| baseline |  |")
+    assert lines["row"].endswith("| Δ top-1 vs original | paper Δ |")
+
+
+def test_with_one_seed_the_interval_is_unknown_and_the_seeds_needed_come_from_the_spread_seen(tmp_path):
+    for label, errors in {"original": [23.30], "2": [23.20], "16": [22.30, 22.50]}.items():
+        for seed, error in enumerate(errors):
+            add_run(tmp_path, "reduction_sweep", label, seed=seed, top1=error, top5=6.0)
+    write_reports(tmp_path, tmp_path, exps=["reduction_sweep"])
+    lines = table_lines((tmp_path / "reduction_sweep.md").read_text())
+    # spread seen: std of row 16, 0.1414; Δ = -0.10 needs t(0.975, 2n - 2) * 0.1414 * sqrt(2 / n) < 0.10:
+    # n = 16 gives 2.0423 * 0.1414 * 0.3536 = 0.1021, n = 17 gives 2.0369 * 0.1414 * 0.3430 = 0.0988
+    assert lines["2"].endswith("| -0.10, interval unknown: ~17 seeds/row needed |")
+    assert "paper Δ" not in lines["row"]  # resnet20 on synthetic data: not the paper's setting
+    assert stats.t_quantile(0.975, 1) == pytest.approx(12.706, abs=1e-3)
+    assert stats.t_quantile(0.975, 4) == pytest.approx(2.776, abs=1e-3)
+    assert stats.t_quantile(0.975, 30) == pytest.approx(2.042, abs=1e-3)

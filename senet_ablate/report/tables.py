@@ -13,7 +13,7 @@ import logging
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
@@ -25,6 +25,7 @@ from senet_ablate.complexity import Complexity, config_complexity
 from senet_ablate.config import Config, compose_config, config_dirs, row_configs
 from senet_ablate.errors import ConfigError
 from senet_ablate.report.plots import write_curves
+from senet_ablate.report.stats import difference, pooled_std
 from senet_ablate.status import STATES, RunState, live_holder, state_of
 from senet_ablate.store import RUNTIME_KEYS, config_dict, iter_records
 
@@ -72,7 +73,12 @@ FOOTNOTE = (
     "seeds completed. Δ = ours − paper. GFLOPs are multiply-adds of convolutions and linear layers at "
     "`data.image_size`, batch 1 (torch FlopCounterMode total / 2). Params count the SE FC biases "
     "(`se.bias`); the paper rounds its figures up (30.604M is printed 30.7) and trained its ablations "
-    "without FC biases."
+    "without FC biases. "
+    "Δ top-1 vs baseline: mean(row) − mean(baseline) over completed seeds, with its 95% Student t interval "
+    "(pooled variance, n1 + n2 − 2 degrees of freedom); ✓: the interval excludes 0, a difference larger "
+    "than seed noise; ≈: it does not. With one seed in each the interval is unknown, and the seeds per row "
+    "that would resolve the observed Δ at the spread pooled over the section's rows are given instead. "
+    "paper Δ: the same difference between the paper's own figures, single runs with no interval."
 )
 
 
@@ -318,6 +324,7 @@ def summarize_section(
             for run, state in zip(runs, row_states, strict=True)
             if state != "completed"
         ]
+    _compare_with_baselines(rows, baselines(experiment), section)
     setting, defaults = section.setting, experiment.defaults
     differs = sorted(
         key for key in setting.keys() | defaults.keys() if key != FINGERPRINT and setting.get(key) != defaults.get(key)
@@ -334,6 +341,66 @@ def summarize_section(
         "updated_at": _last_update(records),
         "rows": rows,
     }
+
+
+def baselines(experiment: Experiment) -> dict[str, str]:
+    """Row label -> the row it is compared with: X for SE-X in the paired tables, elsewhere the one
+    row without SE (`original`, `ResNet-50`); none in tables without such a row."""
+    if experiment.table in PAIRED:
+        return {label: label.removeprefix("SE-") for label in experiment.identities if label.startswith("SE-")}
+    plain = [label for label, identity in experiment.identities.items() if identity.get("se.enabled") is False]
+    return {label: plain[0] for label in experiment.identities if label != plain[0]} if len(plain) == 1 else {}
+
+
+def _compare_with_baselines(rows: list[dict], compared: dict[str, str], section: Section) -> None:
+    """Set each row's `vs_baseline`: its top-1 Δ against its baseline, with interval and paper Δ."""
+    top1 = {
+        label: [run["top1_err"] for run in runs if run["status"] == "completed" and run.get("top1_err") is not None]
+        for label, runs in section.runs.items()
+    }
+    spread = pooled_std([values for values in top1.values() if values])
+    by_label = {row["label"]: row for row in rows}
+    for row in rows:
+        base = compared.get(row["label"])
+        row["is_baseline"] = row["label"] in compared.values()
+        if base is None:
+            row["vs_baseline"] = None
+            continue
+        ours, theirs = row["top1_err"]["paper"], by_label[base]["top1_err"]["paper"]
+        values, base_values = top1[row["label"]], top1[base]
+        measured_diff = difference(values, base_values, spread) if values and base_values else None
+        row["vs_baseline"] = {
+            "baseline": base,
+            **({"delta": None} if measured_diff is None else asdict(measured_diff)),
+            "beyond_noise": None if measured_diff is None else measured_diff.beyond_noise,
+            "paper_delta": None if ours is None or theirs is None else round(ours - theirs, 2) + 0.0,
+        }
+
+
+def _delta_cell(row: dict) -> str:
+    vs = row.get("vs_baseline")
+    if vs is None:
+        return "baseline" if row.get("is_baseline") else ""
+    if vs["delta"] is None:
+        return ""
+    delta = _signed(vs["delta"])
+    if vs["low"] is not None:
+        return f"{delta} [{_signed(vs['low'])}, {_signed(vs['high'])}] {'✓' if vs['beyond_noise'] else '≈'}"
+    if vs["seeds_needed"] is not None:
+        return f"{delta}, interval unknown: ~{vs['seeds_needed']} seeds/row needed"
+    return f"{delta}, interval unknown (1 seed each; no spread seen yet)"
+
+
+def _signed(value: float) -> str:
+    return f"{round(value, 2) + 0.0:+.2f}"  # + 0.0: no "-0.00"
+
+
+def _delta_columns(row: dict, name: str, show_paper: bool) -> list[tuple[str, str]]:
+    cells = [(f"Δ top-1 vs {name}", _delta_cell(row))]
+    if show_paper:
+        paper = (row.get("vs_baseline") or {}).get("paper_delta")
+        cells.append(("paper Δ", "" if paper is None else f"{paper:+.2f}"))
+    return cells
 
 
 def _columns(
@@ -369,11 +436,18 @@ def _table(table: str | None, rows: list[dict], show_paper: bool) -> list[str]:
             [("model", base)]
             + _columns(row, PAIRED[table], units, with_paper, show_paper, "vanilla ")
             + _columns(by_label[f"SE-{base}"], PAIRED[table], units, with_paper, show_paper, "SE ")
+            + _delta_columns(by_label[f"SE-{base}"], "vanilla", show_paper)
             for base, row in by_label.items()
             if not base.startswith("SE-")
         ]
     else:
-        lines = [[("row", row["label"])] + _columns(row, MEASURED, units, with_paper, show_paper) for row in rows]
+        compared = next((row["vs_baseline"]["baseline"] for row in rows if row.get("vs_baseline")), None)
+        lines = [
+            [("row", row["label"])]
+            + _columns(row, MEASURED, units, with_paper, show_paper)
+            + (_delta_columns(row, compared, show_paper) if compared else [])
+            for row in rows
+        ]
     headers = [header for header, _ in lines[0]]
     return [
         "| " + " | ".join(headers) + " |",
