@@ -29,7 +29,8 @@ def sweep_seeds(cfg: DictConfig) -> list[str]:
     if not sweep.exists():  # a sweeper that does not write it
         return [str(cfg.seed)]
     hydra = OmegaConf.load(sweep).hydra
-    return swept_values(list(hydra.overrides.task), "seed") or [str(hydra.sweeper.params.get("seed", cfg.seed))]
+    default_seeds = [f"seed={hydra.sweeper.params.get('seed', cfg.seed)}"]
+    return swept_values(list(hydra.overrides.task), "seed") or swept_values(default_seeds, "seed")
 
 
 class NoLogger:

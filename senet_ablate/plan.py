@@ -81,7 +81,7 @@ def remaining_epochs(state: RunState, epochs: int) -> int:
 
 def plan(argv: list[str]) -> list[str]:
     """The planner's report, as lines."""
-    exps = swept_values(argv, "+exp") or swept_values(argv, "exp")
+    exps = swept_values(argv, "exp")  # `+exp=<name>`
     if not exps:
         raise ConfigError("+exp", None, "name an experiment file, e.g. +exp=reduction_sweep")
     exp = exps[0]

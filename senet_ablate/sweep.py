@@ -3,7 +3,8 @@
 Both come from the run records and claims in `results_dir` (see `status.py`), never from the
 jobs' return values, so they are complete under any launcher: the basic one, submitit_local, or
 SLURM jobs that ran on other nodes. Failed rows do not stop a sweep; they are listed here, at
-the end, all of them, and make the command exit non-zero.
+the end, all of them, and make the command exit non-zero (as does a sweep whose runs cannot be
+listed from this machine, or whose table cannot be written).
 """
 
 import logging
@@ -13,6 +14,8 @@ from typing import Any
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
+
+from senet_ablate.errors import ConfigError
 
 log = logging.getLogger(__name__)
 _PER_JOB_KEYS = ("exp", "exp.row", "seed")  # set per job by the sweep, not shared by its rows
@@ -47,9 +50,14 @@ class SweepSummary(Callback):
         common = common_overrides(task)
         if config.hydra.searchpath:  # a user's config dir, where the experiment file may be
             common.append("hydra.searchpath=[" + ",".join(config.hydra.searchpath) + "]")
-        seeds = swept_values(task, "seed") or [str(config.hydra.sweeper.params.seed)]  # the file's default: 0
-        states = sweep_states(config.exp.name, [int(seed) for seed in seeds], common, swept_values(task, "exp.row"))
-        for state in states:
+        default_seeds = [f"seed={config.hydra.sweeper.params.seed}"]  # conf/sweep/rows.yaml: 0
+        seeds = swept_values(task, "seed") or swept_values(default_seeds, "seed")
+        try:
+            states = sweep_states(config.exp.name, [int(s) for s in seeds], common, swept_values(task, "exp.row"))
+        except ConfigError as error:  # e.g. the dataset is not readable from the machine that submitted the jobs
+            log.error("cannot list the sweep's runs here: %s; the table below still shows their records", error)
+            states = None
+        for state in states or []:
             log.info("%s", state.describe())
         try:
             written = write_reports(config.results_dir, config.results_dir, exps=[config.exp.name], overrides=common)
@@ -57,5 +65,5 @@ class SweepSummary(Callback):
         except TablesFailed as failed:
             log.error("%s", failed)
             sys.exit(1)
-        if any(state.state == "failed" for state in states):
+        if states is None or any(state.state == "failed" for state in states):
             sys.exit(1)
