@@ -269,10 +269,10 @@ def test_se_values_the_runs_were_launched_with_are_passed_as_overrides(tmp_path)
     assert "| Avg | 10.00 (n=1) |" in (tmp_path / "no_bias" / "squeeze_sweep.md").read_text()
 
 
-def test_a_row_that_does_not_apply_reads_n_a_with_why_and_every_table_is_written(tmp_path):
+def test_a_row_that_does_not_apply_reads_n_a_with_why(tmp_path):
+    """(That every other table is still written is the slow demo test's: the report over all files.)"""
     add_run(tmp_path, "se3x3_sweep", "SE", top1=30.0, top5=10.0)  # resnet20: basic blocks, no 3x3 position
-    written = write_reports(tmp_path, tmp_path)
-    assert {path.stem for path in written if path.suffix == ".md"} == set(tables.experiment_names()) | {"README"}
+    write_reports(tmp_path, tmp_path, exps=["se3x3_sweep"])
     markdown = (tmp_path / "se3x3_sweep.md").read_text()
     lines = table_lines(markdown)
     assert lines["SE_3x3"] == "| SE_3x3 | n/a | n/a | n/a | n/a |"  # resnet20 is not the paper's model: no paper column
@@ -290,7 +290,7 @@ def test_a_table_that_fails_is_named_and_the_others_are_still_written(tmp_path, 
 
     monkeypatch.setattr(tables, "load_experiment", broken_gate_sweep)
     with pytest.raises(SystemExit) as exit_status:
-        main([f"results_dir={tmp_path}"])
+        main([f"results_dir={tmp_path}", "exps=gate_sweep,reduction_sweep,stage_sweep"])
     assert exit_status.value.code == 1
     assert "error: table gate_sweep not written: ValueError: the gate file is broken" in capsys.readouterr().err
     assert (tmp_path / "reduction_sweep.md").exists() and (tmp_path / "stage_sweep.md").exists()
