@@ -247,7 +247,8 @@ def run_job(cfg: DictConfig) -> RunRecord:
             history = trainer.fit(on_epoch=on_epoch)
         save(status="completed", epochs=history, **summarise(history))
     except Interrupted as stop:
-        signal_name = signal.Signals(signals.received).name
+        # another process of the run may have been the one signalled: every process stops together
+        signal_name = signal.Signals(signals.received).name if signals.requested else "another process's signal"
         log.warning("run %s %s by %s", run, stop, signal_name)
         save(status="interrupted", interrupted_at={"epoch": stop.epoch, "step": stop.step, "signal": signal_name})
     except Diverged as error:
