@@ -28,6 +28,7 @@ CIFAR_CLASSES = {"cifar10": 10, "cifar100": 100}
 IMAGE_FOLDERS = ("imagenet", "imagefolder")
 SCHEDULES = ("step", "multistep", "cosine", "plateau")
 DEVICES = ("auto", "cpu", "cuda")
+LOADERS = ("auto", "gpu", "dataloader")
 LOGGERS = ("none", "wandb")
 WANDB_MODES = ("online", "offline", "disabled")
 
@@ -61,6 +62,10 @@ class DataConfig:
     # between the train and validation loaders. Never changes a result: augmentations are seeded
     # per image, not per worker.
     num_workers: int | None = None
+    # How batches reach the device: gpu (CIFAR only: the dataset held on the device, augmented
+    # there) | dataloader (torchvision datasets, DataLoader workers) | auto (gpu for CIFAR on CUDA,
+    # else dataloader). Part of a run's id: the two draw augmentations from different streams.
+    loader: str = "auto"
     skip_corrupt: bool = False  # image folders: skip (and count) unreadable images instead of failing
     train_size: int | None = None  # synthetic only (refused otherwise): number of generated training images
     val_size: int | None = None  # synthetic only (refused otherwise): number of generated validation images
@@ -123,6 +128,21 @@ class Config:
     exp: ExpConfig = field(default_factory=ExpConfig)
     seed: int = 0
     results_dir: str = "results"  # run records, checkpoints and tables go here
+
+
+def resolve_loader(data: DictConfig, device_type: str) -> str:
+    """`data.loader`, with `auto` resolved: the GPU-resident loader for CIFAR on CUDA."""
+    if data.loader != "auto":
+        return data.loader
+    return "gpu" if data.name in CIFAR_CLASSES and device_type == "cuda" else "dataloader"
+
+
+def for_device(cfg: DictConfig, device_type: str) -> DictConfig:
+    """`cfg` with what `auto` leaves to the machine decided for `device_type` (cpu | cuda): the
+    device and the loader. A run's id is computed from this, so `auto` is never an identity."""
+    return OmegaConf.merge(
+        cfg, {"trainer": {"device": device_type}, "data": {"loader": resolve_loader(cfg.data, device_type)}}
+    )
 
 
 def _row_labels(rows) -> str:
@@ -219,6 +239,9 @@ def _check_data(data: DictConfig) -> None:
             _positive(f"data.{key}", data[key])
         elif data[key] is not None:
             raise ConfigError(f"data.{key}", data[key], "only data=synthetic has a size to set; use null")
+    _choice("data.loader", data.loader, LOADERS)
+    if data.loader == "gpu" and data.name not in CIFAR_CLASSES:
+        raise ConfigError("data.loader", "gpu", f"only {', '.join(CIFAR_CLASSES)} fit on the device: use dataloader")
     if data.skip_corrupt and data.name not in IMAGE_FOLDERS:
         raise ConfigError("data.skip_corrupt", True, f"only image folders ({', '.join(IMAGE_FOLDERS)}) can skip images")
 

@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torchvision
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 import senet_ablate
 from senet_ablate.claims import Claim, claim_run
 from senet_ablate.complexity import config_complexity
-from senet_ablate.config import se_stages
+from senet_ablate.config import for_device, se_stages
 from senet_ablate.data import Loaders, build_loaders
 from senet_ablate.data.fingerprint import dataset_fingerprint
 from senet_ablate.distributed import DistributedContext, init_distributed
@@ -119,7 +119,8 @@ def describe_run(cfg: DictConfig, run: str, loaders: Loaders, fingerprint: str, 
         + (f" ({cfg.exp.name}, row {cfg.exp.row}, seed {cfg.seed})" if cfg.exp.row else f" (seed {cfg.seed})"),
         f"  model   {cfg.model.name}; {se}",
         f"  data    {data.name}, {data.num_classes} classes, {data.image_size} px: "
-        f"{len(loaders.train.dataset)} train / {len(loaders.val.dataset)} val images (fingerprint {fingerprint})",
+        f"{loaders.train_size} train / {loaders.val_size} val images (fingerprint {fingerprint}); "
+        f"{loaders.kind} loader",
         f"  batch   {effective_batch(recipe)} per optimiser step ({recipe.batch_size} x {recipe.accumulate_steps} "
         f"accumulation, over {world} process{'es' if world > 1 else ''})",
         f"  lr      {recipe.lr:g} peak, {recipe.schedule} schedule, {recipe.warmup_epochs} warm-up epochs, "
@@ -190,7 +191,7 @@ def run_job(cfg: DictConfig) -> RunRecord:
     device = resolve_device(cfg.trainer.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("trainer.device", "cuda", "no CUDA device is visible: use trainer.device=cpu or auto")
-    cfg = OmegaConf.merge(cfg, {"trainer": {"device": device.type}})  # `auto` is not an identity
+    cfg = for_device(cfg, device.type)
     fingerprint = dataset_fingerprint(cfg.data)
     run = run_id(cfg, fingerprint)
     path = record_path(cfg.results_dir, run)
@@ -205,7 +206,7 @@ def run_job(cfg: DictConfig) -> RunRecord:
     seed_everything(cfg.seed)
     model = build_model(cfg)
     complexity = config_complexity(cfg)
-    loaders = build_loaders(cfg, dist)
+    loaders = build_loaders(cfg, dist, device)
     trainer = Trainer(cfg, model, loaders, device, dist, runs_dir(cfg.results_dir) / run / "checkpoint.pt")
     log.info("%s", describe_run(cfg, run, loaders, fingerprint, trainer))
     claim, left = take_claim(cfg, run, fingerprint, dist, device)  # after everything that can refuse the run

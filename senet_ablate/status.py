@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from omegaconf import DictConfig, OmegaConf
 
 from senet_ablate.claims import claim_path, is_dead, read_claim
-from senet_ablate.config import compose_config, row_configs
+from senet_ablate.config import compose_config, for_device, row_configs
 from senet_ablate.data.fingerprint import dataset_fingerprint
 from senet_ablate.engine.trainer import resolve_device
 from senet_ablate.store import RunRecord, read_record, record_path, run_id, runs_dir
@@ -83,7 +83,7 @@ def run_ids(cfg: DictConfig) -> list[str]:
     devices = [resolve_device(cfg.trainer.device).type]
     if cfg.trainer.device == "auto":
         devices += [device for device in ("cuda", "cpu") if device not in devices]
-    return [run_id(OmegaConf.merge(cfg, {"trainer": {"device": device}}), fingerprint) for device in devices]
+    return [run_id(for_device(cfg, device), fingerprint) for device in devices]
 
 
 def run_state(cfg: DictConfig) -> RunState:

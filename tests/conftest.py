@@ -1,5 +1,9 @@
+import os
+
 import pytest
 import torch
+
+from senet_ablate.claims import Claim
 
 
 @pytest.fixture(autouse=True)
@@ -12,3 +16,21 @@ def _deterministic():
 def _private_cache(tmp_path_factory, monkeypatch):
     """Dataset fingerprints are cached per user; tests (and the CLIs they start) keep theirs apart."""
     monkeypatch.setenv("SENET_ABLATE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture
+def signal_at_heartbeat(monkeypatch):
+    """`signal_at_heartbeat(beat, signum)`: deliver `signum` to this process at the `beat`-th
+    heartbeat of a run (one per training step on the CPU); `monkeypatch.undo()` stops it."""
+
+    def arm(beat: int, signum: int) -> None:
+        calls = []
+
+        def beat_and_signal(self):
+            calls.append(1)
+            if len(calls) == beat:
+                os.kill(os.getpid(), signum)
+
+        monkeypatch.setattr(Claim, "beat", beat_and_signal)
+
+    return arm

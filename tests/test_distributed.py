@@ -14,6 +14,8 @@ from senet_ablate.errors import ConfigError
 from senet_ablate.run import run_job
 from senet_ablate.store import iter_records
 
+CPU = torch.device("cpu")
+
 
 def _batches(size, global_batch, rank, world, seed=3):
     return list(GlobalBatchSampler(size, global_batch, rank, world, torch.Generator().manual_seed(seed)))
@@ -34,17 +36,17 @@ def test_the_ranks_batches_make_up_the_single_process_batch(size, global_batch):
 
 def test_validation_shards_cover_every_image_once():
     cfg = compose_config(["data=synthetic", "data.val_size=37", "data.train_size=64", "trainer.batch_size=8"])
-    shards = [build_loaders(cfg, DistributedContext(rank, 2)).val.dataset for rank in range(2)]
+    shards = [build_loaders(cfg, DistributedContext(rank, 2), CPU).val.loader.dataset for rank in range(2)]
     assert sorted(i for shard in shards for i in shard.indices) == list(range(37))
 
 
 def test_a_global_batch_that_does_not_split_over_the_processes_is_refused():
     cfg = compose_config(["data=synthetic", "trainer.batch_size=30"])
     with pytest.raises(ConfigError, match="trainer.batch_size=30 .* a multiple of the 4 processes"):
-        build_loaders(cfg, DistributedContext(0, 4))
+        build_loaders(cfg, DistributedContext(0, 4), CPU)
     small = compose_config(["data=synthetic", "data.train_size=16", "trainer.batch_size=32"])
     with pytest.raises(ConfigError, match="trainer.batch_size=32 .* at most the 16 training images"):
-        build_loaders(small, DistributedContext(0, 2))
+        build_loaders(small, DistributedContext(0, 2), CPU)
 
 
 COMMON = [

@@ -3,7 +3,6 @@ import signal
 
 import pytest
 
-from senet_ablate.claims import Claim
 from senet_ablate.config import compose_config
 from senet_ablate.engine.checkpoint import load_checkpoint
 from senet_ablate.engine.preemption import StopSignals
@@ -20,18 +19,6 @@ def _cfg(results_dir, *overrides):
     return compose_config([*TINY, *SMALL, f"results_dir={results_dir}", *overrides])
 
 
-def _signal_at_heartbeat(monkeypatch, beat: int, signum: int) -> None:
-    """Deliver `signum` to this process at the `beat`-th heartbeat (one per training step on the CPU)."""
-    calls = []
-
-    def beat_and_signal(self):
-        calls.append(1)
-        if len(calls) == beat:
-            os.kill(os.getpid(), signum)
-
-    monkeypatch.setattr(Claim, "beat", beat_and_signal)
-
-
 def _results(record):
     return [{key: epoch[key] for key in RESULT_KEYS} for epoch in record["epochs"]]
 
@@ -46,13 +33,13 @@ def _results(record):
     ],
 )
 def test_a_warning_signal_checkpoints_the_step_and_a_restart_ends_like_an_uninterrupted_run(
-    tmp_path, monkeypatch, signum, overrides, beat, stopped_at
+    tmp_path, monkeypatch, signal_at_heartbeat, signum, overrides, beat, stopped_at
 ):
     whole = run_job(_cfg(tmp_path / "whole", *overrides))
     assert whole["status"] == "completed"
 
     cfg = _cfg(tmp_path / "split", *overrides)
-    _signal_at_heartbeat(monkeypatch, beat, signum)
+    signal_at_heartbeat(beat, signum)
     stopped = run_job(cfg)
     assert stopped["status"] == "interrupted"
     assert stopped["interrupted_at"] == {**stopped_at, "signal": signal.Signals(signum).name}

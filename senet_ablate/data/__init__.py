@@ -1,4 +1,4 @@
-"""Datasets behind one small interface: `build_loaders(cfg) -> Loaders(train, val)`."""
+"""Datasets behind one small interface: `build_loaders(cfg, dist, device) -> Loaders`, batches on the device."""
 
 from senet_ablate.data.build import Loaders, build_loaders
 

@@ -1,7 +1,7 @@
 """CIFAR-10/100 from the pickled batches of torchvision's layout, read by us.
 
 torchvision's CIFAR classes check each batch file's md5, so files written by tests (or a
-GPU-resident loader later) cannot pass through them; the batches are plain pickles of uint8
+the GPU-resident loader, `gpu_cifar.py`) cannot pass through them; the batches are plain pickles of uint8
 arrays, cheap to read directly. torchvision still does the download when asked.
 """
 
@@ -73,13 +73,12 @@ def _read_batches(files: list[Path], label_key: bytes) -> tuple[torch.Tensor, to
     return torch.from_numpy(np.concatenate(images)), torch.tensor(labels, dtype=torch.long)
 
 
-def cifar_datasets(name: str, root: str, download: bool) -> tuple[Dataset, Dataset]:
-    """Train (4-pixel zero pad, random 32 crop, flip, normalise) and test (normalise) sets."""
+def cifar_datasets(name: str, root: str, download: bool) -> tuple[CifarArrays, CifarArrays]:
+    """Train (4-pixel zero pad, random 32 crop, flip) and test sets of uint8 images; the loader
+    normalises them on the device with `MEAN_STD[name]`."""
     _, train_files, _, label_key, _ = _LAYOUT[name]
     files = batch_files(name, root, download)
-    mean, std = MEAN_STD[name]
-    to_input = [v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)]
-    train_transform = v2.Compose([v2.RandomCrop(32, padding=4), v2.RandomHorizontalFlip(), *to_input])
+    train_transform = v2.Compose([v2.RandomCrop(32, padding=4), v2.RandomHorizontalFlip()])
     train = CifarArrays(*_read_batches(files[: len(train_files)], label_key), train_transform)
-    test = CifarArrays(*_read_batches(files[len(train_files) :], label_key), v2.Compose(to_input))
+    test = CifarArrays(*_read_batches(files[len(train_files) :], label_key), v2.Identity())
     return train, test

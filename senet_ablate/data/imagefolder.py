@@ -85,16 +85,15 @@ def split_dirs(root: str) -> list[Path]:
 def imagefolder_datasets(
     root: str, image_size: int, num_classes: int, skip_corrupt: bool = False
 ) -> tuple[ImageFolder, ImageFolder]:
-    """Train (RandomResizedCrop, flip) and val (resize, centre crop) sets, both normalised; with
-    `skip_corrupt`, unreadable images come out as None (batch them with collate_skipping_none)."""
+    """Train (RandomResizedCrop, flip) and val (resize, centre crop) sets of uint8 image tensors,
+    normalised by the loader on the device with IMAGENET_MEAN_STD; with `skip_corrupt`,
+    unreadable images come out as None (batch them with collate_skipping_none)."""
     train_dir, val_dir = split_dirs(root)
-    mean, std = IMAGENET_MEAN_STD
-    to_input = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)]
     train_transform = v2.Compose(
-        [v2.RandomResizedCrop(image_size, antialias=True), v2.RandomHorizontalFlip(), *to_input]
+        [v2.RandomResizedCrop(image_size, antialias=True), v2.RandomHorizontalFlip(), v2.PILToTensor()]
     )
     eval_transform = v2.Compose(
-        [v2.Resize(round(image_size * 256 / 224), antialias=True), v2.CenterCrop(image_size), *to_input]
+        [v2.Resize(round(image_size * 256 / 224), antialias=True), v2.CenterCrop(image_size), v2.PILToTensor()]
     )
     train = CheckedImageFolder(str(train_dir), train_transform, skip_corrupt)
     val = CheckedImageFolder(str(val_dir), eval_transform, skip_corrupt)

@@ -109,9 +109,9 @@ class Trainer:
             return nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
-    def to_device(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        images = images.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
-        return images, labels.to(self.device, non_blocking=True)
+    def in_memory_format(self, images: torch.Tensor) -> torch.Tensor:
+        """The loaders deliver model input on the device; this only lays it out as the model's weights."""
+        return images.contiguous(memory_format=self.memory_format)
 
     def fit(self, on_epoch: Callable[[list[dict]], None]) -> list[dict]:
         """Train from the checkpoint (if any) to `trainer.epochs`; return every epoch's metrics.
@@ -173,7 +173,7 @@ class Trainer:
         return self.dist.all_reduce_sum(asked).item() > 0
 
     def steps_per_epoch(self) -> int:
-        steps = len(self.loaders.train)
+        steps = len(self.loaders.sampler)
         cap = self.recipe.max_steps_per_epoch
         return min(steps, cap) if cap else steps
 
@@ -200,9 +200,8 @@ class Trainer:
             if step >= steps:
                 break
             if labels.numel():  # a batch of nothing but skipped corrupt images trains nothing
-                images, labels = self.to_device(images, labels)
                 with self.autocast():
-                    logits = self.network(images)
+                    logits = self.network(self.in_memory_format(images))
                     loss = self.criterion(logits, labels)
                 self.scaler.scale(loss / accumulate).backward()
                 loss = loss.detach()
@@ -246,7 +245,7 @@ class Trainer:
                 raise Interrupted(epoch + 1, step + 1, state)
         progress.close()
         elapsed = time.perf_counter() - started
-        expected = self.loaders.train.batch_sampler.images(steps)
+        expected = self.loaders.sampler.images(steps)
         totals = self.dist.all_reduce_sum(
             torch.stack([loss_sum, correct, torch.tensor(float(seen), device=self.device)])
         )
@@ -278,9 +277,8 @@ class Trainer:
             self.heartbeat()
             if not labels.numel():
                 continue
-            images, labels = self.to_device(images, labels)
             with self.autocast():
-                logits = self.network(images)
+                logits = self.network(self.in_memory_format(images))
             hits = logits.topk(topk, dim=1).indices == labels[:, None]
             totals += torch.stack(
                 [
@@ -290,16 +288,13 @@ class Trainer:
                     torch.tensor(len(labels), device=self.device),
                 ]
             )
-        expected = torch.tensor(float(len(self.loaders.val.dataset)), device=self.device)
-        loss_sum, top1, topk_hits, count, expected = self.dist.all_reduce_sum(
-            torch.cat([totals, expected[None]])
-        ).tolist()
+        loss_sum, top1, topk_hits, count = self.dist.all_reduce_sum(totals).tolist()
         return {
             "val_loss": loss_sum / count,
             "top1_err": 100 * (1 - top1 / count),
             "top5_err": 100 * (1 - topk_hits / count),
             "val_images": int(count),
-            "skipped": int(expected - count),
+            "skipped": self.loaders.val_size - int(count),
         }
 
     def save(self, history: list[dict], partial: dict | None = None) -> None:

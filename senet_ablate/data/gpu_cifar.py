@@ -1,0 +1,80 @@
+"""CIFAR held on the training device as uint8, batched and augmented there (`data.loader=gpu`).
+
+A CIFAR epoch on a modern GPU takes seconds, far less than DataLoader workers need to crop and
+flip 50,000 small images one at a time in Python. Here the dataset is one tensor on the device
+(150 MB for CIFAR-10's training set), and each batch is one gather: a random crop of the
+zero-padded image (every offset in 0..2*pad equally likely, as torchvision's
+RandomCrop(32, padding=4)) and a horizontal flip with probability 1/2 (RandomHorizontalFlip),
+then normalisation. The same code runs on the CPU device, for tests and the CPU benchmark.
+
+Determinism: the order comes from the sampler (a `randperm` on the device, seeded per epoch),
+and a batch's crops and flips from a generator reseeded from (epoch seed, step), drawn for the
+whole global batch and sliced per process. A batch's augmentation therefore depends neither on
+the batches before it (a resumed run redraws it exactly) nor on the number of processes.
+"""
+
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor
+
+PAD = 4  # pixels of zero padding around each image before the 32x32 crop
+
+
+def draw_crop_flip(count: int, pad: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """Per image: the crop's (top, left) offset into the padded image, each uniform in 0..2*pad,
+    and whether to flip it (probability 1/2)."""
+    device = generator.device
+    offsets = torch.randint(0, 2 * pad + 1, (count, 2), generator=generator, device=device)
+    flips = torch.rand(count, generator=generator, device=device) < 0.5
+    return offsets, flips
+
+
+def crop_flip(images: Tensor, offsets: Tensor, flips: Tensor, pad: int) -> Tensor:
+    """Crop each (C, H, W) image of `images` at its offset in the image zero-padded by `pad`, and
+    mirror the flipped ones: one gather over the batch, whatever its dtype."""
+    count, channels, height, width = images.shape
+    padded = torch.nn.functional.pad(images, (pad, pad, pad, pad))
+    rows = offsets[:, :1] + torch.arange(height, device=images.device)  # (N, H)
+    columns = torch.arange(width, device=images.device).expand(count, width)
+    columns = torch.where(flips[:, None], width - 1 - columns, columns) + offsets[:, 1:]  # (N, W)
+    return padded[
+        torch.arange(count, device=images.device)[:, None, None, None],
+        torch.arange(channels, device=images.device)[None, :, None, None],
+        rows[:, None, :, None],
+        columns[:, None, None, :],
+    ]
+
+
+class DeviceCifarTrain:
+    """This process's training batches, cut from the device-resident dataset in the sampler's order."""
+
+    def __init__(self, images: Tensor, labels: Tensor, sampler, normalize):
+        self.images, self.labels, self.sampler, self.normalize = images, labels, sampler, normalize
+        self.generator = torch.Generator(device=images.device)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        for step, batch in self.sampler.global_batches():
+            self.generator.manual_seed(self.sampler.step_seed(step))
+            offsets, flips = draw_crop_flip(len(batch), PAD, self.generator)
+            mine = self.sampler.mine(batch)
+            images = crop_flip(self.images[mine], self.sampler.mine(offsets), self.sampler.mine(flips), PAD)
+            yield self.normalize(images), self.labels[mine]
+
+
+class DeviceCifarVal:
+    """This process's validation shard, in order, normalised batch by batch on the device."""
+
+    def __init__(self, images: Tensor, labels: Tensor, batch_size: int, normalize):
+        self.images, self.labels, self.batch_size, self.normalize = images, labels, batch_size, normalize
+
+    def __len__(self) -> int:
+        return -(-len(self.labels) // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        for start in range(0, len(self.labels), self.batch_size):
+            end = start + self.batch_size
+            yield self.normalize(self.images[start:end]), self.labels[start:end]
