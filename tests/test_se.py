@@ -47,3 +47,33 @@ def test_gate_ranges(gate, low, high):
 def test_bias_switch():
     assert SqueezeExcitation(32, 4, bias=False).fc1.bias is None
     assert sum(p.numel() for p in SqueezeExcitation(32, 4, bias=True).parameters()) == 2 * 32 * 8 + 8 + 32
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["model=resnet50", "data.image_size=64"],  # post-activation bottlenecks, projection shortcuts
+        ["model=resnet20", "data=cifar10", "se.gate=tanh"],  # basic blocks
+        ["model=resnet164", "data=cifar10", "se.squeeze=none"],  # pre-activation; a full-map gate
+        ["model=resnext50_32x4d", "data.image_size=64", "se.gate=relu", "model.zero_init_residual=true"],
+    ],
+)
+def test_the_fused_scale_and_add_gives_the_plain_paths_outputs_and_gradients(monkeypatch, overrides):
+    from senet_ablate import create_model
+    from senet_ablate.models.residual import ResidualUnit
+
+    torch.manual_seed(0)
+    model = create_model(overrides).double().train()
+    size = 64 if "data.image_size=64" in overrides else 32
+    images = torch.randn(2, 3, size, size, dtype=torch.float64)
+    results = []
+    for fused in (True, False):
+        monkeypatch.setattr(ResidualUnit, "fuse_se_scale", fused)
+        model.zero_grad()
+        out = model(images)
+        (out * torch.linspace(-1, 1, out.shape[1], dtype=out.dtype)).sum().backward()
+        results.append((out.detach(), [p.grad.clone() for p in model.parameters()]))
+    (fused_out, fused_grads), (plain_out, plain_grads) = results
+    torch.testing.assert_close(fused_out, plain_out, rtol=1e-10, atol=1e-12)
+    for fused_grad, plain_grad in zip(fused_grads, plain_grads, strict=True):
+        torch.testing.assert_close(fused_grad, plain_grad, rtol=1e-8, atol=1e-10)

@@ -32,5 +32,9 @@ class SqueezeExcitation(nn.Module):
         self.fc2 = nn.Conv2d(hidden, channels, kernel_size=1, bias=bias)
         self.gate = _GATES[gate]()
 
+    def excitation(self, x: Tensor) -> Tensor:
+        """The per-channel weights (N, C, 1, 1) that scale `x` (N, C, H, W for squeeze="none")."""
+        return self.gate(self.fc2(self.act(self.fc1(self.squeeze(x)))))
+
     def forward(self, x: Tensor) -> Tensor:
-        return x * self.gate(self.fc2(self.act(self.fc1(self.squeeze(x)))))
+        return x * self.excitation(x)

@@ -10,6 +10,7 @@ It owns the one decision the integration ablation varies: where the SE block sit
 The paper prints no parameter counts for SE-PRE and SE-Identity; these choices define ours.
 """
 
+import torch
 from torch import Tensor, nn
 
 from senet_ablate.attention import SqueezeExcitation
@@ -19,6 +20,11 @@ class ResidualUnit(nn.Module):
     """Subclasses implement `residual` (and `shortcut`, `merge` where they differ)."""
 
     se_position: str | None = None
+    # At the standard position, scale the residual and add the shortcut in one pass over the
+    # feature map (torch.addcmul) instead of two (multiply, then add): the scale is memory-bound,
+    # so this is where SE's cost beyond its FLOPs lies. A class switch so that the benchmark can
+    # time both; the results are equal up to float rounding (tests/test_se.py).
+    fuse_se_scale: bool = True
     # The residual branch's last layer: zeroing its weight makes the block start as the identity
     # (zero_init_residual). The last BN of post-activation blocks; the last conv of pre-activation
     # ones, which end in a conv (as timm's `zero_init_last` does for its pre-activation blocks).
@@ -48,8 +54,12 @@ class ResidualUnit(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         shortcut = self.maybe_se(self.shortcut(x), "identity")
-        residual = self.maybe_se(self.residual(self.maybe_se(x, "pre")), "standard")
-        return self.maybe_se(self.merge(residual + shortcut), "post")
+        residual = self.residual(self.maybe_se(x, "pre"))
+        if self.se_position == "standard" and self.fuse_se_scale:
+            summed = torch.addcmul(shortcut, residual, self.se.excitation(residual))
+        else:
+            summed = self.maybe_se(residual, "standard") + shortcut
+        return self.maybe_se(self.merge(summed), "post")
 
 
 def conv3x3(in_channels: int, out_channels: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
