@@ -1,74 +1,341 @@
-"""Training-step throughput of our models against timm's equivalents, measured in one process.
+"""The one benchmark behind every speed claim: ours against named peers, measured in one process.
 
-Each pair runs the same number of SGD steps on the same random batch, after warm-up steps,
-and the table reports images/s and the ratio ours / timm, so a claim about speed is always a
-ratio against a named peer measured in the same run.
+It times, each as the median of `--repeats` timed runs after `--warmup` steps:
+  1. training steps (images/s, and peak memory on CUDA) of our ResNet-50 and SE-ResNet-50 in
+     the torchvision layout against timm's `resnet50` / `seresnet50` and torchvision's
+     `resnet50`, all at the same batch, dtype, memory format and compile setting; our
+     SE-ResNet-50 also without the fused scale-and-add (`ResidualUnit.fuse_se_scale`);
+  2. the SE overhead: our SE-ResNet-50's throughput over our ResNet-50's, beside timm's ratio;
+  3. our GPU-resident CIFAR loader (`data.loader=gpu`) against torchvision's DataLoader with the
+     same augmentation (RandomCrop(32, padding=4), flip, normalise), each delivering float
+     batches on the device;
+  4. projections from measured partial epochs of our real training loop: SE-ResNet-110 under
+     `trainer=cifar_paper`, and one `trainer=imagenet_ablation` ResNet-50 epoch.
 
-    python scripts/benchmark.py                       # CPU-sized defaults
-    python scripts/benchmark.py --device cuda --batch-size 256 --image-size 224 --steps 50 --amp
+It prints a markdown section and writes it into `--out` (results/benchmarks.md), replacing the
+section of the same device and settings and keeping the others, with versions and the command.
+
+    python scripts/benchmark.py                                  # CPU-sized defaults (make bench)
+    python scripts/benchmark.py --device cuda --batch-size 256 --image-size 224 --amp --channels-last
 """
 
 import argparse
+import os
+import platform
+import shlex
+import statistics
+import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import timm
 import torch
+import torchvision
+from torch.utils.data import DataLoader
+from torchvision.transforms import v2
 
 import senet_ablate
+from senet_ablate.config import compose_config
+from senet_ablate.data.build import GlobalBatchSampler, Loaders, Normalize
+from senet_ablate.data.cifar import MEAN_STD, CifarArrays
+from senet_ablate.data.gpu_cifar import PAD, DeviceCifarTrain, DeviceCifarVal
+from senet_ablate.distributed import DistributedContext
+from senet_ablate.engine.trainer import Trainer
+from senet_ablate.models import build_model
+from senet_ablate.models.residual import ResidualUnit
 
-# (our overrides, timm name): same architecture, torchvision layout, same parameter count.
-PAIRS = [
-    (["model=resnet50", "model.stride_in_1x1=false", "se.enabled=false"], "resnet50"),
-    (["model=resnet50", "model.stride_in_1x1=false"], "seresnet50"),
-]
+TORCHVISION_LAYOUT = ["model=resnet50", "model.stride_in_1x1=false"]  # stride in the 3x3, as timm and torchvision
+MODELS: dict[str, tuple[Callable[[], torch.nn.Module], bool]] = {  # label: (builder, fused SE scale)
+    "ours ResNet-50": (lambda: senet_ablate.create_model([*TORCHVISION_LAYOUT, "se.enabled=false"]), True),
+    "ours SE-ResNet-50": (lambda: senet_ablate.create_model(TORCHVISION_LAYOUT), True),
+    "ours SE-ResNet-50, unfused scale": (lambda: senet_ablate.create_model(TORCHVISION_LAYOUT), False),
+    "timm resnet50": (lambda: timm.create_model("resnet50"), True),
+    "timm seresnet50": (lambda: timm.create_model("seresnet50"), True),
+    "torchvision resnet50": (lambda: torchvision.models.resnet50(), True),
+}
+CIFAR_TRAIN, CIFAR_VAL, IMAGENET_TRAIN, IMAGENET_VAL = 50_000, 10_000, 1_281_167, 50_000
 
 
-def images_per_second(model, args) -> float:
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def median_rate(run: Callable[[], None], images: int, device: torch.device, args) -> float:
+    """Median images/s of `args.repeats` timed calls of `run` (each handling `images` images)."""
+    rates = []
+    for _ in range(args.repeats):
+        synchronize(device)
+        started = time.perf_counter()
+        run()
+        synchronize(device)
+        rates.append(images / (time.perf_counter() - started))
+    return statistics.median(rates)
+
+
+def training_throughput(build: Callable[[], torch.nn.Module], args, image_size: int) -> tuple[float, float | None]:
+    """Median training images/s of a fresh model and, on CUDA, its peak memory in GiB."""
     device = torch.device(args.device)
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
-    model = model.to(device, memory_format=memory_format).train()
+    torch.manual_seed(0)
+    model = build().to(device, memory_format=memory_format).train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    images = torch.randn(args.batch_size, 3, args.image_size, args.image_size, device=device)
+    network = torch.compile(model) if args.compile else model
+    images = torch.randn(args.batch_size, 3, image_size, image_size, device=device)
     images = images.contiguous(memory_format=memory_format)
     labels = torch.randint(1000, (args.batch_size,), device=device)
 
-    def step():
+    def step() -> None:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp):
-            loss = torch.nn.functional.cross_entropy(model(images), labels)
+            loss = torch.nn.functional.cross_entropy(network(images), labels)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
+    def steps() -> None:
+        for _ in range(args.steps):
+            step()
+
     for _ in range(args.warmup):
         step()
+    rate = median_rate(steps, args.steps * args.batch_size, device, args)
+    peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
+    return rate, peak
+
+
+def model_rows(args) -> dict[str, tuple[float, float | None]]:
+    rows = {}
+    for label, (build, fused) in MODELS.items():
+        ResidualUnit.fuse_se_scale = fused
+        try:
+            rows[label] = training_throughput(build, args, args.image_size)
+        finally:
+            ResidualUnit.fuse_se_scale = True
+        print(f"  {label}: {rows[label][0]:.1f} img/s", file=sys.stderr)
+    return rows
+
+
+def cifar_like(count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (count, 3, 32, 32), dtype=torch.uint8, generator=generator)
+    return images, torch.randint(10, (count,), generator=generator)
+
+
+def loader_rows(args) -> dict[str, float]:
+    """Images/s of float batches on the device: ours (held on the device) vs torchvision's DataLoader."""
+    device = torch.device(args.device)
+    images, labels = cifar_like(CIFAR_TRAIN)
+    batches = args.loader_batches
+    normalize = Normalize(MEAN_STD["cifar10"], device)
+    sampler = GlobalBatchSampler(len(labels), args.cifar_batch, 0, 1, torch.Generator(device=device))
+    ours = DeviceCifarTrain(images.to(device), labels.to(device), sampler, normalize)
+
+    def take(loader, to_device: bool) -> None:
+        for index, (batch, targets) in enumerate(loader):
+            if to_device:
+                batch, targets = batch.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+            if index + 1 == batches:
+                break
+
+    mean, std = MEAN_STD["cifar10"]
+    augment = v2.Compose(
+        [
+            v2.RandomCrop(32, padding=PAD),
+            v2.RandomHorizontalFlip(),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(mean, std),
+        ]
+    )
+    workers = args.workers if args.workers is not None else len(os.sched_getaffinity(0))
+    theirs = DataLoader(
+        CifarArrays(images, labels, augment),
+        args.cifar_batch,
+        shuffle=True,
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=workers > 0,
+    )
+    take(ours, False)  # warm-up (and the workers' start-up)
+    take(theirs, True)
+    rates = {
+        "ours, data.loader=gpu": median_rate(lambda: take(ours, False), batches * args.cifar_batch, device, args),
+        f"torchvision DataLoader + v2 transforms, {workers} workers": median_rate(
+            lambda: take(theirs, True), batches * args.cifar_batch, device, args
+        ),
+    }
+    for label, rate in rates.items():
+        print(f"  {label}: {rate:.0f} img/s", file=sys.stderr)
+    return rates
+
+
+def cifar_projection(args) -> tuple[str, float]:
+    """Hours of `trainer=cifar_paper` SE-ResNet-110, from partial epochs of our real training loop
+    (GPU-resident loader, the preset's batch, AMP and memory format) on generated CIFAR-sized data."""
+    device = torch.device(args.device)
+    cfg = compose_config(
+        ["model=resnet110", "data=cifar10", "trainer=cifar_paper", f"trainer.device={device.type}"]
+        + [f"trainer.max_steps_per_epoch={args.projection_steps}", "trainer.progress=false"]
+    )
+    train_images, train_labels = cifar_like(CIFAR_TRAIN)
+    val_images, val_labels = cifar_like(args.projection_steps * cfg.trainer.batch_size)
+    normalize = Normalize(MEAN_STD["cifar10"], device)
+    dist = DistributedContext(0, 1)
+    sampler = GlobalBatchSampler(CIFAR_TRAIN, cfg.trainer.batch_size, 0, 1, torch.Generator(device=device))
+    loaders = Loaders(
+        DeviceCifarTrain(train_images.to(device), train_labels.to(device), sampler, normalize),
+        DeviceCifarVal(val_images.to(device), val_labels.to(device), cfg.trainer.batch_size, normalize),
+        sampler,
+        CIFAR_TRAIN,
+        len(val_labels),
+        "gpu",
+    )
+    trainer = Trainer(cfg, build_model(cfg), loaders, device, dist, Path(os.devnull))
+    trainer.train_one_epoch(0)  # warm-up
+    train_rates, eval_rates = [], []
+    for repeat in range(args.repeats):
+        loaders.set_epoch(repeat + 1)
+        train_rates.append(trainer.train_one_epoch(0)["images_per_s"])
+        synchronize(device)
+        started = time.perf_counter()
+        trainer.evaluate()
+        synchronize(device)
+        eval_rates.append(len(val_labels) / (time.perf_counter() - started))
+    train_rate, eval_rate = statistics.median(train_rates), statistics.median(eval_rates)
+    epoch_s = CIFAR_TRAIN / train_rate + CIFAR_VAL / eval_rate
+    line = (
+        f"SE-ResNet-110, `trainer=cifar_paper` ({cfg.trainer.epochs} epochs of {CIFAR_TRAIN} + {CIFAR_VAL} images, "
+        f"batch {cfg.trainer.batch_size}): {train_rate:.0f} img/s training, {eval_rate:.0f} img/s evaluating "
+        f"(medians of {args.repeats} runs of {args.projection_steps} steps of our training loop) -> "
+        f"{epoch_s:.1f} s per epoch, **{_duration(epoch_s * cfg.trainer.epochs)}** in all"
+    )
+    return line, epoch_s * cfg.trainer.epochs
+
+
+def imagenet_projection(args) -> str:
+    """One `trainer=imagenet_ablation` ResNet-50 epoch from the measured step rate of the ResNet-50
+    it trains (the paper's layout: stride in the first 1x1) at 224 px."""
+    image_size = 224
+    train_rate, _ = training_throughput(
+        lambda: senet_ablate.create_model(["model=resnet50", "se.enabled=false"]), args, image_size
+    )
+    batch = compose_config(["trainer=imagenet_ablation"]).trainer.batch_size
+    epoch_s = IMAGENET_TRAIN / train_rate
+    return (
+        f"ResNet-50, one `trainer=imagenet_ablation` epoch ({IMAGENET_TRAIN} images, preset batch {batch}): "
+        f"{train_rate:.1f} img/s training at batch {args.batch_size}, {image_size} px (model steps on "
+        f"device-resident data: loading and the {IMAGENET_VAL} validation images not included) -> "
+        f"**{_duration(epoch_s)}** per epoch"
+    )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h" if seconds < 86400 * 2 else f"{seconds / 86400:.1f} days"
+
+
+def device_name(device: torch.device) -> str:
     if device.type == "cuda":
-        torch.cuda.synchronize()
-    started = time.perf_counter()
-    for _ in range(args.steps):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return args.steps * args.batch_size / (time.perf_counter() - started)
+        return torch.cuda.get_device_name(device)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"CPU ({platform.processor() or platform.machine()}, {cores} cores, {torch.get_num_threads()} threads)"
+
+
+def settings(args) -> str:
+    dtype = "bf16 autocast" if args.amp else "fp32"
+    layout = "channels_last" if args.channels_last else "NCHW"
+    compiled = "on" if args.compile else "off"
+    return f"batch {args.batch_size}, {args.image_size} px, {dtype}, {layout}, compile {compiled}"
+
+
+def section(args, models, loaders, projections) -> str:
+    device = torch.device(args.device)
+    peak = device.type == "cuda"
+    lines = [
+        f"## {device_name(device)} · {settings(args)}",
+        "",
+        f"Command: `{' '.join(shlex.quote(part) for part in ['python', *sys.argv])}`  ",
+        f"Versions: torch {torch.__version__}, torchvision {torchvision.__version__}, timm {timm.__version__}, "
+        f"senet-ablate {senet_ablate.__version__}, Python {platform.python_version()}  ",
+        f"Timing: median of {args.repeats} runs of {args.steps} steps after {args.warmup} warm-up steps",
+        "",
+        "### Training step",
+        "",
+        "| model | images/s | vs timm seresnet50 |" + (" peak memory (GiB) |" if peak else ""),
+        "|---|---:|---:|" + ("---:|" if peak else ""),
+    ]
+    peer = models["timm seresnet50"][0]
+    for label, (rate, memory) in models.items():
+        lines.append(f"| {label} | {rate:.1f} | {rate / peer:.2f}x |" + (f" {memory:.2f} |" if peak else ""))
+    ours_overhead = 1 - models["ours SE-ResNet-50"][0] / models["ours ResNet-50"][0]
+    timm_overhead = 1 - models["timm seresnet50"][0] / models["timm resnet50"][0]
+    fused_gain = models["ours SE-ResNet-50"][0] / models["ours SE-ResNet-50, unfused scale"][0]
+    lines += [
+        "",
+        "### SE overhead (SE-ResNet-50 throughput / ResNet-50 throughput, same code base)",
+        "",
+        "| | SE / plain | overhead |",
+        "|---|---:|---:|",
+        f"| ours | {1 - ours_overhead:.3f} | {100 * ours_overhead:.1f}% |",
+        f"| timm | {1 - timm_overhead:.3f} | {100 * timm_overhead:.1f}% |",
+        "",
+        f"Fused scale-and-add (torch.addcmul) vs unfused, our SE-ResNet-50: {fused_gain:.3f}x.",
+        "",
+        f"### CIFAR loading ({args.loader_batches} batches of {args.cifar_batch}, float batches on the device)",
+        "",
+        "| loader | images/s | vs torchvision |",
+        "|---|---:|---:|",
+    ]
+    torchvision_rate = list(loaders.values())[1]
+    for label, rate in loaders.items():
+        lines.append(f"| {label} | {rate:.0f} | {rate / torchvision_rate:.1f}x |")
+    lines += ["", "### Projections", "", *[f"- {line}" for line in projections], ""]
+    return "\n".join(lines)
+
+
+def write_section(path: Path, text: str) -> None:
+    """Replace the section with the same heading in `path`, keeping the others (other devices/settings)."""
+    heading = text.splitlines()[0]
+    header = "# Benchmarks\n\nWritten by `scripts/benchmark.py` (`make bench`); one section per device and settings.\n"
+    sections = []
+    if path.exists():
+        body = path.read_text().split("\n## ")[1:]
+        sections = ["## " + part.strip("\n") + "\n" for part in body if ("## " + part).splitlines()[0] != heading]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join([header, *sections, text]))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=8, help="training-step batch (ResNet-50s)")
     parser.add_argument("--image-size", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=3, help="steps per timed run")
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs; the median is reported")
     parser.add_argument("--amp", action="store_true", help="bf16 autocast")
     parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--compile", action="store_true", help="torch.compile every model")
+    parser.add_argument("--cifar-batch", type=int, default=128)
+    parser.add_argument("--loader-batches", type=int, default=40, help="batches per timed loader run")
+    parser.add_argument("--workers", type=int, default=None, help="torchvision DataLoader workers (default: all CPUs)")
+    parser.add_argument("--projection-steps", type=int, default=3, help="steps per measured partial CIFAR epoch")
+    parser.add_argument("--out", type=Path, default=Path("results/benchmarks.md"))
     args = parser.parse_args()
 
-    print(f"device {args.device}, batch {args.batch_size}, {args.image_size} px, {args.steps} steps, amp={args.amp}")
-    print("| ours | timm | ours img/s | timm img/s | ours / timm |\n|---|---|---:|---:|---:|")
-    for overrides, peer_name in PAIRS:
-        torch.manual_seed(0)
-        ours = images_per_second(senet_ablate.create_model(overrides), args)
-        peer = images_per_second(timm.create_model(peer_name, pretrained=False), args)
-        print(f"| {' '.join(overrides)} | {peer_name} | {ours:.1f} | {peer:.1f} | {ours / peer:.3f} |")
+    print(f"{device_name(torch.device(args.device))}: {settings(args)}", file=sys.stderr)
+    models = model_rows(args)
+    loaders = loader_rows(args)
+    cifar_line, _ = cifar_projection(args)
+    imagenet_line = imagenet_projection(args)
+    text = section(args, models, loaders, [cifar_line, imagenet_line])
+    print(text)
+    write_section(args.out, text)
+    print(f"written to {args.out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

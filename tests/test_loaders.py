@@ -166,3 +166,19 @@ def test_the_gpu_loader_is_refused_for_data_that_is_not_cifar():
         check_config(compose_config(["data=imagenet", "data.loader=gpu"]))
     with pytest.raises(ConfigError, match="data.loader='dali'.*choose one of auto, gpu, dataloader"):
         check_config(compose_config(["data=imagenet", "data.loader=dali"]))
+
+
+def test_the_benchmark_replaces_its_own_section_and_keeps_the_others(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("benchmark", Path(__file__).parents[1] / "scripts" / "benchmark.py")
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    out = tmp_path / "benchmarks.md"
+    benchmark.write_section(out, "## CPU · batch 8\n\nfirst\n")
+    benchmark.write_section(out, "## H100 · batch 256\n\ngpu\n")
+    benchmark.write_section(out, "## CPU · batch 8\n\nsecond\n")
+    text = out.read_text()
+    assert text.startswith("# Benchmarks\n") and text.count("## CPU · batch 8") == 1
+    assert "second" in text and "first" not in text and "## H100 · batch 256\n\ngpu" in text
