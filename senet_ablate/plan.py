@@ -99,7 +99,7 @@ def plan(argv: list[str]) -> list[str]:
     done = [s.record for s in states if s.state == "completed" and s.record.get("images_per_s")]
     if done:
         speed = statistics.fmean(record["images_per_s"] for record in done)
-        devices = statistics.fmean(record["env"].get("world_size", 1) for record in done)
+        devices = statistics.fmean((record["env"] or {}).get("world_size", 1) for record in done)
         source = f"the mean of {len(done)} completed runs of this sweep (on {devices:g} device(s) each)"
     else:
         (speed, source), devices = probe_images_per_second(row_cfg), 1

@@ -162,7 +162,8 @@ class OnDevice:
         while upcoming is not None:
             main.wait_stream(side)
             for tensor in upcoming:
-                tensor.record_stream(main)  # made on the side stream, used on the main one
+                if tensor.is_cuda:  # (a batch of skipped images stays an empty host tensor)
+                    tensor.record_stream(main)  # made on the side stream, used on the main one
             current, upcoming = upcoming, fetch()
             yield current
 
