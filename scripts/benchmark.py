@@ -42,7 +42,7 @@ from senet_ablate.data.cifar import MEAN_STD, CifarArrays
 from senet_ablate.data.gpu_cifar import PAD, DeviceCifarTrain, DeviceCifarVal
 from senet_ablate.distributed import DistributedContext
 from senet_ablate.engine.trainer import Trainer
-from senet_ablate.models import build_model
+from senet_ablate.models.build import build_model
 from senet_ablate.models.residual import ResidualUnit
 
 TORCHVISION_LAYOUT = ["model=resnet50", "model.stride_in_1x1=false"]  # stride in the 3x3, as timm and torchvision

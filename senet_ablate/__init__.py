@@ -6,7 +6,8 @@ from torch import nn
 
 from senet_ablate.config import compose_config
 from senet_ablate.errors import ConfigError
-from senet_ablate.models import build_model, load_pretrained
+from senet_ablate.models import load_pretrained
+from senet_ablate.models.build import build_model
 
 __version__ = "0.1.0"
 

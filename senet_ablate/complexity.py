@@ -20,7 +20,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from senet_ablate.cli import pop_option, run_cli
 from senet_ablate.config import compose_config, row_configs
-from senet_ablate.models import build_model
+from senet_ablate.models.build import build_model
 
 
 @dataclass(frozen=True)

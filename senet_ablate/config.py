@@ -15,7 +15,8 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 from senet_ablate import conf as _shipped_configs
 from senet_ablate.errors import ConfigError
-from senet_ablate.model_specs import ALL_POSITIONS, MODEL_SPECS
+from senet_ablate.models import MODELS
+from senet_ablate.models.registry import ALL_POSITIONS
 
 # The repository's conf/, which pyproject.toml installs as the package senet_ablate.conf: the same
 # directory in a checkout (editable install) as in site-packages (wheel, `pip install .`).
@@ -46,7 +47,7 @@ class SEConfig:
 
 @dataclass
 class ModelConfig:
-    name: str = "resnet50"  # a key of senet_ablate.model_specs.MODEL_SPECS
+    name: str = "resnet50"  # a registered model: senet_ablate.models.MODELS (`model=<name>` selects it)
     stride_in_1x1: bool | None = None  # ImageNet bottlenecks; null = the model's default
     zero_init_residual: bool = False  # zero each residual branch's last layer (BN, or conv in pre-activation blocks)
 
@@ -85,6 +86,7 @@ class TrainerConfig:
     step_epochs: int = 30  # step: divide the lr by 10 every this many epochs
     milestones: list[float] = field(default_factory=lambda: [0.5, 0.75])  # multistep: fractions of epochs
     plateau_patience: int = 10  # plateau: epochs without val-loss progress before lr /10
+    plateau_drops: int | None = None  # plateau: at most this many /10 drops (null: no limit)
     warmup_epochs: int = 0  # linear warm-up from lr/10 over this many epochs, before any schedule
     label_smoothing: float = 0.0
     accumulate_steps: int = 1  # gradient accumulation: effective batch = batch_size * this
@@ -160,8 +162,12 @@ def linear_lr(base_lr: float, base_batch: int, batch_size: int, accumulate_steps
 
 
 def register_configs() -> None:
-    """Put the schema in Hydra's ConfigStore and register the resolvers the YAML files use."""
-    ConfigStore.instance().store(name="schema", node=Config)
+    """Put the schema and the `model=<name>` group (one option per registered model) in Hydra's
+    ConfigStore, and register the resolvers the YAML files use."""
+    store = ConfigStore.instance()
+    store.store(name="schema", node=Config)
+    for name in MODELS:
+        store.store(group="model", name=name, node={"name": name})
     for name, resolver in (("row_labels", _row_labels), ("linear_lr", linear_lr)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, resolver)
@@ -189,7 +195,7 @@ def _positive(key: str, value) -> None:
 
 def se_stages(cfg: DictConfig) -> tuple[int, ...]:
     """The stages that get SE blocks, after resolving "all" against the model."""
-    spec = MODEL_SPECS[cfg.model.name]
+    spec = MODELS[cfg.model.name]
     stages = cfg.se.stages
     if isinstance(stages, str):
         _choice("se.stages", stages, ["all", "a list such as [2, 3]"])
@@ -206,8 +212,8 @@ def se_stages(cfg: DictConfig) -> tuple[int, ...]:
 
 
 def _check_model(cfg: DictConfig) -> None:
-    _choice("model.name", cfg.model.name, sorted(MODEL_SPECS))
-    spec = MODEL_SPECS[cfg.model.name]
+    _choice("model.name", cfg.model.name, sorted(MODELS))
+    spec = MODELS[cfg.model.name]
     if cfg.model.stride_in_1x1 is not None and spec.stride_in_1x1 is None:
         raise ConfigError(
             "model.stride_in_1x1", cfg.model.stride_in_1x1, f"{cfg.model.name} has no such choice; use null"
@@ -262,6 +268,8 @@ def _check_trainer(trainer: DictConfig) -> None:
     for fraction in milestones:
         _range("trainer.milestones", fraction, low=0, high=1, low_open=True, high_open=False)
     _range("trainer.plateau_patience", trainer.plateau_patience, low=0)
+    if trainer.plateau_drops is not None:
+        _range("trainer.plateau_drops", trainer.plateau_drops, low=0)
     _range("trainer.warmup_epochs", trainer.warmup_epochs, low=0, high=trainer.epochs)
     _range("trainer.label_smoothing", trainer.label_smoothing, low=0, high=1)
     _choice("trainer.device", trainer.device, DEVICES)
@@ -301,10 +309,12 @@ def compose_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
     """The config that `python -m senet_ablate <overrides>` would run, without running it.
 
     Experiment files compose too; their sweep settings live under `hydra` and are not returned.
+    Models registered since import (`senet_ablate.models.register_model`) are options too.
     """
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    register_configs()
     if GlobalHydra.instance().is_initialized():  # inside a running Hydra app
         return compose("config", overrides=list(overrides))
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):

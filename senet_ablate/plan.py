@@ -26,7 +26,7 @@ from senet_ablate.config import apply_row, compose_config
 from senet_ablate.data.build import build_datasets
 from senet_ablate.engine.trainer import resolve_device
 from senet_ablate.errors import ConfigError
-from senet_ablate.models import build_model
+from senet_ablate.models.build import build_model
 from senet_ablate.status import RunState, sweep_states
 from senet_ablate.sweep import common_overrides, swept_values
 

@@ -34,7 +34,7 @@ from senet_ablate.engine.preemption import StopSignals
 from senet_ablate.engine.trainer import Diverged, Interrupted, Trainer, resolve_device
 from senet_ablate.errors import ConfigError
 from senet_ablate.loggers import build_logger
-from senet_ablate.models import build_model
+from senet_ablate.models.build import build_model
 from senet_ablate.store import (
     RunRecord,
     config_dict,

@@ -10,7 +10,7 @@ import senet_ablate
 from senet_ablate import ConfigError, create_model, load_pretrained
 from senet_ablate.complexity import complexity_rows
 from senet_ablate.config import compose_config
-from senet_ablate.model_specs import MODEL_SPECS
+from senet_ablate.models import MODELS
 from senet_ablate.models.resnet import Bottleneck
 from senet_ablate.report import PAPER_YAML
 
@@ -122,9 +122,9 @@ def test_load_pretrained_refuses_what_would_compute_something_else():
         load_pretrained(create_model(["model.stride_in_1x1=false"]), peer_state, source="caffe")
 
 
-@pytest.mark.parametrize("name", sorted(MODEL_SPECS))
+@pytest.mark.parametrize("name", sorted(MODELS))
 def test_every_model_trains_a_step_on_cpu(name):
-    family = MODEL_SPECS[name].family
+    family = MODELS[name].family
     size = 64 if family == "imagenet" else 32
     model = create_model([f"model={name}", f"data.image_size={size}", "data.num_classes=7"])
     out = model(torch.randn(2, 3, size, size))
@@ -177,3 +177,28 @@ def test_stages_select_where_se_blocks_go():
 def test_public_api_uses_the_cli_override_grammar():
     model = senet_ablate.create_model(["model=resnet50", "se.reduction=8"])
     assert model.layer4[0].se.fc1.out_channels == 2048 // 8
+
+
+@pytest.fixture
+def resnet8():
+    """A model registered for one test: one basic block per stage, SE at two positions only."""
+    from senet_ablate.models import register_model
+    from senet_ablate.models.cifar import CifarResNet
+
+    @register_model("cifar", (2, 3, 4), ("standard", "post"))
+    def resnet8(**kwargs):
+        return CifarResNet("basic", 1, (16, 32, 64), **kwargs)
+
+    yield resnet8
+    del MODELS["resnet8"]
+
+
+def test_a_registered_model_is_a_config_option_checked_by_its_declared_stages_and_positions(resnet8):
+    from senet_ablate.models import register_model
+
+    model = create_model(["model=resnet8", "data=cifar10", "se.stages=[3,4]"])
+    assert model.layer1[0].se is None and model.layer2[0].se is not None and len(model.layer3) == 1
+    with pytest.raises(ConfigError, match="se.position='pre' .* resnet8 supports standard, post"):
+        create_model(["model=resnet8", "data=cifar10", "se.position=pre"])
+    with pytest.raises(ValueError, match="'resnet8' is registered twice"):
+        register_model("cifar", (2, 3, 4))(resnet8)

@@ -67,3 +67,19 @@ def test_stop_signals_are_noted_then_handed_to_their_previous_handler():
         assert received == [signal.SIGUSR1]  # e.g. submitit's handler, which requeues the job
     finally:
         signal.signal(signal.SIGUSR1, previous)
+
+
+def test_a_resumed_imagenet_ablation_run_makes_the_same_plateau_decisions(tmp_path, monkeypatch, signal_at_heartbeat):
+    """Section 6's recipe (lr /10 at each val-loss plateau, at most 3 times) on a tiny run with
+    patience 0 and 2 drops allowed, interrupted in epoch 3: the same lr per epoch and metrics."""
+    recipe = ["trainer=imagenet_ablation", "trainer.plateau_patience=0", "trainer.plateau_drops=2"]
+    overrides = [*recipe, "trainer.epochs=6", "trainer.label_smoothing=0.1"]
+    whole = run_job(_cfg(tmp_path / "whole", *overrides))
+    cfg = _cfg(tmp_path / "split", *overrides)
+    signal_at_heartbeat(25, signal.SIGUSR1)  # 10 heartbeats per epoch: 8 steps, 2 validation batches
+    assert run_job(cfg)["interrupted_at"]["epoch"] == 3
+    monkeypatch.undo()
+    resumed = run_job(cfg)
+    lrs = [epoch["lr"] for epoch in whole["epochs"]]
+    assert len(set(lrs)) == 3 and lrs[-1] == pytest.approx(lrs[0] / 100)  # two drops, then no lower
+    assert _results(resumed) == _results(whole)  # lr per epoch included

@@ -46,7 +46,8 @@ def lr_factor(recipe: DictConfig, epoch: int) -> float:
 
 
 class WarmupThenPlateau:
-    """Warm-up epochs, then lr /10 whenever the validation loss stops improving.
+    """Warm-up epochs, then lr /10 whenever the validation loss stops improving, at most
+    `plateau_drops` times (the lr then stays at peak / 10**drops).
 
     torch cannot chain ReduceLROnPlateau in a SequentialLR, hence this pair: the plateau detector
     sees only the losses of epochs trained at the full lr.
@@ -55,7 +56,11 @@ class WarmupThenPlateau:
     def __init__(self, optimizer: torch.optim.Optimizer, recipe: DictConfig):
         self.warmup_epochs = recipe.warmup_epochs
         self.warmup = LambdaLR(optimizer, lambda epoch: warmup_factor(recipe, epoch))
-        self.plateau = ReduceLROnPlateau(optimizer, mode="min", factor=0.1, patience=recipe.plateau_patience)
+        drops = recipe.plateau_drops
+        floor = 0.0 if drops is None else recipe.lr * 0.1**drops  # reached after `drops` drops; no lower
+        self.plateau = ReduceLROnPlateau(
+            optimizer, mode="min", factor=0.1, patience=recipe.plateau_patience, min_lr=floor
+        )
 
     def step(self, val_loss: float) -> None:
         if self.warmup.last_epoch < self.warmup_epochs:

@@ -1,7 +1,11 @@
-"""Models of the paper's tables, each taking every SE axis."""
+"""Models of the paper's tables, each taking every SE axis; importing this registers them.
 
-from senet_ablate.model_specs import MODEL_SPECS
-from senet_ablate.models.build import build_model
+`build_model` (config -> model) lives in `senet_ablate.models.build`: it reads the config
+checks, which read this registry, so it is not imported here.
+"""
+
+from senet_ablate.models import cifar, resnet  # noqa: F401  (each module registers its models)
 from senet_ablate.models.pretrained import load_pretrained
+from senet_ablate.models.registry import MODELS, ModelSpec, register_model
 
-__all__ = ["MODEL_SPECS", "build_model", "load_pretrained"]
+__all__ = ["MODELS", "ModelSpec", "load_pretrained", "register_model"]

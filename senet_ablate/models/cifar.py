@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from senet_ablate.models.registry import ALL_POSITIONS, NO_3X3, register_model
 from senet_ablate.models.residual import ResidualUnit, conv1x1, conv3x3, init_weights
 
 
@@ -152,9 +153,24 @@ class CifarResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-CIFAR_DEPTHS = {
-    "resnet20": dict(block="basic", blocks_per_stage=3, widths=(16, 32, 64)),
-    "resnet110": dict(block="basic", blocks_per_stage=18, widths=(16, 32, 64)),
-    "resnet164": dict(block="preact_bottleneck", blocks_per_stage=18, widths=(16, 32, 64)),
-    "wrn16_8": dict(block="wide", blocks_per_stage=2, widths=(128, 256, 512)),
-}
+STAGES = (2, 3, 4)
+
+
+@register_model("cifar", STAGES, NO_3X3)
+def resnet20(**kwargs) -> CifarResNet:
+    return CifarResNet("basic", 3, (16, 32, 64), **kwargs)
+
+
+@register_model("cifar", STAGES, NO_3X3)
+def resnet110(**kwargs) -> CifarResNet:
+    return CifarResNet("basic", 18, (16, 32, 64), **kwargs)
+
+
+@register_model("cifar", STAGES, ALL_POSITIONS)
+def resnet164(**kwargs) -> CifarResNet:
+    return CifarResNet("preact_bottleneck", 18, (16, 32, 64), **kwargs)
+
+
+@register_model("cifar", STAGES, NO_3X3)
+def wrn16_8(**kwargs) -> CifarResNet:
+    return CifarResNet("wide", 2, (128, 256, 512), **kwargs)

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from senet_ablate.models.registry import register_model
 from senet_ablate.models.residual import ResidualUnit, conv1x1, conv3x3, init_weights
 
 
@@ -107,9 +108,25 @@ class ResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-IMAGENET_DEPTHS = {
-    "resnet50": dict(layers=(3, 4, 6, 3)),
-    "resnet101": dict(layers=(3, 4, 23, 3)),
-    "resnet152": dict(layers=(3, 8, 36, 3)),
-    "resnext50_32x4d": dict(layers=(3, 4, 6, 3), groups=32, base_width=4),
-}
+STAGES = (2, 3, 4, 5)
+
+
+@register_model("imagenet", STAGES, stride_in_1x1=True)
+def resnet50(**kwargs) -> ResNet:
+    return ResNet((3, 4, 6, 3), **kwargs)
+
+
+@register_model("imagenet", STAGES, stride_in_1x1=True)
+def resnet101(**kwargs) -> ResNet:
+    return ResNet((3, 4, 23, 3), **kwargs)
+
+
+@register_model("imagenet", STAGES, stride_in_1x1=True)
+def resnet152(**kwargs) -> ResNet:
+    return ResNet((3, 8, 36, 3), **kwargs)
+
+
+# The paper's ResNeXt models carry the stride in the grouped 3x3 conv (4.24 GFLOPs).
+@register_model("imagenet", STAGES, stride_in_1x1=False)
+def resnext50_32x4d(**kwargs) -> ResNet:
+    return ResNet((3, 4, 6, 3), groups=32, base_width=4, **kwargs)

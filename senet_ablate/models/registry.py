@@ -1,0 +1,50 @@
+"""The one place that says what a model is: `@register_model` next to each model's builder.
+
+A model's name, input family, SE stages, SE positions and default layout are declared once,
+with the function that builds it (as timm's `@register_model`); the config checks, the
+`model=<name>` config group and `build_model` all read `MODELS`. The builder takes the common
+keyword arguments `num_classes`, `se` (an SEConfig or None), `se_stages`, `zero_init_residual`
+and, where the model has the choice (`stride_in_1x1` not None), `stride_in_1x1`.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import nn
+
+ALL_POSITIONS = ("standard", "pre", "post", "identity", "3x3")
+NO_3X3 = tuple(position for position in ALL_POSITIONS if position != "3x3")  # no narrow inner width
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Static facts about a model name, known before anything is built.
+
+    Stages are numbered like the paper: stage 1 is the stem, stages 2.. are the residual stages
+    (conv2_x .. conv5_x on ImageNet models, conv2_x .. conv4_x on the CIFAR ones).
+    """
+
+    name: str
+    family: str  # "imagenet" or "cifar": the input size it is designed for
+    stages: tuple[int, ...]
+    positions: tuple[str, ...]
+    stride_in_1x1: bool | None  # default stride placement; None where the model has no choice
+    builder: Callable[..., nn.Module]
+
+
+MODELS: dict[str, ModelSpec] = {}
+
+
+def register_model(
+    family: str, stages: tuple[int, ...], positions: tuple[str, ...] = ALL_POSITIONS, stride_in_1x1: bool | None = None
+) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Register the decorated builder under its function name."""
+
+    def register(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        name = builder.__name__
+        if name in MODELS:
+            raise ValueError(f"model {name!r} is registered twice")
+        MODELS[name] = ModelSpec(name, family, tuple(stages), tuple(positions), stride_in_1x1, builder)
+        return builder
+
+    return register
