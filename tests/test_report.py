@@ -362,3 +362,13 @@ def test_with_one_seed_the_interval_is_unknown_and_the_seeds_needed_come_from_th
     assert stats.t_quantile(0.975, 1) == pytest.approx(12.706, abs=1e-3)
     assert stats.t_quantile(0.975, 4) == pytest.approx(2.776, abs=1e-3)
     assert stats.t_quantile(0.975, 30) == pytest.approx(2.042, abs=1e-3)
+
+
+def test_mobile_layout_shows_mflops_and_the_papers_params_and_mflops(tmp_path):
+    write_reports(tmp_path / "nothing", tmp_path, exps=["mobile_sweep"])
+    lines = table_lines((tmp_path / "mobile_sweep.md").read_text())
+    assert lines["model"].count("MFLOPs") == 2 and "GFLOPs" not in lines["model"]
+    assert lines["ShuffleNet"] == (
+        "| ShuffleNet | pending | 32.60 |  | pending | 12.50 |  | 1.866 | 1.8 | 137.5 | 140 "
+        "| pending | 31.00 |  | pending | 11.10 |  | 2.485 | 2.4 | 138.1 | 142 |  | -1.60 |"
+    )

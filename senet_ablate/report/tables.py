@@ -67,7 +67,7 @@ def complexity_unit(metric: str, values: list[float]) -> Unit:
 
 
 # Paper tables laid out per architecture, vanilla beside SE (rows `X` and `SE-X`), and what they measure.
-PAIRED = {"cifar": ("top1_err",), "imagenet": ("top1_err", "top5_err")}
+PAIRED = {"cifar": ("top1_err",), "imagenet": ("top1_err", "top5_err"), "mobile": ("top1_err", "top5_err")}
 FOOTNOTE = (
     "Errors: mean ± sample std over the completed seeds (n); `k/n seeds`: only k of the n recorded "
     "seeds completed. Δ = ours − paper. GFLOPs are multiply-adds of convolutions and linear layers at "
@@ -213,6 +213,12 @@ def paper_figures(table: str | None, data_name: str | None) -> dict[str, dict[st
             p + e["model"]: dict(zip(("top1_err", "top5_err", "gflops"), e[k], strict=True))
             for e in paper["imagenet"]
             for p, k in variants
+        }
+    if table == "mobile":  # base / se: [top-1 err, top-5 err, MFLOPs, params (M)]
+        return {
+            p + e["model"]: {"top1_err": top1, "top5_err": top5, "gflops": mflops / 1000, "params_m": params}
+            for e in paper["mobile"]
+            for p, (top1, top5, mflops, params) in (("", e["base"]), ("SE-", e["se"]))
         }
     rows = paper["ablations"].get(table, {}).get("rows", [])
     return {row["label"]: {key: row[key] for key in MEASURED + COMPLEXITY if key in row} for row in rows}
