@@ -241,3 +241,23 @@ def test_mobile_models_put_se_on_the_stages_asked_and_refuse_other_positions(nam
     assert [se.fc1.in_channels for se in with_se] == widths
     with pytest.raises(ConfigError, match=f"se.position='post'.*{name} supports standard"):
         create_model([f"model={name}", "se.position=post"])
+
+
+@pytest.mark.parametrize(
+    "name,peer",
+    [
+        ("resnext101_32x4d", lambda: timm.create_model("legacy_seresnext101_32x4d")),
+        ("vgg16", lambda: torchvision.models.vgg16_bn()),
+    ],
+)
+def test_new_table_2_models_have_their_peers_parameters(name, peer):
+    se = "se.enabled=true" if name.startswith("resnext") else "se.enabled=false"
+    assert _params(create_model([f"model={name}", se])) == _params(peer())
+
+
+def test_table_2_rows_are_within_0_035_gflops_of_the_paper():
+    paper = yaml.safe_load(PAPER_YAML.read_text())["imagenet"]
+    expected = {p + e["model"]: e[k][2] for e in paper for p, k in (("", "base"), ("SE-", "se"))}
+    rows = complexity_rows(compose_config(["+exp=imagenet_sweep"]))
+    for row in rows:
+        assert abs(row["gflops"] - expected[row["label"]]) < 0.035, row

@@ -126,7 +126,12 @@ def resnet152(**kwargs) -> ResNet:
     return ResNet((3, 8, 36, 3), **kwargs)
 
 
-# The paper's ResNeXt models carry the stride in the grouped 3x3 conv (4.24 GFLOPs).
+# The paper's ResNeXt models carry the stride in the grouped 3x3 conv (4.24 and 7.99 GFLOPs).
 @register_model("imagenet", STAGES, stride_in_1x1=False)
 def resnext50_32x4d(**kwargs) -> ResNet:
     return ResNet((3, 4, 6, 3), groups=32, base_width=4, **kwargs)
+
+
+@register_model("imagenet", STAGES, stride_in_1x1=False)
+def resnext101_32x4d(**kwargs) -> ResNet:
+    return ResNet((3, 4, 23, 3), groups=32, base_width=4, **kwargs)
