@@ -24,12 +24,13 @@ CONFIG_DIR = Path(_shipped_configs.__file__).resolve().parent
 
 SQUEEZES = ("avg", "max", "none")
 GATES = ("sigmoid", "tanh", "relu")
-DATASETS = ("cifar10", "cifar100", "imagenet", "imagefolder", "synthetic")
+DATASETS = ("cifar10", "cifar100", "imagenet", "imagefolder", "places365", "synthetic")
 CIFAR_CLASSES = {"cifar10": 10, "cifar100": 100}
-IMAGE_FOLDERS = ("imagenet", "imagefolder")
+IMAGE_FOLDERS = ("imagenet", "imagefolder", "places365")  # datasets of image files
 SCHEDULES = ("step", "multistep", "cosine", "plateau")
 DEVICES = ("auto", "cpu", "cuda")
 LOADERS = ("auto", "gpu", "dataloader")
+PLACES_VARIANTS = ("challenge", "standard")
 LOGGERS = ("none", "wandb")
 WANDB_MODES = ("online", "offline", "disabled")
 
@@ -67,6 +68,8 @@ class DataConfig:
     # there) | dataloader (torchvision datasets, DataLoader workers) | auto (gpu for CIFAR on CUDA,
     # else dataloader). Part of a run's id: the two draw augmentations from different streams.
     loader: str = "auto"
+    variant: str | None = None  # places365 only: challenge (8M images, the paper's) | standard (1.8M)
+    small: bool = False  # places365 only: the 256x256 copies of the images instead of the originals
     skip_corrupt: bool = False  # image folders: skip (and count) unreadable images instead of failing
     train_size: int | None = None  # synthetic only (refused otherwise): number of generated training images
     val_size: int | None = None  # synthetic only (refused otherwise): number of generated validation images
@@ -236,8 +239,16 @@ def _check_data(data: DictConfig) -> None:
     if data.name in CIFAR_CLASSES:
         _choice("data.num_classes", data.num_classes, [CIFAR_CLASSES[data.name]])
         _choice("data.image_size", data.image_size, [32])
-    elif data.download:
-        raise ConfigError("data.download", True, f"only CIFAR can be downloaded; put {data.name} in data.root")
+    elif data.download and data.name != "places365":
+        raise ConfigError(
+            "data.download", True, f"only CIFAR and Places-365 can be downloaded; put {data.name} in data.root"
+        )
+    if data.name == "places365":
+        _choice("data.num_classes", data.num_classes, [365])
+        _choice("data.variant", data.variant, PLACES_VARIANTS)
+    elif data.variant is not None or data.small:
+        key, value = ("data.variant", data.variant) if data.variant is not None else ("data.small", True)
+        raise ConfigError(key, value, "only data=places365 has variants and small images")
     if data.num_workers is not None:
         _range("data.num_workers", data.num_workers, low=0)
     for key in ("train_size", "val_size"):

@@ -372,3 +372,10 @@ def test_mobile_layout_shows_mflops_and_the_papers_params_and_mflops(tmp_path):
         "| ShuffleNet | pending | 32.60 |  | pending | 12.50 |  | 1.866 | 1.8 | 137.5 | 140 "
         "| pending | 31.00 |  | pending | 11.10 |  | 2.485 | 2.4 | 138.1 | 142 |  | -1.60 |"
     )
+
+
+def test_places365_layout_pairs_resnet152_with_the_papers_table_6(tmp_path, fake_complexity):
+    write_reports(tmp_path / "nothing", tmp_path, exps=["places365"])
+    lines = table_lines((tmp_path / "places365.md").read_text())
+    assert lines["ResNet-152"].startswith("| ResNet-152 | pending | 41.15 |  | pending | 11.61 |  | 1.000 | 2.0000 ")
+    assert "| pending | 40.37 |  | pending | 11.01 |" in lines["ResNet-152"]

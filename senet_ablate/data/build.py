@@ -25,6 +25,7 @@ from senet_ablate.data.cifar import MEAN_STD as CIFAR_MEAN_STD
 from senet_ablate.data.cifar import cifar_datasets
 from senet_ablate.data.gpu_cifar import DeviceCifarTrain, DeviceCifarVal
 from senet_ablate.data.imagefolder import IMAGENET_MEAN_STD, collate_skipping_none, imagefolder_datasets
+from senet_ablate.data.places365 import places365_datasets
 from senet_ablate.data.synthetic import make_synthetic
 from senet_ablate.distributed import DistributedContext
 from senet_ablate.errors import ConfigError
@@ -196,6 +197,10 @@ def build_datasets(cfg: DictConfig) -> tuple[Dataset, Dataset]:
         )
     if data.name in ("cifar10", "cifar100"):
         return cifar_datasets(data.name, data.root, data.download)
+    if data.name == "places365":
+        return places365_datasets(
+            data.root, data.variant, data.small, data.image_size, data.download, data.skip_corrupt
+        )
     return imagefolder_datasets(data.root, data.image_size, data.num_classes, skip_corrupt=data.skip_corrupt)
 
 

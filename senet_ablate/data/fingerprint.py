@@ -11,6 +11,9 @@ What changes a fingerprint:
                  Adding, removing or renaming an image or a class, or an image changing size,
                  changes it; an image rewritten to the same size does not.
   cifar10, cifar100  the name and the SHA-256 of each batch file's bytes.
+  places365      the SHA-256 of the categories file and of the train and val file lists (every
+                 image's name and label), with the variant and image size; the images are
+                 not stat-ed (8M of them): an image replaced under the same name keeps it.
   synthetic      `GENERATOR_VERSION` of senet_ablate.data.synthetic; the sizes are config keys,
                  already in the id.
 
@@ -41,6 +44,7 @@ from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_datas
 from senet_ablate.atomic import atomic_file
 from senet_ablate.data.cifar import batch_files
 from senet_ablate.data.imagefolder import split_dirs
+from senet_ablate.data.places365 import present_files
 from senet_ablate.data.synthetic import GENERATOR_VERSION
 
 log = logging.getLogger(__name__)
@@ -111,6 +115,17 @@ def _cifar_fingerprint(name: str, root: str, download: bool) -> str:
     )
 
 
+def _places_fingerprint(data: DictConfig) -> str:
+    files = present_files(data.root, data.variant, data.small, data.download)
+    lists = [files[key] for key in ("categories", "train_list", "val_list")]
+    signature = [[path.name, path.stat().st_size, path.stat().st_mtime_ns] for path in lists]
+    return cached(
+        Path(data.root).resolve() / f"{data.variant}-{'256' if data.small else 'large'}",
+        signature,
+        lambda: _digest(["places365", data.variant, data.small, [[p.name, _sha256(p)] for p in lists]]),
+    )
+
+
 def _folder_fingerprint(root: str) -> str:
     splits = split_dirs(root)
     return cached(
@@ -129,4 +144,6 @@ def dataset_fingerprint(data: DictConfig) -> str:
         return _digest(["synthetic", GENERATOR_VERSION])
     if data.name in ("cifar10", "cifar100"):
         return _cifar_fingerprint(data.name, data.root, data.download)
+    if data.name == "places365":
+        return _places_fingerprint(data)
     return _folder_fingerprint(data.root)

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import torch
 from PIL import Image
-from torch.utils.data import default_collate
-from torchvision.datasets import ImageFolder
-from torchvision.datasets.folder import pil_loader
+from torch.utils.data import Dataset, default_collate
+from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset, pil_loader
 from torchvision.transforms import v2
 
 from senet_ablate.errors import ConfigError
@@ -43,21 +42,26 @@ def load_image(path: str):
         ) from error
 
 
-class CheckedImageFolder(ImageFolder):
-    """ImageFolder whose unreadable images fail with their path, or are skipped (`None`)."""
+class CheckedImages(Dataset):
+    """(image path, class index) samples, decoded with `load_image`; an unreadable one fails with
+    its path, or with `skip_corrupt` comes out as None (see collate_skipping_none)."""
 
-    def __init__(self, root: str, transform, skip_corrupt: bool):
-        super().__init__(root, transform, loader=load_image)
-        self.skip_corrupt = skip_corrupt
+    def __init__(self, samples: list[tuple[str, int]], transform, skip_corrupt: bool):
+        self.samples, self.transform, self.skip_corrupt = samples, transform, skip_corrupt
+
+    def __len__(self) -> int:
+        return len(self.samples)
 
     def __getitem__(self, index: int):
+        path, label = self.samples[index]
         try:
-            return super().__getitem__(index)
+            image = load_image(path)
         except CorruptImage as error:
             if not self.skip_corrupt:
                 raise
-            log.warning("skipping unreadable image %s (%s)", self.samples[index][0], error.__cause__)
+            log.warning("skipping unreadable image %s (%s)", path, error.__cause__)
             return None
+        return self.transform(image), label
 
 
 def collate_skipping_none(batch: list):
@@ -82,23 +86,29 @@ def split_dirs(root: str) -> list[Path]:
     return dirs
 
 
-def imagefolder_datasets(
-    root: str, image_size: int, num_classes: int, skip_corrupt: bool = False
-) -> tuple[ImageFolder, ImageFolder]:
-    """Train (RandomResizedCrop, flip) and val (resize, centre crop) sets of uint8 image tensors,
-    normalised by the loader on the device with IMAGENET_MEAN_STD; with `skip_corrupt`,
-    unreadable images come out as None (batch them with collate_skipping_none)."""
-    train_dir, val_dir = split_dirs(root)
-    train_transform = v2.Compose(
-        [v2.RandomResizedCrop(image_size, antialias=True), v2.RandomHorizontalFlip(), v2.PILToTensor()]
-    )
-    eval_transform = v2.Compose(
+def train_eval_transforms(image_size: int) -> tuple[v2.Compose, v2.Compose]:
+    """Train (RandomResizedCrop, flip) and eval (resize to image_size * 256 / 224, centre crop)
+    transforms from a PIL image to a uint8 tensor; the loader normalises on the device."""
+    train = v2.Compose([v2.RandomResizedCrop(image_size, antialias=True), v2.RandomHorizontalFlip(), v2.PILToTensor()])
+    evaluation = v2.Compose(
         [v2.Resize(round(image_size * 256 / 224), antialias=True), v2.CenterCrop(image_size), v2.PILToTensor()]
     )
-    train = CheckedImageFolder(str(train_dir), train_transform, skip_corrupt)
-    val = CheckedImageFolder(str(val_dir), eval_transform, skip_corrupt)
-    if len(train.classes) != num_classes:
-        raise ConfigError("data.num_classes", num_classes, f"{root}/train has {len(train.classes)} class folders")
-    if val.classes != train.classes:  # labels are class indices: val's would silently mean other classes
+    return train, evaluation
+
+
+def imagefolder_datasets(
+    root: str, image_size: int, num_classes: int, skip_corrupt: bool = False
+) -> tuple[CheckedImages, CheckedImages]:
+    """Train and val sets of `<root>/{train,val}/<class>/*` (classes sorted by name, as torchvision's
+    ImageFolder) with `train_eval_transforms`, normalised by the loader with IMAGENET_MEAN_STD."""
+    train_dir, val_dir = split_dirs(root)
+    train_classes, val_classes = (find_classes(str(folder))[1] for folder in (train_dir, val_dir))
+    if len(train_classes) != num_classes:
+        raise ConfigError("data.num_classes", num_classes, f"{root}/train has {len(train_classes)} class folders")
+    if val_classes != train_classes:  # labels are class indices: val's would silently mean other classes
         raise ConfigError("data.root", root, f"{val_dir} must have the same class folders as {train_dir}")
-    return train, val
+    train_transform, eval_transform = train_eval_transforms(image_size)
+    return tuple(
+        CheckedImages(make_dataset(str(folder), train_classes, IMG_EXTENSIONS), transform, skip_corrupt)
+        for folder, transform in ((train_dir, train_transform), (val_dir, eval_transform))
+    )

@@ -67,7 +67,12 @@ def complexity_unit(metric: str, values: list[float]) -> Unit:
 
 
 # Paper tables laid out per architecture, vanilla beside SE (rows `X` and `SE-X`), and what they measure.
-PAIRED = {"cifar": ("top1_err",), "imagenet": ("top1_err", "top5_err"), "mobile": ("top1_err", "top5_err")}
+PAIRED = {
+    "cifar": ("top1_err",),
+    "imagenet": ("top1_err", "top5_err"),
+    "mobile": ("top1_err", "top5_err"),
+    "places365": ("top1_err", "top5_err"),
+}
 FOOTNOTE = (
     "Errors: mean ± sample std over the completed seeds (n); `k/n seeds`: only k of the n recorded "
     "seeds completed. Δ = ours − paper. GFLOPs are multiply-adds of convolutions and linear layers at "
@@ -214,6 +219,8 @@ def paper_figures(table: str | None, data_name: str | None) -> dict[str, dict[st
             for e in paper["imagenet"]
             for p, k in variants
         }
+    if table == "places365":
+        return {e["model"]: {key: e[key] for key in MEASURED} for e in paper["other_tasks"]["places365"]}
     if table == "mobile":  # base / se: [top-1 err, top-5 err, MFLOPs, params (M)]
         return {
             p + e["model"]: {"top1_err": top1, "top5_err": top5, "gflops": mflops / 1000, "params_m": params}
@@ -225,7 +232,7 @@ def paper_figures(table: str | None, data_name: str | None) -> dict[str, dict[st
 
 
 # The setting each paper table measured: its datasets and, for the ablation tables, its one model.
-PAPER_DATASETS = {"cifar": ("cifar10", "cifar100")}  # every other table: ImageNet
+PAPER_DATASETS = {"cifar": ("cifar10", "cifar100"), "places365": ("places365",)}  # every other table: ImageNet
 ABLATION_MODEL = "resnet50"  # the ablation tables' ResNet-50 (the paired tables set the model per row)
 PAPER_MODES = ("auto", "always")
 
