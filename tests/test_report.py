@@ -222,8 +222,9 @@ def test_cifar_layout_pairs_vanilla_and_se_with_the_datasets_paper_figures(tmp_p
 def test_imagenet_layout_has_top5_and_paper_gflops(tmp_path, fake_complexity):
     write_reports(tmp_path / "nothing", tmp_path, exps=["imagenet_sweep"])
     lines = table_lines((tmp_path / "imagenet_sweep.md").read_text())
+    assert lines["model"].startswith("| model | original top-1 err (%) | original top-5 err (%) | vanilla top-1")
     assert lines["ResNeXt-50"] == (
-        "| ResNeXt-50 | pending | 22.11 |  | pending | 5.90 |  | 1.000 | 2.0000 | 4.24 "
+        "| ResNeXt-50 | 22.2 |  | pending | 22.11 |  | pending | 5.90 |  | 1.000 | 2.0000 | 4.24 "
         "| pending | 21.10 |  | pending | 5.49 |  | 2.000 | 2.0000 | 4.25 |  | -1.01 |"
     )
 
@@ -369,7 +370,7 @@ def test_mobile_layout_shows_mflops_and_the_papers_params_and_mflops(tmp_path):
     lines = table_lines((tmp_path / "mobile_sweep.md").read_text())
     assert lines["model"].count("MFLOPs") == 2 and "GFLOPs" not in lines["model"]
     assert lines["ShuffleNet"] == (
-        "| ShuffleNet | pending | 32.60 |  | pending | 12.50 |  | 1.866 | 1.8 | 137.5 | 140 "
+        "| ShuffleNet | 32.6 |  | pending | 32.60 |  | pending | 12.50 |  | 1.866 | 1.8 | 137.5 | 140 "
         "| pending | 31.00 |  | pending | 11.10 |  | 2.485 | 2.4 | 138.1 | 142 |  | -1.60 |"
     )
 

@@ -214,19 +214,25 @@ def paper_figures(table: str | None, data_name: str | None) -> dict[str, dict[st
         return {p + e["model"]: {"top1_err": e[k]} for e in entries for p, k in (("", "vanilla"), ("SE-", "se"))}
     if table == "imagenet":
         variants = (("", "base"), ("SE-", "se"))
-        return {
+        figures = {
             p + e["model"]: dict(zip(("top1_err", "top5_err", "gflops"), e[k], strict=True))
             for e in paper["imagenet"]
             for p, k in variants
         }
+        for entry in paper["imagenet_original"]:  # what the architecture's own paper reported
+            figures[entry["model"]]["original"] = entry["err"]
+        return figures
     if table == "places365":
         return {e["model"]: {key: e[key] for key in MEASURED} for e in paper["other_tasks"]["places365"]}
     if table == "mobile":  # base / se: [top-1 err, top-5 err, MFLOPs, params (M)]
-        return {
+        figures = {
             p + e["model"]: {"top1_err": top1, "top5_err": top5, "gflops": mflops / 1000, "params_m": params}
             for e in paper["mobile"]
             for p, (top1, top5, mflops, params) in (("", e["base"]), ("SE-", e["se"]))
         }
+        for entry in paper["mobile"]:
+            figures[entry["model"]]["original"] = entry["original"]
+        return figures
     rows = paper["ablations"].get(table, {}).get("rows", [])
     return {row["label"]: {key: row[key] for key in MEASURED + COMPLEXITY if key in row} for row in rows}
 
@@ -325,6 +331,7 @@ def summarize_section(
             ],
             "statuses": dict(Counter(row_states)),
             "not_applicable": not_applicable,
+            "original": figures.get("original"),  # [top-1, top-5] err the architecture's own paper reported
         }
         row.update({metric: measured(runs, metric, figures.get(metric), row_states) for metric in MEASURED})
         row.update({m: {"value": getattr(complexity, m, None), "paper": figures.get(m)} for m in COMPLEXITY})
@@ -436,6 +443,15 @@ def _columns(
     return cells
 
 
+def _original_columns(original: list[float | None] | None) -> list[tuple[str, str]]:
+    """Table 2's and 3's "original" column: the errors the architecture's own paper reported."""
+    top1, top5 = original or (None, None)
+    return [
+        ("original top-1 err (%)", "" if top1 is None else f"{top1:g}"),
+        ("original top-5 err (%)", "" if top5 is None else f"{top5:g}"),
+    ]
+
+
 def _table(table: str | None, rows: list[dict], show_paper: bool) -> list[str]:
     """The ablation layout (one line per row), or the paired one (one line per architecture, vanilla | SE)."""
     with_paper = {metric for metric in COMPLEXITY for row in rows if row[metric]["paper"] is not None}
@@ -445,8 +461,10 @@ def _table(table: str | None, rows: list[dict], show_paper: bool) -> list[str]:
     }
     if table in PAIRED:
         by_label = {row["label"]: row for row in rows}
+        originals = any(row.get("original") for row in rows)
         lines = [
             [("model", base)]
+            + (_original_columns(row["original"]) if originals else [])
             + _columns(row, PAIRED[table], units, with_paper, show_paper, "vanilla ")
             + _columns(by_label[f"SE-{base}"], PAIRED[table], units, with_paper, show_paper, "SE ")
             + _delta_columns(by_label[f"SE-{base}"], "vanilla", show_paper)
