@@ -14,6 +14,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from senet_ablate import conf as _shipped_configs
+from senet_ablate.attention import ATTENTION
 from senet_ablate.errors import ConfigError
 from senet_ablate.models import MODELS
 from senet_ablate.models.registry import ALL_POSITIONS
@@ -44,6 +45,18 @@ class SEConfig:
     position: str = "standard"  # standard | pre | post | identity | 3x3
     stages: Any = "all"  # "all" or a list of stage numbers (2 = conv2_x ...)
     bias: bool = True  # FC biases; the paper's printed params count them
+
+
+@dataclass
+class EcaConfig:
+    kernel_size: int | None = None  # attention=eca: taps of the 1-D conv; null = the paper's adaptive rule
+
+
+@dataclass
+class CbamConfig:
+    channel: bool = True  # attention=cbam: its channel attention (MLP on average- and max-pooled maps)
+    spatial: bool = True  # attention=cbam: its spatial attention (k x k conv on channel-wise mean and max)
+    kernel_size: int = 7  # attention=cbam: the spatial conv's size
 
 
 @dataclass
@@ -130,6 +143,10 @@ class Config:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     se: SEConfig = field(default_factory=SEConfig)
+    # The block placed by se.* (enabled, position, stages, reduction): se (the paper's) | eca | cbam.
+    attention: str = "se"
+    eca: EcaConfig = field(default_factory=EcaConfig)
+    cbam: CbamConfig = field(default_factory=CbamConfig)
     exp: ExpConfig = field(default_factory=ExpConfig)
     seed: int = 0
     results_dir: str = "results"  # run records, checkpoints and tables go here
@@ -227,7 +244,23 @@ def _check_model(cfg: DictConfig) -> None:
     if cfg.se.position not in spec.positions:
         raise ConfigError("se.position", cfg.se.position, f"{cfg.model.name} supports {', '.join(spec.positions)}")
     _positive("se.reduction", cfg.se.reduction)
+    _check_attention(cfg)
     se_stages(cfg)
+
+
+def _check_attention(cfg: DictConfig) -> None:
+    _choice("attention", cfg.attention, sorted(ATTENTION))
+    if cfg.attention != "se":  # squeeze and gate are axes of SE only
+        for key, paper_value in (("squeeze", "avg"), ("gate", "sigmoid")):
+            if cfg.se[key] != paper_value:
+                allowed = f"attention={cfg.attention} has no such choice: use {paper_value}"
+                raise ConfigError(f"se.{key}", cfg.se[key], allowed)
+    if cfg.eca.kernel_size is not None and (cfg.eca.kernel_size < 1 or cfg.eca.kernel_size % 2 == 0):
+        raise ConfigError("eca.kernel_size", cfg.eca.kernel_size, "an odd number >= 1, or null for the adaptive rule")
+    if cfg.cbam.kernel_size < 1 or cfg.cbam.kernel_size % 2 == 0:
+        raise ConfigError("cbam.kernel_size", cfg.cbam.kernel_size, "an odd number >= 1")
+    if not (cfg.cbam.channel or cfg.cbam.spatial):
+        raise ConfigError("cbam.spatial", False, "true while cbam.channel is false (no attention: se.enabled=false)")
 
 
 def _check_data(data: DictConfig) -> None:

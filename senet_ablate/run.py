@@ -106,10 +106,10 @@ def _on(flag: bool) -> str:
 def describe_run(cfg: DictConfig, run: str, loaders: Loaders, fingerprint: str, trainer: Trainer) -> str:
     """The block every run's log opens with: what will actually run, after every default and rule."""
     if cfg.se.enabled:
-        se = (
-            f"SE {cfg.se.squeeze} squeeze, r={cfg.se.reduction}, {cfg.se.gate} gate, {cfg.se.position} position, "
-            f"stages {list(se_stages(cfg))}"
-        )
+        block = f"SE {cfg.se.squeeze} squeeze, r={cfg.se.reduction}, {cfg.se.gate} gate"
+        if cfg.attention != "se":
+            block = f"{cfg.attention.upper()} attention"
+        se = f"{block}, {cfg.se.position} position, stages {list(se_stages(cfg))}"
     else:
         se = "no SE"
     recipe, data = cfg.trainer, cfg.data

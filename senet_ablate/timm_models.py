@@ -26,16 +26,20 @@ from senet_ablate.models import MODELS
 from senet_ablate.models.build import build_model
 
 PREFIX = "senet_ablate_"
-CONFIG_GROUPS = ("se", "model", "data", "trainer")
+CONFIG_GROUPS = ("se", "eca", "cbam", "model", "data", "trainer")
+TOP_LEVEL_KEYS = ("attention",)
 TIMM_ONLY_KEYS = ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir")  # passed by timm.create_model
 # What timm's train.py passes every model, and the only values our models can honour.
 TIMM_COMMON = {"in_chans": (3,), "drop_rate": (0, 0.0), "drop_path_rate": (0, 0.0), "drop_block_rate": (0, 0.0)}
 
 
 def override(key: str, value) -> str:
-    """`se_reduction=8` -> `se.reduction=8`, in the command line's grammar."""
+    """`se_reduction=8` -> `se.reduction=8` (and `attention="eca"` -> `attention=eca`), in the command
+    line's grammar."""
     group, _, name = key.partition("_")
-    if group not in CONFIG_GROUPS or not name:
+    if key in TOP_LEVEL_KEYS:
+        group, name = "", key
+    elif group not in CONFIG_GROUPS or not name:
         raise ConfigError(key, value, "name a config key as <group>_<key>, e.g. se_reduction or model_stride_in_1x1")
     if isinstance(value, bool):
         text = str(value).lower()
@@ -43,7 +47,7 @@ def override(key: str, value) -> str:
         text = "[" + ",".join(str(item) for item in value) + "]"
     else:
         text = str(value)
-    return f"{group}.{name}={text}"
+    return f"{group}.{name}={text}" if group else f"{name}={text}"
 
 
 def _entrypoint(name: str, family: str) -> Callable[..., nn.Module]:

@@ -8,6 +8,7 @@ import yaml
 
 import senet_ablate
 from senet_ablate import ConfigError, create_model, load_pretrained
+from senet_ablate.attention import AttentionSpec
 from senet_ablate.complexity import complexity_rows
 from senet_ablate.config import compose_config
 from senet_ablate.models import MODELS
@@ -159,7 +160,8 @@ def test_se_widths_follow_their_position():
 
 
 def test_identity_position_scales_the_shortcut_only():
-    block = Bottleneck(64, 16, se=compose_config(["se.position=identity"]).se)
+    cfg = compose_config(["se.position=identity"])
+    block = Bottleneck(64, 16, se=AttentionSpec(cfg.attention, cfg.se.position, cfg))
     block.eval()
     x = torch.randn(1, 64, 8, 8)
     with torch.no_grad():

@@ -26,6 +26,8 @@ def test_keyword_arguments_are_config_keys_and_timms_train_defaults_are_accepted
     assert _params(theirs) == _params(ours)
     assert theirs.layer1[0].se.fc1.in_channels == 64  # pre: the block's input width
     assert theirs.pretrained_cfg["input_size"] == (3, 224, 224) and theirs.pretrained_cfg["num_classes"] == 100
+    eca = timm.create_model("senet_ablate_resnet50", attention="eca", eca_kernel_size=5)
+    assert _params(eca) == _params(senet_ablate.create_model(["attention=eca", "eca.kernel_size=5"]))
     staged = timm.create_model("senet_ablate_resnet20", se_stages=[4], model_zero_init_residual=True)
     assert staged.layer2[0].se is None and staged.layer3[0].se is not None
     assert staged.pretrained_cfg["input_size"] == (3, 32, 32)

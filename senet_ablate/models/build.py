@@ -1,8 +1,9 @@
 """Config -> nn.Module, through the model registry."""
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from torch import nn
 
+from senet_ablate.attention import AttentionSpec
 from senet_ablate.config import check_config, se_stages
 from senet_ablate.models.registry import MODELS
 
@@ -11,7 +12,7 @@ def build_model(cfg: DictConfig) -> nn.Module:
     """Build `cfg.model.name` with the SE settings of `cfg.se` and `cfg.data.num_classes` outputs."""
     check_config(cfg)
     spec = MODELS[cfg.model.name]
-    se = OmegaConf.to_object(cfg.se) if cfg.se.enabled else None
+    se = AttentionSpec(cfg.attention, cfg.se.position, cfg) if cfg.se.enabled else None
     options = dict(
         num_classes=cfg.data.num_classes,
         se=se,

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from senet_ablate.attention import SqueezeExcitation
 from senet_ablate.errors import ConfigError
 from senet_ablate.models.registry import register_model
 from senet_ablate.models.residual import conv1x1, init_weights
@@ -35,7 +34,7 @@ class DepthwiseSeparable(nn.Module):
         depthwise = nn.Conv2d(in_channels, in_channels, 3, stride, padding=1, groups=in_channels, bias=False)
         self.depthwise = conv_bn_relu(depthwise)
         self.pointwise = conv_bn_relu(conv1x1(in_channels, out_channels))
-        self.se = None if se is None else SqueezeExcitation(out_channels, se.reduction, se.squeeze, se.gate, se.bias)
+        self.se = None if se is None else se(out_channels)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.pointwise(self.depthwise(x))

@@ -13,7 +13,7 @@ The paper prints no parameter counts for SE-PRE and SE-Identity; these choices d
 import torch
 from torch import Tensor, nn
 
-from senet_ablate.attention import SqueezeExcitation
+from senet_ablate.attention import AttentionSpec
 
 
 class ResidualUnit(nn.Module):
@@ -30,14 +30,16 @@ class ResidualUnit(nn.Module):
     # ones, which end in a conv (as timm's `zero_init_last` does for its pre-activation blocks).
     zero_init_layer: str
 
-    def attach_se(self, se, out_channels: int, in_channels: int, inner_channels: int | None = None) -> None:
-        """Add `self.se` sized for its position; `se` is an SEConfig or None for no SE."""
+    def attach_se(
+        self, se: AttentionSpec | None, out_channels: int, in_channels: int, inner_channels: int | None = None
+    ) -> None:
+        """Add `self.se` (the attention block: SE, or what `attention=` names) sized for its position."""
         if se is None:
             self.se = None
             return
         channels = {"pre": in_channels, "3x3": inner_channels}.get(se.position, out_channels)
         self.se_position = se.position
-        self.se = SqueezeExcitation(channels, se.reduction, se.squeeze, se.gate, se.bias)
+        self.se = se(channels)
 
     def residual(self, x: Tensor) -> Tensor:
         raise NotImplementedError
@@ -55,7 +57,7 @@ class ResidualUnit(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         shortcut = self.maybe_se(self.shortcut(x), "identity")
         residual = self.residual(self.maybe_se(x, "pre"))
-        if self.se_position == "standard" and self.fuse_se_scale:
+        if self.se_position == "standard" and self.fuse_se_scale and hasattr(self.se, "excitation"):
             summed = torch.addcmul(shortcut, residual, self.se.excitation(residual))
         else:
             summed = self.maybe_se(residual, "standard") + shortcut

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from senet_ablate.attention import SqueezeExcitation
 from senet_ablate.errors import ConfigError
 from senet_ablate.models.registry import register_model
 from senet_ablate.models.residual import init_weights
@@ -47,7 +46,7 @@ class ShuffleUnit(nn.Module):
         self.conv3 = nn.Conv2d(hidden, branch_channels, 1, groups=GROUPS, bias=False)
         self.bn3 = nn.BatchNorm2d(branch_channels)
         self.relu = nn.ReLU(inplace=True)
-        self.se = None if se is None else SqueezeExcitation(branch_channels, se.reduction, se.squeeze, se.gate, se.bias)
+        self.se = None if se is None else se(branch_channels)
         self.pool = nn.AvgPool2d(3, stride=2, padding=1) if stride == 2 else None
 
     def forward(self, x: Tensor) -> Tensor:

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from senet_ablate.attention import SqueezeExcitation
 from senet_ablate.errors import ConfigError
 from senet_ablate.models.registry import register_model
 from senet_ablate.models.residual import init_weights
@@ -31,7 +30,7 @@ class ConvBNReLU(nn.Module):
         self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
         self.bn = nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU(inplace=True)
-        self.se = None if se is None else SqueezeExcitation(out_channels, se.reduction, se.squeeze, se.gate, se.bias)
+        self.se = None if se is None else se(out_channels)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.relu(self.bn(self.conv(x)))
