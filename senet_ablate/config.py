@@ -234,6 +234,9 @@ def se_stages(cfg: DictConfig) -> tuple[int, ...]:
 def _check_model(cfg: DictConfig) -> None:
     _choice("model.name", cfg.model.name, sorted(MODELS))
     spec = MODELS[cfg.model.name]
+    if cfg.model.zero_init_residual and not spec.residual:
+        allowed = f"{cfg.model.name} has no ResidualUnit to zero-initialise: use false"
+        raise ConfigError("model.zero_init_residual", True, allowed)
     if cfg.model.stride_in_1x1 is not None and spec.stride_in_1x1 is None:
         raise ConfigError(
             "model.stride_in_1x1", cfg.model.stride_in_1x1, f"{cfg.model.name} has no such choice; use null"

@@ -10,7 +10,7 @@ import senet_ablate
 from senet_ablate import ConfigError, create_model, load_pretrained
 from senet_ablate.attention import AttentionSpec
 from senet_ablate.complexity import complexity_rows
-from senet_ablate.config import compose_config
+from senet_ablate.config import check_config, compose_config
 from senet_ablate.models import MODELS
 from senet_ablate.models.resnet import Bottleneck
 from senet_ablate.report import PAPER_YAML
@@ -263,3 +263,9 @@ def test_table_2_rows_are_within_0_035_gflops_of_the_paper():
     rows = complexity_rows(compose_config(["+exp=imagenet_sweep"]))
     for row in rows:
         assert abs(row["gflops"] - expected[row["label"]]) < 0.035, row
+
+
+@pytest.mark.parametrize("name", ["mobilenet", "shufflenet_g3", "vgg16"])
+def test_zero_init_residual_is_refused_by_the_config_check_where_no_residual_unit_exists(name):
+    with pytest.raises(ConfigError, match=f"model.zero_init_residual=True .* {name} has no ResidualUnit"):
+        check_config(compose_config([f"model={name}", "model.zero_init_residual=true"]))

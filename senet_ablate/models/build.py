@@ -17,8 +17,9 @@ def build_model(cfg: DictConfig) -> nn.Module:
         num_classes=cfg.data.num_classes,
         se=se,
         se_stages=se_stages(cfg) if se else (),
-        zero_init_residual=cfg.model.zero_init_residual,
     )
+    if spec.residual:
+        options["zero_init_residual"] = cfg.model.zero_init_residual
     if spec.stride_in_1x1 is not None:
         stride_in_1x1 = cfg.model.stride_in_1x1
         options["stride_in_1x1"] = spec.stride_in_1x1 if stride_in_1x1 is None else stride_in_1x1

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from senet_ablate.errors import ConfigError
 from senet_ablate.models.registry import register_model
 from senet_ablate.models.residual import conv1x1, init_weights
 
@@ -47,11 +46,8 @@ class MobileNet(nn.Module):
         num_classes: int = 1000,
         se=None,
         se_stages: Sequence[int] = (),
-        zero_init_residual: bool = False,
     ):
         super().__init__()
-        if zero_init_residual:
-            raise ConfigError("model.zero_init_residual", True, "mobilenet has no residual branch: use false")
         self.stem = conv_bn_relu(nn.Conv2d(3, 32, 3, stride=2, padding=1, bias=False))
         blocks, in_channels, stage = [], 32, 1
         for out_channels, stride in BLOCKS:
@@ -68,7 +64,7 @@ class MobileNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-@register_model("imagenet", (2, 3, 4, 5), ("standard",))
+@register_model("imagenet", (2, 3, 4, 5), ("standard",), residual=False)
 def mobilenet(**kwargs) -> MobileNet:
     """1.0 MobileNet-224."""
     return MobileNet(**kwargs)

@@ -3,8 +3,8 @@
 A model's name, input family, SE stages, SE positions and default layout are declared once,
 with the function that builds it (as timm's `@register_model`); the config checks, the
 `model=<name>` config group and `build_model` all read `MODELS`. The builder takes the common
-keyword arguments `num_classes`, `se` (an SEConfig or None), `se_stages`, `zero_init_residual`
-and, where the model has the choice (`stride_in_1x1` not None), `stride_in_1x1`.
+keyword arguments `num_classes`, `se` (an AttentionSpec or None) and `se_stages`; models with residual
+units also `zero_init_residual`, and those with the choice (`stride_in_1x1` not None) `stride_in_1x1`.
 """
 
 from collections.abc import Callable
@@ -29,6 +29,7 @@ class ModelSpec:
     stages: tuple[int, ...]
     positions: tuple[str, ...]
     stride_in_1x1: bool | None  # default stride placement; None where the model has no choice
+    residual: bool  # built of ResidualUnit blocks, so that model.zero_init_residual applies
     builder: Callable[..., nn.Module]
 
 
@@ -36,7 +37,11 @@ MODELS: dict[str, ModelSpec] = {}
 
 
 def register_model(
-    family: str, stages: tuple[int, ...], positions: tuple[str, ...] = ALL_POSITIONS, stride_in_1x1: bool | None = None
+    family: str,
+    stages: tuple[int, ...],
+    positions: tuple[str, ...] = ALL_POSITIONS,
+    stride_in_1x1: bool | None = None,
+    residual: bool = True,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Register the decorated builder under its function name."""
 
@@ -44,7 +49,7 @@ def register_model(
         name = builder.__name__
         if name in MODELS:
             raise ValueError(f"model {name!r} is registered twice")
-        MODELS[name] = ModelSpec(name, family, tuple(stages), tuple(positions), stride_in_1x1, builder)
+        MODELS[name] = ModelSpec(name, family, tuple(stages), tuple(positions), stride_in_1x1, residual, builder)
         return builder
 
     return register

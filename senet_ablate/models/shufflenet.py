@@ -16,7 +16,6 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from senet_ablate.errors import ConfigError
 from senet_ablate.models.registry import register_model
 from senet_ablate.models.residual import init_weights
 
@@ -67,11 +66,8 @@ class ShuffleNet(nn.Module):
         num_classes: int = 1000,
         se=None,
         se_stages: Sequence[int] = (),
-        zero_init_residual: bool = False,
     ):
         super().__init__()
-        if zero_init_residual:
-            raise ConfigError("model.zero_init_residual", True, "not offered for shufflenet: use false")
         self.conv1 = nn.Conv2d(3, STEM_CHANNELS, 3, stride=2, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(STEM_CHANNELS)
         self.relu = nn.ReLU(inplace=True)
@@ -95,7 +91,7 @@ class ShuffleNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-@register_model("imagenet", (2, 3, 4), ("standard",))
+@register_model("imagenet", (2, 3, 4), ("standard",), residual=False)
 def shufflenet_g3(**kwargs) -> ShuffleNet:
     """ShuffleNet 1x (g=3)."""
     return ShuffleNet(**kwargs)

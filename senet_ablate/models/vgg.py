@@ -14,7 +14,6 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from senet_ablate.errors import ConfigError
 from senet_ablate.models.registry import register_model
 from senet_ablate.models.residual import init_weights
 
@@ -44,11 +43,8 @@ class VGG(nn.Module):
         num_classes: int = 1000,
         se=None,
         se_stages: Sequence[int] = (),
-        zero_init_residual: bool = False,
     ):
         super().__init__()
-        if zero_init_residual:
-            raise ConfigError("model.zero_init_residual", True, "VGG has no residual branch: use false")
         in_channels = 3
         for index, widths in enumerate(stages):
             stage_se = se if index + 1 in se_stages else None
@@ -76,7 +72,7 @@ class VGG(nn.Module):
         return self.classifier(torch.flatten(self.avgpool(x), 1))
 
 
-@register_model("imagenet", (1, 2, 3, 4, 5), ("standard",))
+@register_model("imagenet", (1, 2, 3, 4, 5), ("standard",), residual=False)
 def vgg16(**kwargs) -> VGG:
     """VGG-16 with BN."""
     return VGG(VGG16_STAGES, **kwargs)
