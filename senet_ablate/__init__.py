@@ -8,7 +8,7 @@ from senet_ablate.config import compose_config
 from senet_ablate.errors import ConfigError
 from senet_ablate.models import load_pretrained
 from senet_ablate.models.build import build_model
-from senet_ablate.timm_models import register_with_timm
+from senet_ablate.timm_hook import register_with_timm_when_imported
 
 __version__ = "0.1.0"
 
@@ -21,6 +21,6 @@ def create_model(overrides: Sequence[str] = ()) -> nn.Module:
     return build_model(compose_config(list(overrides)))
 
 
-register_with_timm()  # timm.create_model("senet_ablate_resnet50", se_reduction=8) works once we are imported
+register_with_timm_when_imported()  # then timm.create_model("senet_ablate_resnet50", se_reduction=8) works
 
 __all__ = ["ConfigError", "__version__", "compose_config", "create_model", "load_pretrained"]

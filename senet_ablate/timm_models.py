@@ -1,4 +1,5 @@
-"""Every registered model, also in timm's model registry as `senet_ablate_<name>`.
+"""Every registered model, also in timm's model registry as `senet_ablate_<name>` (registered by
+`timm_hook.py` once timm is imported).
 
 So our models drop into timm's own tools (`train.py`, `validate.py`, `benchmark.py`):
 

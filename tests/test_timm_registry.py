@@ -44,3 +44,23 @@ def test_what_our_models_cannot_honour_is_one_clear_error():
         timm.create_model("senet_ablate_resnet50", reduction=8)
     with pytest.raises(ConfigError, match="se.reduction=0"):
         timm.create_model("senet_ablate_resnet50", se_reduction=0)
+
+
+LISTED = "print('senet_ablate_resnet50' in timm.list_models('senet_ablate_*'))"
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        # the CLI's imports leave timm out (1-2 s saved per start); importing timm then registers
+        f"import sys, senet_ablate.__main__\nassert 'timm' not in sys.modules\nimport timm\n{LISTED}",
+        f"import timm, senet_ablate\n{LISTED}",  # timm first: registered at once
+    ],
+)
+def test_registered_whichever_is_imported_first_and_the_cli_does_not_import_timm(script):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "True"
