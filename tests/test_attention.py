@@ -8,6 +8,8 @@ from timm.layers.cbam import ChannelAttn
 from senet_ablate import ConfigError, create_model
 from senet_ablate.attention.cbam import CBAM
 from senet_ablate.attention.eca import EfficientChannelAttention, adaptive_kernel_size
+from senet_ablate.complexity import complexity_rows
+from senet_ablate.config import compose_config
 from senet_ablate.models.residual import ResidualUnit
 
 TORCHVISION_LAYOUT = ["model=resnet50", "model.stride_in_1x1=false"]
@@ -86,3 +88,16 @@ def test_bad_attention_settings_are_one_clear_error():
         create_model(["attention=eca", "eca.kernel_size=4"])
     with pytest.raises(ConfigError, match="cbam.spatial=False"):
         create_model(["attention=cbam", "cbam.channel=false", "cbam.spatial=false"])
+
+
+def test_attention_sweep_rows_count_each_module_against_the_published_figures():
+    """Complexity of `+exp=attention_sweep` against ECA-Net's Table 2 (3.86 GFLOPs for the backbone
+    and ECA; its 24.37M params for ResNet-50 is a count we do not reproduce: torchvision's is 25.557M)
+    and against the modules' own arithmetic: CBAM = SE + 16 spatial convs (7x7x2 weights) with BN."""
+    rows = {row["label"]: row for row in complexity_rows(compose_config(["+exp=attention_sweep"]))}
+    assert list(rows) == ["vanilla", "SE", "ECA", "CBAM"]
+    for label in ("vanilla", "ECA"):
+        assert rows[label]["gflops"] == pytest.approx(3.86, abs=0.005)
+    assert round((rows["ECA"]["params_m"] - rows["vanilla"]["params_m"]) * 1e6) == 86
+    assert round((rows["CBAM"]["params_m"] - rows["SE"]["params_m"]) * 1e6) == 16 * (2 * 7 * 7 + 2)
+    assert rows["CBAM"]["gflops"] == pytest.approx(3.864, abs=0.0005)  # CBAM paper, Table 4

@@ -248,7 +248,7 @@ def test_cli_writes_the_tables_and_warns_about_damaged_records(reduction, tmp_pa
     "args,expected",
     [
         (["format=xml"], "error: format is not a key of the config: the top level has model, data, trainer,"),
-        (["exps=nope"], "error: exps='nope' is not allowed: choose from cifar_sweep, gate_sweep,"),
+        (["exps=nope"], "error: exps='nope' is not allowed: choose from attention_sweep, cifar_sweep, gate_sweep,"),
     ],
 )
 def test_cli_user_errors_are_one_line_with_exit_code_2(tmp_path, args, expected):
@@ -380,3 +380,29 @@ def test_places365_layout_pairs_resnet152_with_the_papers_table_6(tmp_path, fake
     lines = table_lines((tmp_path / "places365.md").read_text())
     assert lines["ResNet-152"].startswith("| ResNet-152 | pending | 41.15 |  | pending | 11.61 |  | 1.000 | 2.0000 ")
     assert "| pending | 40.37 |  | pending | 11.01 |" in lines["ResNet-152"]
+
+
+def test_attention_rows_are_counted_with_their_own_module():
+    """A row's params come from its attention module (ECA on ResNet-20: nine 3-tap convs), not from SE's."""
+    experiment = tables.load_experiment("attention_sweep", SMALL)
+    setting = tables.sections(experiment, [])[0].setting
+    params = {
+        label: tables.row_complexity(setting, experiment.identities[label]).params_m for label in ("vanilla", "ECA")
+    }
+    assert round((params["ECA"] - params["vanilla"]) * 1e6) == 9 * 3
+
+
+def test_attention_sweep_cites_its_sources_and_compares_with_the_plain_network(fake_complexity):
+    experiment = tables.load_experiment("attention_sweep")
+    summary = tables.summarize_section(experiment, tables.sections(experiment, [])[0], {})
+    assert "source: ECA-Net (Wang et al., CVPR 2020, arXiv:1910.03151), Table 2" in summary["paper_note"]
+    rows = {row["label"]: row for row in summary["rows"]}
+    assert {label: row["top1_err"]["paper"] for label, row in rows.items()} == {
+        "vanilla": 24.80,
+        "SE": 23.29,
+        "ECA": 22.52,
+        "CBAM": 22.66,
+    }
+    assert rows["CBAM"]["vs_baseline"]["baseline"] == "vanilla" and rows["CBAM"]["vs_baseline"]["paper_delta"] == -2.14
+    on_cifar = tables.load_experiment("attention_sweep", ("data=cifar10", "model=resnet20", "trainer=cifar_paper"))
+    assert not tables.summarize_section(on_cifar, tables.sections(on_cifar, [])[0], {})["paper_shown"]

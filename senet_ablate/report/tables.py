@@ -72,6 +72,7 @@ PAIRED = {
     "imagenet": ("top1_err", "top5_err"),
     "mobile": ("top1_err", "top5_err"),
     "places365": ("top1_err", "top5_err"),
+    "recipe": ("top1_err", "top5_err"),
 }
 FOOTNOTE = (
     "Errors: mean ± sample std over the completed seeds (n); `k/n seeds`: only k of the n recorded "
@@ -141,22 +142,26 @@ def _nested(flat: dict) -> dict:
     return tree
 
 
+def _runtime(key: str) -> bool:
+    return any(key == name or key.startswith(f"{name}.") for name in RUNTIME_KEYS)
+
+
 def _setting(flat: dict, identity_keys: set[str]) -> dict:
     """What a run computes besides its row: the config minus the row's keys, `seed` and runtime-only keys."""
-
-    def runtime(key: str) -> bool:
-        return any(key == name or key.startswith(f"{name}.") for name in RUNTIME_KEYS)
-
-    return {k: v for k, v in flat.items() if k not in identity_keys and k != "seed" and not runtime(k)}
+    return {k: v for k, v in flat.items() if k not in identity_keys and k != "seed" and not _runtime(k)}
 
 
 def load_experiment(name: str, overrides: Sequence[str] = ()) -> Experiment:
     cfg = compose_config([f"+exp={name}", *overrides])
     row_keys = {item.split("=", 1)[0] for row in cfg.exp.rows for item in row.set}
+
+    def in_identity(key: str) -> bool:  # a row's preset (`trainer=...`) makes its whole group the row's
+        return key.startswith("se.") or key in row_keys or (key.split(".", 1)[0] in row_keys and not _runtime(key))
+
     identities = {}
     for row_cfg in row_configs(cfg):
         flat = _flat(config_dict(row_cfg))
-        identities[row_cfg.exp.row] = {key: flat[key] for key in flat if key.startswith("se.") or key in row_keys}
+        identities[row_cfg.exp.row] = {key: flat[key] for key in flat if in_identity(key)}
     labels = list(identities)
     bases = [label for label in labels if not label.startswith("SE-")]
     if cfg.exp.table in PAIRED and sorted(labels) != sorted(bases + [f"SE-{base}" for base in bases]):
@@ -233,8 +238,14 @@ def paper_figures(table: str | None, data_name: str | None) -> dict[str, dict[st
         for entry in paper["mobile"]:
             figures[entry["model"]]["original"] = entry["original"]
         return figures
-    rows = paper["ablations"].get(table, {}).get("rows", [])
+    rows = _figures_table(table).get("rows", [])
     return {row["label"]: {key: row[key] for key in MEASURED + COMPLEXITY if key in row} for row in rows}
+
+
+def _figures_table(table: str | None) -> dict:
+    """A table of `ablations` (the SE paper's) or of `published` (other papers', with a `source`)."""
+    paper = _paper()
+    return paper["ablations"].get(table) or paper["published"].get(table) or {}
 
 
 # The setting each paper table measured: its datasets and, for the ablation tables, its one model.
@@ -257,8 +268,9 @@ def paper_applies(table: str | None, setting: dict) -> bool:
 def paper_note(table: str | None, setting: dict, shown: bool) -> str:
     datasets, model = paper_setting(table)
     theirs = " / ".join(datasets) + ("" if model is None else f" with {model}")
+    source = _figures_table(table).get("source")
     if shown:
-        return f"paper figures: table `{table}`, measured on {theirs}"
+        return f"paper figures: table `{table}`, measured on {theirs}" + (f"; source: {source}" if source else "")
     ours = f"{setting.get('data.name')}" + (f" with {setting.get('model.name')}" if model else "")
     return (
         f"paper figures: not shown, table `{table}` was measured on {theirs} and this section is {ours} "
@@ -274,14 +286,13 @@ def _complexity(key: str) -> Complexity:
 def row_complexity(setting: dict, identity: dict) -> Complexity:
     """Params and GFLOPs of a row under a setting (cached: many rows of many tables are one model).
 
-    They depend on the model, its SE and the input's class count and size only; the rest of a
-    record's data keys (sizes of generated data, paths) stay out, so that records of any version
-    can be counted."""
+    They depend on the model, its attention blocks and the input's class count and size only; the
+    rest of a record's data keys (sizes of generated data, paths) stay out, so that records of any
+    version can be counted."""
     config = _nested({**setting, **identity})
     data = {key: value for key, value in config.get("data", {}).items() if key in ("num_classes", "image_size")}
-    return _complexity(
-        json.dumps({"model": config.get("model", {}), "se": config.get("se", {}), "data": data}, sort_keys=True)
-    )
+    counted = {key: config[key] for key in ("model", "se", "attention", "eca", "cbam") if key in config}
+    return _complexity(json.dumps({**counted, "data": data}, sort_keys=True))
 
 
 def _status_counts(statuses: dict[str, int]) -> str:
@@ -498,8 +509,13 @@ def _section_markdown(index: int, count: int, summary: dict, table: str | None) 
         f"- data: {s.get('data.name')} ({s.get('data.num_classes')} classes, {s.get('data.image_size')} px"
         + (f", fingerprint {s[FINGERPRINT]}" if s.get(FINGERPRINT) else "")
         + "); "
-        f"model: {s.get('model.name', 'per row')}; schedule: {s.get('trainer.schedule')}, "
-        f"{s.get('trainer.epochs')} epochs, batch {s.get('trainer.batch_size')}, lr {s.get('trainer.lr')}",
+        f"model: {s.get('model.name', 'per row')}; "
+        + (
+            f"schedule: {s['trainer.schedule']}, {s.get('trainer.epochs')} epochs, "
+            f"batch {s.get('trainer.batch_size')}, lr {s.get('trainer.lr')}"
+            if "trainer.schedule" in s
+            else "training recipe: per row"
+        ),
         f"- runs: {summary['runs']}"
         + (f" ({statuses})" if statuses else " (every row pending)")
         + f"; code: {', '.join(summary['code_versions']) or '-'}; last update: {summary['updated_at'] or '-'}",
