@@ -65,6 +65,7 @@ def main(cfg: DictConfig) -> dict:
     from senet_ablate.run import run_job  # torch and the data stack, not needed to check a command line
 
     try:
+        cfg.exp.overrides = list(HydraConfig.get().overrides.task)
         if cfg.exp.row is not None:
             cfg = apply_row(cfg, cfg.exp.row)
         check_config(cfg)

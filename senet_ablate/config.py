@@ -31,6 +31,8 @@ IMAGE_FOLDERS = ("imagenet", "imagefolder", "places365")  # datasets of image fi
 SCHEDULES = ("step", "multistep", "cosine", "plateau")
 DEVICES = ("auto", "cpu", "cuda")
 LOADERS = ("auto", "gpu", "dataloader")
+LOSSES = ("cross_entropy", "bce")
+INTERPOLATIONS = ("bilinear", "bicubic")
 PLACES_VARIANTS = ("challenge", "standard")
 LOGGERS = ("none", "wandb")
 WANDB_MODES = ("online", "offline", "disabled")
@@ -105,6 +107,21 @@ class TrainerConfig:
     plateau_drops: int | None = None  # plateau: at most this many /10 drops (null: no limit)
     warmup_epochs: int = 0  # linear warm-up from lr/10 over this many epochs, before any schedule
     label_smoothing: float = 0.0
+    # sgd (torch's, with momentum / nesterov) | any name in timm.optim.list_optimizers(), built by
+    # timm.optim.create_optimizer_v2 (no weight decay on biases and norms, as timm's train.py): lamb, adamw...
+    optimizer: str = "sgd"
+    loss: str = "cross_entropy"  # cross_entropy | bce (timm's BinaryCrossEntropy: one-vs-all, as ResNet strikes back)
+    bce_target_threshold: float | None = None  # bce: mixed targets above it count as 1 (ResNet strikes back: 0.2)
+    mixup_alpha: float = 0.0  # Mixup (timm.data.Mixup) of each batch with Beta(alpha, alpha) weights; 0: off
+    cutmix_alpha: float = 0.0  # CutMix; with Mixup also on, timm picks one of the two per batch (even odds)
+    # Recipe augmentations of image folders (ImageNet, Places-365): timm's RandAugment config string
+    # (e.g. rand-m6-mstd0.5-inc1), the training crop size (null: data.image_size, which stays the
+    # evaluation size) and the evaluation crop fraction (resize to image_size / eval_crop_pct, then
+    # centre crop; null: 224 / 256, the paper's protocol).
+    randaugment: str | None = None
+    train_image_size: int | None = None
+    eval_crop_pct: float | None = None
+    interpolation: str = "bilinear"  # image folders: how crops and the evaluation resize are resampled (| bicubic)
     accumulate_steps: int = 1  # gradient accumulation: effective batch = batch_size * this
     amp: bool = True  # mixed precision on CUDA (bf16 where supported, else fp16); off on CPU
     channels_last: bool = False
@@ -122,10 +139,15 @@ class LoggerConfig:
     mode: str = "offline"  # wandb mode (online | offline | disabled): offline unless you have an account
 
 
+# Config groups a row may select as a whole (`trainer=timm_a3`): the row's config is composed again
+# with that choice in place of the command line's, so the keys typed on the command line still win.
+PRESET_GROUPS = ("model", "data", "trainer", "logger")
+
+
 @dataclass
 class RowConfig:
     label: str = ""  # the paper's row label, exactly as in paper.yaml
-    set: list[str] = field(default_factory=list)  # "key=value" overrides of config keys
+    set: list[str] = field(default_factory=list)  # "key=value" overrides of config keys, or "group=preset"
 
 
 @dataclass
@@ -134,6 +156,9 @@ class ExpConfig:
     table: str | None = None  # the paper table this reproduces (a key of paper.yaml)
     row: str | None = None  # the row this job runs; set by the sweep
     rows: list[RowConfig] = field(default_factory=list)
+    # The overrides the config was composed from (set by compose_config and by the CLI): a row
+    # that selects a preset is composed again from them.
+    overrides: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -319,9 +344,52 @@ def _check_trainer(trainer: DictConfig) -> None:
         _range("trainer.plateau_drops", trainer.plateau_drops, low=0)
     _range("trainer.warmup_epochs", trainer.warmup_epochs, low=0, high=trainer.epochs)
     _range("trainer.label_smoothing", trainer.label_smoothing, low=0, high=1)
+    _check_recipe_parts(trainer)
     _choice("trainer.device", trainer.device, DEVICES)
     if trainer.max_steps_per_epoch is not None:
         _positive("trainer.max_steps_per_epoch", trainer.max_steps_per_epoch)
+
+
+def _check_recipe_parts(trainer: DictConfig) -> None:
+    """The optimiser, loss and augmentations that timm provides (trainer=timm_a3 uses them)."""
+    if trainer.optimizer != "sgd":
+        from timm.optim import list_optimizers
+
+        _choice("trainer.optimizer", trainer.optimizer, ["sgd", *list_optimizers()])
+    _choice("trainer.loss", trainer.loss, LOSSES)
+    if trainer.bce_target_threshold is not None:
+        if trainer.loss != "bce":
+            raise ConfigError("trainer.bce_target_threshold", trainer.bce_target_threshold, "needs trainer.loss=bce")
+        _range("trainer.bce_target_threshold", trainer.bce_target_threshold, low=0, high=1)
+    for key in ("mixup_alpha", "cutmix_alpha"):
+        _range(f"trainer.{key}", trainer[key], low=0)
+    if trainer.randaugment is not None:
+        from timm.data.auto_augment import rand_augment_transform
+
+        try:
+            rand_augment_transform(trainer.randaugment, {})
+        except (AssertionError, ValueError, KeyError, IndexError) as error:
+            raise ConfigError(
+                "trainer.randaugment",
+                trainer.randaugment,
+                f"a timm RandAugment string such as rand-m6-mstd0.5-inc1 ({error or 'not understood'})",
+            ) from None
+    _choice("trainer.interpolation", trainer.interpolation, INTERPOLATIONS)
+    if trainer.train_image_size is not None:
+        _positive("trainer.train_image_size", trainer.train_image_size)
+    if trainer.eval_crop_pct is not None:
+        _range("trainer.eval_crop_pct", trainer.eval_crop_pct, low=0, high=1, low_open=True, high_open=False)
+
+
+def _check_recipe_fits_data(cfg: DictConfig) -> None:
+    """Image-folder augmentations need image files; CIFAR's size is fixed."""
+    trainer, data = cfg.trainer, cfg.data
+    for key, default in (("randaugment", None), ("eval_crop_pct", None), ("interpolation", "bilinear")):
+        if trainer[key] != default and data.name not in IMAGE_FOLDERS:
+            allowed = f"only image folders ({', '.join(IMAGE_FOLDERS)}) have it: use {default} with data={data.name}"
+            raise ConfigError(f"trainer.{key}", trainer[key], allowed)
+    if trainer.train_image_size is not None and data.name in CIFAR_CLASSES:
+        _choice("trainer.train_image_size", trainer.train_image_size, [None, 32])
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -330,6 +398,7 @@ def check_config(cfg: DictConfig) -> None:
     _check_model(cfg)
     _check_data(cfg.data)
     _check_trainer(cfg.trainer)
+    _check_recipe_fits_data(cfg)
     _choice("logger.name", cfg.logger.name, LOGGERS)
     _choice("logger.mode", cfg.logger.mode, WANDB_MODES)
     _range("seed", cfg.seed, low=0)
@@ -339,15 +408,27 @@ def check_config(cfg: DictConfig) -> None:
         _choice("exp.row", cfg.exp.row, [row.label for row in cfg.exp.rows])
 
 
+def _override_key(override: str) -> str:
+    return override.lstrip("+~").split("=", 1)[0]
+
+
 def apply_row(cfg: DictConfig, label: str) -> DictConfig:
     """The config of one experiment row: `cfg` with the row's overrides merged on top.
 
-    Rows set plain config keys (not config groups), so a row also works on top of any model or
-    dataset chosen on the command line; a row's own keys win over the command line's.
+    Rows mostly set plain config keys, so a row also works on top of any model or dataset chosen
+    on the command line, and a row's own keys win over the command line's. A row may also select a
+    preset of a config group (`trainer=timm_a3`, a recipe): the config is then composed again from
+    `exp.overrides` with the row's choice in place of the command line's, so that the preset
+    replaces the group while the keys typed on the command line (`trainer.epochs=1`) still apply.
     """
     _choice("exp.row", label, [row.label for row in cfg.exp.rows])
     row = next(row for row in cfg.exp.rows if row.label == label)
-    merged = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(row.set)))
+    items = [item.split("=", 1) for item in row.set]
+    presets = {key: value for key, value in items if key in PRESET_GROUPS}
+    if presets:
+        kept = [override for override in cfg.exp.overrides if _override_key(override) not in presets]
+        cfg = compose_config([*kept, *(f"{group}={preset}" for group, preset in presets.items())])
+    merged = OmegaConf.merge(cfg, OmegaConf.from_dotlist([f"{k}={v}" for k, v in items if k not in presets]))
     merged.exp.row = label
     return merged
 
@@ -363,9 +444,12 @@ def compose_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
 
     register_configs()
     if GlobalHydra.instance().is_initialized():  # inside a running Hydra app
-        return compose("config", overrides=list(overrides))
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        return compose("config", overrides=list(overrides))
+        cfg = compose("config", overrides=list(overrides))
+    else:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            cfg = compose("config", overrides=list(overrides))
+    cfg.exp.overrides = list(overrides)
+    return cfg
 
 
 def config_dirs(overrides: Sequence[str] = ()) -> list[Path]:

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 from senet_ablate.config import compose_config
 from senet_ablate.data import fingerprint as fingerprint_module
 from senet_ablate.data.fingerprint import dataset_fingerprint
-from senet_ablate.data.imagefolder import CorruptImage, collate_skipping_none, imagefolder_datasets
+from senet_ablate.data.imagefolder import Augmentation, CorruptImage, collate_skipping_none, imagefolder_datasets
 from senet_ablate.errors import ConfigError
 from senet_ablate.run import run_job
 
@@ -216,7 +216,7 @@ def test_an_unreadable_image_is_named(tmp_path, name):
     root = write_folder(tmp_path / "images")
     path = root / "train" / "cat" / name
     UNREADABLE[name](path)
-    train, _ = imagefolder_datasets(str(root), 32, 2)
+    train, _ = imagefolder_datasets(str(root), Augmentation(32), 2)
     index = train.samples.index((str(path), 0))
     with pytest.raises(CorruptImage, match=f"unreadable image {re.escape(str(path))} .*set data.skip_corrupt=true"):
         train[index]
@@ -225,7 +225,7 @@ def test_an_unreadable_image_is_named(tmp_path, name):
 def test_an_unreadable_image_is_named_from_a_loader_worker(tmp_path):
     root = write_folder(tmp_path / "images")
     (broken,) = [path for path in break_images(root) if path.parts[-3] == "val"]
-    _, val = imagefolder_datasets(str(root), 32, 2)
+    _, val = imagefolder_datasets(str(root), Augmentation(32), 2)
     with pytest.raises(CorruptImage, match=f"(?s)worker process.*unreadable image {re.escape(str(broken))}"):
         list(DataLoader(val, batch_size=4, num_workers=1))
 
@@ -233,7 +233,7 @@ def test_an_unreadable_image_is_named_from_a_loader_worker(tmp_path):
 def test_skip_corrupt_leaves_unreadable_images_out_of_their_batches(tmp_path, caplog):
     root = write_folder(tmp_path / "images")
     broken = break_images(root)
-    train, val = imagefolder_datasets(str(root), 32, 2, skip_corrupt=True)
+    train, val = imagefolder_datasets(str(root), Augmentation(32), 2, skip_corrupt=True)
     with caplog.at_level(logging.WARNING):
         for dataset, readable in ((train, 8), (val, 8)):
             batches = list(DataLoader(dataset, batch_size=4, collate_fn=collate_skipping_none))
@@ -255,7 +255,7 @@ def test_val_must_have_the_training_classes(tmp_path):
     root = write_folder(tmp_path / "images")
     shutil.rmtree(root / "val" / "cat")
     with pytest.raises(ConfigError, match="data.root=.*val must have the same class folders as .*train"):
-        imagefolder_datasets(str(root), 32, 2)
+        imagefolder_datasets(str(root), Augmentation(32), 2)
 
 
 def test_skipped_images_are_counted_in_the_record_and_a_failure_names_the_file(tmp_path):

@@ -12,9 +12,11 @@ since the two draw their augmentations from different random streams.
 
 import math
 import os
+import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from omegaconf import DictConfig
 from torch import Tensor
@@ -24,7 +26,12 @@ from senet_ablate.config import resolve_loader
 from senet_ablate.data.cifar import MEAN_STD as CIFAR_MEAN_STD
 from senet_ablate.data.cifar import cifar_datasets
 from senet_ablate.data.gpu_cifar import DeviceCifarTrain, DeviceCifarVal
-from senet_ablate.data.imagefolder import IMAGENET_MEAN_STD, collate_skipping_none, imagefolder_datasets
+from senet_ablate.data.imagefolder import (
+    IMAGENET_MEAN_STD,
+    Augmentation,
+    collate_skipping_none,
+    imagefolder_datasets,
+)
 from senet_ablate.data.places365 import places365_datasets
 from senet_ablate.data.synthetic import make_synthetic
 from senet_ablate.distributed import DistributedContext
@@ -39,7 +46,7 @@ def mix_seed(seed: int, index: int) -> int:
 
 
 class SeededPerImage(Dataset):
-    """Reseeds torch's RNG before each image's augmentation from (epoch seed, index).
+    """Reseeds the RNGs (torch's, Python's, numpy's) before each image's augmentation from (epoch seed, index).
 
     Without it, DataLoader workers draw augmentations from per-worker streams, so the same run
     with 2 or 8 workers (or resumed on another machine) would see different crops. torchvision's
@@ -56,7 +63,10 @@ class SeededPerImage(Dataset):
 
     def __getitem__(self, seed_and_index: tuple[int, int]):
         seed, index = seed_and_index
-        torch.manual_seed(mix_seed(seed, index))
+        image_seed = mix_seed(seed, index)
+        torch.manual_seed(image_seed)
+        random.seed(image_seed)  # timm's RandAugment draws from Python's and numpy's RNGs
+        np.random.seed(image_seed % 2**32)
         return self.dataset[index]
 
 
@@ -190,18 +200,17 @@ class Loaders:
 def build_datasets(cfg: DictConfig) -> tuple[Dataset, Dataset]:
     """Train and val datasets; CIFAR and image folders give uint8 images (see `mean_std`)."""
     data = cfg.data
-    if data.name == "synthetic":
+    if data.name == "synthetic":  # generated at the recipe's training size, evaluated at data.image_size
         return (
-            make_synthetic("train", data.train_size, data.num_classes, data.image_size),
+            make_synthetic("train", data.train_size, data.num_classes, cfg.trainer.train_image_size or data.image_size),
             make_synthetic("val", data.val_size, data.num_classes, data.image_size),
         )
     if data.name in ("cifar10", "cifar100"):
         return cifar_datasets(data.name, data.root, data.download)
+    augmentation = Augmentation.from_config(cfg)
     if data.name == "places365":
-        return places365_datasets(
-            data.root, data.variant, data.small, data.image_size, data.download, data.skip_corrupt
-        )
-    return imagefolder_datasets(data.root, data.image_size, data.num_classes, skip_corrupt=data.skip_corrupt)
+        return places365_datasets(data.root, data.variant, data.small, augmentation, data.download, data.skip_corrupt)
+    return imagefolder_datasets(data.root, augmentation, data.num_classes, skip_corrupt=data.skip_corrupt)
 
 
 def mean_std(name: str) -> tuple[tuple[float, ...], tuple[float, ...]] | None:

@@ -1,7 +1,8 @@
 """ImageNet-style folders: `<root>/train/<class>/*` and `<root>/val/<class>/*`.
 
 Train: RandomResizedCrop(image_size) + flip. Eval: resize the shorter side to
-image_size * 256 / 224, centre crop image_size (the paper's 256 -> 224 protocol).
+image_size * 256 / 224, centre crop image_size (the paper's 256 -> 224 protocol). A recipe may
+change the training crop size, add RandAugment and change the evaluation crop (`Augmentation`).
 
 An unreadable image (truncated, empty, not an image) stops the run with its path named, or,
 with `data.skip_corrupt=true`, is left out of its batch with a warning naming it; the trainer
@@ -9,9 +10,11 @@ counts the images a batch lacks.
 """
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from omegaconf import DictConfig
 from PIL import Image
 from torch.utils.data import Dataset, default_collate
 from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset, pil_loader
@@ -86,18 +89,44 @@ def split_dirs(root: str) -> list[Path]:
     return dirs
 
 
-def train_eval_transforms(image_size: int) -> tuple[v2.Compose, v2.Compose]:
-    """Train (RandomResizedCrop, flip) and eval (resize to image_size * 256 / 224, centre crop)
-    transforms from a PIL image to a uint8 tensor; the loader normalises on the device."""
-    train = v2.Compose([v2.RandomResizedCrop(image_size, antialias=True), v2.RandomHorizontalFlip(), v2.PILToTensor()])
-    evaluation = v2.Compose(
-        [v2.Resize(round(image_size * 256 / 224), antialias=True), v2.CenterCrop(image_size), v2.PILToTensor()]
-    )
-    return train, evaluation
+@dataclass(frozen=True)
+class Augmentation:
+    """What a recipe asks of image-folder transforms (the `trainer.*` keys of the same names)."""
+
+    image_size: int  # evaluation crop; also the training crop unless train_image_size is set
+    train_image_size: int | None = None
+    eval_crop_pct: float | None = None  # None: 224 / 256
+    randaugment: str | None = None  # timm's RandAugment config string
+    interpolation: str = "bilinear"  # or bicubic
+
+    @classmethod
+    def from_config(cls, cfg: DictConfig) -> "Augmentation":
+        t = cfg.trainer
+        return cls(cfg.data.image_size, t.train_image_size, t.eval_crop_pct, t.randaugment, t.interpolation)
+
+
+def train_eval_transforms(augmentation: Augmentation) -> tuple[v2.Compose, v2.Compose]:
+    """Train (RandomResizedCrop, flip[, timm's RandAugment]) and eval (resize the shorter side to
+    image_size / crop_pct, centre crop) transforms from a PIL image to a uint8 tensor; the loader
+    normalises on the device. RandAugment works on PIL images, as in timm's own pipeline."""
+    train_size = augmentation.train_image_size or augmentation.image_size
+    resample = v2.InterpolationMode(augmentation.interpolation)
+    train = [v2.RandomResizedCrop(train_size, interpolation=resample, antialias=True), v2.RandomHorizontalFlip()]
+    if augmentation.randaugment:
+        from timm.data.auto_augment import rand_augment_transform
+
+        mean = tuple(round(255 * channel) for channel in IMAGENET_MEAN_STD[0])
+        hparams = {"translate_const": int(train_size * 0.45), "img_mean": mean}  # timm's create_transform's
+        train.append(rand_augment_transform(augmentation.randaugment, hparams))
+    crop_pct = augmentation.eval_crop_pct or 224 / 256
+    size = augmentation.image_size
+    resize = v2.Resize(round(size / crop_pct), interpolation=resample, antialias=True)
+    evaluation = [resize, v2.CenterCrop(size), v2.PILToTensor()]
+    return v2.Compose([*train, v2.PILToTensor()]), v2.Compose(evaluation)
 
 
 def imagefolder_datasets(
-    root: str, image_size: int, num_classes: int, skip_corrupt: bool = False
+    root: str, augmentation: Augmentation, num_classes: int, skip_corrupt: bool = False
 ) -> tuple[CheckedImages, CheckedImages]:
     """Train and val sets of `<root>/{train,val}/<class>/*` (classes sorted by name, as torchvision's
     ImageFolder) with `train_eval_transforms`, normalised by the loader with IMAGENET_MEAN_STD."""
@@ -107,7 +136,7 @@ def imagefolder_datasets(
         raise ConfigError("data.num_classes", num_classes, f"{root}/train has {len(train_classes)} class folders")
     if val_classes != train_classes:  # labels are class indices: val's would silently mean other classes
         raise ConfigError("data.root", root, f"{val_dir} must have the same class folders as {train_dir}")
-    train_transform, eval_transform = train_eval_transforms(image_size)
+    train_transform, eval_transform = train_eval_transforms(augmentation)
     return tuple(
         CheckedImages(make_dataset(str(folder), train_classes, IMG_EXTENSIONS), transform, skip_corrupt)
         for folder, transform in ((train_dir, train_transform), (val_dir, eval_transform))

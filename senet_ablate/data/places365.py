@@ -13,7 +13,7 @@ challenge variant (8M images); `data.variant=standard` is the 1.8M-image one.
 
 from pathlib import Path
 
-from senet_ablate.data.imagefolder import CheckedImages, train_eval_transforms
+from senet_ablate.data.imagefolder import Augmentation, CheckedImages, train_eval_transforms
 from senet_ablate.errors import ConfigError
 
 NUM_CLASSES = 365
@@ -61,14 +61,14 @@ def present_files(root: str, variant: str, small: bool, download_missing: bool) 
 
 
 def places365_datasets(
-    root: str, variant: str, small: bool, image_size: int, download_missing: bool, skip_corrupt: bool
+    root: str, variant: str, small: bool, augmentation: Augmentation, download_missing: bool, skip_corrupt: bool
 ) -> tuple[CheckedImages, CheckedImages]:
-    """Train (RandomResizedCrop, flip) and val (resize, centre crop) sets of uint8 images."""
+    """Train (RandomResizedCrop, flip, ...) and val (resize, centre crop) sets of uint8 images."""
     files = present_files(root, variant, small, download_missing)
     classes = len(files["categories"].read_text().splitlines())
     if classes != NUM_CLASSES:
         raise ConfigError("data.root", root, f"{files['categories']} lists {classes} categories, not {NUM_CLASSES}")
-    train_transform, eval_transform = train_eval_transforms(image_size)
+    train_transform, eval_transform = train_eval_transforms(augmentation)
     return (
         CheckedImages(read_file_list(files["train_list"], files["train_images"]), train_transform, skip_corrupt),
         CheckedImages(read_file_list(files["val_list"], files["val_images"]), eval_transform, skip_corrupt),

@@ -1,4 +1,4 @@
-"""SGD and the learning-rate schedules of the paper's recipes, stepped once per epoch.
+"""The optimiser and the learning-rate schedules of the recipes, stepped once per epoch.
 
 Every schedule may start with a linear warm-up from lr/10 (`trainer.warmup_epochs`). The fixed
 schedules are one LambdaLR; the plateau schedule is torch's ReduceLROnPlateau behind the same
@@ -14,8 +14,16 @@ from torch import nn
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler, ReduceLROnPlateau
 
 
-def build_optimizer(model: nn.Module, recipe: DictConfig) -> torch.optim.SGD:
-    """SGD at `recipe.lr`, exactly as configured (presets put the linear rule in the config itself)."""
+def build_optimizer(model: nn.Module, recipe: DictConfig) -> torch.optim.Optimizer:
+    """`recipe.optimizer` at `recipe.lr`, exactly as configured (presets put the linear rule in the
+    config itself): torch's SGD, or timm's optimiser of that name with timm's parameter groups
+    (no weight decay on biases and normalisation weights, as its train.py)."""
+    if recipe.optimizer != "sgd":
+        from timm.optim import create_optimizer_v2
+
+        return create_optimizer_v2(
+            model, recipe.optimizer, lr=recipe.lr, weight_decay=recipe.weight_decay, momentum=recipe.momentum
+        )
     return torch.optim.SGD(
         model.parameters(),
         lr=recipe.lr,

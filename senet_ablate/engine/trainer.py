@@ -25,8 +25,10 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from senet_ablate.data import Loaders
+from senet_ablate.data.build import mix_seed
 from senet_ablate.distributed import DistributedContext
 from senet_ablate.engine.checkpoint import load_checkpoint, save_checkpoint
+from senet_ablate.engine.loss import BatchMixer, build_loss
 from senet_ablate.engine.optim import build_optimizer, build_scheduler, step_scheduler
 from senet_ablate.engine.progress import EpochProgress
 from senet_ablate.errors import ConfigError
@@ -89,7 +91,8 @@ class Trainer:
         self.amp_dtype = torch.bfloat16 if bf16 else torch.float16
         self.use_amp = use_amp
         self.scaler = torch.amp.GradScaler("cuda", enabled=use_amp and not bf16)
-        self.criterion = nn.CrossEntropyLoss(label_smoothing=self.recipe.label_smoothing)
+        self.criterion = build_loss(self.recipe)
+        self.mixer = BatchMixer(self.recipe, cfg.data.num_classes)
         network = self.model
         if dist.world_size > 1:
             if self.recipe.sync_bn:
@@ -200,9 +203,10 @@ class Trainer:
             if step >= steps:
                 break
             if labels.numel():  # a batch of nothing but skipped corrupt images trains nothing
+                images, targets = self.mixer(images, labels, mix_seed(epoch_seed(self.cfg.seed, epoch), step))
                 with self.autocast():
                     logits = self.network(self.in_memory_format(images))
-                    loss = self.criterion(logits, labels)
+                    loss = self.criterion(logits, targets)
                 self.scaler.scale(loss / accumulate).backward()
                 loss = loss.detach()
                 newly_bad = (first_bad_step < 0) & ~torch.isfinite(loss)
