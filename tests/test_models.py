@@ -123,14 +123,10 @@ def test_load_pretrained_refuses_what_would_compute_something_else():
         load_pretrained(create_model(["model.stride_in_1x1=false"]), peer_state, source="caffe")
 
 
-# The smallest input of models whose unpadded convs refuse the default 64 px.
-SMALLEST_INPUT = {"inception_resnet_v2": 75}
-
-
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_every_model_trains_a_step_on_cpu(name):
-    family = MODELS[name].family
-    size = SMALLEST_INPUT.get(name, 64 if family == "imagenet" else 32)
+    spec = MODELS[name]
+    size = max(64 if spec.family == "imagenet" else 32, spec.min_image_size)
     model = create_model([f"model={name}", f"data.image_size={size}", "data.num_classes=7"])
     out = model(torch.randn(2, 3, size, size))
     assert out.shape == (2, 7)
@@ -311,6 +307,11 @@ def _block35(se_enabled: bool):
 
     cfg = compose_config(["model=inception_resnet_v2", f"se.enabled={str(se_enabled).lower()}"])
     return block35(AttentionSpec(cfg.attention, cfg.se.position, cfg) if se_enabled else None)
+
+
+def test_inception_resnet_v2_refuses_inputs_its_unpadded_convs_cannot_take():
+    with pytest.raises(ConfigError, match="data.image_size=74 .* inception_resnet_v2 takes at least 75"):
+        check_config(compose_config(["model=inception_resnet_v2", "data.image_size=74"]))
 
 
 def test_inception_resnet_unit_puts_se_on_the_scaled_branch_before_the_sum():

@@ -27,7 +27,8 @@ Stages are numbered by output resolution like the other ImageNet models, stage k
                               4 Mixed_6a + 20 B (17), 5 Mixed_7a + 10 C + conv 7b (8).
 SE blocks exist in stages 3-5 only, so those are the stages `se.stages` takes.
 
-Inception-ResNet-v2 uses unpadded convs as the original does, so it needs inputs of at least 75 px.
+Inception-ResNet-v2 uses unpadded convs as the original does, so it needs inputs of at least 75 px
+(registered as its `min_image_size`: the config check refuses smaller ones).
 """
 
 from collections.abc import Sequence
@@ -253,7 +254,7 @@ class InceptionResNetV2(nn.Module):
         return self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))
 
 
-@register_model("imagenet", (3, 4, 5), ("standard",))
+@register_model("imagenet", (3, 4, 5), ("standard",), min_image_size=75)
 def inception_resnet_v2(**kwargs) -> InceptionResNetV2:
     """Inception-ResNet-v2, 299 x 299."""
     return InceptionResNetV2(**kwargs)
