@@ -6,8 +6,10 @@ conv, and two stride-2 "reduction" modules (3c, 4e) whose pooling branch passes 
 paper (section 3.3, Fig. 2) puts one SE block on the output of each whole Inception module, so
 all ten modules (3a .. 5b) get one, the two reduction modules included (their output is a
 concatenation like every other module's). The stem convs are not Inception modules and get
-none. This is the authors' released SE-BN-Inception (hujie-frank/SENet,
-models/SE-BN-Inception.prototxt): ours has exactly its 11,931,622 parameters (11,285,224 without SE).
+none. The authors' released SE-BN-Inception (hujie-frank/SENet, models/SE-BN-Inception.prototxt)
+places SE the same way, and ours has exactly its 11,931,622 parameters (11,285,224 without SE).
+Counted as `senet_ablate.complexity` does (conv and FC multiply-adds, 224 px): 2.0326 / 2.0332
+GFLOPs, Table 2's 2.03 / 2.04.
 
 Inception-ResNet-v2 (Szegedy et al., 2016) is laid out as the authors' released TF-slim model
 (and timm's `inception_resnet_v2`, whose parameter count ours equals): a 320-wide stem ending in
@@ -18,7 +20,9 @@ adding the shortcut. The SE paper puts SE on the residual branch before the summ
 the two reduction modules (Mixed_6a, Mixed_7a) have no residual branch and get none. The SE
 block sees the already-scaled branch: its first FC layer is linear in its input, so this is the
 same family of functions as SE before the scale (the factor folds into that layer's weights) and
-keeps the one residual forward of `ResidualUnit`.
+keeps the one residual forward of `ResidualUnit`. At 299 px it counts 13.156 / 13.164 GFLOPs
+(timm's count of its own model is also 13.156), not Table 2's 11.75 / 11.76: the paper does not
+say how it counted, and the 1.41 G gap is not one of the known conventions (pooling, scale, BN).
 
 Stages are numbered by output resolution like the other ImageNet models, stage k at stride 2^k:
   BN-Inception at 224:        1 conv1 (112 px), 2 conv2 (56), 3 modules 3a-3b (28),
