@@ -262,6 +262,9 @@ def _check_model(cfg: DictConfig) -> None:
     if cfg.model.zero_init_residual and not spec.residual:
         allowed = f"{cfg.model.name} has no ResidualUnit to zero-initialise: use false"
         raise ConfigError("model.zero_init_residual", True, allowed)
+    if cfg.data.image_size < spec.min_image_size:
+        allowed = f"{cfg.model.name} takes at least {spec.min_image_size}"
+        raise ConfigError("data.image_size", cfg.data.image_size, allowed)
     if cfg.model.stride_in_1x1 is not None and spec.stride_in_1x1 is None:
         raise ConfigError(
             "model.stride_in_1x1", cfg.model.stride_in_1x1, f"{cfg.model.name} has no such choice; use null"

@@ -31,6 +31,7 @@ class ModelSpec:
     stride_in_1x1: bool | None  # default stride placement; None where the model has no choice
     residual: bool  # built of ResidualUnit blocks, so that model.zero_init_residual applies
     builder: Callable[..., nn.Module]
+    min_image_size: int = 1  # smallest data.image_size it takes (unpadded convs need a larger input)
 
 
 MODELS: dict[str, ModelSpec] = {}
@@ -42,6 +43,7 @@ def register_model(
     positions: tuple[str, ...] = ALL_POSITIONS,
     stride_in_1x1: bool | None = None,
     residual: bool = True,
+    min_image_size: int = 1,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Register the decorated builder under its function name."""
 
@@ -49,7 +51,9 @@ def register_model(
         name = builder.__name__
         if name in MODELS:
             raise ValueError(f"model {name!r} is registered twice")
-        MODELS[name] = ModelSpec(name, family, tuple(stages), tuple(positions), stride_in_1x1, residual, builder)
+        MODELS[name] = ModelSpec(
+            name, family, tuple(stages), tuple(positions), stride_in_1x1, residual, builder, min_image_size
+        )
         return builder
 
     return register
