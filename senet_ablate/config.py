@@ -18,6 +18,7 @@ from senet_ablate.attention import ATTENTION
 from senet_ablate.errors import ConfigError
 from senet_ablate.models import MODELS
 from senet_ablate.models.registry import ALL_POSITIONS
+from senet_ablate.models.shake_mix import BACKWARD_MODES, FORWARD_MODES, LEVELS
 
 # The repository's conf/, which pyproject.toml installs as the package senet_ablate.conf: the same
 # directory in a checkout (editable install) as in site-packages (wheel, `pip install .`).
@@ -64,6 +65,10 @@ class ModelConfig:
     name: str = "resnet50"  # a registered model: senet_ablate.models.MODELS (`model=<name>` selects it)
     stride_in_1x1: bool | None = None  # ImageNet bottlenecks; null = the model's default
     zero_init_residual: bool = False  # zero each residual branch's last layer (BN, or conv in pre-activation blocks)
+    # Shake-Shake models only (Gastaldi 2017); null = the model's own default, the mode of its paper row.
+    shake_forward: str | None = None  # shake (alpha ~ U(0,1) per pass) | even (alpha = 0.5)
+    shake_backward: str | None = None  # shake (a new beta ~ U(0,1)) | even (beta = 0.5) | keep (beta = alpha)
+    shake_level: str | None = None  # image (a coefficient per image) | batch (one per mini-batch)
 
 
 @dataclass
@@ -241,6 +246,7 @@ def _check_model(cfg: DictConfig) -> None:
         raise ConfigError(
             "model.stride_in_1x1", cfg.model.stride_in_1x1, f"{cfg.model.name} has no such choice; use null"
         )
+    _check_shake(cfg.model, spec.shake is not None)
     _choice("se.squeeze", cfg.se.squeeze, SQUEEZES)
     _choice("se.gate", cfg.se.gate, GATES)
     _choice("se.position", cfg.se.position, ALL_POSITIONS)
@@ -249,6 +255,16 @@ def _check_model(cfg: DictConfig) -> None:
     _positive("se.reduction", cfg.se.reduction)
     _check_attention(cfg)
     se_stages(cfg)
+
+
+def _check_shake(model: DictConfig, has_branch_pairs: bool) -> None:
+    for key, allowed in (("shake_forward", FORWARD_MODES), ("shake_backward", BACKWARD_MODES), ("shake_level", LEVELS)):
+        value = model[key]
+        if value is None:
+            continue
+        if not has_branch_pairs:
+            raise ConfigError(f"model.{key}", value, f"{model.name} has no shaken branches; use null")
+        _choice(f"model.{key}", value, allowed)
 
 
 def _check_attention(cfg: DictConfig) -> None:

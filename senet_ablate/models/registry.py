@@ -4,13 +4,17 @@ A model's name, input family, SE stages, SE positions and default layout are dec
 with the function that builds it (as timm's `@register_model`); the config checks, the
 `model=<name>` config group and `build_model` all read `MODELS`. The builder takes the common
 keyword arguments `num_classes`, `se` (an AttentionSpec or None) and `se_stages`; models with residual
-units also `zero_init_residual`, and those with the choice (`stride_in_1x1` not None) `stride_in_1x1`.
+units also `zero_init_residual`, those with the choice (`stride_in_1x1` not None) `stride_in_1x1`, and
+those with shaken branch pairs (`shake` not None) `shake`: their default ShakeMode with the config's
+`model.shake_*` keys applied.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from torch import nn
+
+from senet_ablate.models.shake_mix import ShakeMode
 
 ALL_POSITIONS = ("standard", "pre", "post", "identity", "3x3")
 NO_3X3 = tuple(position for position in ALL_POSITIONS if position != "3x3")  # no narrow inner width
@@ -31,6 +35,7 @@ class ModelSpec:
     stride_in_1x1: bool | None  # default stride placement; None where the model has no choice
     residual: bool  # built of ResidualUnit blocks, so that model.zero_init_residual applies
     builder: Callable[..., nn.Module]
+    shake: ShakeMode | None = None  # default Shake-Shake mode; None where the model has no branch pairs
 
 
 MODELS: dict[str, ModelSpec] = {}
@@ -42,6 +47,7 @@ def register_model(
     positions: tuple[str, ...] = ALL_POSITIONS,
     stride_in_1x1: bool | None = None,
     residual: bool = True,
+    shake: ShakeMode | None = None,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Register the decorated builder under its function name."""
 
@@ -49,7 +55,7 @@ def register_model(
         name = builder.__name__
         if name in MODELS:
             raise ValueError(f"model {name!r} is registered twice")
-        MODELS[name] = ModelSpec(name, family, tuple(stages), tuple(positions), stride_in_1x1, residual, builder)
+        MODELS[name] = ModelSpec(name, family, tuple(stages), tuple(positions), stride_in_1x1, residual, builder, shake)
         return builder
 
     return register
