@@ -86,6 +86,9 @@ class DataConfig:
     # there) | dataloader (torchvision datasets, DataLoader workers) | auto (gpu for CIFAR on CUDA,
     # else dataloader). Part of a run's id: the two draw augmentations from different streams.
     loader: str = "auto"
+    # CIFAR only: side in pixels of the square Cutout sets to the mean of each training image (DeVries &
+    # Taylor 2017; their sizes: 16 for CIFAR-10, 8 for CIFAR-100); 0 = off
+    cutout: int = 0
     variant: str | None = None  # places365 only: challenge (8M images, the paper's) | standard (1.8M)
     small: bool = False  # places365 only: the 256x256 copies of the images instead of the originals
     skip_corrupt: bool = False  # image folders: skip (and count) unreadable images instead of failing
@@ -311,6 +314,9 @@ def _check_data(data: DictConfig) -> None:
     _choice("data.loader", data.loader, LOADERS)
     if data.loader == "gpu" and data.name not in CIFAR_CLASSES:
         raise ConfigError("data.loader", "gpu", f"only {', '.join(CIFAR_CLASSES)} fit on the device: use dataloader")
+    if data.cutout and data.name not in CIFAR_CLASSES:
+        raise ConfigError("data.cutout", data.cutout, f"only {', '.join(CIFAR_CLASSES)} have Cutout: use 0")
+    _range("data.cutout", data.cutout, low=0, high=data.image_size, high_open=False)
     if data.skip_corrupt and data.name not in IMAGE_FOLDERS:
         raise ConfigError("data.skip_corrupt", True, f"only image folders ({', '.join(IMAGE_FOLDERS)}) can skip images")
 

@@ -100,3 +100,64 @@ def test_config_keys_override_the_models_default_mode_and_are_refused_elsewhere(
         check_config(compose_config(["model=resnet110", "model.shake_forward=even"]))
     with pytest.raises(ConfigError, match="model.zero_init_residual=True"):
         check_config(compose_config(["model=shake_shake26_2x96d", "model.zero_init_residual=true"]))
+
+
+@pytest.mark.parametrize(
+    "preset,model,data,cutout,recipe",
+    [
+        ("shake_shake_cifar10", "shake_shake26_2x96d", "cifar10", 16, (128, 0.2, 1e-4)),
+        ("shake_even_cifar100", "shake_even29_2x4x64d", "cifar100", 8, (32, 0.025, 5e-4)),
+    ],
+)
+def test_trainer_presets_hold_the_shake_shake_papers_recipes(preset, model, data, cutout, recipe):
+    overrides = [f"trainer={preset}", f"model={model}", f"data={data}", f"data.cutout={cutout}"]
+    cfg = compose_config(overrides)
+    check_config(cfg)
+    trainer = cfg.trainer
+    assert (trainer.batch_size, trainer.lr, trainer.weight_decay) == pytest.approx(recipe)
+    assert (trainer.epochs, trainer.schedule, trainer.nesterov, trainer.momentum) == (1800, "cosine", True, 0.9)
+    assert compose_config([*overrides, "trainer.batch_size=256"]).trainer.lr == pytest.approx(
+        recipe[1] * 256 / recipe[0]
+    )
+
+
+@pytest.fixture
+def shake_tiny():
+    """A shaken model small enough to train for a few steps in a test: one 8/16/16-wide block per stage."""
+    from senet_ablate.models import MODELS, register_model
+    from senet_ablate.models.registry import NO_3X3
+
+    @register_model("cifar", (2, 3, 4), NO_3X3, residual=False, shake=ShakeMode("shake", "shake", "image"))
+    def shake_tiny(shake, **kwargs):
+        return ShakeNet(ShakeBasicBlock, 4, 1, (8, 16, 16), shake, **kwargs)
+
+    yield shake_tiny
+    del MODELS["shake_tiny"]
+
+
+def test_a_shaken_run_with_cutout_is_deterministic_and_resumes_exactly(
+    shake_tiny, tmp_path, monkeypatch, signal_at_heartbeat
+):
+    import signal
+
+    from test_data import write_cifar
+
+    from senet_ablate.run import run_job
+
+    root = write_cifar(tmp_path / "cifar", images=8)  # 40 training images: 5 steps of 8
+    keys = ("train_loss", "val_loss", "top1_err", "lr")
+    results = {}
+    for name in ("whole", "split"):
+        cfg = compose_config(
+            ["model=shake_tiny", "data=cifar10", f"data.root={root}", "data.loader=gpu", "data.cutout=8"]
+            + ["trainer=smoke", "trainer.device=cpu", "trainer.progress=false", "trainer.batch_size=8"]
+            + ["trainer.epochs=1", f"results_dir={tmp_path / name}"]
+        )
+        if name == "split":
+            signal_at_heartbeat(3, signal.SIGUSR1)
+            assert run_job(cfg)["status"] == "interrupted"
+            monkeypatch.undo()
+        record = run_job(cfg)
+        assert record["status"] == "completed"
+        results[name] = [{key: epoch[key] for key in keys} for epoch in record["epochs"]]
+    assert results["whole"] == results["split"]  # bit for bit on the CPU, though every step draws alphas and squares
