@@ -16,12 +16,13 @@ Layouts follow Gastaldi 2017 (arXiv:1705.07485, section 3 and its reference code
                  paper's CIFAR-100 result, Shake-Even-Image (section 3.2, Table 3).
 
 SE placement: one SE block per residual block, on the two branches' combination, before the
-shortcut is added (`se.position=standard`). The SE paper (section 3.3) integrates SE with the
-non-identity branch of a residual module, and for multi-branch modules (Inception, ResNeXt: its
-Figure 3 and the SE-ResNeXt-50 rows) with the aggregated transformation, not each path; the two
-shaken branches together are this block's non-identity branch, like ResNeXt's groups. One SE per
-block also keeps the SE block's cost per block the paper's (one C -> C/r -> C pair), and lets it
-rescale the combination that the shortcut receives, whatever alpha was drawn.
+shortcut is added (`se.position=standard`). The SE paper (section 3.3, Figures 2 and 3) puts SE
+on the whole output of a multi-path Inception module and on the non-identity branch of a residual
+module, and SE-ResNeXt on the aggregated transformation, after its groups are merged, not on each
+path; the two shaken branches together are this block's non-identity branch, as ResNeXt's groups
+are. One SE per block also keeps its cost per block the paper's (one C -> C/r -> C pair), and it
+rescales the combination that meets the shortcut, whatever alpha was drawn. One SE per branch
+would instead put two SE blocks per block and see each branch before the shake.
 """
 
 from collections.abc import Sequence
