@@ -18,6 +18,7 @@ from senet_ablate.attention import ATTENTION
 from senet_ablate.errors import ConfigError
 from senet_ablate.models import MODELS
 from senet_ablate.models.registry import ALL_POSITIONS
+from senet_ablate.models.shake_mix import BACKWARD_MODES, FORWARD_MODES, LEVELS
 
 # The repository's conf/, which pyproject.toml installs as the package senet_ablate.conf: the same
 # directory in a checkout (editable install) as in site-packages (wheel, `pip install .`).
@@ -66,6 +67,10 @@ class ModelConfig:
     name: str = "resnet50"  # a registered model: senet_ablate.models.MODELS (`model=<name>` selects it)
     stride_in_1x1: bool | None = None  # ImageNet bottlenecks; null = the model's default
     zero_init_residual: bool = False  # zero each residual branch's last layer (BN, or conv in pre-activation blocks)
+    # Shake-Shake models only (Gastaldi 2017); null = the model's own default, the mode of its paper row.
+    shake_forward: str | None = None  # shake (alpha ~ U(0,1) per pass) | even (alpha = 0.5)
+    shake_backward: str | None = None  # shake (a new beta ~ U(0,1)) | even (beta = 0.5) | keep (beta = alpha)
+    shake_level: str | None = None  # image (a coefficient per image) | batch (one per mini-batch)
 
 
 @dataclass
@@ -83,6 +88,9 @@ class DataConfig:
     # there) | dataloader (torchvision datasets, DataLoader workers) | auto (gpu for CIFAR on CUDA,
     # else dataloader). Part of a run's id: the two draw augmentations from different streams.
     loader: str = "auto"
+    # CIFAR only: side in pixels of the square Cutout sets to the mean of each training image (DeVries &
+    # Taylor 2017; their sizes: 16 for CIFAR-10, 8 for CIFAR-100); 0 = off
+    cutout: int = 0
     variant: str | None = None  # places365 only: challenge (8M images, the paper's) | standard (1.8M)
     small: bool = False  # places365 only: the 256x256 copies of the images instead of the originals
     skip_corrupt: bool = False  # image folders: skip (and count) unreadable images instead of failing
@@ -269,6 +277,7 @@ def _check_model(cfg: DictConfig) -> None:
         raise ConfigError(
             "model.stride_in_1x1", cfg.model.stride_in_1x1, f"{cfg.model.name} has no such choice; use null"
         )
+    _check_shake(cfg.model, spec.shake is not None)
     _choice("se.squeeze", cfg.se.squeeze, SQUEEZES)
     _choice("se.gate", cfg.se.gate, GATES)
     _choice("se.position", cfg.se.position, ALL_POSITIONS)
@@ -277,6 +286,16 @@ def _check_model(cfg: DictConfig) -> None:
     _positive("se.reduction", cfg.se.reduction)
     _check_attention(cfg)
     se_stages(cfg)
+
+
+def _check_shake(model: DictConfig, has_branch_pairs: bool) -> None:
+    for key, allowed in (("shake_forward", FORWARD_MODES), ("shake_backward", BACKWARD_MODES), ("shake_level", LEVELS)):
+        value = model[key]
+        if value is None:
+            continue
+        if not has_branch_pairs:
+            raise ConfigError(f"model.{key}", value, f"{model.name} has no shaken branches; use null")
+        _choice(f"model.{key}", value, allowed)
 
 
 def _check_attention(cfg: DictConfig) -> None:
@@ -323,6 +342,9 @@ def _check_data(data: DictConfig) -> None:
     _choice("data.loader", data.loader, LOADERS)
     if data.loader == "gpu" and data.name not in CIFAR_CLASSES:
         raise ConfigError("data.loader", "gpu", f"only {', '.join(CIFAR_CLASSES)} fit on the device: use dataloader")
+    if data.cutout and data.name not in CIFAR_CLASSES:
+        raise ConfigError("data.cutout", data.cutout, f"only {', '.join(CIFAR_CLASSES)} have Cutout: use 0")
+    _range("data.cutout", data.cutout, low=0, high=data.image_size, high_open=False)
     if data.skip_corrupt and data.name not in IMAGE_FOLDERS:
         raise ConfigError("data.skip_corrupt", True, f"only image folders ({', '.join(IMAGE_FOLDERS)}) can skip images")
 

@@ -6,6 +6,7 @@ Two kinds (`data.loader`):
               over PCIe and no float maths in the workers);
   gpu         CIFAR only: the whole dataset held on the device, shuffled, cropped, flipped and
               normalised there, with no worker in the loop (see `gpu_cifar.py`).
+Both then apply Cutout (`data.cutout`, CIFAR only) on the device, to normalised batches (`cutout.py`).
 `auto` picks gpu for CIFAR on CUDA and dataloader otherwise; the choice is part of a run's id,
 since the two draw their augmentations from different random streams.
 """
@@ -25,6 +26,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler, Subset, default_colla
 from senet_ablate.config import resolve_loader
 from senet_ablate.data.cifar import MEAN_STD as CIFAR_MEAN_STD
 from senet_ablate.data.cifar import cifar_datasets
+from senet_ablate.data.cutout import CutoutBatches
 from senet_ablate.data.gpu_cifar import DeviceCifarTrain, DeviceCifarVal
 from senet_ablate.data.imagefolder import (
     IMAGENET_MEAN_STD,
@@ -101,9 +103,15 @@ class GlobalBatchSampler(Sampler[list[tuple[int, int]]]):
         for step in range(self.start_step, len(self)):
             yield step, order[step * self.global_batch : (step + 1) * self.global_batch]
 
-    def step_seed(self, step: int) -> int:
-        """A seed for what is drawn for the batch of `step` (the GPU loader's crops and flips)."""
-        return mix_seed(self.epoch_seed, step)
+    def step_seed(self, step: int, stream: int = 0) -> int:
+        """A seed for what is drawn for the batch of `step`: stream 0 the GPU loader's crops and flips,
+        others each their own (Cutout's squares), so that no two draws share a seed."""
+        seed = mix_seed(self.epoch_seed, step)
+        return mix_seed(seed, stream) if stream else seed
+
+    def global_batch_size(self, step: int) -> int:
+        """Images in the global batch of `step` (fewer at a last, partial batch)."""
+        return min(self.global_batch, self.size - step * self.global_batch)
 
     def mine(self, global_batch: Tensor) -> Tensor:
         """This process's slice of a global batch (or of anything drawn per image of it)."""
@@ -251,7 +259,7 @@ def build_loaders(cfg: DictConfig, dist: DistributedContext, device: torch.devic
         shard = slice(dist.rank, None, dist.world_size)
         train = DeviceCifarTrain(train_set.images.to(device), train_set.labels.to(device), sampler, normalize)
         val = DeviceCifarVal(val_set.images[shard].to(device), val_set.labels[shard].to(device), val_batch, normalize)
-        return Loaders(train, val, **sizes)
+        return Loaders(with_cutout(train, cfg.data.cutout, sampler, device), val, **sizes)
     workers = workers_per_loader(cfg.data.num_workers)
     common = dict(
         num_workers=workers,
@@ -262,4 +270,10 @@ def build_loaders(cfg: DictConfig, dist: DistributedContext, device: torch.devic
     train = DataLoader(SeededPerImage(train_set), batch_sampler=sampler, **common)
     val_shard = Subset(val_set, range(dist.rank, len(val_set), dist.world_size))
     val = DataLoader(val_shard, val_batch, shuffle=False, **common)
-    return Loaders(OnDevice(train, device, normalize), OnDevice(val, device, normalize), **sizes)
+    train_batches = with_cutout(OnDevice(train, device, normalize), cfg.data.cutout, sampler, device)
+    return Loaders(train_batches, OnDevice(val, device, normalize), **sizes)
+
+
+def with_cutout(train: Iterable[Batch], length: int, sampler: GlobalBatchSampler, device: torch.device):
+    """The training batches, with Cutout's squares (`data.cutout` pixels wide) when it is on."""
+    return CutoutBatches(train, sampler, length, device) if length else train

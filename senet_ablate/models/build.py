@@ -23,4 +23,7 @@ def build_model(cfg: DictConfig) -> nn.Module:
     if spec.stride_in_1x1 is not None:
         stride_in_1x1 = cfg.model.stride_in_1x1
         options["stride_in_1x1"] = spec.stride_in_1x1 if stride_in_1x1 is None else stride_in_1x1
+    if spec.shake is not None:
+        model = cfg.model
+        options["shake"] = spec.shake.overridden(model.shake_forward, model.shake_backward, model.shake_level)
     return spec.builder(**options)

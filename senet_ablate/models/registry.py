@@ -4,13 +4,17 @@ A model's name, input family, SE stages, SE positions and default layout are dec
 with the function that builds it (as timm's `@register_model`); the config checks, the
 `model=<name>` config group and `build_model` all read `MODELS`. The builder takes the common
 keyword arguments `num_classes`, `se` (an AttentionSpec or None) and `se_stages`; models with residual
-units also `zero_init_residual`, and those with the choice (`stride_in_1x1` not None) `stride_in_1x1`.
+units also `zero_init_residual`, those with the choice (`stride_in_1x1` not None) `stride_in_1x1`, and
+those with shaken branch pairs (`shake` not None) `shake`: their default ShakeMode with the config's
+`model.shake_*` keys applied.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from torch import nn
+
+from senet_ablate.models.shake_mix import ShakeMode
 
 ALL_POSITIONS = ("standard", "pre", "post", "identity", "3x3")
 NO_3X3 = tuple(position for position in ALL_POSITIONS if position != "3x3")  # no narrow inner width
@@ -32,6 +36,7 @@ class ModelSpec:
     residual: bool  # built of ResidualUnit blocks, so that model.zero_init_residual applies
     builder: Callable[..., nn.Module]
     min_image_size: int = 1  # smallest data.image_size it takes (unpadded convs need a larger input)
+    shake: ShakeMode | None = None  # default Shake-Shake mode; None where the model has no branch pairs
 
 
 MODELS: dict[str, ModelSpec] = {}
@@ -44,6 +49,7 @@ def register_model(
     stride_in_1x1: bool | None = None,
     residual: bool = True,
     min_image_size: int = 1,
+    shake: ShakeMode | None = None,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Register the decorated builder under its function name."""
 
@@ -52,7 +58,7 @@ def register_model(
         if name in MODELS:
             raise ValueError(f"model {name!r} is registered twice")
         MODELS[name] = ModelSpec(
-            name, family, tuple(stages), tuple(positions), stride_in_1x1, residual, builder, min_image_size
+            name, family, tuple(stages), tuple(positions), stride_in_1x1, residual, builder, min_image_size, shake
         )
         return builder
 
