@@ -5,6 +5,9 @@ with the function that builds it (as timm's `@register_model`); the config check
 `model=<name>` config group and `build_model` all read `MODELS`. The builder takes the common
 keyword arguments `num_classes`, `se` (an AttentionSpec or None) and `se_stages`; models with residual
 units also `zero_init_residual`, and those with the choice (`stride_in_1x1` not None) `stride_in_1x1`.
+
+Each model declares the `se.position` values it takes; the config check accepts any value some
+registered model takes (`supported_positions`), then refuses one that the chosen model lacks.
 """
 
 from collections.abc import Callable
@@ -12,8 +15,9 @@ from dataclasses import dataclass
 
 from torch import nn
 
-ALL_POSITIONS = ("standard", "pre", "post", "identity", "3x3")
-NO_3X3 = tuple(position for position in ALL_POSITIONS if position != "3x3")  # no narrow inner width
+# The places of a ResidualUnit (senet_ablate/models/residual.py): the default of residual models.
+BOTTLENECK_POSITIONS = ("standard", "pre", "post", "identity", "3x3")
+NO_3X3 = tuple(position for position in BOTTLENECK_POSITIONS if position != "3x3")  # no narrow inner width
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ MODELS: dict[str, ModelSpec] = {}
 def register_model(
     family: str,
     stages: tuple[int, ...],
-    positions: tuple[str, ...] = ALL_POSITIONS,
+    positions: tuple[str, ...] = BOTTLENECK_POSITIONS,
     stride_in_1x1: bool | None = None,
     residual: bool = True,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
@@ -53,3 +57,8 @@ def register_model(
         return builder
 
     return register
+
+
+def supported_positions() -> list[str]:
+    """Every `se.position` that some registered model takes, sorted."""
+    return sorted({position for spec in MODELS.values() for position in spec.positions})
