@@ -4,7 +4,7 @@
 checks, which read this registry, so it is not imported here.
 """
 
-from senet_ablate.models import cifar, mobilenet, resnet, shufflenet, vgg  # noqa: F401  (each module registers its models)
+from senet_ablate.models import cifar, mobilenet, mobilenetv2, resnet, shufflenet, vgg  # noqa: F401  (each module registers its models)
 from senet_ablate.models.pretrained import load_pretrained
 from senet_ablate.models.registry import MODELS, ModelSpec, register_model
 
