@@ -133,7 +133,9 @@ class RowConfig:
 @dataclass
 class ExpConfig:
     name: str | None = None  # experiment file name, e.g. reduction_sweep
-    table: str | None = None  # the paper table this reproduces (a key of paper.yaml)
+    # The paper table this reproduces (a key of paper.yaml); any other name (`mbconv`) for an
+    # experiment beyond the paper, whose report has no paper columns.
+    table: str | None = None
     row: str | None = None  # the row this job runs; set by the sweep
     rows: list[RowConfig] = field(default_factory=list)
 

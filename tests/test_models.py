@@ -283,6 +283,21 @@ def test_mobilenet_v2_has_torchvisions_and_timms_parameters_and_table_2s_multipl
     assert row["gflops"] * 1000 == pytest.approx(300.774, abs=5e-4)
 
 
+def test_mbconv_sweep_rows_count_what_each_se_position_adds():
+    """r=16: after the depthwise conv SE sits on the expanded width (6x the block input), after
+    the projection on the narrow output, so it adds 19x the parameters there (571,614 vs 30,013)."""
+    rows = {row["label"]: row for row in complexity_rows(compose_config(["+exp=mbconv_sweep"]))}
+    expected = {
+        "MobileNetV2": (3_504_872, 300.774),
+        "SE-MobileNetV2 (after depthwise)": (4_076_486, 301.338),
+        "SE-MobileNetV2 (standard)": (3_534_885, 300.803),
+    }
+    assert list(rows) == list(expected)
+    for label, (params, mflops) in expected.items():
+        assert round(rows[label]["params_m"] * 1e6) == params, label
+        assert rows[label]["gflops"] * 1000 == pytest.approx(mflops, abs=5e-4), label
+
+
 def _timm_mobilenet_v2(se_suffix_first: str = "", se_suffix: str = ""):
     """timm's MobileNetV2 built from its arch strings (as `_gen_mobilenet_v2`), with `_se<ratio>`
     suffixes: timm sizes the hidden width as round(block input width x ratio), Python's round."""

@@ -380,3 +380,16 @@ def test_places365_layout_pairs_resnet152_with_the_papers_table_6(tmp_path, fake
     lines = table_lines((tmp_path / "places365.md").read_text())
     assert lines["ResNet-152"].startswith("| ResNet-152 | pending | 41.15 |  | pending | 11.61 |  | 1.000 | 2.0000 ")
     assert "| pending | 40.37 |  | pending | 11.01 |" in lines["ResNet-152"]
+
+
+def test_a_table_beyond_the_paper_has_no_paper_columns_and_says_why(tmp_path, fake_complexity):
+    """mbconv_sweep's table is in no paper.yaml section: no paper figures even with paper=always,
+    and a note that says so (not that the paper measured a ResNet-50)."""
+    write_reports(tmp_path / "nothing", tmp_path, exps=["mbconv_sweep"], paper="always")
+    markdown = (tmp_path / "mbconv_sweep.md").read_text()
+    lines = table_lines(markdown)
+    assert lines["row"] == "| row | top-1 err (%) | top-5 err (%) | params (M) | GFLOPs | Δ top-1 vs MobileNetV2 |"
+    assert lines["SE-MobileNetV2 (after depthwise)"] == (
+        "| SE-MobileNetV2 (after depthwise) | pending | pending | 2.000 | 2.0000 |  |"
+    )
+    assert "- paper figures: none, the SE paper has no table `mbconv`\n" in markdown

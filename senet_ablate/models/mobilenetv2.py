@@ -3,10 +3,11 @@
 Seventeen inverted residual (MBConv) blocks: a 1x1 conv expands the width t-fold (t = 1 in the
 first block: no expansion conv), a 3x3 depthwise conv filters it, each followed by BN and ReLU6;
 a 1x1 projection with BN and no activation (the linear bottleneck) narrows it again, and the
-input is added back where stride and width allow. Layout and counts follow Table 2 of that paper:
-3.50M parameters and 300M multiply-adds at 224 px (we count 300.8M: convs and the classifier),
-with the last 1x1 conv to 1280 channels; no dropout before the classifier, which the paper does
-not list (torchvision adds p=0.2, which changes no count).
+input is added back where stride and width allow. The layout is Table 2 of that paper, with the
+last 1x1 conv to 1280 channels; no dropout before the classifier, which the paper does not list
+(torchvision adds p=0.2, which changes no count). Its Table 4 prints 3.4M parameters and 300M
+multiply-adds at 224 px; we count 3,504,872 (torchvision's and timm's figure; 3,470,760 without
+BN's scales and shifts, which truncates to 3.4M) and 300.8M in convs and the classifier.
 
 Beyond the SE paper: where does SE go in an MBConv block? `se.position` chooses one of two places.
   after_depthwise  on the expanded width, after the depthwise conv's ReLU6 and before the

@@ -243,6 +243,11 @@ ABLATION_MODEL = "resnet50"  # the ablation tables' ResNet-50 (the paired tables
 PAPER_MODES = ("auto", "always")
 
 
+def paper_has_table(table: str | None) -> bool:
+    """Whether the SE paper prints the table: experiments beyond it (`mbconv`) have no paper figures."""
+    return table in PAIRED or table in _paper()["ablations"]
+
+
 def paper_setting(table: str | None) -> tuple[tuple[str, ...], str | None]:
     """(datasets, model) of a paper table; model None where each row names its own."""
     return PAPER_DATASETS.get(table, ("imagenet",)), None if table in PAIRED else ABLATION_MODEL
@@ -255,6 +260,8 @@ def paper_applies(table: str | None, setting: dict) -> bool:
 
 
 def paper_note(table: str | None, setting: dict, shown: bool) -> str:
+    if not paper_has_table(table):
+        return f"paper figures: none, the SE paper has no table `{table}`"
     datasets, model = paper_setting(table)
     theirs = " / ".join(datasets) + ("" if model is None else f" with {model}")
     if shown:
@@ -313,7 +320,9 @@ def summarize_section(
     figures are compared only in the paper's setting, unless `paper_mode` is `always`."""
     records = _records(section)
     states = {record["run_id"]: state_of(record, holders.get(record["run_id"])) for record in records}
-    show_paper = paper_mode == "always" or paper_applies(experiment.table, section.setting)
+    show_paper = paper_has_table(experiment.table) and (
+        paper_mode == "always" or paper_applies(experiment.table, section.setting)
+    )
     paper = paper_figures(experiment.table, section.setting.get("data.name")) if show_paper else {}
     rows, unfinished = [], []
     for label, runs in section.runs.items():
