@@ -17,7 +17,7 @@ from senet_ablate import conf as _shipped_configs
 from senet_ablate.attention import ATTENTION
 from senet_ablate.errors import ConfigError
 from senet_ablate.models import MODELS
-from senet_ablate.models.registry import ALL_POSITIONS
+from senet_ablate.models.registry import supported_positions
 from senet_ablate.models.shake_mix import BACKWARD_MODES, FORWARD_MODES, LEVELS
 
 # The repository's conf/, which pyproject.toml installs as the package senet_ablate.conf: the same
@@ -45,7 +45,9 @@ class SEConfig:
     squeeze: str = "avg"  # avg | max | none (NoSqueeze: the FCs become 1x1 convs on the full map)
     reduction: int = 16  # r: hidden width is max(1, C // r)
     gate: str = "sigmoid"  # excitation non-linearity: sigmoid | tanh | relu
-    position: str = "standard"  # standard | pre | post | identity | 3x3
+    # Where the block sits; each model declares those it takes (`@register_model` in its module):
+    # standard | pre | post | identity | 3x3 in residual units, after_depthwise in MBConv blocks.
+    position: str = "standard"
     stages: Any = "all"  # "all" or a list of stage numbers (2 = conv2_x ...)
     bias: bool = True  # FC biases; the paper's printed params count them
 
@@ -161,7 +163,9 @@ class RowConfig:
 @dataclass
 class ExpConfig:
     name: str | None = None  # experiment file name, e.g. reduction_sweep
-    table: str | None = None  # the paper table this reproduces (a key of paper.yaml)
+    # The paper table this reproduces (a key of paper.yaml); any other name (`mbconv`) for an
+    # experiment beyond the paper, whose report has no paper columns.
+    table: str | None = None
     row: str | None = None  # the row this job runs; set by the sweep
     rows: list[RowConfig] = field(default_factory=list)
     # The overrides the config was composed from (set by compose_config and by the CLI): a row
@@ -280,7 +284,7 @@ def _check_model(cfg: DictConfig) -> None:
     _check_shake(cfg.model, spec.shake is not None)
     _choice("se.squeeze", cfg.se.squeeze, SQUEEZES)
     _choice("se.gate", cfg.se.gate, GATES)
-    _choice("se.position", cfg.se.position, ALL_POSITIONS)
+    _choice("se.position", cfg.se.position, supported_positions())
     if cfg.se.position not in spec.positions:
         raise ConfigError("se.position", cfg.se.position, f"{cfg.model.name} supports {', '.join(spec.positions)}")
     _positive("se.reduction", cfg.se.reduction)

@@ -78,6 +78,17 @@ def test_position_a_model_lacks_is_refused():
         create_model(["model=resnet110", "se.position=3x3"])
 
 
+def test_positions_are_each_models_own_and_the_check_knows_every_model_s():
+    """after_depthwise is MobileNetV2's alone: residual models do not claim it, and a name no
+    model takes is refused with the list of every model's positions."""
+    with pytest.raises(ConfigError, match=r"se.position='after_depthwise'.*resnet50 supports standard, pre, post"):
+        create_model(["se.position=after_depthwise"])
+    with pytest.raises(ConfigError, match=r"se.position='pre'.*mobilenet_v2 supports after_depthwise, standard$"):
+        create_model(["model=mobilenet_v2", "se.position=pre"])
+    with pytest.raises(ConfigError, match=r"one of 3x3, after_depthwise, identity, post, pre, standard$"):
+        create_model(["model=mobilenet_v2", "se.position=middle"])
+
+
 def test_unknown_row_is_refused():
     with pytest.raises(ConfigError, match="exp.row='64'"):
         apply_row(compose_config(["+exp=reduction_sweep"]), "64")

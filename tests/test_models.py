@@ -8,7 +8,7 @@ import yaml
 
 import senet_ablate
 from senet_ablate import ConfigError, create_model, load_pretrained
-from senet_ablate.attention import AttentionSpec
+from senet_ablate.attention import ATTENTION, AttentionSpec
 from senet_ablate.complexity import complexity_rows
 from senet_ablate.config import check_config, compose_config
 from senet_ablate.models import MODELS
@@ -337,3 +337,114 @@ def test_zero_init_residual_makes_an_inception_resnet_unit_the_identity():
 def test_zero_init_residual_is_refused_by_the_config_check_where_no_residual_unit_exists(name):
     with pytest.raises(ConfigError, match=f"model.zero_init_residual=True .* {name} has no ResidualUnit"):
         check_config(compose_config([f"model={name}", "model.zero_init_residual=true"]))
+
+
+def test_mobilenet_v2_has_torchvisions_and_timms_parameters_and_table_2s_multiply_adds():
+    """Sandler et al. print 3.4M and 300M multiply-adds (their Table 4): 3.4M is our 3,470,760
+    without BN's 34,112 scales and shifts, truncated; we count 300.77M in convs and the FC."""
+    ours = create_model(["model=mobilenet_v2", "se.enabled=false"])
+    peers = (torchvision.models.mobilenet_v2(), timm.create_model("mobilenetv2_100"))
+    assert _params(ours) == _params(peers[0]) == _params(peers[1]) == 3_504_872
+    batch_norm = sum(_params(m) for m in ours.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert math.floor((_params(ours) - batch_norm) / 1e5) / 10 == 3.4
+    (row,) = complexity_rows(compose_config(["model=mobilenet_v2", "se.enabled=false"]))
+    assert row["gflops"] * 1000 == pytest.approx(300.774, abs=5e-4)
+
+
+def test_mbconv_sweep_rows_count_what_each_se_position_adds():
+    """r=16: after the depthwise conv SE sits on the expanded width (6x the block input), after
+    the projection on the narrow output, so it adds 19x the parameters there (571,614 vs 30,013)."""
+    rows = {row["label"]: row for row in complexity_rows(compose_config(["+exp=mbconv_sweep"]))}
+    expected = {
+        "MobileNetV2": (3_504_872, 300.774),
+        "SE-MobileNetV2 (after depthwise)": (4_076_486, 301.338),
+        "SE-MobileNetV2 (standard)": (3_534_885, 300.803),
+    }
+    assert list(rows) == list(expected)
+    for label, (params, mflops) in expected.items():
+        assert round(rows[label]["params_m"] * 1e6) == params, label
+        assert rows[label]["gflops"] * 1000 == pytest.approx(mflops, abs=5e-4), label
+
+
+def _timm_mobilenet_v2(se_suffix_first: str = "", se_suffix: str = ""):
+    """timm's MobileNetV2 built from its arch strings (as `_gen_mobilenet_v2`), with `_se<ratio>`
+    suffixes: timm sizes the hidden width as round(block input width x ratio), Python's round."""
+    from timm.models._efficientnet_builder import decode_arch_def
+    from timm.models.efficientnet import EfficientNet
+
+    rows = ["ir_r2_k3_s2_e6_c24", "ir_r3_k3_s2_e6_c32", "ir_r4_k3_s2_e6_c64", "ir_r3_k3_s1_e6_c96"]
+    rows += ["ir_r3_k3_s2_e6_c160", "ir_r1_k3_s1_e6_c320"]
+    arch = [[f"ds_r1_k3_s1_c16{se_suffix_first}"], *[[row + se_suffix] for row in rows]]
+    return EfficientNet(decode_arch_def(arch), num_features=1280, stem_size=32, act_layer=torch.nn.ReLU6)
+
+
+def _hidden_widths(model):
+    return [m.conv_reduce.out_channels for m in model.modules() if hasattr(m, "conv_reduce")]
+
+
+def test_se_after_depthwise_equals_timms_se_mobilenet_v2_where_the_hidden_widths_agree():
+    """Ours: expanded width // 16. timm's ratio is of the block *input* width, so ratio 6/16 on the
+    t=6 blocks (1/16 on the first, t=1) gives the same widths; there ratio/t x expanded width is
+    exact, so Python's rounding never acts. timm's literal 1/16 would give 1/6 of our widths."""
+    ours = create_model(["model=mobilenet_v2", "se.position=after_depthwise"])
+    ours_widths = [block.se.fc1.out_channels for block in ours.blocks]
+    assert ours_widths == [2, 6, 9, 9, 12, 12, 12, 24, 24, 24, 24, 36, 36, 36, 60, 60, 60]
+    peer = _timm_mobilenet_v2("_se0.0625", "_se0.375")
+    assert _hidden_widths(peer) == ours_widths and _params(ours) == _params(peer) == 4_076_486
+    by_input_width = _timm_mobilenet_v2("_se0.0625", "_se0.0625")
+    block_inputs = [32, 16, 24, 24, 32, 32, 32, 64, 64, 64, 64, 96, 96, 96, 160, 160, 160]
+    assert _hidden_widths(by_input_width) == [round(width / 16) for width in block_inputs]
+    assert _params(ours) - _params(by_input_width) == 470_001
+
+
+def test_efficientnets_quarter_ratio_is_our_r_24_but_for_the_first_block():
+    """EfficientNet's `_se0.25` (a quarter of the block input, 6/24 of the expanded width) equals
+    se.reduction=24 on every t=6 block; on the first (t=1, 32 wide) timm keeps 8 hidden units, we 1."""
+    ours = create_model(["model=mobilenet_v2", "se.position=after_depthwise", "se.reduction=24"])
+    peer = _timm_mobilenet_v2("_se0.25", "_se0.25")
+    ours_widths = [block.se.fc1.out_channels for block in ours.blocks]
+    assert ours_widths[0] == 1 and _hidden_widths(peer)[0] == 8 and ours_widths[1:] == _hidden_widths(peer)[1:]
+    assert _params(peer) - _params(ours) == (32 * 8 + 8 + 8 * 32) - (32 * 1 + 1 + 1 * 32) == 455
+
+
+@pytest.mark.parametrize(
+    "position,widths",
+    [("after_depthwise", [192, 384, 384, 384, 384, 576, 576]), ("standard", [64, 64, 64, 64, 96, 96, 96])],
+)
+def test_mobilenet_v2_puts_attention_where_asked_on_the_stages_asked(position, widths):
+    """Stage 4 (14 px): the four 64-wide blocks, the first with stride 2 and no residual, and the
+    three 96-wide ones, the first a width change without residual: all seven get a block."""
+    model = create_model(["model=mobilenet_v2", f"se.position={position}", "se.stages=[4]"])
+    assert [block.se.fc1.in_channels for block in model.blocks if block.se is not None] == widths
+    assert [block.has_residual for block in model.blocks[6:13]] == [False, True, True, True, False, True, True]
+    every_stage = create_model(["model=mobilenet_v2", f"se.position={position}"])
+    assert all(block.se is not None for block in every_stage.blocks) and len(every_stage.blocks) == 17
+
+
+def test_mobilenet_v2_attention_sees_the_tensor_of_its_position():
+    seen = {}
+    for position in ("after_depthwise", "standard"):
+        model = create_model(["model=mobilenet_v2", f"se.position={position}", "data.image_size=32"]).eval()
+        block = model.blocks[1]  # 16 -> 24 wide, stride 2: 96 wide after the depthwise conv
+        block.se.register_forward_hook(lambda module, args, out, position=position: seen.update({position: args[0]}))
+        with torch.no_grad():
+            model(torch.randn(1, 3, 32, 32))
+    assert seen["after_depthwise"].shape == (1, 96, 8, 8) and seen["after_depthwise"].min() >= 0  # after ReLU6
+    assert seen["standard"].shape == (1, 24, 8, 8) and seen["standard"].min() < 0  # linear bottleneck
+
+
+@pytest.mark.parametrize("position", ["after_depthwise", "standard"])
+@pytest.mark.parametrize("attention", ["eca", "cbam"])
+def test_every_attention_runs_at_both_mbconv_positions(attention, position):
+    model = create_model(
+        [
+            "model=mobilenet_v2",
+            f"attention={attention}",
+            f"se.position={position}",
+            "data.image_size=32",
+            "data.num_classes=10",
+        ]
+    ).eval()
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, 32, 32)).shape == (1, 10)
+    assert {type(block.se) for block in model.blocks} == {ATTENTION[attention]}

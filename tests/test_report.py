@@ -419,3 +419,16 @@ def test_recipe_rows_pair_vanilla_and_se_under_each_recipe(tmp_path, fake_comple
     assert "| 23.00 (n=1) | 22.96 | +0.04 |" in lines["ResNet-50 / timm A3"]
     assert lines["ResNet-50 / SE paper recipe"].startswith("| ResNet-50 / SE paper recipe | pending | 23.30 |")
     assert "training recipe: per row" in markdown and "resnet50.a3_in1k" in markdown
+
+
+def test_a_table_beyond_the_paper_has_no_paper_columns_and_says_why(tmp_path, fake_complexity):
+    """mbconv_sweep's table is in no paper.yaml section: no paper figures even with paper=always,
+    and a note that says so (not that the paper measured a ResNet-50)."""
+    write_reports(tmp_path / "nothing", tmp_path, exps=["mbconv_sweep"], paper="always")
+    markdown = (tmp_path / "mbconv_sweep.md").read_text()
+    lines = table_lines(markdown)
+    assert lines["row"] == "| row | top-1 err (%) | top-5 err (%) | params (M) | GFLOPs | Δ top-1 vs MobileNetV2 |"
+    assert lines["SE-MobileNetV2 (after depthwise)"] == (
+        "| SE-MobileNetV2 (after depthwise) | pending | pending | 2.000 | 2.0000 |  |"
+    )
+    assert "- paper figures: none, no paper prints a table `mbconv`\n" in markdown

@@ -35,6 +35,12 @@ def test_keyword_arguments_are_config_keys_and_timms_train_defaults_are_accepted
         assert staged(torch.randn(2, 3, 32, 32)).shape == (2, 1000)
 
 
+def test_timm_builds_mobilenet_v2_with_se_after_the_depthwise_conv():
+    model = timm.create_model("senet_ablate_mobilenet_v2", se_position="after_depthwise")
+    assert model.blocks[1].se.fc1.in_channels == 96  # 16 x 6, the expanded width
+    assert _params(model) == _params(senet_ablate.create_model(["model=mobilenet_v2", "se.position=after_depthwise"]))
+
+
 def test_what_our_models_cannot_honour_is_one_clear_error():
     with pytest.raises(ConfigError, match="drop_rate=0.2 .* take drop_rate=0 only"):
         timm.create_model("senet_ablate_resnet50", drop_rate=0.2)

@@ -4,7 +4,16 @@
 checks, which read this registry, so it is not imported here.
 """
 
-from senet_ablate.models import cifar, inception, mobilenet, resnet, shake, shufflenet, vgg  # noqa: F401  (each module registers its models)
+from senet_ablate.models import (  # noqa: F401  (each module registers its models)
+    cifar,
+    inception,
+    mobilenet,
+    mobilenetv2,
+    resnet,
+    shake,
+    shufflenet,
+    vgg,
+)
 from senet_ablate.models.pretrained import load_pretrained
 from senet_ablate.models.registry import MODELS, ModelSpec, register_model
 

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from senet_ablate.models.registry import ALL_POSITIONS, NO_3X3, register_model
+from senet_ablate.models.registry import BOTTLENECK_POSITIONS, NO_3X3, register_model
 from senet_ablate.models.residual import ResidualUnit, conv1x1, conv3x3, init_weights
 
 
@@ -166,7 +166,7 @@ def resnet110(**kwargs) -> CifarResNet:
     return CifarResNet("basic", 18, (16, 32, 64), **kwargs)
 
 
-@register_model("cifar", STAGES, ALL_POSITIONS)
+@register_model("cifar", STAGES, BOTTLENECK_POSITIONS)
 def resnet164(**kwargs) -> CifarResNet:
     return CifarResNet("preact_bottleneck", 18, (16, 32, 64), **kwargs)
 

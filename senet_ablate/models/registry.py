@@ -7,6 +7,9 @@ keyword arguments `num_classes`, `se` (an AttentionSpec or None) and `se_stages`
 units also `zero_init_residual`, those with the choice (`stride_in_1x1` not None) `stride_in_1x1`, and
 those with shaken branch pairs (`shake` not None) `shake`: their default ShakeMode with the config's
 `model.shake_*` keys applied.
+
+Each model declares the `se.position` values it takes; the config check accepts any value some
+registered model takes (`supported_positions`), then refuses one that the chosen model lacks.
 """
 
 from collections.abc import Callable
@@ -16,8 +19,9 @@ from torch import nn
 
 from senet_ablate.models.shake_mix import ShakeMode
 
-ALL_POSITIONS = ("standard", "pre", "post", "identity", "3x3")
-NO_3X3 = tuple(position for position in ALL_POSITIONS if position != "3x3")  # no narrow inner width
+# The places of a ResidualUnit (senet_ablate/models/residual.py): the default of residual models.
+BOTTLENECK_POSITIONS = ("standard", "pre", "post", "identity", "3x3")
+NO_3X3 = tuple(position for position in BOTTLENECK_POSITIONS if position != "3x3")  # no narrow inner width
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ MODELS: dict[str, ModelSpec] = {}
 def register_model(
     family: str,
     stages: tuple[int, ...],
-    positions: tuple[str, ...] = ALL_POSITIONS,
+    positions: tuple[str, ...] = BOTTLENECK_POSITIONS,
     stride_in_1x1: bool | None = None,
     residual: bool = True,
     min_image_size: int = 1,
@@ -63,3 +67,8 @@ def register_model(
         return builder
 
     return register
+
+
+def supported_positions() -> list[str]:
+    """Every `se.position` that some registered model takes, sorted."""
+    return sorted({position for spec in MODELS.values() for position in spec.positions})

@@ -254,6 +254,12 @@ ABLATION_MODEL = "resnet50"  # the ablation tables' ResNet-50 (the paired tables
 PAPER_MODES = ("auto", "always")
 
 
+def paper_has_table(table: str | None) -> bool:
+    """Whether the SE paper, or a paper of `published`, prints the table: experiments beyond them
+    (`mbconv`) have no paper figures."""
+    return table in PAIRED or bool(_figures_table(table))
+
+
 def paper_setting(table: str | None) -> tuple[tuple[str, ...], str | None]:
     """(datasets, model) of a paper table; model None where each row names its own."""
     return PAPER_DATASETS.get(table, ("imagenet",)), None if table in PAIRED else ABLATION_MODEL
@@ -266,6 +272,8 @@ def paper_applies(table: str | None, setting: dict) -> bool:
 
 
 def paper_note(table: str | None, setting: dict, shown: bool) -> str:
+    if not paper_has_table(table):
+        return f"paper figures: none, no paper prints a table `{table}`"
     datasets, model = paper_setting(table)
     theirs = " / ".join(datasets) + ("" if model is None else f" with {model}")
     source = _figures_table(table).get("source")
@@ -324,7 +332,9 @@ def summarize_section(
     figures are compared only in the paper's setting, unless `paper_mode` is `always`."""
     records = _records(section)
     states = {record["run_id"]: state_of(record, holders.get(record["run_id"])) for record in records}
-    show_paper = paper_mode == "always" or paper_applies(experiment.table, section.setting)
+    show_paper = paper_has_table(experiment.table) and (
+        paper_mode == "always" or paper_applies(experiment.table, section.setting)
+    )
     paper = paper_figures(experiment.table, section.setting.get("data.name")) if show_paper else {}
     rows, unfinished = [], []
     for label, runs in section.runs.items():
