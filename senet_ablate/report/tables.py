@@ -154,14 +154,19 @@ def _setting(flat: dict, identity_keys: set[str]) -> dict:
 def load_experiment(name: str, overrides: Sequence[str] = ()) -> Experiment:
     cfg = compose_config([f"+exp={name}", *overrides])
     row_keys = {item.split("=", 1)[0] for row in cfg.exp.rows for item in row.set}
+    flats = {row_cfg.exp.row: _flat(config_dict(row_cfg)) for row_cfg in row_configs(cfg)}
 
-    def in_identity(key: str) -> bool:  # a row's preset (`trainer=...`) makes its whole group the row's
-        return key.startswith("se.") or key in row_keys or (key.split(".", 1)[0] in row_keys and not _runtime(key))
+    def differs(key: str) -> bool:
+        return len({json.dumps(flat.get(key), sort_keys=True) for flat in flats.values()}) > 1
 
-    identities = {}
-    for row_cfg in row_configs(cfg):
-        flat = _flat(config_dict(row_cfg))
-        identities[row_cfg.exp.row] = {key: flat[key] for key in flat if in_identity(key)}
+    def in_identity(key: str) -> bool:
+        """se.*, the keys rows set, and of a group a row selects a preset of (`trainer=timm_a3`) the
+        keys whose values differ between rows; the group's other keys (a typed `trainer.epochs=1`
+        shared by all rows) stay in the setting, so such runs form a section of their own."""
+        group = key.split(".", 1)[0]
+        return key.startswith("se.") or key in row_keys or (group in row_keys and not _runtime(key) and differs(key))
+
+    identities = {label: {key: flat[key] for key in flat if in_identity(key)} for label, flat in flats.items()}
     labels = list(identities)
     bases = [label for label in labels if not label.startswith("SE-")]
     if cfg.exp.table in PAIRED and sorted(labels) != sorted(bases + [f"SE-{base}" for base in bases]):
