@@ -9,10 +9,13 @@ SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "reliability.py"
 
 @pytest.mark.slow
 def test_fault_injection_harness_survives_and_writes_its_report(tmp_path):
-    """The harness behind `make reliability`, with fewer kills: every fault survived, none lost."""
+    """The harness behind `make reliability`, with fewer kills and trials: every fault survived, none lost."""
     out = tmp_path / "reliability.md"
     result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--kills", "2", "--out", str(out)], capture_output=True, text=True, timeout=900
+        [sys.executable, str(SCRIPT), "--kills", "2", "--quick", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = out.read_text()

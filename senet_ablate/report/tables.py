@@ -259,6 +259,11 @@ ABLATION_MODEL = "resnet50"  # the ablation tables' ResNet-50 (the paired tables
 PAPER_MODES = ("auto", "always")
 
 
+def complexity_notes(table: str | None) -> list[str]:
+    """Where the paper counted a row's FLOPs by another convention than ours, and what that gives."""
+    return _paper()["complexity_notes"].get(table, [])
+
+
 def paper_has_table(table: str | None) -> bool:
     """Whether the SE paper, or a paper of `published`, prints the table: experiments beyond them
     (`mbconv`) have no paper figures."""
@@ -576,6 +581,7 @@ def write_experiment(
     ]
     for index, summary in enumerate(summaries, 1):
         lines += _section_markdown(index, len(summaries), summary, experiment.table)
+    lines += _bullets("Complexity counted otherwise by the paper:", complexity_notes(experiment.table))
     lines.append(FOOTNOTE)
     md, data = out_dir / f"{experiment.name}.md", out_dir / f"{experiment.name}.json"
     report = {"exp": experiment.name, "table": experiment.table, "generated_at": generated_at, "sections": summaries}
