@@ -12,8 +12,9 @@ install:
 demo:
 	$(PYTHON) -m senet_ablate $(DEMO)
 
+# One pytest worker per CPU (pytest-xdist): the end-to-end tests are mostly separate processes.
 test:
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest -n auto
 
 lint:
 	$(PYTHON) -m ruff check senet_ablate tests scripts

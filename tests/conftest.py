@@ -5,11 +5,17 @@ import torch
 
 from senet_ablate.claims import Claim
 
+# Under pytest-xdist (`make test`: one worker per CPU) every worker, and every process a test
+# starts, computes on one thread: more threads than CPUs make torch's small CPU ops many times slower.
+THREADS = 1 if "PYTEST_XDIST_WORKER" in os.environ else 2
+if THREADS == 1:
+    os.environ["OMP_NUM_THREADS"] = "1"
+
 
 @pytest.fixture(autouse=True)
 def _deterministic():
     torch.manual_seed(0)
-    torch.set_num_threads(2)
+    torch.set_num_threads(THREADS)
 
 
 @pytest.fixture(autouse=True)
