@@ -90,8 +90,8 @@ class DataConfig:
     # there) | dataloader (torchvision datasets, DataLoader workers) | auto (gpu for CIFAR on CUDA,
     # else dataloader). Part of a run's id: the two draw augmentations from different streams.
     loader: str = "auto"
-    # CIFAR only: side in pixels of the square Cutout sets to the mean of each training image (DeVries &
-    # Taylor 2017; their sizes: 16 for CIFAR-10, 8 for CIFAR-100); 0 = off
+    # CIFAR only: side in pixels of the square Cutout sets to the dataset's mean (0 once normalised) in
+    # each training image (DeVries & Taylor 2017; their sizes: 16 for CIFAR-10, 8 for CIFAR-100); 0 = off
     cutout: int = 0
     variant: str | None = None  # places365 only: challenge (8M images, the paper's) | standard (1.8M)
     small: bool = False  # places365 only: the 256x256 copies of the images instead of the originals
