@@ -61,9 +61,13 @@ class _ShakeBlock(ResidualUnit):
     branch1: nn.Module
     branch2: nn.Module
     shake: ShakeMode
+    projection: nn.Module | None  # None where input and output shapes agree
 
     def residual(self, x: Tensor) -> Tensor:
         return shake_combine(self.branch1(x), self.branch2(x), self.shake, self.training)
+
+    def shortcut(self, x: Tensor) -> Tensor:
+        return x if self.projection is None else self.projection(x)
 
 
 class ShakeBasicBlock(_ShakeBlock):
@@ -89,9 +93,6 @@ class ShakeBasicBlock(_ShakeBlock):
             conv3x3(out_channels, out_channels),
             nn.BatchNorm2d(out_channels),
         )
-
-    def shortcut(self, x: Tensor) -> Tensor:
-        return x if self.projection is None else self.projection(x)
 
 
 class ShakeBottleneck(_ShakeBlock):
@@ -124,9 +125,6 @@ class ShakeBottleneck(_ShakeBlock):
             conv1x1(inner, out_channels),
             nn.BatchNorm2d(out_channels),
         )
-
-    def shortcut(self, x: Tensor) -> Tensor:
-        return x if self.projection is None else self.projection(x)
 
     def merge(self, summed: Tensor) -> Tensor:
         return F.relu(summed)
