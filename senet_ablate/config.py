@@ -31,7 +31,7 @@ CIFAR_CLASSES = {"cifar10": 10, "cifar100": 100}
 IMAGE_FOLDERS = ("imagenet", "imagefolder", "places365")  # datasets of image files
 SCHEDULES = ("step", "multistep", "cosine", "plateau")
 DEVICES = ("auto", "cpu", "cuda")
-LOADERS = ("auto", "gpu", "dataloader")
+LOADERS = ("auto", "gpu", "dataloader", "dali")
 LOSSES = ("cross_entropy", "bce")
 INTERPOLATIONS = ("bilinear", "bicubic")
 PLACES_VARIANTS = ("challenge", "standard")
@@ -87,8 +87,9 @@ class DataConfig:
     # per image, not per worker.
     num_workers: int | None = None
     # How batches reach the device: gpu (CIFAR only: the dataset held on the device, augmented
-    # there) | dataloader (torchvision datasets, DataLoader workers) | auto (gpu for CIFAR on CUDA,
-    # else dataloader). Part of a run's id: the two draw augmentations from different streams.
+    # there) | dataloader (torchvision datasets, DataLoader workers) | dali (image folders: NVIDIA
+    # DALI decodes and resizes on the GPU; the `dali` extra) | auto (gpu for CIFAR on CUDA, else
+    # dataloader). Part of a run's id: they draw augmentations differently or resample differently.
     loader: str = "auto"
     # CIFAR only: side in pixels of the square Cutout sets to the dataset's mean (0 once normalised) in
     # each training image (DeVries & Taylor 2017; their sizes: 16 for CIFAR-10, 8 for CIFAR-100); 0 = off
@@ -346,6 +347,11 @@ def _check_data(data: DictConfig) -> None:
     _choice("data.loader", data.loader, LOADERS)
     if data.loader == "gpu" and data.name not in CIFAR_CLASSES:
         raise ConfigError("data.loader", "gpu", f"only {', '.join(CIFAR_CLASSES)} fit on the device: use dataloader")
+    if data.loader == "dali":
+        if data.name not in IMAGE_FOLDERS:
+            raise ConfigError("data.loader", "dali", f"only image folders ({', '.join(IMAGE_FOLDERS)}): use auto")
+        if data.skip_corrupt:
+            raise ConfigError("data.skip_corrupt", True, "data.loader=dali cannot skip images: use dataloader")
     if data.cutout and data.name not in CIFAR_CLASSES:
         raise ConfigError("data.cutout", data.cutout, f"only {', '.join(CIFAR_CLASSES)} have Cutout: use 0")
     _range("data.cutout", data.cutout, low=0, high=data.image_size, high_open=False)
@@ -417,6 +423,8 @@ def _check_recipe_fits_data(cfg: DictConfig) -> None:
         if trainer[key] != default and data.name not in IMAGE_FOLDERS:
             allowed = f"only image folders ({', '.join(IMAGE_FOLDERS)}) have it: use {default} with data={data.name}"
             raise ConfigError(f"trainer.{key}", trainer[key], allowed)
+    if trainer.randaugment is not None and data.loader == "dali":  # timm's RandAugment works on PIL images
+        raise ConfigError("trainer.randaugment", trainer.randaugment, "data.loader=dali has none: use null")
     if trainer.train_image_size is not None and data.name in CIFAR_CLASSES:
         _choice("trainer.train_image_size", trainer.train_image_size, [None, 32])
 

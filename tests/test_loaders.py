@@ -164,8 +164,8 @@ def test_the_gpu_loader_is_refused_for_data_that_is_not_cifar():
 
     with pytest.raises(ConfigError, match="data.loader='gpu'.*only cifar10, cifar100 fit on the device"):
         check_config(compose_config(["data=imagenet", "data.loader=gpu"]))
-    with pytest.raises(ConfigError, match="data.loader='dali'.*choose one of auto, gpu, dataloader"):
-        check_config(compose_config(["data=imagenet", "data.loader=dali"]))
+    with pytest.raises(ConfigError, match="data.loader='dala'.*choose one of auto, gpu, dataloader, dali"):
+        check_config(compose_config(["data=imagenet", "data.loader=dala"]))
 
 
 def test_the_benchmark_replaces_its_own_section_and_keeps_the_others(tmp_path):

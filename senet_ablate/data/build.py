@@ -5,7 +5,9 @@ Two kinds (`data.loader`):
               device one batch ahead, and turned into float model input there (4x fewer bytes
               over PCIe and no float maths in the workers);
   gpu         CIFAR only: the whole dataset held on the device, shuffled, cropped, flipped and
-              normalised there, with no worker in the loop (see `gpu_cifar.py`).
+              normalised there, with no worker in the loop (see `gpu_cifar.py`);
+  dali        image folders: NVIDIA DALI decodes each crop window (on the GPU on CUDA), resizes,
+              flips and normalises it; the windows are the DataLoader path's (see `dali.py`).
 Both then apply Cutout (`data.cutout`, CIFAR only) on the device, to normalised batches (`cutout.py`).
 `auto` picks gpu for CIFAR on CUDA and dataloader otherwise; the choice is part of a run's id,
 since the two draw their augmentations from different random streams.
@@ -196,7 +198,7 @@ class Loaders:
     sampler: GlobalBatchSampler  # the training order: steps per epoch, images per step, epoch seed
     train_size: int
     val_size: int  # images in the whole validation set, over every process
-    kind: str  # dataloader | gpu
+    kind: str  # dataloader | gpu | dali
 
     def set_epoch(self, seed: int, start_step: int = 0) -> None:
         """Make the epoch's shuffling and augmentations a function of `seed`, so a resumed run
@@ -255,12 +257,19 @@ def build_loaders(cfg: DictConfig, dist: DistributedContext, device: torch.devic
     generator = torch.Generator(device=sampler_device)
     sampler = GlobalBatchSampler(len(train_set), cfg.trainer.batch_size, dist.rank, dist.world_size, generator)
     sizes = dict(sampler=sampler, train_size=len(train_set), val_size=len(val_set), kind=kind)
+    val_shard = slice(dist.rank, None, dist.world_size)
     if kind == "gpu":
-        shard = slice(dist.rank, None, dist.world_size)
         train = DeviceCifarTrain(train_set.images.to(device), train_set.labels.to(device), sampler, normalize)
-        val = DeviceCifarVal(val_set.images[shard].to(device), val_set.labels[shard].to(device), val_batch, normalize)
+        val_images, val_labels = val_set.images[val_shard].to(device), val_set.labels[val_shard].to(device)
+        val = DeviceCifarVal(val_images, val_labels, val_batch, normalize)
         return Loaders(with_cutout(train, cfg.data.cutout, sampler, device), val, **sizes)
     workers = workers_per_loader(cfg.data.num_workers)
+    if kind == "dali":
+        from senet_ablate.data.dali import dali_loaders
+
+        augmentation = Augmentation.from_config(cfg)
+        train, val = dali_loaders(train_set, val_set, augmentation, sampler, val_shard, val_batch, workers, device)
+        return Loaders(train, val, **sizes)
     common = dict(
         num_workers=workers,
         pin_memory=device.type == "cuda",
@@ -268,8 +277,7 @@ def build_loaders(cfg: DictConfig, dist: DistributedContext, device: torch.devic
         collate_fn=collate_skipping_none if cfg.data.skip_corrupt else default_collate,
     )
     train = DataLoader(SeededPerImage(train_set), batch_sampler=sampler, **common)
-    val_shard = Subset(val_set, range(dist.rank, len(val_set), dist.world_size))
-    val = DataLoader(val_shard, val_batch, shuffle=False, **common)
+    val = DataLoader(Subset(val_set, range(len(val_set))[val_shard]), val_batch, shuffle=False, **common)
     train_batches = with_cutout(OnDevice(train, device, normalize), cfg.data.cutout, sampler, device)
     return Loaders(train_batches, OnDevice(val, device, normalize), **sizes)
 
