@@ -9,7 +9,11 @@ It times, each as the median of `--repeats` timed runs after `--warmup` steps:
   3. our GPU-resident CIFAR loader (`data.loader=gpu`) against torchvision's DataLoader with the
      same augmentation (RandomCrop(32, padding=4), flip, normalise), each delivering float
      batches on the device;
-  4. projections from measured partial epochs of our real training loop: SE-ResNet-110 under
+  4. image-folder loading (generated ImageNet-sized JPEGs, 224 px batches on the device): our
+     `data.loader=dataloader` (torchvision decode and transforms in DataLoader workers) against
+     `data.loader=dali` (NVIDIA DALI: nvJPEG on CUDA, its CPU operators on the CPU) with as many
+     DALI threads as DataLoader workers, when DALI is installed;
+  5. projections from measured partial epochs of our real training loop: SE-ResNet-110 under
      `trainer=cifar_paper`, and one `trainer=imagenet_ablation` ResNet-50 epoch.
 
 It prints a markdown section and writes it into `--out` (results/benchmarks.md), replacing the
@@ -29,6 +33,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import timm
 import torch
 import torchvision
@@ -172,6 +177,67 @@ def loader_rows(args) -> dict[str, float]:
     return rates
 
 
+def write_jpeg_folder(root: Path, count: int) -> None:
+    """`count` 500x375 JPEGs (ImageNet's most common size) in two classes, val a copy of train:
+    smooth gradients with noise, so they compress and decode like photographs, not like flat colour."""
+    from PIL import Image
+
+    generator = np.random.default_rng(0)
+    y, x = np.mgrid[0:375, 0:500]
+    for index in range(count):
+        phase = generator.uniform(0, 255, 3)
+        gradient = np.stack([(x * 0.4 + phase[0]), (y * 0.5 + phase[1]), ((x + y) * 0.2 + phase[2])], -1) % 256
+        pixels = np.clip(gradient + generator.normal(0, 12, gradient.shape), 0, 255).astype(np.uint8)
+        for split in ("train", "val"):
+            folder = root / split / ("a" if index % 2 else "b")
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pixels).save(folder / f"{index}.jpg", quality=90)
+
+
+def epoch_rate(loaders: Loaders, device: torch.device, args) -> float:
+    """Median images/s of whole training epochs of `loaders`, after one warm-up epoch (worker
+    start-up, DALI's first allocations)."""
+    seeds = iter(range(args.repeats + 1))
+
+    def one_epoch() -> None:
+        loaders.set_epoch(next(seeds))
+        for _ in loaders.train:
+            pass
+
+    one_epoch()
+    return median_rate(one_epoch, loaders.sampler.images(len(loaders.sampler)), device, args)
+
+
+def folder_loader_rows(args) -> dict[str, float | None]:
+    """Images/s of 224 px float training batches on the device from an image folder: our DataLoader
+    path against DALI (None when DALI is not installed), with the same batch and worker count."""
+    import tempfile
+
+    from senet_ablate.data.build import build_loaders
+    from senet_ablate.errors import ConfigError
+
+    device = torch.device(args.device)
+    workers = args.workers if args.workers is not None else len(os.sched_getaffinity(0))
+    rates: dict[str, float | None] = {}
+    with tempfile.TemporaryDirectory() as root:
+        write_jpeg_folder(Path(root), args.folder_images)
+        for kind in ("dataloader", "dali"):
+            label = f"data.loader={kind}, {workers} {'workers' if kind == 'dataloader' else 'threads'}"
+            cfg = compose_config(
+                ["data=imagefolder", f"data.root={root}", "data.num_classes=2", f"data.loader={kind}"]
+                + [f"data.num_workers={workers}", f"trainer.batch_size={args.folder_batch}"]
+            )
+            try:
+                loaders = build_loaders(cfg, DistributedContext(0, 1), device)
+            except ConfigError as error:  # DALI not installed
+                print(f"  {label}: {error}", file=sys.stderr)
+                rates[label] = None
+                continue
+            rates[label] = epoch_rate(loaders, device, args)
+            print(f"  {label}: {rates[label]:.0f} img/s", file=sys.stderr)
+    return rates
+
+
 def cifar_projection(args) -> tuple[str, float]:
     """Hours of `trainer=cifar_paper` SE-ResNet-110, from partial epochs of our real training loop
     (GPU-resident loader, the preset's batch, AMP and memory format) on generated CIFAR-sized data."""
@@ -252,7 +318,7 @@ def settings(args) -> str:
     return f"batch {args.batch_size}, {args.image_size} px, {dtype}, {layout}, compile {compiled}"
 
 
-def section(args, models, loaders, projections) -> str:
+def section(args, models, loaders, folder_loaders, projections) -> str:
     device = torch.device(args.device)
     peak = device.type == "cuda"
     lines = [
@@ -293,6 +359,18 @@ def section(args, models, loaders, projections) -> str:
     torchvision_rate = list(loaders.values())[1]
     for label, rate in loaders.items():
         lines.append(f"| {label} | {rate:.0f} | {rate / torchvision_rate:.1f}x |")
+    lines += [
+        "",
+        f"### Image-folder loading ({args.folder_images} generated 500x375 JPEGs, batches of {args.folder_batch}, "
+        "224 px float training batches on the device)",
+        "",
+        "| loader | images/s | vs data.loader=dataloader |",
+        "|---|---:|---:|",
+    ]
+    dataloader_rate = list(folder_loaders.values())[0]
+    for label, rate in folder_loaders.items():
+        shown = ("not installed", "") if rate is None else (f"{rate:.0f}", f"{rate / dataloader_rate:.2f}x")
+        lines.append(f"| {label} | {shown[0]} | {shown[1]} |")
     lines += ["", "### Projections", "", *[f"- {line}" for line in projections], ""]
     return "\n".join(lines)
 
@@ -323,6 +401,8 @@ def main() -> None:
     parser.add_argument("--cifar-batch", type=int, default=128)
     parser.add_argument("--loader-batches", type=int, default=40, help="batches per timed loader run")
     parser.add_argument("--workers", type=int, default=None, help="torchvision DataLoader workers (default: all CPUs)")
+    parser.add_argument("--folder-images", type=int, default=128, help="JPEGs generated for the image-folder loaders")
+    parser.add_argument("--folder-batch", type=int, default=32, help="image-folder loaders' batch")
     parser.add_argument("--projection-steps", type=int, default=3, help="steps per measured partial CIFAR epoch")
     parser.add_argument("--out", type=Path, default=Path("results/benchmarks.md"))
     args = parser.parse_args()
@@ -330,9 +410,10 @@ def main() -> None:
     print(f"{device_name(torch.device(args.device))}: {settings(args)}", file=sys.stderr)
     models = model_rows(args)
     loaders = loader_rows(args)
+    folder_loaders = folder_loader_rows(args)
     cifar_line, _ = cifar_projection(args)
     imagenet_line = imagenet_projection(args)
-    text = section(args, models, loaders, [cifar_line, imagenet_line])
+    text = section(args, models, loaders, folder_loaders, [cifar_line, imagenet_line])
     print(text)
     write_section(args.out, text)
     print(f"written to {args.out}", file=sys.stderr)

@@ -68,7 +68,7 @@ class SeededPerImage(Dataset):
     def __getitem__(self, seed_and_index: tuple[int, int]):
         seed, index = seed_and_index
         image_seed = mix_seed(seed, index)
-        torch.manual_seed(image_seed)
+        torch.default_generator.manual_seed(image_seed)  # the CPU's only: torch.manual_seed costs 0.35 ms
         random.seed(image_seed)  # timm's RandAugment draws from Python's and numpy's RNGs
         np.random.seed(image_seed % 2**32)
         return self.dataset[index]
