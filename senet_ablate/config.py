@@ -82,9 +82,9 @@ class DataConfig:
     download: bool = False  # CIFAR only: fetch with torchvision if missing
     num_classes: int = MISSING  # set by each data/*.yaml; image folders: the number of class folders
     image_size: int = 224  # train crop; eval resizes to image_size * 256 / 224 then crops
-    # DataLoader workers per loader; null = the CPUs this process may use (its affinity), split
-    # between the train and validation loaders. Never changes a result: augmentations are seeded
-    # per image, not per worker.
+    # DataLoader workers per loader (data.loader=dali: DALI's and the file-reading threads); null =
+    # the CPUs this process may use (its affinity), split between the train and validation loaders.
+    # Never changes a result: augmentations are seeded per image, not per worker.
     num_workers: int | None = None
     # How batches reach the device: gpu (CIFAR only: the dataset held on the device, augmented
     # there) | dataloader (torchvision datasets, DataLoader workers) | dali (image folders: NVIDIA

@@ -83,8 +83,10 @@ def test_dali_repeats_resumes_mid_epoch_and_shards_like_one_process(tmp_path):
     loaders.set_epoch(3)
     next(iter(loaders.train))  # a pass left after one batch leaves nothing behind in the pipeline
     loaders.set_epoch(3)
+    trainers_stream = torch.get_rng_state()
     whole = list(loaders.train)
     assert len(whole) == 2
+    assert torch.equal(torch.get_rng_state(), trainers_stream)  # windows come from a generator of DALI's own
     (resumed,), _ = batches(cfg, seed=3, start_step=1)
     assert torch.equal(resumed[0], whole[1][0]) and torch.equal(resumed[1], whole[1][1])
     loaders.set_epoch(4)
@@ -118,10 +120,12 @@ def test_a_file_dali_cannot_decode_is_named(tmp_path):
 
 def test_the_training_cut_draws_what_torchvisions_transforms_draw():
     """train_cut against the DataLoader path's v2 transforms, seeded as SeededPerImage seeds them:
-    the window read back from a coordinates image cropped without resizing (size = the window)."""
-    for seed in range(200):
-        width, height = SIZES[seed % len(SIZES)]
-        (left, top, crop_width, crop_height), flip = train_cut(seed, width, height)
+    the window read back from a coordinates image cropped without resizing (size = the window).
+    A 200x8 strip makes RandomResizedCrop fall back to its centred window."""
+    generator = torch.Generator()
+    for seed in range(300):
+        width, height = [*SIZES, (200, 8), (8, 200)][seed % (len(SIZES) + 2)]
+        (left, top, crop_width, crop_height), flip = train_cut(seed, width, height, generator)
         image = torch.arange(width * height, dtype=torch.float32).view(1, height, width)
         torch.manual_seed(seed)
         crop = v2.RandomResizedCrop((crop_height, crop_width), interpolation=v2.InterpolationMode.NEAREST)

@@ -15,6 +15,7 @@ loader is part of a run's id. On the CPU device the same pipeline runs on DALI's
 """
 
 import io
+import math
 import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +25,6 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
-from torchvision import transforms
 
 from senet_ablate.data.build import mix_seed
 from senet_ablate.data.imagefolder import IMAGENET_MEAN_STD, Augmentation, CheckedImages, CorruptImage
@@ -69,15 +69,38 @@ def _pair(first: int, second: int) -> np.ndarray:
     return np.array([first, second], dtype=np.float32)
 
 
-def train_cut(seed: int, width: int, height: int) -> tuple[tuple[int, int, int, int], bool]:
-    """(left, top, width, height) of the training window and the flip of an image seeded `seed`.
+SCALE, RATIO = (0.08, 1.0), (3 / 4, 4 / 3)  # RandomResizedCrop's defaults, which the DataLoader path uses
+LOG_RATIO = torch.log(torch.tensor(RATIO))
 
-    The same draws, in the same order, as the DataLoader path's v2.RandomResizedCrop followed by
-    v2.RandomHorizontalFlip after SeededPerImage seeds torch's CPU generator (tests/test_dali.py)."""
-    torch.default_generator.manual_seed(seed)
-    blank = torch.empty(1, 1, 1).expand(3, height, width)  # a size without pixels
-    top, left, crop_height, crop_width = transforms.RandomResizedCrop.get_params(blank, (0.08, 1.0), (3 / 4, 4 / 3))
-    return (left, top, crop_width, crop_height), bool(torch.rand(1) < 0.5)
+
+def train_cut(seed: int, width: int, height: int, generator: torch.Generator) -> tuple[tuple[int, ...], bool]:
+    """(left, top, width, height) of the training window and the flip of the image seeded `seed`.
+
+    torchvision's RandomResizedCrop.get_params followed by RandomHorizontalFlip's draw, line for
+    line, but from `generator` instead of torch's global one: the plans are made on a thread of
+    their own, and reseeding the process-wide generator there would disturb the trainer's draws.
+    Seeded alike, the draws are those of the DataLoader path (tests/test_dali.py checks both
+    against v2.RandomResizedCrop + v2.RandomHorizontalFlip)."""
+    generator.manual_seed(seed)
+    area = height * width
+    for _ in range(10):
+        target_area = area * torch.empty(1).uniform_(*SCALE, generator=generator).item()
+        aspect_ratio = torch.exp(torch.empty(1).uniform_(LOG_RATIO[0], LOG_RATIO[1], generator=generator)).item()
+        crop_width = int(round(math.sqrt(target_area * aspect_ratio)))
+        crop_height = int(round(math.sqrt(target_area / aspect_ratio)))
+        if 0 < crop_width <= width and 0 < crop_height <= height:
+            top = torch.randint(0, height - crop_height + 1, size=(1,), generator=generator).item()
+            left = torch.randint(0, width - crop_width + 1, size=(1,), generator=generator).item()
+            break
+    else:  # ten misses: the largest centred window within the ratio range
+        if width / height < min(RATIO):
+            crop_width, crop_height = width, int(round(width / min(RATIO)))
+        elif width / height > max(RATIO):
+            crop_width, crop_height = int(round(height * max(RATIO))), height
+        else:
+            crop_width, crop_height = width, height
+        top, left = (height - crop_height) // 2, (width - crop_width) // 2
+    return (left, top, crop_width, crop_height), bool(torch.rand(1, generator=generator) < 0.5)
 
 
 def eval_cut(width: int, height: int, size: int, crop_pct: float) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -108,6 +131,7 @@ class Planner:
     def __init__(self, samples: list[tuple[str, int]], augmentation: Augmentation, threads: int):
         self.samples, self.augmentation = samples, augmentation
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="dali-read")
+        self.generator = torch.Generator()  # the windows' and flips' (see train_cut)
 
     def _read(self, indices: list[int]) -> tuple[list, list, dict]:
         """Encoded files, their (width, height), and the Plan's labels and paths."""
@@ -119,8 +143,10 @@ class Planner:
     def train(self, epoch_seed: int, indices: list[int]) -> Plan:
         encoded, sizes, batch = self._read(indices)
         side = self.augmentation.train_image_size or self.augmentation.image_size
-        with torch.random.fork_rng(devices=[]):  # the trainer's own RNG stream stays untouched
-            cuts = [train_cut(mix_seed(epoch_seed, index), *size) for index, size in zip(indices, sizes, strict=True)]
+        cuts = [
+            train_cut(mix_seed(epoch_seed, index), *size, self.generator)
+            for index, size in zip(indices, sizes, strict=True)
+        ]
         return Plan(
             encoded,
             anchor=[_pair(left, top) for (left, top, _, _), _ in cuts],
@@ -198,7 +224,7 @@ def planned_ahead(plans: Iterator[Plan], thread: ThreadPoolExecutor) -> Iterator
             upcoming = thread.submit(next, plans, None)
             yield plan
     finally:
-        upcoming.result()  # left early: let the plan under way finish before `plans` is closed
+        upcoming.exception()  # left early: wait for the plan under way (its error no longer matters)
 
 
 class DaliBatches:
@@ -257,6 +283,7 @@ class DaliBatches:
                 plan = schedule()
                 yield batch
         finally:
+            plans.close()
             if plan is not None:  # left early: collect the batch DALI is making
                 self.pipe.share_outputs()
                 self.pipe.release_outputs()
