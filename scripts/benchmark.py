@@ -79,48 +79,62 @@ def median_rate(run: Callable[[], None], images: int, device: torch.device, args
     return statistics.median(rates)
 
 
-def training_throughput(build: Callable[[], torch.nn.Module], args, image_size: int) -> tuple[float, float | None]:
-    """Median training images/s of a fresh model and, on CUDA, its peak memory in GiB."""
-    device = torch.device(args.device)
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats(device)
-    memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
-    torch.manual_seed(0)
-    model = build().to(device, memory_format=memory_format).train()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    network = torch.compile(model) if args.compile else model
-    images = torch.randn(args.batch_size, 3, image_size, image_size, device=device)
-    images = images.contiguous(memory_format=memory_format)
-    labels = torch.randint(1000, (args.batch_size,), device=device)
+class TrainingSteps:
+    """A fresh model with its optimizer and a fixed batch, warmed up, whose training steps can be
+    timed again and again; `peak_gib` is the memory its warm-up steps took above what was already
+    allocated (CUDA only)."""
 
-    def step() -> None:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp):
-            loss = torch.nn.functional.cross_entropy(network(images), labels)
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+    def __init__(self, build: Callable[[], torch.nn.Module], fused: bool, args, image_size: int):
+        self.device, self.fused, self.args = torch.device(args.device), fused, args
+        memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+        before = torch.cuda.memory_allocated(self.device) if self.device.type == "cuda" else 0
+        torch.manual_seed(0)
+        self.model = build().to(self.device, memory_format=memory_format).train()
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9)
+        self.network = torch.compile(self.model) if args.compile else self.model
+        images = torch.randn(args.batch_size, 3, image_size, image_size, device=self.device)
+        self.images = images.contiguous(memory_format=memory_format)
+        self.labels = torch.randint(1000, (args.batch_size,), device=self.device)
+        self.run(args.warmup)
+        self.peak_gib = None
+        if self.device.type == "cuda":
+            self.peak_gib = (torch.cuda.max_memory_allocated(self.device) - before) / 2**30
 
-    def steps() -> None:
-        for _ in range(args.steps):
-            step()
+    def run(self, steps: int) -> None:
+        ResidualUnit.fuse_se_scale = self.fused  # read at each forward: set for this model's steps
+        try:
+            for _ in range(steps):
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.args.amp):
+                    loss = torch.nn.functional.cross_entropy(self.network(self.images), self.labels)
+                loss.backward()
+                self.optimizer.step()
+                self.optimizer.zero_grad(set_to_none=True)
+        finally:
+            ResidualUnit.fuse_se_scale = True
 
-    for _ in range(args.warmup):
-        step()
-    rate = median_rate(steps, args.steps * args.batch_size, device, args)
-    peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
-    return rate, peak
+    def rate(self) -> float:
+        """Images/s of one timed run of `args.steps` steps."""
+        synchronize(self.device)
+        started = time.perf_counter()
+        self.run(self.args.steps)
+        synchronize(self.device)
+        return self.args.steps * self.args.batch_size / (time.perf_counter() - started)
 
 
 def model_rows(args) -> dict[str, tuple[float, float | None]]:
-    rows = {}
-    for label, (build, fused) in MODELS.items():
-        ResidualUnit.fuse_se_scale = fused
-        try:
-            rows[label] = training_throughput(build, args, args.image_size)
-        finally:
-            ResidualUnit.fuse_se_scale = True
-        print(f"  {label}: {rows[label][0]:.1f} img/s", file=sys.stderr)
+    """Median training images/s and peak memory per model. The repeats go round the models in
+    turn (model 1, 2, ..., then again), so a machine that slows down or speeds up during the
+    benchmark shifts every model alike instead of whichever was measured then."""
+    runners = {label: TrainingSteps(build, fused, args, args.image_size) for label, (build, fused) in MODELS.items()}
+    rates: dict[str, list[float]] = {label: [] for label in runners}
+    for _ in range(args.repeats):
+        for label, runner in runners.items():
+            rates[label].append(runner.rate())
+    rows = {label: (statistics.median(rates[label]), runner.peak_gib) for label, runner in runners.items()}
+    for label, (rate, _) in rows.items():
+        print(f"  {label}: {rate:.1f} img/s", file=sys.stderr)
     return rows
 
 
@@ -194,23 +208,22 @@ def write_jpeg_folder(root: Path, count: int) -> None:
             Image.fromarray(pixels).save(folder / f"{index}.jpg", quality=90)
 
 
-def epoch_rate(loaders: Loaders, device: torch.device, args) -> float:
-    """Median images/s of whole training epochs of `loaders`, after one warm-up epoch (worker
-    start-up, DALI's first allocations)."""
-    seeds = iter(range(args.repeats + 1))
-
-    def one_epoch() -> None:
-        loaders.set_epoch(next(seeds))
-        for _ in loaders.train:
-            pass
-
-    one_epoch()
-    return median_rate(one_epoch, loaders.sampler.images(len(loaders.sampler)), device, args)
+def epoch_rate(loaders: Loaders, seed: int, device: torch.device) -> float:
+    """Images/s of one whole training epoch of `loaders`, shuffled by `seed`."""
+    loaders.set_epoch(seed)
+    synchronize(device)
+    started = time.perf_counter()
+    for _ in loaders.train:
+        pass
+    synchronize(device)
+    return loaders.sampler.images(len(loaders.sampler)) / (time.perf_counter() - started)
 
 
 def folder_loader_rows(args) -> dict[str, float | None]:
-    """Images/s of 224 px float training batches on the device from an image folder: our DataLoader
-    path against DALI (None when DALI is not installed), with the same batch and worker count."""
+    """Median images/s of 224 px float training batches on the device from an image folder: our
+    DataLoader path against DALI (None when DALI is not installed), at the same batch and worker
+    count; one warm-up epoch each (worker start-up, DALI's first allocations), then the timed
+    epochs alternate between the two."""
     import tempfile
 
     from senet_ablate.data.build import build_loaders
@@ -218,7 +231,7 @@ def folder_loader_rows(args) -> dict[str, float | None]:
 
     device = torch.device(args.device)
     workers = args.workers if args.workers is not None else len(os.sched_getaffinity(0))
-    rates: dict[str, float | None] = {}
+    loaders: dict[str, Loaders | None] = {}
     with tempfile.TemporaryDirectory() as root:
         write_jpeg_folder(Path(root), args.folder_images)
         for kind in ("dataloader", "dali"):
@@ -228,14 +241,21 @@ def folder_loader_rows(args) -> dict[str, float | None]:
                 + [f"data.num_workers={workers}", f"trainer.batch_size={args.folder_batch}"]
             )
             try:
-                loaders = build_loaders(cfg, DistributedContext(0, 1), device)
+                loaders[label] = build_loaders(cfg, DistributedContext(0, 1), device)
             except ConfigError as error:  # DALI not installed
                 print(f"  {label}: {error}", file=sys.stderr)
-                rates[label] = None
+                loaders[label] = None
                 continue
-            rates[label] = epoch_rate(loaders, device, args)
-            print(f"  {label}: {rates[label]:.0f} img/s", file=sys.stderr)
-    return rates
+            epoch_rate(loaders[label], 0, device)
+        rates = {label: [] for label, built in loaders.items() if built is not None}
+        for seed in range(1, args.repeats + 1):
+            for label in rates:
+                rates[label].append(epoch_rate(loaders[label], seed, device))
+    medians = {label: statistics.median(rates[label]) if label in rates else None for label in loaders}
+    for label, rate in medians.items():
+        if rate is not None:
+            print(f"  {label}: {rate:.0f} img/s", file=sys.stderr)
+    return medians
 
 
 def cifar_projection(args) -> tuple[str, float]:
@@ -285,9 +305,8 @@ def imagenet_projection(args) -> str:
     """One `trainer=imagenet_ablation` ResNet-50 epoch from the measured step rate of the ResNet-50
     it trains (the paper's layout: stride in the first 1x1) at 224 px."""
     image_size = 224
-    train_rate, _ = training_throughput(
-        lambda: senet_ablate.create_model(["model=resnet50", "se.enabled=false"]), args, image_size
-    )
+    steps = TrainingSteps(lambda: senet_ablate.create_model(["model=resnet50", "se.enabled=false"]), True, args, 224)
+    train_rate = statistics.median(steps.rate() for _ in range(args.repeats))
     batch = compose_config(["trainer=imagenet_ablation"]).trainer.batch_size
     epoch_s = IMAGENET_TRAIN / train_rate
     return (
@@ -327,7 +346,8 @@ def section(args, models, loaders, folder_loaders, projections) -> str:
         f"Command: `{' '.join(shlex.quote(part) for part in ['python', *sys.argv])}`  ",
         f"Versions: torch {torch.__version__}, torchvision {torchvision.__version__}, timm {timm.__version__}, "
         f"senet-ablate {senet_ablate.__version__}, Python {platform.python_version()}  ",
-        f"Timing: median of {args.repeats} runs of {args.steps} steps after {args.warmup} warm-up steps",
+        f"Timing: median of {args.repeats} runs of {args.steps} steps after {args.warmup} warm-up steps "
+        "(training steps: the runs go round the models in turn)",
         "",
         "### Training step",
         "",
