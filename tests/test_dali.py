@@ -2,6 +2,7 @@
 labels as the DataLoader path, pixel values within resampling noise of torchvision's, exact
 resume and sharding; and when it is refused."""
 
+import importlib.util
 import sys
 
 import numpy as np
@@ -22,8 +23,8 @@ CPU = torch.device("cpu")
 SIZES = [(80, 60), (50, 90), (64, 64), (120, 45)]  # (width, height): landscape, portrait, square, wide
 GREY_LEVEL = 1 / (255 * 0.224)  # one uint8 step, in normalised units (ImageNet's std ~ 0.224)
 needs_dali = pytest.mark.skipif(
-    not sys.platform.startswith("linux") or not __import__("importlib").util.find_spec("nvidia.dali"),
-    reason="NVIDIA DALI is not installed (pip install 'senet-ablate[dali]')",
+    importlib.util.find_spec("nvidia") is None or importlib.util.find_spec("nvidia.dali") is None,
+    reason="NVIDIA DALI is not installed (pip install 'senet-ablate[dali]'; the dev extra has it on Linux x86_64)",
 )
 
 
