@@ -242,6 +242,11 @@ def build_loaders(cfg: DictConfig, dist: DistributedContext, device: torch.devic
 
     Validation is sharded without padding (rank r takes images r, r + W, ...), so that summing
     the ranks' counts evaluates every image exactly once."""
+    kind = resolve_loader(cfg.data, device.type)
+    if kind == "dali":
+        from senet_ablate.data.dali import import_dali
+
+        import_dali()  # a missing DALI is refused before a million files are listed, not after
     train_set, val_set = build_datasets(cfg)
     if cfg.trainer.batch_size % dist.world_size:
         raise ConfigError(
@@ -249,7 +254,6 @@ def build_loaders(cfg: DictConfig, dist: DistributedContext, device: torch.devic
         )
     if dist.world_size > 1 and len(train_set) < cfg.trainer.batch_size:  # a rank would get no images
         raise ConfigError("trainer.batch_size", cfg.trainer.batch_size, f"at most the {len(train_set)} training images")
-    kind = resolve_loader(cfg.data, device.type)
     stats = mean_std(cfg.data.name)
     normalize = Normalize(stats, device) if stats else None
     val_batch = cfg.trainer.batch_size // dist.world_size
