@@ -305,8 +305,10 @@ def imagenet_projection(args) -> str:
     """One `trainer=imagenet_ablation` ResNet-50 epoch from the measured step rate of the ResNet-50
     it trains (the paper's layout: stride in the first 1x1) at 224 px."""
     image_size = 224
-    steps = TrainingSteps(lambda: senet_ablate.create_model(["model=resnet50", "se.enabled=false"]), True, args, 224)
-    train_rate = statistics.median(steps.rate() for _ in range(args.repeats))
+    resnet50 = TrainingSteps(
+        lambda: senet_ablate.create_model(["model=resnet50", "se.enabled=false"]), True, args, image_size
+    )
+    train_rate = statistics.median(resnet50.rate() for _ in range(args.repeats))
     batch = compose_config(["trainer=imagenet_ablation"]).trainer.batch_size
     epoch_s = IMAGENET_TRAIN / train_rate
     return (

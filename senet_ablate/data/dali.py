@@ -240,13 +240,13 @@ class DaliBatches:
     (preemption, a partial epoch) collects the batch still in the pipeline, so the next pass does
     not receive it."""
 
-    def __init__(self, pipe, plans: Callable[[], Iterator[Plan]], steps: Callable[[], int], device: torch.device):
+    def __init__(self, pipe, plans: Callable[[], Iterator[Plan]], steps: int, device: torch.device):
         self.pipe, self.plans, self.steps, self.device = pipe, plans, steps, device
         self.copy_stream = torch.cuda.Stream(device) if device.type == "cuda" else None
         self.planner = ThreadPoolExecutor(1, thread_name_prefix="dali-plan")
 
     def __len__(self) -> int:
-        return self.steps()
+        return self.steps
 
     def _take_output(self) -> Tensor:
         """The scheduled batch's images, copied out of DALI's buffer, which is then released."""
@@ -324,7 +324,7 @@ def dali_loaders(
         for start in range(0, len(val_indices), val_batch):
             yield val_planner.eval(val_indices[start : start + val_batch])
 
-    train = DaliBatches(pipe(sampler.share, side), train_plans, lambda: len(sampler), device)
+    train = DaliBatches(pipe(sampler.share, side), train_plans, len(sampler), device)
     val_steps = -(-len(val_indices) // val_batch)
-    val = DaliBatches(pipe(val_batch, augmentation.image_size), val_plans, lambda: val_steps, device)
+    val = DaliBatches(pipe(val_batch, augmentation.image_size), val_plans, val_steps, device)
     return train, val
