@@ -3,23 +3,29 @@
 An experiment file makes Hydra launch a multirun over its rows (x `seed`) with no `-m`; `main`
 is then called once per (row, seed) with `exp.row` set.
 
-Exit status: 0 completed (or skipped as already final), 1 failed, 2 refused configuration
-(one line on stderr, nothing written), 3 diverged, 4 left to another process that holds the
-run's claim, 5 interrupted by a warning signal (checkpoint saved: run the same command again to
-resume). A sweep exits 1 if any row failed, and stops with 5 at the row a signal interrupted.
+Exit status: 0 completed (or skipped as already final), 1 failed (also when the results dir
+fills up: one line on stderr), 2 refused configuration (one line on stderr, nothing written; an
+unwritable `results_dir` too), 3 diverged, 4 left to another process that holds the run's claim
+(or took it over), 5 interrupted by a stop signal (SIGTERM, SIGINT, SIGUSR1/2: the step is saved,
+run the same command again to resume), 130 stopped at once by a second Ctrl-C. A sweep exits 1
+if any row failed, and stops with 5 at the row a signal interrupted.
 """
 
 import sys
+from pathlib import Path
 
 import hydra
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
+from hydra.errors import OverrideParseException
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from senet_ablate.atomic import check_writable_dir
 from senet_ablate.cli import run_cli
-from senet_ablate.config import CONFIG_DIR, apply_row, check_config, compose_config, row_configs
+from senet_ablate.config import CONFIG_DIR, apply_row, check_config, compose_config, expand_user_paths, row_configs
 from senet_ablate.errors import ConfigError
 
 # running: claimed by another process. interrupted: the cluster asked the job to stop, so a sweep stops too.
@@ -43,12 +49,17 @@ def check_command_line(argv: list[str]) -> None:
         if not arg.startswith("-")
         and (arg.startswith("hydra.searchpath=") or not arg.lstrip("+~").startswith(("hydra.", "hydra/")))
     ]
-    parsed = OverridesParser.create().parse_overrides(overrides)
+    parsed = parse_overrides(overrides)
     if any(override.is_sweep_override() and not override.is_discrete_sweep() for override in parsed):
         return  # interval / range sweeps belong to other sweepers (optuna, ...): Hydra checks their jobs
+    multirun = any(arg in ("-m", "--multirun", "hydra.mode=MULTIRUN") for arg in argv)
+    results_dirs = []
     for batch in BasicSweeper.split_arguments(parsed, max_batch_size=None):
         for job_overrides in batch:
             cfg = compose_config(job_overrides)
+            if not (multirun or cfg.exp.rows):  # Hydra would stop at "Ambiguous value", in five lines
+                refuse_sweeps_in_a_single_run(parsed)
+            results_dirs.append(cfg.results_dir)
             rows = [apply_row(cfg, cfg.exp.row)] if cfg.exp.row is not None else row_configs(cfg)
             for row_cfg in rows:
                 try:
@@ -58,6 +69,41 @@ def check_command_line(argv: list[str]) -> None:
                         raise
                     where = f"{error.allowed} (row {row_cfg.exp.row!r} of {row_cfg.exp.name})"
                     raise ConfigError(error.key, error.value, where) from None
+    for results_dir in dict.fromkeys(results_dirs):  # last: a refused command line creates no folder
+        check_writable_dir("results_dir", results_dir)  # Hydra's log file goes there before any run starts
+
+
+def parse_overrides(overrides: list[str]) -> list[Override]:
+    """Hydra's parse of the overrides; one it cannot read is a ConfigError that names it and says
+    how to quote it (Hydra's own message is its lexer's, e.g. `LexerNoViableAltException`)."""
+    parser = OverridesParser.create()
+    try:
+        return parser.parse_overrides(overrides)
+    except OverrideParseException:
+        for override in overrides:
+            try:
+                parser.parse_overrides([override])
+            except OverrideParseException:
+                key, _, value = override.partition("=")
+                hint = "Hydra's override grammar cannot read this value"
+                if value.startswith("~"):
+                    hint = f"Hydra cannot read a value that starts with '~': write {key}=$HOME{value[1:]}"
+                raise ConfigError(key, value, f"{hint}; or quote the value: '{key}=\"{value}\"'") from None
+        raise
+
+
+def refuse_sweeps_in_a_single_run(parsed: list[Override]) -> None:
+    """A comma in a value makes it a list to sweep over, which a single run (no -m, no experiment
+    file) cannot do: typically a path with a comma in it."""
+    for override in parsed:
+        if override.is_sweep_override():
+            key, value = override.get_key_element(), override.input_line.partition("=")[2]
+            raise ConfigError(
+                key,
+                value,
+                f"a comma makes it a list of values to sweep over: quote it as one value ('{key}=\"{value}\"'), "
+                "or add -m to run one job per value",
+            )
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
@@ -66,6 +112,7 @@ def main(cfg: DictConfig) -> dict:
 
     try:
         cfg.exp.overrides = list(HydraConfig.get().overrides.task)
+        cfg = expand_user_paths(cfg)
         if cfg.exp.row is not None:
             cfg = apply_row(cfg, cfg.exp.row)
         check_config(cfg)
@@ -73,6 +120,12 @@ def main(cfg: DictConfig) -> dict:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:
+        print("error: stopped by Ctrl-C (the step in progress is not saved; the same command resumes)", file=sys.stderr)
+        sys.exit(130)
+    except OSError as error:  # a record or claim under results_dir cannot be written: a full disk
+        print(f"error: cannot write under {Path(cfg.results_dir).resolve()}: {error}", file=sys.stderr)
+        sys.exit(1)
     if record["status"] == "interrupted" or (HydraConfig.get().mode == RunMode.RUN and record["status"] != "completed"):
         sys.exit(EXIT_STATUS[record["status"]])
     return record  # in a sweep, SweepSummary turns failed rows into the exit status

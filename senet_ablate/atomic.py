@@ -1,24 +1,49 @@
 """Atomic file replacement: write beside the target, then rename over it.
 
 A reader, or a run killed mid-write, sees either the old file or the new one, never half of
-one; records and checkpoints both go through here.
+one; records, checkpoints and claims all go through here.
+
+The temporary file is created with mode 0666 less the umask, as `open()` creates any file, so a
+results dir that a team shares (umask 002, or a directory's default ACL) stays readable by the
+team. (`tempfile.mkstemp` would make every record and checkpoint 0600: readable by its writer only.)
 """
 
 import os
+import secrets
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from senet_ablate.errors import ConfigError
 
 
 @contextmanager
 def atomic_file(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; it replaces `path` only if the block succeeds."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
-        yield Path(tmp)
+        yield tmp
         os.replace(tmp, path)
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
+
+
+def check_writable_dir(key: str, path: str | Path) -> None:
+    """Raise ConfigError for `key` unless a file can be created in the directory `path` (made if missing).
+
+    It tries rather than asks `os.access`: root passes every permission check, and a read-only
+    mount or a full quota shows only when a write is attempted."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(key, str(path), "a directory to write into, but it is a file")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ConfigError(
+            key, str(path), f"cannot write there ({error.strerror or error}): choose a directory you can write to"
+        ) from None

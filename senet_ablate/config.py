@@ -5,6 +5,7 @@ names, ranges, model-specific options) and raises `ConfigError` naming key, valu
 Each key is documented where it is defined, as in pycls.
 """
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -486,6 +487,16 @@ def compose_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
             cfg = compose("config", overrides=list(overrides))
     cfg.exp.overrides = list(overrides)
+    return expand_user_paths(cfg)
+
+
+def expand_user_paths(cfg: DictConfig) -> DictConfig:
+    """`cfg` with a leading `~` in `data.root` and `results_dir` made the home directory, as a shell
+    would: Hydra cannot read an unquoted `~` in a value, and a quoted one reaches us unexpanded."""
+    for key in ("data.root", "results_dir"):
+        value = OmegaConf.select(cfg, key)
+        if isinstance(value, str) and value.startswith("~"):
+            OmegaConf.update(cfg, key, os.path.expanduser(value))
     return cfg
 
 

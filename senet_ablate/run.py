@@ -3,12 +3,15 @@
 The record is written before training starts (status `running`) and after every epoch; it
 says `completed` only once the last epoch has been evaluated. A NaN/inf loss ends the run as
 `diverged` (with the step), any other error as `failed`, and either way the sweep moves on to
-the next row. A warning signal (SLURM's time limit or preemption, see `engine/preemption.py`)
+the next row. A stop signal (SLURM's time limit or preemption, Ctrl-C: see `engine/preemption.py`)
 ends it as `interrupted` at a step boundary, with a checkpoint of that step; a killed process
 leaves `running` and its last epoch's checkpoint. The next start resumes from the checkpoint;
-a failed run is tried again.
+a failed run is tried again. The record lists only epochs whose checkpoint was written, and a
+record that cannot be written (a full disk) makes the run count as failed. A process whose claim
+was taken over while it was suspended stops without writing anything (`claims.py`).
 """
 
+import errno
 import logging
 import platform
 import random
@@ -24,14 +27,14 @@ import torchvision
 from omegaconf import DictConfig
 
 import senet_ablate
-from senet_ablate.claims import Claim, claim_run
+from senet_ablate.claims import Claim, claim_run, heartbeat_age_s
 from senet_ablate.complexity import config_complexity
 from senet_ablate.config import for_device, se_stages
 from senet_ablate.data import Loaders, build_loaders
 from senet_ablate.data.fingerprint import dataset_fingerprint
 from senet_ablate.distributed import DistributedContext, init_distributed
 from senet_ablate.engine.preemption import StopSignals
-from senet_ablate.engine.trainer import Diverged, Interrupted, Trainer, resolve_device
+from senet_ablate.engine.trainer import Diverged, Interrupted, TakenOver, Trainer, resolve_device
 from senet_ablate.errors import ConfigError
 from senet_ablate.loggers import build_logger
 from senet_ablate.models.build import build_model
@@ -49,6 +52,8 @@ from senet_ablate.store import (
 log = logging.getLogger(__name__)
 # A diverged run would diverge again (training is deterministic): like a completed one, it is final.
 FINAL_STATUSES = ("completed", "diverged")
+# A disk full, a quota reached, a file system gone read-only: the run's doing is fine, its storage is not.
+FULL_OR_READ_ONLY = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 
 
 def _now() -> str:
@@ -175,7 +180,7 @@ def take_claim(
     if leave.item() == 0:
         return claim, None
     if isinstance(claim, dict):
-        age = time.time() - claim["heartbeat"]
+        age = heartbeat_age_s(claim)
         log.info(
             "run %s is claimed by %s pid %s (heartbeat %.0f s ago): left to it", run, claim["host"], claim["pid"], age
         )
@@ -232,36 +237,64 @@ def run_job(cfg: DictConfig) -> RunRecord:
         if dist.is_main:
             write_record(path, record)
 
+    def finish(**outcome) -> None:
+        """Record how the run ended. If the record cannot be written (a full disk), the run counts
+        as failed here, whatever it did, and its file keeps what it said last."""
+        try:
+            save(**outcome)
+        except OSError as error:
+            log.error("run %s ended %s, but its record %s cannot be written: %s", run, outcome["status"], path, error)
+            record.update(status="failed", error=f"record not written: {error}")
+
     def on_epoch(history: list[dict]) -> None:
         metric_logger.log_epoch(history[-1])
-        save(epochs=history, skipped_images=sum(epoch.get("skipped_images", 0) for epoch in history))
+        # a copy: the trainer appends its next epoch before that epoch's checkpoint is written
+        save(epochs=list(history), skipped_images=sum(epoch.get("skipped_images", 0) for epoch in history))
 
+    signals = StopSignals()
+    trainer.stop_requested = lambda: signals.requested or (claim is not None and claim.lost is not None)
     if claim is not None:
-        trainer.heartbeat = claim.beat
-    save()
+        trainer.heartbeat, trainer.owns_run = claim.beat, claim.owned
     metric_logger = build_logger(cfg, run, dist.is_main)
     started = time.perf_counter()
-    signals = StopSignals()
-    trainer.stop_requested = lambda: signals.requested
     try:
+        save()
         with signals:
             history = trainer.fit(on_epoch=on_epoch)
-        save(status="completed", epochs=history, **summarise(history))
+        finish(status="completed", epochs=history, **summarise(history))
     except Interrupted as stop:
         # another process of the run may have been the one signalled: every process stops together
         signal_name = signal.Signals(signals.received).name if signals.requested else "another process's signal"
         log.warning("run %s %s by %s", run, stop, signal_name)
-        save(status="interrupted", interrupted_at={"epoch": stop.epoch, "step": stop.step, "signal": signal_name})
+        finish(status="interrupted", interrupted_at={"epoch": stop.epoch, "step": stop.step, "signal": signal_name})
+    except TakenOver:
+        holder = claim.lost if claim is not None else {}
+        log.warning(
+            "run %s was taken over by %s pid %s while this process was stopped or cut off: "
+            "this one stops without saving and leaves the run to it",
+            run,
+            holder.get("host"),
+            holder.get("pid"),
+        )
+        record.update(status="running")  # written by its new holder from now on, not by this process
+    except KeyboardInterrupt:
+        log.warning("run %s stopped at once by a second SIGINT: this step is not saved", run)
+        raise
     except Diverged as error:
         log.error("run %s diverged: %s", run, error)
-        save(status="diverged", error=str(error), diverged_at={"epoch": error.epoch, "step": error.step})
+        finish(status="diverged", error=str(error), diverged_at={"epoch": error.epoch, "step": error.step})
     except torch.cuda.OutOfMemoryError:
         advice = out_of_memory_advice(cfg.trainer)
         log.error("run %s failed: %s", run, advice)
-        save(status="failed", error=advice)
+        finish(status="failed", error=advice)
     except Exception as error:
-        log.exception("run %s failed", run)
-        save(status="failed", error=f"{type(error).__name__}: {error}")
+        if isinstance(error, OSError) and error.errno in FULL_OR_READ_ONLY:
+            log.error(
+                "run %s failed: %s under %s: free space there and run the same command again", run, error, path.parent
+            )
+        else:
+            log.exception("run %s failed", run)
+        finish(status="failed", error=f"{type(error).__name__}: {error}")
     finally:
         metric_logger.finish()
         if claim is not None:

@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -40,3 +41,20 @@ def signal_at_heartbeat(monkeypatch):
         monkeypatch.setattr(Claim, "beat", beat_and_signal)
 
     return arm
+
+
+@pytest.fixture
+def children_of():
+    """`children_of(pid)`: the pids of the processes whose parent is `pid`, read from /proc."""
+
+    def children(pid: int) -> list[int]:
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(stat.parent.name))
+            except (OSError, ValueError, IndexError):
+                continue  # gone meanwhile
+        return found
+
+    return children

@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -251,3 +252,21 @@ def test_valid_sweeps_and_hydra_flags_pass_the_check():
     check_command_line(["-m", "se.reduction=4,8", "hydra.verbose=true"])
     check_command_line(["--cfg", "job", "se.reduction=abc"])  # left to Hydra, which prints the config
     check_command_line(["-m", "trainer.lr=interval(0.01,0.1)"])  # a sweeper plugin's, left to Hydra
+
+
+def test_a_comma_in_a_path_of_a_single_run_is_one_line_saying_how_to_quote_it(tmp_path):
+    root = tmp_path / "images,2024"
+    with pytest.raises(ConfigError) as refused:
+        check_command_line(["data=imagefolder", f"data.root={root}", "data.num_classes=2"])
+    assert str(refused.value) == (
+        f"data.root='{root}' is not allowed: a comma makes it a list of values to sweep over: quote it as one "
+        f"value ('data.root=\"{root}\"'), or add -m to run one job per value"
+    )
+    check_command_line(["-m", "data=synthetic", f"results_dir={tmp_path}/a,{tmp_path}/b"])  # with -m: a sweep
+
+
+def test_a_tilde_path_is_one_line_and_a_quoted_one_is_the_home_directory():
+    with pytest.raises(ConfigError, match=r"Hydra cannot read a value that starts with '~': write data.root=\$HOME/x"):
+        check_command_line(["data=imagefolder", "data.root=~/x", "data.num_classes=2"])
+    cfg = compose_config(["data=imagefolder", 'data.root="~/x"', "results_dir='~/results'"])
+    assert cfg.data.root == str(Path.home() / "x") and cfg.results_dir == str(Path.home() / "results")

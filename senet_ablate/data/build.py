@@ -40,6 +40,7 @@ from senet_ablate.data.places365 import places365_datasets
 from senet_ablate.data.synthetic import make_synthetic
 from senet_ablate.distributed import DistributedContext
 from senet_ablate.errors import ConfigError
+from senet_ablate.stop_signals import ignore_stop_signals
 
 Batch = tuple[Tensor, Tensor]
 
@@ -279,6 +280,7 @@ def build_loaders(cfg: DictConfig, dist: DistributedContext, device: torch.devic
         pin_memory=device.type == "cuda",
         persistent_workers=workers > 0,  # each index carries its epoch's seed: see SeededPerImage
         collate_fn=collate_skipping_none if cfg.data.skip_corrupt else default_collate,
+        worker_init_fn=ignore_stop_signals,  # a cluster's stop signal reaches workers too: the run decides
     )
     train = DataLoader(SeededPerImage(train_set), batch_sampler=sampler, **common)
     val = DataLoader(Subset(val_set, range(len(val_set))[val_shard]), val_batch, shuffle=False, **common)

@@ -54,6 +54,11 @@ class Interrupted(RuntimeError):
         super().__init__(f"stopped after step {step} of epoch {epoch}; checkpoint saved, a restart resumes there")
 
 
+class TakenOver(RuntimeError):
+    """Another process has taken this run over (this one was suspended, or cut off, for longer than
+    its claim lives): this process must write nothing more of the run."""
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -106,6 +111,7 @@ class Trainer:
         self.sync_every = SYNC_EVERY_CUDA if device.type == "cuda" else 1
         self.heartbeat: Callable[[], None] = lambda: None  # called often; keeps the run's claim alive
         self.stop_requested: Callable[[], bool] = lambda: False  # polled at host syncs: see Interrupted
+        self.owns_run: Callable[[], bool] = lambda: True  # checked before every checkpoint: see TakenOver
 
     def autocast(self):
         if not self.use_amp:
@@ -128,6 +134,7 @@ class Trainer:
             try:
                 train_metrics = self.train_one_epoch(epoch, partial)
             except Interrupted as stop:
+                self.check_ownership()
                 if self.dist.is_main:
                     self.save(history, partial=stop.partial)
                 raise
@@ -144,6 +151,7 @@ class Trainer:
                 "epoch_time_s": time.perf_counter() - started,
             }
             history.append(metrics)
+            self.check_ownership()
             if self.dist.is_main:
                 self.save(history)
             log.info(
@@ -169,6 +177,13 @@ class Trainer:
             torch.set_rng_state(partial["rng"].cpu())  # the checkpoint was loaded onto the run's device
             if partial["cuda_rng"] is not None:
                 torch.cuda.set_rng_state(partial["cuda_rng"].cpu(), self.device)
+
+    def check_ownership(self) -> None:
+        """Raise TakenOver on every process if the run is no longer this job's (a collective, at the
+        same point on every process, so that none is left waiting in the next one)."""
+        lost = torch.tensor(float(not self.owns_run()), device=self.device)
+        if self.dist.all_reduce_sum(lost).item() > 0:
+            raise TakenOver("another process has taken this run over; this one stops without saving")
 
     def stop_agreed(self) -> bool:
         """Whether any process was asked to stop (a collective: every process calls it at the same step)."""
