@@ -116,9 +116,14 @@ def read_record(path: Path) -> RunRecord | None:
         return None
 
 
+def record_files(results_dir: str | Path) -> list[Path]:
+    """The record files under `<results_dir>/runs/`, readable or not, in file-name order."""
+    return sorted(runs_dir(results_dir).glob("*.json"))
+
+
 def iter_records(results_dir: str | Path) -> Iterator[RunRecord]:
     """Every readable record under `<results_dir>/runs/`, in file-name order."""
-    for path in sorted(runs_dir(results_dir).glob("*.json")):
+    for path in record_files(results_dir):
         record = read_record(path)
         if record is not None:
             yield record

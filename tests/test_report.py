@@ -1,5 +1,8 @@
+import errno
 import json
 import logging
+import os
+import shutil
 import subprocess
 import sys
 from functools import cache
@@ -7,6 +10,7 @@ from functools import cache
 import pytest
 from hydra import initialize_config_dir
 
+from senet_ablate.cli import run_cli
 from senet_ablate.complexity import Complexity
 from senet_ablate.config import CONFIG_DIR, apply_row, compose_config
 from senet_ablate.errors import ConfigError
@@ -254,10 +258,93 @@ def test_cli_writes_the_tables_and_warns_about_damaged_records(reduction, tmp_pa
         (["exps=nope"], "error: exps='nope' is not allowed: choose from attention_sweep, cifar_sweep, gate_sweep,"),
     ],
 )
-def test_cli_user_errors_are_one_line_with_exit_code_2(tmp_path, args, expected):
-    result = _cli(f"results_dir={tmp_path}", *args)
+def test_cli_user_errors_are_one_line_with_exit_code_2(reduction, args, expected):
+    result = _cli(f"results_dir={reduction}", *args)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith(expected)
+
+
+def run_report(capsys, *args) -> tuple[int, str]:
+    """The report's command line in this process: (exit status, stderr)."""
+    with pytest.raises(SystemExit) as exit_status:
+        run_cli(main, list(args))
+    return exit_status.value.code, capsys.readouterr().err
+
+
+def listing(folder) -> list[str]:
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
+
+
+def test_out_naming_a_file_is_one_error_line(reduction, tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    status, err = run_report(capsys, f"results_dir={reduction}", f"out={tmp_path / 'notes.txt'}")
+    assert status == 2 and (tmp_path / "notes.txt").read_text() == "mine"
+    why = "it is a file: give the folder the tables are to be written to"
+    assert err == f"error: out='{tmp_path / 'notes.txt'}' is not allowed: {why}\n"
+
+
+@pytest.fixture
+def read_only_results(tmp_path):
+    """A results dir with a record, which this process can read but not write: chmod for a user,
+    a read-only bind mount for root (whom permissions do not stop)."""
+    results = tmp_path / "read_only"
+    add_run(results, "squeeze_sweep", "Avg", top1=10.0, top5=1.0)
+    if os.geteuid() != 0:
+        results.chmod(0o555)
+        yield results
+        results.chmod(0o755)
+        return
+    mount = shutil.which("mount")
+    bound = bool(mount) and subprocess.run([mount, "--bind", results, results], capture_output=True).returncode == 0
+    try:
+        if not bound or subprocess.run([mount, "-o", "remount,bind,ro", results], capture_output=True).returncode:
+            pytest.skip("no read-only folder: root ignores chmod, and a read-only bind mount is not permitted here")
+        yield results
+    finally:
+        if bound:
+            subprocess.run(["umount", results], check=True)
+
+
+@pytest.mark.slow  # mounts a folder
+def test_a_read_only_results_dir_is_one_error_line_naming_out_before_anything_is_written(read_only_results, capsys):
+    before = listing(read_only_results)
+    status, err = run_report(capsys, f"results_dir={read_only_results}")  # out: the results dir
+    assert status == 2 and listing(read_only_results) == before
+    reason = "Read-only file system" if os.geteuid() == 0 else "Permission denied"
+    assert err == f"error: out='{read_only_results}' is not allowed: the tables cannot be written there: {reason}\n"
+
+
+def test_an_out_the_os_refuses_is_named_with_the_os_reason(reduction, tmp_path, capsys, monkeypatch):
+    """The same check without a read-only file system: the OS's refusal is stood in for."""
+
+    def refused(dir):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), dir)
+
+    monkeypatch.setattr(tables.tempfile, "TemporaryFile", refused)
+    status, err = run_report(capsys, f"results_dir={reduction}", f"out={tmp_path}")
+    assert status == 2 and listing(tmp_path) == []
+    assert err == f"error: out='{tmp_path}' is not allowed: the tables cannot be written there: Permission denied\n"
+
+
+def test_results_dir_without_records_is_refused_saying_where_they_are_expected(tmp_path, capsys):
+    status, err = run_report(capsys, f"results_dir={tmp_path / 'typo'}")
+    assert status == 2 and listing(tmp_path) == []
+    assert err == (
+        f"error: results_dir='{tmp_path / 'typo'}' is not allowed: it holds no run records: they are expected as "
+        f"{tmp_path / 'typo' / 'runs'}/<run_id>.json\n"
+    )
+
+
+def test_the_records_folder_itself_is_refused_as_results_dir_and_as_out(tmp_path, capsys):
+    add_run(tmp_path, "squeeze_sweep", "Avg", top1=10.0, top5=1.0)
+    before = listing(tmp_path)
+    status, err = run_report(capsys, f"results_dir={runs_dir(tmp_path)}")
+    assert status == 2 and listing(tmp_path) == before
+    why = f"it is the run records' folder itself: pass its parent, results_dir={tmp_path}"
+    assert err == f"error: results_dir='{runs_dir(tmp_path)}' is not allowed: {why}\n"
+    status, err = run_report(capsys, f"results_dir={tmp_path}", f"out={runs_dir(tmp_path)}")
+    assert status == 2 and listing(tmp_path) == before
+    assert err.startswith(f"error: out='{runs_dir(tmp_path)}' is not allowed: it is the run records' folder, where ")
 
 
 def test_directory_options_must_not_be_empty(tmp_path):
@@ -293,6 +380,7 @@ def test_a_table_that_fails_is_named_and_the_others_are_still_written(tmp_path, 
         return real(name, overrides)
 
     monkeypatch.setattr(tables, "load_experiment", broken_gate_sweep)
+    add_run(tmp_path, "reduction_sweep", "16", top1=22.0, top5=6.0)
     with pytest.raises(SystemExit) as exit_status:
         main([f"results_dir={tmp_path}", "exps=gate_sweep,reduction_sweep,stage_sweep"])
     assert exit_status.value.code == 1

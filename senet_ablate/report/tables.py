@@ -11,6 +11,7 @@ setting gets its own section, newest first.
 import json
 import logging
 import statistics
+import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -27,7 +28,7 @@ from senet_ablate.errors import ConfigError
 from senet_ablate.report.plots import write_curves
 from senet_ablate.report.stats import difference, pooled_std
 from senet_ablate.status import STATES, RunState, live_holder, state_of
-from senet_ablate.store import RUNTIME_KEYS, config_dict, iter_records
+from senet_ablate.store import RUNTIME_KEYS, config_dict, iter_records, runs_dir
 
 log = logging.getLogger(__name__)
 PAPER_YAML = Path(__file__).with_name("paper.yaml")
@@ -616,6 +617,22 @@ def write_index(out_dir: Path, found: dict[str, tuple[Experiment, list[Section]]
     return path
 
 
+def check_out_dir(out: Path, results_dir: str | Path) -> None:
+    """Make sure the tables can be written to `out` before any is: otherwise each file would fail
+    on its own, with a traceback, after some were written. Refused too: the records' own folder,
+    where every table's JSON would be read back as a damaged run record."""
+    if out.resolve() == runs_dir(results_dir).resolve():
+        why = "it is the run records' folder, where each table's JSON would be read as a damaged record: give another"
+        raise ConfigError("out", str(out), why)
+    if out.exists() and not out.is_dir():
+        raise ConfigError("out", str(out), "it is a file: give the folder the tables are to be written to")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=out).close()
+    except OSError as error:
+        raise ConfigError("out", str(out), f"the tables cannot be written there: {error.strerror}") from None
+
+
 def write_reports(
     results_dir: str | Path,
     out_dir: str | Path,
@@ -629,7 +646,8 @@ def write_reports(
     `seed` or sweep lists): they fix the SE values of each row, e.g. `se.bias=false`, and the
     setting shown before any run exists. `paper`: `auto` compares with the paper's figures only in
     the paper's setting (its dataset and model), `always` in every section. Works inside a running
-    Hydra app. Returns the files written.
+    Hydra app. Returns the files written. An `out` that cannot take the tables is a ConfigError
+    before any file is written (see `check_out_dir`).
     """
     if paper not in PAPER_MODES:
         raise ConfigError("paper", paper, "choose one of " + ", ".join(PAPER_MODES))
@@ -638,11 +656,12 @@ def write_reports(
     for name in exps or ():
         if name not in names:
             raise ConfigError("exps", name, "choose from " + ", ".join(names))
+    out = Path(out_dir)
+    check_out_dir(out, results_dir)
     records = list(iter_records(results_dir))
     unfinished = (record["run_id"] for record in records if record["status"] not in ("completed", "diverged"))
     holders = {run: live_holder(results_dir, run) for run in unfinished}
     generated_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    out = Path(out_dir)
     found, written, failures = {}, [], {}
     for name in names:
         try:  # one table's failure is reported, and every other table still written
