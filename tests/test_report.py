@@ -43,6 +43,8 @@ def add_run(results, exp, label, seed=0, status="completed", top1=None, top5=Non
         top1_err=top1,
         top5_err=top5,
         error=None if status in ("completed", "running") else "boom",
+        diverged_at={"epoch": 1, "step": 3} if status == "diverged" else None,
+        interrupted_at={"epoch": 1, "step": 3, "signal": "SIGUSR1"} if status == "interrupted" else None,
         env={"code_version": "abc1234"},
         started_at=f"2025-01-{when}T00:00:00+00:00",
         updated_at=f"2025-01-{when}T01:00:00+00:00",
@@ -131,6 +133,53 @@ def test_damaged_record_is_skipped_with_a_warning_naming_it(reduction, tmp_path,
     with caplog.at_level(logging.WARNING):
         write_reports(reduction, tmp_path, exps=["squeeze_sweep"])
     assert any("deadbeef.json" in record.getMessage() for record in caplog.records)
+
+
+MALFORMED = {  # file name: (fields over a good completed record, the warning's reason)
+    "text_error": ({"top1_err": "12.5"}, "top1_err='12.5' is not float (status 'completed' needs it)"),
+    "no_error": ({"top1_err": None}, "top1_err=None is not float (status 'completed' needs it)"),
+    "bool_error": ({"top5_err": True}, "top5_err=True is not float | None"),
+    "no_stop_point": (
+        {"status": "interrupted"},
+        "interrupted_at=None is not {epoch: int, step: int, signal: str} (status 'interrupted' needs it)",
+    ),
+    "text_step": (
+        {"status": "interrupted", "interrupted_at": {"epoch": 1, "step": "3", "signal": "SIGUSR1"}},
+        "interrupted_at={'epoch': 1, 'signal': 'SIGUSR1', 'step': '3'} is not {epoch: int, step: int, signal: str} "
+        "(status 'interrupted' needs it)",
+    ),
+    "no_divergence": (
+        {"status": "diverged"},
+        "diverged_at=None is not {epoch: int, step: int} (status 'diverged' needs it)",
+    ),
+    "numbers_as_epochs": ({"epochs": [1, 2]}, "epochs=[1, 2] is not list[dict]"),
+    "text_seed": ({"seed": "0"}, "seed='0' is not int"),
+    "unknown_status": (
+        {"status": "done"},
+        "status='done' is not one of running, interrupted, completed, failed, diverged",
+    ),
+    "not_an_object": ([], "not a run record but []"),
+}
+
+
+def test_each_malformed_record_is_skipped_with_a_warning_and_the_table_counts_the_good_one(tmp_path, caplog, capsys):
+    good = record_path(tmp_path, add_run(tmp_path, "squeeze_sweep", "Avg", seed=0, top1=10.0, top5=2.0))
+    for seed, (name, (fields, _)) in enumerate(MALFORMED.items(), 1):
+        record = json.loads(record_path(tmp_path, add_run(tmp_path, "squeeze_sweep", "Avg", seed=seed)).read_text())
+        record.update(top1_err=30.0, top5_err=9.0)  # whole but for `fields`
+        record_path(tmp_path, name).write_text(json.dumps(fields if isinstance(fields, list) else {**record, **fields}))
+        record_path(tmp_path, record["run_id"]).unlink()
+    with caplog.at_level(logging.WARNING):
+        run_cli(main, [f"results_dir={tmp_path}", "exps=squeeze_sweep"])  # returns: exit status 0
+    assert capsys.readouterr().out.split()[0] == str(tmp_path / "squeeze_sweep.md")
+    assert table_lines((tmp_path / "squeeze_sweep.md").read_text())["Avg"].startswith(
+        "| Avg | 10.00 (n=1) | 2.00 (n=1) |"
+    )
+    warnings = sorted(record.getMessage() for record in caplog.records if record.levelno == logging.WARNING)
+    expected = [
+        f"skipping damaged run record {record_path(tmp_path, name)}: {why}" for name, (_, why) in MALFORMED.items()
+    ]
+    assert warnings == sorted(expected) and good.exists()
 
 
 def test_json_png_and_index_are_written(reduction_report):
