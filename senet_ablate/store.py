@@ -37,6 +37,9 @@ RUNTIME_KEYS = (
 
 
 class StopPoint(TypedDict):
+    """Where a run stopped, both 1-based (step 0: before the epoch's first step); typed so that a
+    record is checked to the depth the status lines read it."""
+
     epoch: int
     step: int
 
@@ -140,6 +143,7 @@ def conforms(value: Any, expected: Any) -> bool:
 
 
 def type_name(expected: Any) -> str:
+    """An annotation as a warning prints it: `float | None`, `{epoch: int, step: int}`."""
     if is_typeddict(expected):
         return "{" + ", ".join(f"{key}: {type_name(t)}" for key, t in get_type_hints(expected).items()) + "}"
     if get_origin(expected) in (Union, types.UnionType):
