@@ -60,7 +60,7 @@ class RunRecord(TypedDict):
     effective_batch: int | None  # images per optimiser step: batch_size x accumulate_steps
     epochs: list[dict]  # metrics of every finished epoch
     top1_err: float | None  # final, %
-    top5_err: float | None
+    top5_err: float | None  # null with 5 classes or fewer, where it is undefined: see top5_defined
     params_m: float | None
     gflops: float | None
     wall_time_s: float | None
@@ -72,6 +72,20 @@ class RunRecord(TypedDict):
     env: dict  # versions, device and code version
     started_at: str | None
     updated_at: str | None
+
+
+TOP5_UNDEFINED = "top-5 error is undefined with 5 classes or fewer: every label is among the top 5"
+
+
+def top5_defined(num_classes: int) -> bool:
+    """Whether top-5 error measures anything: with 5 classes or fewer it would be 0% by
+    construction, so the trainer records null and every reader prints n/a with TOP5_UNDEFINED."""
+    return num_classes > 5
+
+
+def percent(error: float | None) -> str:
+    """An error as the log and status lines print it: n/a where it is undefined (see top5_defined)."""
+    return "n/a" if error is None else f"{error:.2f}%"
 
 
 _EMPTY: dict[str, Any] = {"epochs": [], "skipped_images": 0}

@@ -16,6 +16,7 @@ from senet_ablate.config import CONFIG_DIR, apply_row, compose_config
 from senet_ablate.errors import ConfigError
 from senet_ablate.report import stats, tables, write_reports
 from senet_ablate.report.__main__ import main
+from senet_ablate.status import RunState
 from senet_ablate.store import config_dict, new_record, record_path, run_id, runs_dir, write_record
 
 SMALL = ("model=resnet20", "data=synthetic", "trainer=smoke")  # cheap to count; paper figures still shown
@@ -180,6 +181,29 @@ def test_each_malformed_record_is_skipped_with_a_warning_and_the_table_counts_th
         f"skipping damaged run record {record_path(tmp_path, name)}: {why}" for name, (_, why) in MALFORMED.items()
     ]
     assert warnings == sorted(expected) and good.exists()
+
+
+def test_top5_with_5_classes_or_fewer_reads_n_a_with_why(tmp_path):
+    five = (*SMALL, "data.num_classes=5")
+    add_run(tmp_path, "squeeze_sweep", "Avg", top1=40.0, top5=None, small=five)
+    add_run(tmp_path, "squeeze_sweep", "Max", status="running", small=five)
+    write_reports(tmp_path, tmp_path, exps=["squeeze_sweep"])
+    markdown = (tmp_path / "squeeze_sweep.md").read_text()
+    lines = table_lines(markdown)
+    assert lines["Avg"].startswith("| Avg | 40.00 (n=1) | n/a |")  # not "completed": no number to show
+    assert lines["Max"].startswith("| Max | stopped | n/a |")
+    assert (
+        "Top-5 err n/a: top-5 error is undefined with 5 classes or fewer: every label is among the top 5 (5 "
+        in markdown
+    )
+    (section,) = json.loads((tmp_path / "squeeze_sweep.json").read_text())["sections"]
+    assert section["top5_note"].endswith("(5 classes here)")
+
+
+def test_a_completed_runs_status_line_prints_an_undefined_top5_as_n_a():
+    record = new_record(run_id="r", status="completed", seed=0, config={}, env={}, top1_err=40.0, top5_err=None)
+    line = RunState("Avg", 0, "r", "completed", record, None).describe()
+    assert line == "row Avg          seed 0  r  completed  (top-1 err 40.00%  top-5 err n/a)"
 
 
 def test_json_png_and_index_are_written(reduction_report):

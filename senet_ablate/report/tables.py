@@ -28,7 +28,7 @@ from senet_ablate.errors import ConfigError
 from senet_ablate.report.plots import write_curves
 from senet_ablate.report.stats import difference, pooled_std
 from senet_ablate.status import STATES, RunState, live_holder, state_of
-from senet_ablate.store import RUNTIME_KEYS, config_dict, iter_records, runs_dir
+from senet_ablate.store import RUNTIME_KEYS, TOP5_UNDEFINED, config_dict, iter_records, runs_dir, top5_defined
 
 log = logging.getLogger(__name__)
 PAPER_YAML = Path(__file__).with_name("paper.yaml")
@@ -347,6 +347,8 @@ def summarize_section(
         paper_mode == "always" or paper_applies(experiment.table, section.setting)
     )
     paper = paper_figures(experiment.table, section.setting.get("data.name")) if show_paper else {}
+    classes = section.setting.get("data.num_classes")
+    has_top5 = not isinstance(classes, int) or top5_defined(classes)
     rows, unfinished = [], []
     for label, runs in section.runs.items():
         figures = paper.get(label, {})
@@ -367,9 +369,8 @@ def summarize_section(
         }
         row.update({metric: measured(runs, metric, figures.get(metric), row_states) for metric in MEASURED})
         row.update({m: {"value": getattr(complexity, m, None), "paper": figures.get(m)} for m in COMPLEXITY})
-        if not_applicable:
-            for metric in MEASURED:
-                row[metric]["cell"] = "n/a"
+        for metric in MEASURED if not_applicable else () if has_top5 else ("top5_err",):
+            row[metric]["cell"] = "n/a"
         rows.append(row)
         unfinished += [
             RunState(label, run["seed"], run["run_id"], state, run, holders.get(run["run_id"])).describe()
@@ -389,6 +390,7 @@ def summarize_section(
         "unfinished": unfinished,
         "paper_shown": show_paper,
         "paper_note": paper_note(experiment.table, section.setting, show_paper),
+        "top5_note": None if has_top5 else f"{TOP5_UNDEFINED} ({classes} classes here)",
         "code_versions": sorted({str((record.get("env") or {}).get("code_version")) for record in records}),
         "updated_at": _last_update(records),
         "rows": rows,
@@ -521,6 +523,7 @@ def _table(table: str | None, rows: list[dict], show_paper: bool) -> list[str]:
 
 def _section_markdown(index: int, count: int, summary: dict, table: str | None) -> list[str]:
     s = summary["setting"]
+    shows_top5 = "top5_err" in PAIRED.get(table, MEASURED)
     statuses = _status_counts(summary["statuses"])
     differs = ", ".join(f"`{key}={value}`" for key, value in summary["differs_from_defaults"].items())
     not_applicable = [f"`{row['label']}`: {row['not_applicable']}" for row in summary["rows"] if row["not_applicable"]]
@@ -545,6 +548,7 @@ def _section_markdown(index: int, count: int, summary: dict, table: str | None) 
         "",
         *_table(table, summary["rows"], summary["paper_shown"]),
         "",
+        *([f"Top-5 err n/a: {summary['top5_note']}.", ""] if summary["top5_note"] and shows_top5 else []),
         *_bullets("Rows that do not apply to this setting:", not_applicable),
         *_bullets("Runs not completed:", summary["unfinished"]),
     ]
