@@ -55,6 +55,18 @@ class Interrupted(RuntimeError):
         super().__init__(f"stopped after step {step} of epoch {epoch}; checkpoint saved, a restart resumes there")
 
 
+class NoImagesLeft(RuntimeError):
+    """Every image of a training epoch, or of the validation set, was unreadable and skipped
+    (`data.skip_corrupt=true`): there is nothing to average a loss or an error over, and the data,
+    not the run, is what needs looking at."""
+
+    def __init__(self, split: str, skipped: int, root: str):
+        self.split, self.skipped = split, skipped
+        super().__init__(
+            f"all {skipped} {split} images were unreadable and skipped (data.skip_corrupt=true): check data.root={root}"
+        )
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -256,6 +268,8 @@ class Trainer:
         )
         loss_total, correct_total, seen_total = totals.tolist()
         skipped = self.dist.all_reduce_sum(torch.tensor(float(expected - seen), device=self.device)).item()
+        if seen_total == 0:
+            raise NoImagesLeft(f"training (epoch {epoch + 1})", int(skipped), self.cfg.data.root)
         return {
             "lr": lr,
             "train_loss": loss_total / seen_total,
@@ -296,6 +310,8 @@ class Trainer:
                 ]
             )
         loss_sum, top1, top5_hits, count = self.dist.all_reduce_sum(totals).tolist()
+        if count == 0:
+            raise NoImagesLeft("validation", self.loaders.val_size, self.cfg.data.root)
         return {
             "val_loss": loss_sum / count,
             "top1_err": 100 * (1 - top1 / count),
