@@ -267,11 +267,11 @@ def _write_many(results: str, writer: int, count: int) -> None:
 
     for index in range(count):
         write_record(
-            record_path(results, "shared"), new_record(run_id="shared", status="running", config={}, seed=index)
+            record_path(results, "shared"), new_record(run_id="shared", status="running", config={}, seed=index, env={})
         )
         write_record(
             record_path(results, f"w{writer}-{index}"),
-            new_record(run_id=f"w{writer}-{index}", status="completed", config={}, seed=0),
+            new_record(run_id=f"w{writer}-{index}", status="completed", config={}, seed=0, top1_err=50.0, env={}),
         )
 
 

@@ -62,7 +62,8 @@ class WandbLogger:
         )
 
     def log_epoch(self, metrics: dict) -> None:
-        self.run.log(metrics, step=metrics["epoch"])
+        """Undefined metrics (top-5 error with 5 classes or fewer) are left out, not charted as 0."""
+        self.run.log({name: value for name, value in metrics.items() if value is not None}, step=metrics["epoch"])
 
     def finish(self) -> None:
         self.run.finish()

@@ -34,7 +34,7 @@ from senet_ablate.data import Loaders, build_loaders
 from senet_ablate.data.fingerprint import dataset_fingerprint
 from senet_ablate.distributed import DistributedContext, init_distributed
 from senet_ablate.engine.preemption import StopSignals
-from senet_ablate.engine.trainer import Diverged, Interrupted, TakenOver, Trainer, resolve_device
+from senet_ablate.engine.trainer import Diverged, Interrupted, NoImagesLeft, TakenOver, Trainer, resolve_device
 from senet_ablate.errors import ConfigError
 from senet_ablate.loggers import build_logger
 from senet_ablate.models.build import build_model
@@ -283,6 +283,9 @@ def run_job(cfg: DictConfig) -> RunRecord:
     except Diverged as error:
         log.error("run %s diverged: %s", run, error)
         finish(status="diverged", error=str(error), diverged_at={"epoch": error.epoch, "step": error.step})
+    except NoImagesLeft as error:  # the data's fault, said in one line: a traceback would point at the trainer
+        log.error("run %s failed: %s", run, error)
+        finish(status="failed", error=str(error))
     except torch.cuda.OutOfMemoryError:
         advice = out_of_memory_advice(cfg.trainer)
         log.error("run %s failed: %s", run, advice)

@@ -24,6 +24,7 @@ from senet_ablate.claims import claim_path, is_dead, read_claim
 from senet_ablate.config import compose_config, for_device, row_configs
 from senet_ablate.data.fingerprint import dataset_fingerprint
 from senet_ablate.engine.trainer import resolve_device
+from senet_ablate.metrics import percent
 from senet_ablate.store import RunRecord, read_record, record_path, run_id, runs_dir
 
 STATES = ("pending", "running", "stopped", "interrupted", "completed", "failed", "diverged")
@@ -57,7 +58,7 @@ class RunState:
         record = self.record or {}
         detail = ""
         if self.state == "completed":
-            detail = f"top-1 err {record['top1_err']:.2f}%  top-5 err {record['top5_err']:.2f}%"
+            detail = f"top-1 err {percent(record['top1_err'])}  top-5 err {percent(record['top5_err'])}"
         elif self.state == "running":
             age = time.time() - self.holder["heartbeat"]
             epochs = len(record.get("epochs") or [])

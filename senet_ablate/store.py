@@ -7,9 +7,11 @@ the run, the reporter and the tests. The reporter reads only these files and the
 import hashlib
 import json
 import logging
+import reprlib
+import types
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, TypedDict, Union, get_args, get_origin, get_type_hints, is_typeddict
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -34,6 +36,18 @@ RUNTIME_KEYS = (
 )
 
 
+class StopPoint(TypedDict):
+    """Where a run stopped, both 1-based (step 0: before the epoch's first step); typed so that a
+    record is checked to the depth the status lines read it."""
+
+    epoch: int
+    step: int
+
+
+class Interruption(StopPoint):
+    signal: str
+
+
 class RunRecord(TypedDict):
     run_id: str  # run_id(config, data_fingerprint)
     status: str  # one of STATUSES; `completed` only once the last epoch has been evaluated
@@ -46,14 +60,14 @@ class RunRecord(TypedDict):
     effective_batch: int | None  # images per optimiser step: batch_size x accumulate_steps
     epochs: list[dict]  # metrics of every finished epoch
     top1_err: float | None  # final, %
-    top5_err: float | None
+    top5_err: float | None  # null with 5 classes or fewer, where it is undefined: see metrics.top5_defined
     params_m: float | None
     gflops: float | None
     wall_time_s: float | None
     images_per_s: float | None
     skipped_images: int  # unreadable images skipped over the whole run (data.skip_corrupt)
-    diverged_at: dict | None  # {"epoch", "step"} of the first non-finite loss
-    interrupted_at: dict | None  # {"epoch", "step", "signal"} where a warning signal stopped the run
+    diverged_at: StopPoint | None  # of the first non-finite loss
+    interrupted_at: Interruption | None  # where a warning signal stopped the run
     error: str | None  # why a failed or diverged run stopped
     env: dict  # versions, device and code version
     started_at: str | None
@@ -61,6 +75,12 @@ class RunRecord(TypedDict):
 
 
 _EMPTY: dict[str, Any] = {"epochs": [], "skipped_images": 0}
+# What a status promises beyond the schema: the fields the reporter and the status lines read.
+REQUIRED_BY_STATUS: dict[str, dict[str, Any]] = {
+    "completed": {"top1_err": float},
+    "interrupted": {"interrupted_at": Interruption},
+    "diverged": {"diverged_at": StopPoint},
+}
 
 
 def new_record(**fields: Any) -> RunRecord:
@@ -103,22 +123,72 @@ def write_record(path: Path, record: RunRecord) -> None:
         tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
+def conforms(value: Any, expected: Any) -> bool:
+    """Whether a JSON value fits a type annotation (unions, None, list[...], dict, TypedDicts).
+    JSON has one number type, so an int is a float; a bool is not a number."""
+    origin = get_origin(expected)
+    if origin in (Union, types.UnionType):
+        return any(conforms(value, option) for option in get_args(expected))
+    if origin is list:
+        (item,) = get_args(expected)
+        return isinstance(value, list) and all(conforms(element, item) for element in value)
+    if is_typeddict(expected):
+        fields = get_type_hints(expected)
+        return isinstance(value, dict) and all(key in value and conforms(value[key], t) for key, t in fields.items())
+    if isinstance(value, bool) and expected in (int, float):
+        return False
+    if expected is float:
+        return isinstance(value, int | float)
+    return isinstance(value, expected)
+
+
+def type_name(expected: Any) -> str:
+    """An annotation as a warning prints it: `float | None`, `{epoch: int, step: int}`."""
+    if is_typeddict(expected):
+        return "{" + ", ".join(f"{key}: {type_name(t)}" for key, t in get_type_hints(expected).items()) + "}"
+    if get_origin(expected) in (Union, types.UnionType):
+        return " | ".join(type_name(option) for option in get_args(expected))
+    if get_origin(expected) is list:
+        return f"list[{type_name(get_args(expected)[0])}]"
+    return "None" if expected is type(None) else expected.__name__
+
+
+def check_record(record: RunRecord) -> None:
+    """Raise ValueError naming the first field that is not what `RunRecord` (and, for its status,
+    REQUIRED_BY_STATUS) says: a record that only looks whole would stop the whole table it is in."""
+    if record["status"] not in STATUSES:
+        raise ValueError(f"status={record['status']!r} is not one of {', '.join(STATUSES)}")
+    needed = REQUIRED_BY_STATUS.get(record["status"], {})
+    for field, annotation in get_type_hints(RunRecord).items():
+        expected = needed.get(field, annotation)
+        if not conforms(record[field], expected):
+            why = f" (status {record['status']!r} needs it)" if field in needed else ""
+            raise ValueError(f"{field}={reprlib.repr(record[field])} is not {type_name(expected)}{why}")
+
+
 def read_record(path: Path) -> RunRecord | None:
     """The record at `path` (fields it lacks, from older versions, empty), or None with a warning
-    naming the file if it is damaged."""
+    naming the file and its first bad field if it is damaged."""
     try:
         on_disk = json.loads(Path(path).read_text())
-        if not isinstance(on_disk, dict) or on_disk.get("status") not in STATUSES or "config" not in on_disk:
-            raise ValueError("not a run record")
-        return new_record(**{key: value for key, value in on_disk.items() if key in RunRecord.__annotations__})
+        if not isinstance(on_disk, dict):
+            raise ValueError(f"not a run record but {reprlib.repr(on_disk)}")
+        record = new_record(**{key: value for key, value in on_disk.items() if key in RunRecord.__annotations__})
+        check_record(record)
+        return record
     except (OSError, ValueError) as error:
         log.warning("skipping damaged run record %s: %s", path, error)
         return None
 
 
+def record_files(results_dir: str | Path) -> list[Path]:
+    """The record files under `<results_dir>/runs/`, readable or not, in file-name order."""
+    return sorted(runs_dir(results_dir).glob("*.json"))
+
+
 def iter_records(results_dir: str | Path) -> Iterator[RunRecord]:
     """Every readable record under `<results_dir>/runs/`, in file-name order."""
-    for path in sorted(runs_dir(results_dir).glob("*.json")):
+    for path in record_files(results_dir):
         record = read_record(path)
         if record is not None:
             yield record

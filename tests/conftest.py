@@ -1,4 +1,6 @@
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -58,3 +60,27 @@ def children_of():
         return found
 
     return children
+
+
+@pytest.fixture
+def make_read_only():
+    """`make_read_only(folder)`: this process may read `folder` but not write into it: mode 0555
+    for a user, a read-only bind mount for root (whom modes do not stop); skipped where root may
+    not mount. Undone after the test."""
+    undo = []
+
+    def read_only(folder: Path) -> Path:
+        if os.geteuid() != 0:
+            folder.chmod(0o555)
+            undo.append(lambda: folder.chmod(0o755))
+            return folder
+        mount = shutil.which("mount")
+        if not mount or subprocess.run([mount, "--bind", folder, folder], capture_output=True).returncode:
+            pytest.skip("no read-only folder: root ignores modes, and a bind mount is not permitted here")
+        undo.append(lambda: subprocess.run(["umount", folder], check=True))
+        subprocess.run([mount, "-o", "remount,bind,ro", folder], check=True, capture_output=True)
+        return folder
+
+    yield read_only
+    for step in reversed(undo):
+        step()

@@ -17,10 +17,14 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from senet_ablate.config import compose_config
+from senet_ablate.data import build_loaders
 from senet_ablate.data import fingerprint as fingerprint_module
 from senet_ablate.data.fingerprint import dataset_fingerprint
 from senet_ablate.data.imagefolder import Augmentation, CorruptImage, collate_skipping_none, imagefolder_datasets
+from senet_ablate.distributed import DistributedContext
+from senet_ablate.engine.trainer import NoImagesLeft, Trainer
 from senet_ablate.errors import ConfigError
+from senet_ablate.models.build import build_model
 from senet_ablate.run import run_job
 
 TINY = ["model=resnet20", "trainer=smoke", "trainer.device=cpu", "trainer.progress=false", "trainer.epochs=1"]
@@ -312,3 +316,56 @@ def test_augmentation_is_a_function_of_epoch_seed_and_index(tmp_path):
     train[7, 5]  # anything drawn in between
     torch.testing.assert_close(train[7, 3][0], first)
     assert not torch.equal(train[8, 3][0], first)
+
+
+def unreadable_split(root, split):
+    """Replace every image of `split` by bytes no decoder reads."""
+    for path in (root / split).rglob("*.png"):
+        path.write_text("not an image")
+
+
+def trainer_on(root, tmp_path):
+    cfg = compose_config([*TINY, *folder_options(root), "data.skip_corrupt=true", f"results_dir={tmp_path}"])
+    device, dist = torch.device("cpu"), DistributedContext()
+    loaders = build_loaders(cfg, dist, device)
+    return Trainer(cfg, build_model(cfg), loaders, device, dist, tmp_path / "checkpoint.pt")
+
+
+def folder_options(root):
+    return [
+        "data=imagefolder",
+        f"data.root={root}",
+        "data.num_classes=2",
+        "data.image_size=32",
+        "data.num_workers=0",
+        "trainer.batch_size=4",
+    ]
+
+
+@pytest.mark.parametrize("split", ["train", "val"])
+def test_a_split_with_no_readable_image_is_a_named_error(tmp_path, split):
+    root = write_folder(tmp_path / "images")  # 2 classes x 4 images per split
+    unreadable_split(root, split)
+    trainer = trainer_on(root, tmp_path)
+    trainer.loaders.set_epoch(0)
+    step = trainer.evaluate if split == "val" else lambda: trainer.train_one_epoch(0)
+    with pytest.raises(NoImagesLeft) as error:
+        step()
+    where = "validation" if split == "val" else "training (epoch 1)"
+    assert str(error.value) == (
+        f"all 8 {where} images were unreadable and skipped (data.skip_corrupt=true): check data.root={root}"
+    )
+
+
+def test_a_run_with_no_readable_image_fails_with_one_log_line(tmp_path, caplog):
+    root = write_folder(tmp_path / "images")
+    unreadable_split(root, "train")
+    cfg = compose_config([*TINY, *folder_options(root), "data.skip_corrupt=true", f"results_dir={tmp_path / 'r'}"])
+    with caplog.at_level(logging.ERROR):
+        record = run_job(cfg)
+    message = (
+        f"all 8 training (epoch 1) images were unreadable and skipped (data.skip_corrupt=true): check data.root={root}"
+    )
+    assert record["status"] == "failed" and record["error"] == message
+    (logged,) = [entry for entry in caplog.records if entry.levelno >= logging.ERROR]
+    assert logged.getMessage() == f"run {record['run_id']} failed: {message}" and logged.exc_info is None

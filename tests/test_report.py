@@ -1,5 +1,7 @@
+import errno
 import json
 import logging
+import os
 import subprocess
 import sys
 from functools import cache
@@ -7,11 +9,14 @@ from functools import cache
 import pytest
 from hydra import initialize_config_dir
 
+from senet_ablate import atomic
+from senet_ablate.cli import run_cli
 from senet_ablate.complexity import Complexity
 from senet_ablate.config import CONFIG_DIR, apply_row, compose_config
 from senet_ablate.errors import ConfigError
 from senet_ablate.report import stats, tables, write_reports
 from senet_ablate.report.__main__ import main
+from senet_ablate.status import RunState
 from senet_ablate.store import config_dict, new_record, record_path, run_id, runs_dir, write_record
 
 SMALL = ("model=resnet20", "data=synthetic", "trainer=smoke")  # cheap to count; paper figures still shown
@@ -39,6 +44,8 @@ def add_run(results, exp, label, seed=0, status="completed", top1=None, top5=Non
         top1_err=top1,
         top5_err=top5,
         error=None if status in ("completed", "running") else "boom",
+        diverged_at={"epoch": 1, "step": 3} if status == "diverged" else None,
+        interrupted_at={"epoch": 1, "step": 3, "signal": "SIGUSR1"} if status == "interrupted" else None,
         env={"code_version": "abc1234"},
         started_at=f"2025-01-{when}T00:00:00+00:00",
         updated_at=f"2025-01-{when}T01:00:00+00:00",
@@ -127,6 +134,76 @@ def test_damaged_record_is_skipped_with_a_warning_naming_it(reduction, tmp_path,
     with caplog.at_level(logging.WARNING):
         write_reports(reduction, tmp_path, exps=["squeeze_sweep"])
     assert any("deadbeef.json" in record.getMessage() for record in caplog.records)
+
+
+MALFORMED = {  # file name: (fields over a good completed record, the warning's reason)
+    "text_error": ({"top1_err": "12.5"}, "top1_err='12.5' is not float (status 'completed' needs it)"),
+    "no_error": ({"top1_err": None}, "top1_err=None is not float (status 'completed' needs it)"),
+    "bool_error": ({"top5_err": True}, "top5_err=True is not float | None"),
+    "no_stop_point": (
+        {"status": "interrupted"},
+        "interrupted_at=None is not {epoch: int, step: int, signal: str} (status 'interrupted' needs it)",
+    ),
+    "text_step": (
+        {"status": "interrupted", "interrupted_at": {"epoch": 1, "step": "3", "signal": "SIGUSR1"}},
+        "interrupted_at={'epoch': 1, 'signal': 'SIGUSR1', 'step': '3'} is not {epoch: int, step: int, signal: str} "
+        "(status 'interrupted' needs it)",
+    ),
+    "no_divergence": (
+        {"status": "diverged"},
+        "diverged_at=None is not {epoch: int, step: int} (status 'diverged' needs it)",
+    ),
+    "numbers_as_epochs": ({"epochs": [1, 2]}, "epochs=[1, 2] is not list[dict]"),
+    "text_seed": ({"seed": "0"}, "seed='0' is not int"),
+    "unknown_status": (
+        {"status": "done"},
+        "status='done' is not one of running, interrupted, completed, failed, diverged",
+    ),
+    "not_an_object": ([], "not a run record but []"),
+}
+
+
+def test_each_malformed_record_is_skipped_with_a_warning_and_the_table_counts_the_good_one(tmp_path, caplog, capsys):
+    good = record_path(tmp_path, add_run(tmp_path, "squeeze_sweep", "Avg", seed=0, top1=10.0, top5=2.0))
+    for seed, (name, (fields, _)) in enumerate(MALFORMED.items(), 1):
+        record = json.loads(record_path(tmp_path, add_run(tmp_path, "squeeze_sweep", "Avg", seed=seed)).read_text())
+        record.update(top1_err=30.0, top5_err=9.0)  # whole but for `fields`
+        record_path(tmp_path, name).write_text(json.dumps(fields if isinstance(fields, list) else {**record, **fields}))
+        record_path(tmp_path, record["run_id"]).unlink()
+    with caplog.at_level(logging.WARNING):
+        run_cli(main, [f"results_dir={tmp_path}", "exps=squeeze_sweep"])  # returns: exit status 0
+    assert capsys.readouterr().out.split()[0] == str(tmp_path / "squeeze_sweep.md")
+    assert table_lines((tmp_path / "squeeze_sweep.md").read_text())["Avg"].startswith(
+        "| Avg | 10.00 (n=1) | 2.00 (n=1) |"
+    )
+    warnings = sorted(record.getMessage() for record in caplog.records if record.levelno == logging.WARNING)
+    expected = [
+        f"skipping damaged run record {record_path(tmp_path, name)}: {why}" for name, (_, why) in MALFORMED.items()
+    ]
+    assert warnings == sorted(expected) and good.exists()
+
+
+def test_top5_with_5_classes_or_fewer_reads_n_a_with_why(tmp_path):
+    five = (*SMALL, "data.num_classes=5")
+    add_run(tmp_path, "squeeze_sweep", "Avg", top1=40.0, top5=None, small=five)
+    add_run(tmp_path, "squeeze_sweep", "Max", status="running", small=five)
+    write_reports(tmp_path, tmp_path, exps=["squeeze_sweep"])
+    markdown = (tmp_path / "squeeze_sweep.md").read_text()
+    lines = table_lines(markdown)
+    assert lines["Avg"].startswith("| Avg | 40.00 (n=1) | n/a |")  # not "completed": no number to show
+    assert lines["Max"].startswith("| Max | stopped | n/a |")
+    assert (
+        "Top-5 err n/a: top-5 error is undefined with 5 classes or fewer: every label is among the top 5 (5 "
+        in markdown
+    )
+    (section,) = json.loads((tmp_path / "squeeze_sweep.json").read_text())["sections"]
+    assert section["top5_note"].endswith("(5 classes here)")
+
+
+def test_a_completed_runs_status_line_prints_an_undefined_top5_as_n_a():
+    record = new_record(run_id="r", status="completed", seed=0, config={}, env={}, top1_err=40.0, top5_err=None)
+    line = RunState("Avg", 0, "r", "completed", record, None).describe()
+    assert line == "row Avg          seed 0  r  completed  (top-1 err 40.00%  top-5 err n/a)"
 
 
 def test_json_png_and_index_are_written(reduction_report):
@@ -254,10 +331,82 @@ def test_cli_writes_the_tables_and_warns_about_damaged_records(reduction, tmp_pa
         (["exps=nope"], "error: exps='nope' is not allowed: choose from attention_sweep, cifar_sweep, gate_sweep,"),
     ],
 )
-def test_cli_user_errors_are_one_line_with_exit_code_2(tmp_path, args, expected):
-    result = _cli(f"results_dir={tmp_path}", *args)
+def test_cli_user_errors_are_one_line_with_exit_code_2(reduction, args, expected):
+    result = _cli(f"results_dir={reduction}", *args)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith(expected)
+
+
+def run_report(capsys, *args) -> tuple[int, str]:
+    """The report's command line in this process: (exit status, stderr)."""
+    with pytest.raises(SystemExit) as exit_status:
+        run_cli(main, list(args))
+    return exit_status.value.code, capsys.readouterr().err
+
+
+CHOOSE = "choose a directory you can write to"
+
+
+def listing(folder) -> list[str]:
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
+
+
+def test_out_naming_a_file_is_one_error_line(reduction, tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    status, err = run_report(capsys, f"results_dir={reduction}", f"out={tmp_path / 'notes.txt'}")
+    assert status == 2 and (tmp_path / "notes.txt").read_text() == "mine"
+    why = "a directory to write into, but it is a file"
+    assert err == f"error: out='{tmp_path / 'notes.txt'}' is not allowed: {why}\n"
+
+
+@pytest.fixture
+def read_only_results(tmp_path, make_read_only):
+    """A results dir with a record, which this process can read but not write."""
+    results = tmp_path / "read_only"
+    add_run(results, "squeeze_sweep", "Avg", top1=10.0, top5=1.0)
+    return make_read_only(results)
+
+
+@pytest.mark.slow  # mounts a folder
+def test_a_read_only_results_dir_is_one_error_line_naming_out_before_anything_is_written(read_only_results, capsys):
+    before = listing(read_only_results)
+    status, err = run_report(capsys, f"results_dir={read_only_results}")  # out: the results dir
+    assert status == 2 and listing(read_only_results) == before
+    reason = "Read-only file system" if os.geteuid() == 0 else "Permission denied"
+    assert err == f"error: out='{read_only_results}' is not allowed: cannot write there ({reason}): {CHOOSE}\n"
+
+
+def test_an_out_the_os_refuses_is_named_with_the_os_reason(reduction, tmp_path, capsys, monkeypatch):
+    """The same check without a read-only file system: the OS's refusal is stood in for."""
+
+    def refused(dir):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), dir)
+
+    monkeypatch.setattr(atomic.tempfile, "TemporaryFile", refused)
+    status, err = run_report(capsys, f"results_dir={reduction}", f"out={tmp_path}")
+    assert status == 2 and listing(tmp_path) == []
+    assert err == f"error: out='{tmp_path}' is not allowed: cannot write there (Permission denied): {CHOOSE}\n"
+
+
+def test_results_dir_without_records_is_refused_saying_where_they_are_expected(tmp_path, capsys):
+    status, err = run_report(capsys, f"results_dir={tmp_path / 'typo'}")
+    assert status == 2 and listing(tmp_path) == []
+    assert err == (
+        f"error: results_dir='{tmp_path / 'typo'}' is not allowed: it holds no run records: they are expected as "
+        f"{tmp_path / 'typo' / 'runs'}/<run_id>.json\n"
+    )
+
+
+def test_the_records_folder_itself_is_refused_as_results_dir_and_as_out(tmp_path, capsys):
+    add_run(tmp_path, "squeeze_sweep", "Avg", top1=10.0, top5=1.0)
+    before = listing(tmp_path)
+    status, err = run_report(capsys, f"results_dir={runs_dir(tmp_path)}")
+    assert status == 2 and listing(tmp_path) == before
+    why = f"it is the run records' folder itself: pass its parent, results_dir={tmp_path}"
+    assert err == f"error: results_dir='{runs_dir(tmp_path)}' is not allowed: {why}\n"
+    status, err = run_report(capsys, f"results_dir={tmp_path}", f"out={runs_dir(tmp_path)}")
+    assert status == 2 and listing(tmp_path) == before
+    assert err.startswith(f"error: out='{runs_dir(tmp_path)}' is not allowed: it is the run records' folder, where ")
 
 
 def test_directory_options_must_not_be_empty(tmp_path):
@@ -293,6 +442,7 @@ def test_a_table_that_fails_is_named_and_the_others_are_still_written(tmp_path, 
         return real(name, overrides)
 
     monkeypatch.setattr(tables, "load_experiment", broken_gate_sweep)
+    add_run(tmp_path, "reduction_sweep", "16", top1=22.0, top5=6.0)
     with pytest.raises(SystemExit) as exit_status:
         main([f"results_dir={tmp_path}", "exps=gate_sweep,reduction_sweep,stage_sweep"])
     assert exit_status.value.code == 1

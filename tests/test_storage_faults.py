@@ -91,29 +91,9 @@ def test_a_results_dir_that_is_a_file_is_one_line_before_anything_runs(tmp_path)
         check_command_line([*TINY, f"results_dir={taken}"])
 
 
-@pytest.fixture
-def read_only_dir(tmp_path):
-    """A folder this process cannot write into: mode 0555 for a user, a read-only bind mount for root
-    (whom modes do not stop); skipped where root may not mount."""
-    folder = tmp_path / "shared"
-    folder.mkdir()
-    if os.geteuid() != 0:
-        folder.chmod(0o555)
-        yield folder
-        folder.chmod(0o755)
-        return
-    mounted = subprocess.run(["mount", "--bind", folder, folder], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"root here cannot make a read-only bind mount: {mounted.stderr.decode().strip()}")
-    try:
-        subprocess.run(["mount", "-o", "remount,bind,ro", folder], check=True, capture_output=True)
-        yield folder
-    finally:
-        subprocess.run(["umount", folder], check=True)
-
-
 @pytest.mark.slow
-def test_a_read_only_results_dir_is_one_line_with_exit_status_2(read_only_dir):
+def test_a_read_only_results_dir_is_one_line_with_exit_status_2(tmp_path, make_read_only):
+    read_only_dir = make_read_only(tmp_path)
     result = subprocess.run(
         [sys.executable, "-m", "senet_ablate", *TINY, f"results_dir={read_only_dir}"],
         capture_output=True,

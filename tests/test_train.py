@@ -1,4 +1,5 @@
 import json
+import logging
 import pickle
 import subprocess
 import sys
@@ -9,8 +10,11 @@ import torch
 from PIL import Image
 
 from senet_ablate.config import CONFIG_DIR, apply_row, compose_config
+from senet_ablate.data import Loaders
+from senet_ablate.distributed import DistributedContext
 from senet_ablate.engine.trainer import Trainer
 from senet_ablate.errors import ConfigError
+from senet_ablate.loggers import WandbLogger
 from senet_ablate.models.build import build_model
 from senet_ablate.run import run_job
 from senet_ablate.store import iter_records, record_path
@@ -166,7 +170,7 @@ def test_missing_cifar_says_what_to_pass(tmp_path):
     assert not list(iter_records(tmp_path))  # nothing recorded for a run that never started
 
 
-def test_image_folders_written_by_the_test_load_and_train(tmp_path):
+def test_image_folders_written_by_the_test_load_and_train(tmp_path, caplog):
     rng = np.random.default_rng(0)
     for split, count in (("train", 8), ("val", 4)):
         for label in ("cat", "dog"):
@@ -188,8 +192,12 @@ def test_image_folders_written_by_the_test_load_and_train(tmp_path):
             f"results_dir={tmp_path}",
         ]
     )
-    record = run_job(cfg)
+    with caplog.at_level(logging.INFO):
+        record = run_job(cfg)
     assert record["status"] == "completed"
+    # 2 classes: top-5 error is undefined, recorded as null and logged as n/a
+    assert record["top5_err"] is None and record["epochs"][0]["top5_err"] is None
+    assert any(line.startswith("epoch 1/1 ") and " top-5 err n/a " in line for line in caplog.messages)
     wrong = compose_config([*TINY, "data=imagefolder", f"data.root={tmp_path / 'images'}", "data.num_classes=3"])
     with pytest.raises(ConfigError, match="data.num_classes=3 .* has 2 class folders"):
         run_job(wrong)
@@ -291,3 +299,47 @@ def test_wandb_logs_offline_without_an_account(tmp_path, monkeypatch):
     record = run_job(_cfg(tmp_path, "logger=wandb", "trainer.epochs=1"))
     assert record["status"] == "completed"
     assert list((tmp_path / "wandb").glob("**/offline-run-*"))
+
+
+class KnownLogits(torch.nn.Module):
+    """A model whose input is its output: validation batches carry the logits to score."""
+
+    def __init__(self):
+        super().__init__()
+        self.unused = torch.nn.Parameter(torch.zeros(()))  # the optimiser needs a parameter
+
+    def forward(self, logits):
+        return logits
+
+
+def evaluate_logits(tmp_path, logits, labels):
+    cfg = _cfg(tmp_path, f"data.num_classes={logits.shape[1]}")
+    loaders = Loaders([], [(logits, labels)], sampler=None, train_size=0, val_size=len(labels), kind="dataloader")
+    trainer = Trainer(cfg, KnownLogits(), loaders, torch.device("cpu"), DistributedContext(), tmp_path / "ckpt.pt")
+    return trainer.evaluate()
+
+
+def test_top5_error_is_none_with_5_classes_or_fewer_and_counted_with_more(tmp_path):
+    scores = torch.tensor([5.0, 4.0, 3.0, 2.0, 1.0, 0.0])  # class 0 ranks first, class 5 last
+    six = evaluate_logits(tmp_path / "six", scores.repeat(4, 1), torch.tensor([0, 4, 5, 2]))
+    assert six["top1_err"] == 75.0 and six["top5_err"] == 25.0  # only label 5 ranks 6th
+    five = evaluate_logits(tmp_path / "five", scores[:5].repeat(4, 1), torch.tensor([0, 4, 3, 2]))
+    assert five["top1_err"] == 75.0 and five["top5_err"] is None  # every label is in the top 5
+
+
+def test_top5_error_on_random_logits_matches_the_labels_ranks(tmp_path):
+    generator = torch.Generator().manual_seed(0)
+    logits, labels = torch.randn(200, 8, generator=generator), torch.randint(0, 8, (200,), generator=generator)
+    rank = (logits > logits.gather(1, labels[:, None])).sum(1)  # how many classes score above the label
+    metrics = evaluate_logits(tmp_path, logits, labels)
+    assert metrics["top5_err"] == pytest.approx(100 * (rank >= 5).float().mean().item())
+    assert metrics["top1_err"] == pytest.approx(100 * (rank >= 1).float().mean().item())
+    assert 0 < metrics["top5_err"] < metrics["top1_err"]
+
+
+def test_wandb_gets_no_value_for_an_undefined_top5():
+    logged = []
+    logger = WandbLogger.__new__(WandbLogger)  # no wandb run: only what reaches `run.log` matters
+    logger.run = type("Run", (), {"log": lambda self, metrics, step: logged.append((metrics, step))})()
+    logger.log_epoch({"epoch": 2, "top1_err": 40.0, "top5_err": None})
+    assert logged == [({"epoch": 2, "top1_err": 40.0}, 2)]

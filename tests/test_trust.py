@@ -131,9 +131,18 @@ def test_progress_off_a_terminal_is_a_line_per_tenth_without_carriage_returns(ca
 def _write_records(directory: str, writer: int, count: int) -> None:
     cfg = compose_config(TINY)
     for index in range(count):
-        shared = new_record(run_id="shared", status="running", config={"writer": writer, "index": index}, seed=0)
+        shared = new_record(
+            run_id="shared", status="running", config={"writer": writer, "index": index}, seed=0, env={}
+        )
         write_record(record_path(directory, "shared"), shared)
-        own = new_record(run_id=f"w{writer}-{index}", status="completed", config=OmegaConf.to_container(cfg), seed=0)
+        own = new_record(
+            run_id=f"w{writer}-{index}",
+            status="completed",
+            config=OmegaConf.to_container(cfg),
+            seed=0,
+            top1_err=50.0,
+            env={},
+        )
         write_record(record_path(directory, own["run_id"]), own)
 
 
@@ -171,7 +180,7 @@ def test_exit_status_says_what_happened_and_logs_have_no_carriage_returns(tmp_pa
 
 
 def test_cli_refusals_write_nothing_and_touch_no_earlier_record(tmp_path):
-    earlier = new_record(run_id="earlier", status="completed", config={}, seed=0)
+    earlier = new_record(run_id="earlier", status="completed", config={}, seed=0, top1_err=50.0, env={})
     write_record(record_path(tmp_path, "earlier"), earlier)
     before = record_path(tmp_path, "earlier").read_bytes()
     for args in (["se.reduction=abc"], ["data=cifar10", f"data.root={tmp_path / 'none'}"]):

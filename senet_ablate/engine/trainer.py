@@ -32,6 +32,7 @@ from senet_ablate.engine.loss import BatchMixer, build_loss
 from senet_ablate.engine.optim import build_optimizer, build_scheduler, step_scheduler
 from senet_ablate.engine.progress import EpochProgress
 from senet_ablate.errors import ConfigError
+from senet_ablate.metrics import percent, top5_defined
 
 log = logging.getLogger(__name__)
 SYNC_EVERY_CUDA = 10  # steps between host syncs on a GPU (running totals, divergence check, progress)
@@ -57,6 +58,18 @@ class Interrupted(RuntimeError):
 class TakenOver(RuntimeError):
     """Another process has taken this run over (this one was suspended, or cut off, for longer than
     its claim lives): this process must write nothing more of the run."""
+
+
+class NoImagesLeft(RuntimeError):
+    """Every image of a training epoch, or of the validation set, was unreadable and skipped
+    (`data.skip_corrupt=true`): there is nothing to average a loss or an error over, and the data,
+    not the run, is what needs looking at."""
+
+    def __init__(self, split: str, skipped: int, root: str):
+        self.split, self.skipped = split, skipped
+        super().__init__(
+            f"all {skipped} {split} images were unreadable and skipped (data.skip_corrupt=true): check data.root={root}"
+        )
 
 
 def resolve_device(name: str) -> torch.device:
@@ -155,13 +168,13 @@ class Trainer:
             if self.dist.is_main:
                 self.save(history)
             log.info(
-                "epoch %d/%d  lr %.4g  train loss %.4f  val top-1 err %.2f%%  top-5 err %.2f%%  %.0f img/s",
+                "epoch %d/%d  lr %.4g  train loss %.4f  val top-1 err %.2f%%  top-5 err %s  %.0f img/s",
                 metrics["epoch"],
                 self.recipe.epochs,
                 metrics["lr"],
                 metrics["train_loss"],
                 metrics["top1_err"],
-                metrics["top5_err"],
+                percent(metrics["top5_err"]),
                 metrics["images_per_s"],
             )
             on_epoch(history)
@@ -270,6 +283,8 @@ class Trainer:
         )
         loss_total, correct_total, seen_total = totals.tolist()
         skipped = self.dist.all_reduce_sum(torch.tensor(float(expected - seen), device=self.device)).item()
+        if seen_total == 0:
+            raise NoImagesLeft(f"training (epoch {epoch + 1})", int(skipped), self.cfg.data.root)
         return {
             "lr": lr,
             "train_loss": loss_total / seen_total,
@@ -289,16 +304,18 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self) -> dict:
+        """Validation loss and top-1/top-5 error over every val image; top-5 is None where it is
+        undefined (5 classes or fewer, see `metrics.top5_defined`)."""
         self.network.eval()
-        topk = min(5, self.cfg.data.num_classes)
-        totals = torch.zeros(4, device=self.device)  # loss sum, top-1 correct, top-k correct, count
+        has_top5 = top5_defined(self.cfg.data.num_classes)
+        totals = torch.zeros(4, device=self.device)  # loss sum, top-1 correct, top-5 correct, count
         for images, labels in self.loaders.val:
             self.heartbeat()
             if not labels.numel():
                 continue
             with self.autocast():
                 logits = self.network(self.in_memory_format(images))
-            hits = logits.topk(topk, dim=1).indices == labels[:, None]
+            hits = logits.topk(5 if has_top5 else 1, dim=1).indices == labels[:, None]
             totals += torch.stack(
                 [
                     nn.functional.cross_entropy(logits.float(), labels, reduction="sum"),
@@ -307,11 +324,13 @@ class Trainer:
                     torch.tensor(len(labels), device=self.device),
                 ]
             )
-        loss_sum, top1, topk_hits, count = self.dist.all_reduce_sum(totals).tolist()
+        loss_sum, top1, top5_hits, count = self.dist.all_reduce_sum(totals).tolist()
+        if count == 0:
+            raise NoImagesLeft("validation", self.loaders.val_size, self.cfg.data.root)
         return {
             "val_loss": loss_sum / count,
             "top1_err": 100 * (1 - top1 / count),
-            "top5_err": 100 * (1 - topk_hits / count),
+            "top5_err": 100 * (1 - top5_hits / count) if has_top5 else None,
             "val_images": int(count),
             "skipped": self.loaders.val_size - int(count),
         }

@@ -7,15 +7,33 @@ Tool options: `results_dir=` (default `results`), `out=` (default: the results d
 (comma-separated experiment files, default all), `paper=auto|always` (the paper's figures and Δ
 only in sections of the paper's dataset and model, or in every section). Anything else is a
 config override the runs were launched with (see `write_reports`); a bad one is a one-line
-error with exit status 2. A table that cannot be written is named on stderr (exit status 1)
-after every other one is written; a row that does not apply to a setting (SE_3x3 on basic
-blocks) is no error: it reads `n/a`.
+error with exit status 2, as are a results dir without run records (a mistyped path would give
+tables of nothing but `pending`) and an `out` the tables cannot be written to. A table that
+cannot be written is named on stderr (exit status 1) after every other one is written; a row
+that does not apply to a setting (SE_3x3 on basic blocks) is no error: it reads `n/a`.
 """
 
 import sys
+from pathlib import Path
 
 from senet_ablate.cli import pop_option, run_cli
+from senet_ablate.errors import ConfigError
 from senet_ablate.report.tables import PAPER_MODES, TablesFailed, write_reports
+from senet_ablate.store import record_files, runs_dir
+
+
+def check_results_dir(results_dir: str) -> None:
+    """Refuse a results dir that holds no run record: a mistyped path, or the records' own folder,
+    would otherwise give every table all `pending`, with no word of why. (A sweep's own report, run
+    after its runs wrote their records, does not come through here.)"""
+    if record_files(results_dir):
+        return
+    folder = Path(results_dir)
+    if folder.name == "runs" and any(folder.glob("*.json")):
+        why = f"it is the run records' folder itself: pass its parent, results_dir={folder.parent}"
+    else:
+        why = f"it holds no run records: they are expected as {runs_dir(results_dir)}/<run_id>.json"
+    raise ConfigError("results_dir", results_dir, why)
 
 
 def main(argv: list[str]) -> None:
@@ -23,6 +41,7 @@ def main(argv: list[str]) -> None:
     argv, out = pop_option(argv, "out", None, default=results_dir)
     argv, exps = pop_option(argv, "exps", None, default="all")
     argv, paper = pop_option(argv, "paper", PAPER_MODES, default="auto")
+    check_results_dir(results_dir)
     try:
         exp_names = None if exps == "all" else exps.split(",")
         written = write_reports(results_dir, out, exps=exp_names, overrides=argv, paper=paper)

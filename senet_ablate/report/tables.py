@@ -20,14 +20,15 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from senet_ablate.atomic import atomic_file
+from senet_ablate.atomic import atomic_file, check_writable_dir
 from senet_ablate.complexity import Complexity, config_complexity
 from senet_ablate.config import Config, compose_config, config_dirs, row_configs
 from senet_ablate.errors import ConfigError
+from senet_ablate.metrics import TOP5_UNDEFINED, top5_defined
 from senet_ablate.report.plots import write_curves
 from senet_ablate.report.stats import difference, pooled_std
 from senet_ablate.status import STATES, RunState, live_holder, state_of
-from senet_ablate.store import RUNTIME_KEYS, config_dict, iter_records
+from senet_ablate.store import RUNTIME_KEYS, config_dict, iter_records, runs_dir
 
 log = logging.getLogger(__name__)
 PAPER_YAML = Path(__file__).with_name("paper.yaml")
@@ -346,6 +347,8 @@ def summarize_section(
         paper_mode == "always" or paper_applies(experiment.table, section.setting)
     )
     paper = paper_figures(experiment.table, section.setting.get("data.name")) if show_paper else {}
+    classes = section.setting.get("data.num_classes")
+    has_top5 = not isinstance(classes, int) or top5_defined(classes)
     rows, unfinished = [], []
     for label, runs in section.runs.items():
         figures = paper.get(label, {})
@@ -366,9 +369,8 @@ def summarize_section(
         }
         row.update({metric: measured(runs, metric, figures.get(metric), row_states) for metric in MEASURED})
         row.update({m: {"value": getattr(complexity, m, None), "paper": figures.get(m)} for m in COMPLEXITY})
-        if not_applicable:
-            for metric in MEASURED:
-                row[metric]["cell"] = "n/a"
+        for metric in MEASURED if not_applicable else () if has_top5 else ("top5_err",):
+            row[metric]["cell"] = "n/a"
         rows.append(row)
         unfinished += [
             RunState(label, run["seed"], run["run_id"], state, run, holders.get(run["run_id"])).describe()
@@ -388,6 +390,7 @@ def summarize_section(
         "unfinished": unfinished,
         "paper_shown": show_paper,
         "paper_note": paper_note(experiment.table, section.setting, show_paper),
+        "top5_note": None if has_top5 else f"{TOP5_UNDEFINED} ({classes} classes here)",
         "code_versions": sorted({str((record.get("env") or {}).get("code_version")) for record in records}),
         "updated_at": _last_update(records),
         "rows": rows,
@@ -520,6 +523,7 @@ def _table(table: str | None, rows: list[dict], show_paper: bool) -> list[str]:
 
 def _section_markdown(index: int, count: int, summary: dict, table: str | None) -> list[str]:
     s = summary["setting"]
+    shows_top5 = "top5_err" in PAIRED.get(table, MEASURED)
     statuses = _status_counts(summary["statuses"])
     differs = ", ".join(f"`{key}={value}`" for key, value in summary["differs_from_defaults"].items())
     not_applicable = [f"`{row['label']}`: {row['not_applicable']}" for row in summary["rows"] if row["not_applicable"]]
@@ -544,6 +548,7 @@ def _section_markdown(index: int, count: int, summary: dict, table: str | None) 
         "",
         *_table(table, summary["rows"], summary["paper_shown"]),
         "",
+        *([f"Top-5 err n/a: {summary['top5_note']}.", ""] if summary["top5_note"] and shows_top5 else []),
         *_bullets("Rows that do not apply to this setting:", not_applicable),
         *_bullets("Runs not completed:", summary["unfinished"]),
     ]
@@ -616,6 +621,16 @@ def write_index(out_dir: Path, found: dict[str, tuple[Experiment, list[Section]]
     return path
 
 
+def check_out_dir(out: Path, results_dir: str | Path) -> None:
+    """Make sure the tables can be written to `out` before any is: otherwise each file would fail
+    on its own, with a traceback, after some were written. Refused too: the records' own folder,
+    where every table's JSON would be read back as a damaged run record."""
+    if out.resolve() == runs_dir(results_dir).resolve():
+        why = "it is the run records' folder, where each table's JSON would be read as a damaged record: give another"
+        raise ConfigError("out", str(out), why)
+    check_writable_dir("out", out)
+
+
 def write_reports(
     results_dir: str | Path,
     out_dir: str | Path,
@@ -629,7 +644,8 @@ def write_reports(
     `seed` or sweep lists): they fix the SE values of each row, e.g. `se.bias=false`, and the
     setting shown before any run exists. `paper`: `auto` compares with the paper's figures only in
     the paper's setting (its dataset and model), `always` in every section. Works inside a running
-    Hydra app. Returns the files written.
+    Hydra app. Returns the files written. An `out` that cannot take the tables is a ConfigError
+    before any file is written (see `check_out_dir`).
     """
     if paper not in PAPER_MODES:
         raise ConfigError("paper", paper, "choose one of " + ", ".join(PAPER_MODES))
@@ -638,11 +654,12 @@ def write_reports(
     for name in exps or ():
         if name not in names:
             raise ConfigError("exps", name, "choose from " + ", ".join(names))
+    out = Path(out_dir)
+    check_out_dir(out, results_dir)
     records = list(iter_records(results_dir))
     unfinished = (record["run_id"] for record in records if record["status"] not in ("completed", "diverged"))
     holders = {run: live_holder(results_dir, run) for run in unfinished}
     generated_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    out = Path(out_dir)
     found, written, failures = {}, [], {}
     for name in names:
         try:  # one table's failure is reported, and every other table still written
