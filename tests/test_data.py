@@ -19,7 +19,14 @@ from torch.utils.data import DataLoader
 from senet_ablate.config import compose_config
 from senet_ablate.data import fingerprint as fingerprint_module
 from senet_ablate.data.fingerprint import dataset_fingerprint
-from senet_ablate.data.imagefolder import Augmentation, CorruptImage, collate_skipping_none, imagefolder_datasets
+from senet_ablate.data.imagefolder import (
+    Augmentation,
+    CheckedImages,
+    CorruptImage,
+    collate_skipping_none,
+    imagefolder_datasets,
+    load_image,
+)
 from senet_ablate.errors import ConfigError
 from senet_ablate.run import run_job
 
@@ -256,6 +263,36 @@ def test_val_must_have_the_training_classes(tmp_path):
     shutil.rmtree(root / "val" / "cat")
     with pytest.raises(ConfigError, match="data.root=.*val must have the same class folders as .*train"):
         imagefolder_datasets(str(root), Augmentation(32), 2)
+
+
+GREY = np.random.default_rng(0).integers(0, 16_000, (24, 32)).astype(np.uint16)  # true 8-bit mean ~31
+
+
+@pytest.mark.parametrize(
+    "name, pixels, mode",
+    [
+        ("grey16.png", GREY, "I;16"),
+        ("big-endian16.tif", GREY.astype(">u2"), "I;16B"),
+        ("int32.tif", GREY.astype(np.int32), "I"),
+    ],
+)
+def test_images_wider_than_8_bits_are_scaled_not_clipped(tmp_path, name, pixels, mode):
+    """PIL's convert('RGB') clipped a 16-bit PNG of mean 31 to 98.8% white."""
+    Image.fromarray(pixels).save(tmp_path / name)
+    with Image.open(tmp_path / name) as opened:
+        assert opened.mode == mode
+    loaded = np.asarray(load_image(str(tmp_path / name)))
+    assert loaded.shape == (24, 32, 3) and loaded.dtype == np.uint8
+    assert abs(loaded.mean() - GREY.mean() / 257) < 1
+    assert loaded.max() == round(GREY.max() / 257)
+
+
+def test_floating_point_images_are_refused_and_can_be_skipped(tmp_path):
+    path = tmp_path / "depth.tif"
+    Image.fromarray(np.ones((8, 8), dtype=np.float32)).save(path)
+    with pytest.raises(CorruptImage, match=f"^unreadable image {re.escape(str(path))} \\(mode F .*skip_corrupt=true"):
+        load_image(str(path))
+    assert CheckedImages([(str(path), 0)], transform=None, skip_corrupt=True)[0] is None
 
 
 def test_skipped_images_are_counted_in_the_record_and_a_failure_names_the_file(tmp_path):

@@ -4,20 +4,22 @@ Train: RandomResizedCrop(image_size) + flip. Eval: resize the shorter side to
 image_size * 256 / 224, centre crop image_size (the paper's 256 -> 224 protocol). A recipe may
 change the training crop size, add RandAugment and change the evaluation crop (`Augmentation`).
 
-An unreadable image (truncated, empty, not an image) stops the run with its path named, or,
-with `data.skip_corrupt=true`, is left out of its batch with a warning naming it; the trainer
-counts the images a batch lacks.
+An unreadable image (truncated, empty, not an image, floating-point pixels) stops the run with
+its path named, or, with `data.skip_corrupt=true`, is left out of its batch with a warning
+naming it; the trainer counts the images a batch lacks. Greyscale images of 16-bit (or 32-bit)
+integers are scaled to 8 bits (see `to_rgb`).
 """
 
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from omegaconf import DictConfig
 from PIL import Image
 from torch.utils.data import Dataset, default_collate
-from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset, pil_loader
+from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
 from torchvision.transforms import v2
 
 from senet_ablate.errors import ConfigError
@@ -31,14 +33,31 @@ class CorruptImage(RuntimeError):
     """An image file PIL cannot decode. One string argument, so a DataLoader worker can re-raise it."""
 
 
-def load_image(path: str):
-    """PIL's RGB image at `path`; a decoding failure becomes CorruptImage naming the file.
+def to_rgb(image: Image.Image) -> Image.Image:
+    """`image` as 8-bit RGB, with integer pixels wider than 8 bits scaled (value / 257: 65535 -> 255).
 
-    pil_loader converts to RGB, which decodes the pixels, so a file truncated after a valid
-    header fails here too, not later in a transform (ImageFile.LOAD_TRUNCATED_IMAGES stays False).
-    A damaged header can also claim an absurd size, which PIL refuses as a decompression bomb."""
+    PIL's own convert('RGB') clips them instead: a 16-bit greyscale PNG (mode I;16) of true mean
+    31 came out 98.8% white. Pillow opens a 16-bit RGB PNG as RGB already (its high bytes). Mode I
+    (32-bit) is taken to hold 16-bit values, as Pillow's other 16-bit readers leave them; values
+    beyond are clipped. Floating-point pixels (mode F) have no agreed range, so they are refused
+    (ValueError) rather than guessed."""
+    if image.mode == "F":
+        raise ValueError("mode F (floating-point pixels) has no 8-bit scale: convert the file to 8 or 16 bits")
+    if image.mode == "I" or image.mode.startswith("I;16"):
+        scaled = np.rint(np.asarray(image, dtype=np.float64) / 257).clip(0, 255).astype(np.uint8)
+        image = Image.fromarray(scaled)  # 2-D uint8: mode L
+    return image.convert("RGB")
+
+
+def load_image(path: str):
+    """The RGB image at `path` (`to_rgb`); a decoding failure becomes CorruptImage naming the file.
+
+    Converting decodes the pixels, so a file truncated after a valid header fails here too, not
+    later in a transform (ImageFile.LOAD_TRUNCATED_IMAGES stays False). A damaged header can also
+    claim an absurd size, which PIL refuses as a decompression bomb."""
     try:
-        return pil_loader(path)
+        with Image.open(path) as image:
+            return to_rgb(image)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:  # PIL's "cannot decode"
         raise CorruptImage(
             f"unreadable image {path} ({error}): set data.skip_corrupt=true to skip such images"
