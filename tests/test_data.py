@@ -9,6 +9,7 @@ import logging
 import pickle
 import re
 import shutil
+import unicodedata
 
 import numpy as np
 import pytest
@@ -95,7 +96,8 @@ def rename_image(root):
 
 
 def rename_class(root):
-    (root / "val" / "dog").rename(root / "val" / "wolf")
+    for split in ("train", "val"):
+        (root / split / "dog").rename(root / split / "wolf")
 
 
 @pytest.mark.parametrize("change", [add_image, remove_image, rename_image, rename_class])
@@ -117,7 +119,9 @@ def test_files_imagefolder_does_not_load_do_not_count(tmp_path):
 def test_the_cache_spares_the_scan_until_a_class_folder_changes(tmp_path, monkeypatch):
     root = write_folder(tmp_path / "images")
     scanned, scan = [], fingerprint_module._split_listing
-    monkeypatch.setattr(fingerprint_module, "_split_listing", lambda split: scanned.append(split.name) or scan(split))
+    monkeypatch.setattr(
+        fingerprint_module, "_split_listing", lambda split: scanned.append(split.folder.name) or scan(split)
+    )
     first = dataset_fingerprint(folder_data(root))
     assert scanned == ["train", "val"]
     assert dataset_fingerprint(folder_data(root)) == first and scanned == ["train", "val"]
@@ -139,6 +143,48 @@ def test_a_damaged_or_unwritable_cache_only_costs_a_rescan(tmp_path, monkeypatch
     with caplog.at_level(logging.DEBUG, logger=fingerprint_module.__name__):
         assert dataset_fingerprint(folder_data(root)) == first
     assert "cannot cache the fingerprint" in caplog.text
+
+
+def test_hidden_folders_are_not_classes(tmp_path):
+    """Jupyter leaves .ipynb_checkpoints wherever a notebook was opened; torchvision's
+    find_classes took it for a class and make_dataset then raised FileNotFoundError."""
+    root = write_folder(tmp_path / "images")
+    first = dataset_fingerprint(folder_data(root))
+    for split in ("train", "val"):
+        (root / split / ".ipynb_checkpoints").mkdir()
+    assert dataset_fingerprint(folder_data(root)) == first
+    train, val = imagefolder_datasets(str(root), Augmentation(32), 2)
+    assert {label for _, label in train.samples} == {0, 1} and len(val) == 8
+
+
+def test_a_class_folder_without_images_is_named(tmp_path):
+    root = write_folder(tmp_path / "images")
+    for name in ("cat", "dog"):
+        shutil.rmtree(root / "val" / name)
+        (root / "val" / name).mkdir()
+    (root / "val" / "dog" / "notes.txt").write_text("not an image")
+    with pytest.raises(ConfigError) as refused:
+        dataset_fingerprint(folder_data(root))
+    assert refused.value.key == "data.root" and refused.value.value == str(root)
+    assert refused.value.allowed == (
+        f"class folders with no images: {root}/val/cat, {root}/val/dog "
+        "(images end in .jpg .jpeg .png .ppm .bmp .pgm .tif .tiff .webp): add images or remove the folders"
+    )
+
+
+def test_a_flat_validation_folder_is_named_as_imagenets_raw_layout(tmp_path):
+    root = write_folder(tmp_path / "images")
+    for path in (root / "val").glob("*/*.png"):
+        path.rename(root / "val" / f"{path.parent.name}_{path.name}")
+    for name in ("cat", "dog"):
+        (root / "val" / name).rmdir()
+    with pytest.raises(ConfigError) as refused:
+        dataset_fingerprint(folder_data(root))
+    assert refused.value.key == "data.root"
+    assert refused.value.allowed == (
+        f"{root}/val holds 8 images but no class folders, like ImageNet's raw validation layout: "
+        f"sort the images into one folder per class, {root}/val/<class>/"
+    )
 
 
 def cifar_data(root):
@@ -261,8 +307,27 @@ def test_val_must_have_the_training_classes(tmp_path):
     """Labels are class indices: a val/ without `cat` would label its dogs as cats."""
     root = write_folder(tmp_path / "images")
     shutil.rmtree(root / "val" / "cat")
-    with pytest.raises(ConfigError, match="data.root=.*val must have the same class folders as .*train"):
+    with pytest.raises(
+        ConfigError, match="data.root=.*val must have the class folders of .*train: only in train: 'cat'$"
+    ):
         imagefolder_datasets(str(root), Augmentation(32), 2)
+
+
+def test_a_class_mismatch_names_the_classes_and_a_unicode_normalisation_twin(tmp_path):
+    """NFC and NFD spellings of 'Über' look the same on screen; ascii() shows them apart."""
+    root = write_folder(tmp_path / "images", classes=("a", "b", "c", "d", "e", "f", "g"), per_class=1)
+    shutil.rmtree(root / "val" / "a")  # 6 classes only in val, 2 only in train
+    for index in range(6):
+        (root / "val" / f"v{index}").mkdir()
+    (root / "train" / unicodedata.normalize("NFC", "Über")).mkdir()
+    (root / "val" / unicodedata.normalize("NFD", "Über")).mkdir()
+    with pytest.raises(ConfigError) as refused:
+        dataset_fingerprint(folder_data(root))
+    assert refused.value.allowed == (
+        f"{root}/val must have the class folders of {root}/train: only in train: 'a', '\\xdcber'; "
+        "only in val: 'U\\u0308ber', 'v0', 'v1', 'v2', 'v3' and 2 more; "
+        "'\\xdcber' and 'U\\u0308ber' (NFC vs NFD) differ only in Unicode normalisation: rename one of each pair"
+    )
 
 
 GREY = np.random.default_rng(0).integers(0, 16_000, (24, 32)).astype(np.uint16)  # true 8-bit mean ~31

@@ -6,8 +6,9 @@ moved or mounted elsewhere keeps its id.
 
 What changes a fingerprint:
   imagenet, imagefolder  for train/ and val/ each, the class folder names, and the path (relative
-                 to the split folder) and size in bytes of every image ImageFolder loads (by
-                 torchvision's image extensions: a stray .DS_Store or README does not count).
+                 to the split folder) and size in bytes of every image ImageFolder loads
+                 (`list_splits`: torchvision's image extensions, so a stray .DS_Store or README
+                 does not count).
                  Adding, removing or renaming an image or a class, or an image changing size,
                  changes it; an image rewritten to the same size does not.
   cifar10, cifar100  the name and the SHA-256 of each batch file's bytes.
@@ -39,11 +40,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from omegaconf import DictConfig
-from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
 
 from senet_ablate.atomic import atomic_file
 from senet_ablate.data.cifar import batch_files
-from senet_ablate.data.imagefolder import split_dirs
+from senet_ablate.data.imagefolder import SplitListing, list_splits, split_classes, split_dirs
 from senet_ablate.data.places365 import present_files
 from senet_ablate.data.synthetic import GENERATOR_VERSION
 
@@ -83,18 +83,17 @@ def cached(root: Path, signature: list, compute: Callable[[], str]) -> str:
     return fingerprint
 
 
-def _split_listing(split: Path) -> list:
+def _split_listing(split: SplitListing) -> list:
     """The class names of `split` and, in ImageFolder's order, each image's relative path and size."""
-    classes, class_to_idx = find_classes(split)
-    samples = make_dataset(str(split), class_to_idx, extensions=IMG_EXTENSIONS)
-    return [classes, [[Path(path).relative_to(split).as_posix(), os.stat(path).st_size] for path, _ in samples]]
+    files = [[Path(path).relative_to(split.folder).as_posix(), os.stat(path).st_size] for path, _ in split.samples]
+    return [split.classes, files]
 
 
-def _folder_signature(splits: list[Path]) -> list:
+def _folder_signature(root: str) -> list:
     """Names and modification times of the split folders and their class folders: one stat each."""
     signature = []
-    for split in splits:
-        for folder in [split, *(split / name for name in find_classes(split)[0])]:
+    for split in split_dirs(root):
+        for folder in [split, *(split / name for name in split_classes(root, split))]:
             signature.append([folder.relative_to(split.parent).as_posix(), folder.stat().st_mtime_ns])
     return signature
 
@@ -127,11 +126,10 @@ def _places_fingerprint(data: DictConfig) -> str:
 
 
 def _folder_fingerprint(root: str) -> str:
-    splits = split_dirs(root)
     return cached(
         Path(root).resolve(),
-        _folder_signature(splits),
-        lambda: _digest([[split.name, _split_listing(split)] for split in splits]),
+        _folder_signature(root),
+        lambda: _digest([[split.folder.name, _split_listing(split)] for split in list_splits(root)]),
     )
 
 
