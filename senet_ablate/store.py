@@ -55,7 +55,7 @@ class RunRecord(TypedDict):
     label: str | None
     seed: int
     config: dict  # resolved; `trainer.device` is the device type the run used (cpu | cuda)
-    data_fingerprint: str | None  # content of the dataset (file names and sizes), not its path
+    data_fingerprint: str | None  # content of the dataset (data/fingerprint.py), not its path
     lr: float | None  # peak lr used, as resolved (typed, or from a preset's linear rule)
     effective_batch: int | None  # images per optimiser step: batch_size x accumulate_steps
     epochs: list[dict]  # metrics of every finished epoch

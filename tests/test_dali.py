@@ -29,9 +29,9 @@ needs_dali = pytest.mark.skipif(
 
 
 def write_smooth_folder(root, suffix="png", per_class=5):
-    """Gradient images of several shapes (JPEGs with an EXIF orientation, which PIL ignores):
-    resampling differences between DALI and torchvision stay within a grey level on them, so the
-    comparison can be tight."""
+    """Gradient images of several shapes (JPEGs with an EXIF orientation, which PIL ignores;
+    "png16": 16-bit greyscale PNGs of the first channel): resampling differences between DALI and
+    torchvision stay within a grey level on them, so the comparison can be tight."""
     for split in ("train", "val"):
         for label, phase in (("cat", 0), ("dog", 1)):
             folder = root / split / label
@@ -41,9 +41,12 @@ def write_smooth_folder(root, suffix="png", per_class=5):
                 y, x = np.mgrid[0:height, 0:width]
                 channels = [x * 255 // width, y * 255 // height, (x + y + 60 * phase) * 255 // (width + height + 60)]
                 image = Image.fromarray(np.stack(channels, -1).astype(np.uint8))
+                if suffix == "png16":
+                    image = Image.fromarray((channels[0] * 257).astype(np.uint16))  # mode I;16
                 exif = Image.Exif()
                 exif[0x0112] = 6 if index == 0 else 1  # EXIF orientation "rotate 90", which PIL ignores
-                image.save(folder / f"{index}.{suffix}", **({"exif": exif} if suffix == "jpg" else {}))
+                path = folder / f"{index}.{suffix.removesuffix('16')}"
+                image.save(path, **({"exif": exif} if suffix == "jpg" else {}))
     return root
 
 
@@ -61,8 +64,9 @@ def batches(cfg, seed=7, start_step=0, rank=0, world_size=1):
 
 
 @needs_dali
-@pytest.mark.parametrize("suffix, interpolation", [("png", "bilinear"), ("jpg", "bicubic")])
+@pytest.mark.parametrize("suffix, interpolation", [("png", "bilinear"), ("jpg", "bicubic"), ("png16", "bilinear")])
 def test_dali_cuts_the_dataloader_paths_windows_and_flips(tmp_path, suffix, interpolation):
+    """png16: DALI scales 16-bit greyscale to 8 bits, as the DataLoader path's load_image does."""
     root = write_smooth_folder(tmp_path / "images", suffix)
     extra = [f"trainer.interpolation={interpolation}", "trainer.eval_crop_pct=0.8"]
     reference = batches(folder_cfg(root, "data.loader=dataloader", *extra))
@@ -74,7 +78,7 @@ def test_dali_cuts_the_dataloader_paths_windows_and_flips(tmp_path, suffix, inte
             assert torch.equal(our_labels, their_labels)
             difference = (ours - theirs).abs()
             assert difference.mean() < 0.5 * GREY_LEVEL
-            assert difference.max() < (2 if suffix == "png" else 8) * GREY_LEVEL  # a wrong window or flip: ~100
+            assert difference.max() < (8 if suffix == "jpg" else 2) * GREY_LEVEL  # a wrong window or flip: ~100
 
 
 @needs_dali

@@ -6,9 +6,11 @@ test, so no test reads a fingerprint cached by another (or by the user)."""
 
 import io
 import logging
+import os
 import pickle
 import re
 import shutil
+import unicodedata
 
 import numpy as np
 import pytest
@@ -20,25 +22,40 @@ from senet_ablate.config import compose_config
 from senet_ablate.data import build_loaders
 from senet_ablate.data import fingerprint as fingerprint_module
 from senet_ablate.data.fingerprint import dataset_fingerprint
-from senet_ablate.data.imagefolder import Augmentation, CorruptImage, collate_skipping_none, imagefolder_datasets
+from senet_ablate.data.imagefolder import (
+    Augmentation,
+    CheckedImages,
+    CorruptImage,
+    collate_skipping_none,
+    imagefolder_datasets,
+    load_image,
+)
 from senet_ablate.distributed import DistributedContext
 from senet_ablate.engine.trainer import NoImagesLeft, Trainer
 from senet_ablate.errors import ConfigError
 from senet_ablate.models.build import build_model
 from senet_ablate.run import run_job
+from senet_ablate.store import run_id
 
 TINY = ["model=resnet20", "trainer=smoke", "trainer.device=cpu", "trainer.progress=false", "trainer.epochs=1"]
 
 
-def write_folder(root, seed=0, per_class=4, classes=("cat", "dog")):
+def write_folder(root, seed=0, per_class=4, classes=("cat", "dog"), suffix="png"):
+    """Random images; as BMPs, every file has the same size whatever its pixels."""
     rng = np.random.default_rng(seed)
     for split in ("train", "val"):
         for label in classes:
             folder = root / split / label
             folder.mkdir(parents=True, exist_ok=True)
             for index in range(per_class):
-                Image.fromarray(rng.integers(0, 256, (36, 40, 3), dtype=np.uint8)).save(folder / f"{index}.png")
+                Image.fromarray(rng.integers(0, 256, (36, 40, 3), dtype=np.uint8)).save(folder / f"{index}.{suffix}")
     return root
+
+
+def forget_fingerprints():
+    """Drop the in-process memo, as a new process starts: the per-file hash cache is what is left."""
+    fingerprint_module._folder_listed.cache_clear()
+    fingerprint_module._places_listed.cache_clear()
 
 
 def write_cifar(root, seed=0, images=20):
@@ -92,7 +109,8 @@ def rename_image(root):
 
 
 def rename_class(root):
-    (root / "val" / "dog").rename(root / "val" / "wolf")
+    for split in ("train", "val"):
+        (root / split / "dog").rename(root / split / "wolf")
 
 
 @pytest.mark.parametrize("change", [add_image, remove_image, rename_image, rename_class])
@@ -111,31 +129,120 @@ def test_files_imagefolder_does_not_load_do_not_count(tmp_path):
     assert dataset_fingerprint(folder_data(root)) == before
 
 
-def test_the_cache_spares_the_scan_until_a_class_folder_changes(tmp_path, monkeypatch):
-    root = write_folder(tmp_path / "images")
-    scanned, scan = [], fingerprint_module._split_listing
-    monkeypatch.setattr(fingerprint_module, "_split_listing", lambda split: scanned.append(split.name) or scan(split))
+def test_same_names_and_sizes_with_other_pixels_are_other_data_and_other_runs(tmp_path):
+    """The issue's case: two folders of equal-sized BMPs, one of them noise, shared a run id."""
+    first, second = (write_folder(tmp_path / name, seed=seed, suffix="bmp") for name, seed in (("a", 0), ("b", 1)))
+    sizes = {path.relative_to(first): path.stat().st_size for path in first.rglob("*.bmp")}
+    assert sizes == {path.relative_to(second): path.stat().st_size for path in second.rglob("*.bmp")}
+    prints = [dataset_fingerprint(folder_data(root)) for root in (first, second)]
+    assert prints[0] != prints[1]
+    cfgs = [
+        compose_config([*TINY, "data=imagefolder", f"data.root={root}", "data.num_classes=2"])
+        for root in (first, second)
+    ]
+    assert run_id(cfgs[0], prints[0]) != run_id(cfgs[1], prints[1])
+
+
+def test_the_same_images_written_twice_elsewhere_are_the_same_data(tmp_path):
+    """Content, not modification times or paths: a copy made without -p has new times."""
+    prints = {dataset_fingerprint(folder_data(write_folder(tmp_path / name, seed=0))) for name in ("a", "b")}
+    assert len(prints) == 1
+
+
+def test_an_image_rewritten_in_place_changes_the_fingerprint(tmp_path):
+    """Same name, same size, new pixels and a new modification time: no folder's time changes."""
+    root = write_folder(tmp_path / "images", suffix="bmp")
     first = dataset_fingerprint(folder_data(root))
-    assert scanned == ["train", "val"]
-    assert dataset_fingerprint(folder_data(root)) == first and scanned == ["train", "val"]
-    add_image(root)
-    assert dataset_fingerprint(folder_data(root)) != first and scanned == ["train", "val"] * 2
+    image, folder_time = root / "train" / "cat" / "0.bmp", (root / "train" / "cat").stat().st_mtime_ns
+    size, time = image.stat().st_size, image.stat().st_mtime_ns
+    Image.fromarray(np.zeros((36, 40, 3), dtype=np.uint8)).save(image)
+    os.utime(image, ns=(time + 10**9, time + 10**9))
+    assert image.stat().st_size == size and (root / "train" / "cat").stat().st_mtime_ns == folder_time
+    forget_fingerprints()  # the next start
+    assert dataset_fingerprint(folder_data(root)) != first
 
 
-def test_a_damaged_or_unwritable_cache_only_costs_a_rescan(tmp_path, monkeypatch, caplog):
+def test_file_hashes_are_cached_by_size_and_time_and_a_process_stats_once(tmp_path, monkeypatch, caplog):
+    root = write_folder(tmp_path / "images")
+    hashed, sha256 = [], fingerprint_module._sha256
+    monkeypatch.setattr(fingerprint_module, "_sha256", lambda path: hashed.append(path.name) or sha256(path))
+    listed, file_hashes = [], fingerprint_module.file_hashes
+    monkeypatch.setattr(fingerprint_module, "file_hashes", lambda *args: listed.append(1) or file_hashes(*args))
+    with caplog.at_level(logging.INFO, logger=fingerprint_module.__name__):
+        first = dataset_fingerprint(folder_data(root))
+    assert len(hashed) == 16 and len(listed) == 2  # 2 splits x 2 classes x 4 images
+    assert "hashing 8 files" in caplog.text and "first fingerprint of this folder" in caplog.text
+    assert dataset_fingerprint(folder_data(root)) == first and len(listed) == 2  # memoised: nothing stat-ed
+    forget_fingerprints()
+    assert dataset_fingerprint(folder_data(root)) == first and len(hashed) == 16 and len(listed) == 4
+    touched = root / "val" / "dog" / "3.png"
+    os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 10**9))
+    forget_fingerprints()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger=fingerprint_module.__name__):
+        assert dataset_fingerprint(folder_data(root)) == first  # read again; the same bytes
+    assert hashed[16:] == ["3.png"] and "hashing 1 files" in caplog.text and "1 new or changed" in caplog.text
+
+
+def test_a_damaged_or_unwritable_cache_only_costs_a_rehash(tmp_path, monkeypatch, caplog):
     root = write_folder(tmp_path / "images")
     first = dataset_fingerprint(folder_data(root))
     cache_files = list(fingerprint_module.cache_dir().rglob("*.json"))
-    assert len(cache_files) == 1
-    for damage in ("{not json", "[]", '{"version": 2}'):
+    assert len(cache_files) == 2  # train/ and val/
+    for damage in ("{not json", "[]", '{"version": 3}', '{"version": 3, "folder": 1, "files": 2}'):
         cache_files[0].write_text(damage)
+        forget_fingerprints()
         assert dataset_fingerprint(folder_data(root)) == first
     blocked = tmp_path / "not-a-dir"
     blocked.write_text("")
     monkeypatch.setenv("SENET_ABLATE_CACHE_DIR", str(blocked))
+    forget_fingerprints()
     with caplog.at_level(logging.DEBUG, logger=fingerprint_module.__name__):
         assert dataset_fingerprint(folder_data(root)) == first
-    assert "cannot cache the fingerprint" in caplog.text
+    assert "cannot cache the file hashes" in caplog.text
+
+
+def test_hidden_folders_are_not_classes(tmp_path):
+    """Jupyter leaves .ipynb_checkpoints wherever a notebook was opened; torchvision's
+    find_classes took it for a class and make_dataset then raised FileNotFoundError."""
+    root = write_folder(tmp_path / "images")
+    first = dataset_fingerprint(folder_data(root))
+    for split in ("train", "val"):
+        (root / split / ".ipynb_checkpoints").mkdir()
+    forget_fingerprints()
+    assert dataset_fingerprint(folder_data(root)) == first
+    train, val = imagefolder_datasets(str(root), Augmentation(32), 2)
+    assert {label for _, label in train.samples} == {0, 1} and len(val) == 8
+
+
+def test_a_class_folder_without_images_is_named(tmp_path):
+    root = write_folder(tmp_path / "images")
+    for name in ("cat", "dog"):
+        shutil.rmtree(root / "val" / name)
+        (root / "val" / name).mkdir()
+    (root / "val" / "dog" / "notes.txt").write_text("not an image")
+    with pytest.raises(ConfigError) as refused:
+        dataset_fingerprint(folder_data(root))
+    assert refused.value.key == "data.root" and refused.value.value == str(root)
+    assert refused.value.allowed == (
+        f"class folders with no images: {root}/val/cat, {root}/val/dog "
+        "(images end in .jpg .jpeg .png .ppm .bmp .pgm .tif .tiff .webp): add images or remove the folders"
+    )
+
+
+def test_a_flat_validation_folder_is_named_as_imagenets_raw_layout(tmp_path):
+    root = write_folder(tmp_path / "images")
+    for path in (root / "val").glob("*/*.png"):
+        path.rename(root / "val" / f"{path.parent.name}_{path.name}")
+    for name in ("cat", "dog"):
+        (root / "val" / name).rmdir()
+    with pytest.raises(ConfigError) as refused:
+        dataset_fingerprint(folder_data(root))
+    assert refused.value.key == "data.root"
+    assert refused.value.allowed == (
+        f"{root}/val holds 8 images but no class folders, like ImageNet's raw validation layout: "
+        f"sort the images into one folder per class, {root}/val/<class>/"
+    )
 
 
 def cifar_data(root):
@@ -258,8 +365,57 @@ def test_val_must_have_the_training_classes(tmp_path):
     """Labels are class indices: a val/ without `cat` would label its dogs as cats."""
     root = write_folder(tmp_path / "images")
     shutil.rmtree(root / "val" / "cat")
-    with pytest.raises(ConfigError, match="data.root=.*val must have the same class folders as .*train"):
+    with pytest.raises(
+        ConfigError, match="data.root=.*val must have the class folders of .*train: only in train: 'cat'$"
+    ):
         imagefolder_datasets(str(root), Augmentation(32), 2)
+
+
+def test_a_class_mismatch_names_the_classes_and_a_unicode_normalisation_twin(tmp_path):
+    """NFC and NFD spellings of 'Über' look the same on screen; ascii() shows them apart."""
+    root = write_folder(tmp_path / "images", classes=("a", "b", "c", "d", "e", "f", "g"), per_class=1)
+    shutil.rmtree(root / "val" / "a")  # 6 classes only in val, 2 only in train
+    for index in range(6):
+        (root / "val" / f"v{index}").mkdir()
+    (root / "train" / unicodedata.normalize("NFC", "Über")).mkdir()
+    (root / "val" / unicodedata.normalize("NFD", "Über")).mkdir()
+    with pytest.raises(ConfigError) as refused:
+        dataset_fingerprint(folder_data(root))
+    assert refused.value.allowed == (
+        f"{root}/val must have the class folders of {root}/train: only in train: 'a', '\\xdcber'; "
+        "only in val: 'U\\u0308ber', 'v0', 'v1', 'v2', 'v3' and 2 more; "
+        "'\\xdcber' and 'U\\u0308ber' (NFC vs NFD) differ only in Unicode normalisation: rename one of each pair"
+    )
+
+
+GREY = np.random.default_rng(0).integers(0, 16_000, (24, 32)).astype(np.uint16)  # true 8-bit mean ~31
+
+
+@pytest.mark.parametrize(
+    "name, pixels, mode",
+    [
+        ("grey16.png", GREY, "I;16"),
+        ("big-endian16.tif", GREY.astype(">u2"), "I;16B"),
+        ("int32.tif", GREY.astype(np.int32), "I"),
+    ],
+)
+def test_images_wider_than_8_bits_are_scaled_not_clipped(tmp_path, name, pixels, mode):
+    """PIL's convert('RGB') clipped a 16-bit PNG of mean 31 to 98.8% white."""
+    Image.fromarray(pixels).save(tmp_path / name)
+    with Image.open(tmp_path / name) as opened:
+        assert opened.mode == mode
+    loaded = np.asarray(load_image(str(tmp_path / name)))
+    assert loaded.shape == (24, 32, 3) and loaded.dtype == np.uint8
+    assert abs(loaded.mean() - GREY.mean() / 257) < 1
+    assert loaded.max() == round(GREY.max() / 257)
+
+
+def test_floating_point_images_are_refused_and_can_be_skipped(tmp_path):
+    path = tmp_path / "depth.tif"
+    Image.fromarray(np.ones((8, 8), dtype=np.float32)).save(path)
+    with pytest.raises(CorruptImage, match=f"^unreadable image {re.escape(str(path))} \\(mode F .*skip_corrupt=true"):
+        load_image(str(path))
+    assert CheckedImages([(str(path), 0)], transform=None, skip_corrupt=True)[0] is None
 
 
 def test_skipped_images_are_counted_in_the_record_and_a_failure_names_the_file(tmp_path):

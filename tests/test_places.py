@@ -64,7 +64,7 @@ def test_a_places365_run_trains_on_the_file_lists_images(tmp_path):
     assert record["epochs"][0]["val_images"] == 2 and record["data_fingerprint"]
 
 
-def test_the_fingerprint_is_the_file_lists_not_the_path(tmp_path):
+def test_the_fingerprint_is_the_file_lists_and_images_not_the_path(tmp_path):
     root = write_places(tmp_path / "places")
     first = dataset_fingerprint(_cfg(root).data)
     shutil.copytree(root, tmp_path / "copy")
@@ -73,6 +73,20 @@ def test_the_fingerprint_is_the_file_lists_not_the_path(tmp_path):
     shutil.copytree(root, relabelled)
     write_meta(relabelled, val=[(VAL[0][0], 5), VAL[1]])  # one validation image's label changed
     assert dataset_fingerprint(_cfg(relabelled).data) != first
+    replaced = tmp_path / "replaced"
+    shutil.copytree(root, replaced)
+    write_images(replaced / "val_large", VAL[:1], seed=2)  # one image, same name, other pixels
+    assert dataset_fingerprint(_cfg(replaced).data) != first
+
+
+def test_a_listed_image_that_is_missing_is_named(tmp_path):
+    root = write_places(tmp_path / "places")
+    missing = root / "data_large_challenge" / "b" / "bakery" / "00000001.jpg"
+    missing.unlink()
+    with pytest.raises(ConfigError) as refused:
+        dataset_fingerprint(_cfg(root).data)
+    assert refused.value.key == "data.root"
+    assert refused.value.allowed == f"{missing}, named in {root}/places365_train_challenge.txt, is missing"
 
 
 def test_a_missing_copy_names_the_file_and_bad_keys_are_refused(tmp_path):

@@ -4,20 +4,30 @@ Train: RandomResizedCrop(image_size) + flip. Eval: resize the shorter side to
 image_size * 256 / 224, centre crop image_size (the paper's 256 -> 224 protocol). A recipe may
 change the training crop size, add RandAugment and change the evaluation crop (`Augmentation`).
 
-An unreadable image (truncated, empty, not an image) stops the run with its path named, or,
-with `data.skip_corrupt=true`, is left out of its batch with a warning naming it; the trainer
-counts the images a batch lacks.
+The classes of a split are its folders, sorted, except hidden ones (a name starting with '.',
+such as the `.ipynb_checkpoints` Jupyter leaves behind); its images are the files under them
+with one of torchvision's image extensions (`list_splits`). A class folder with no image, a
+split with images but no class folders (ImageNet's raw validation layout) and train/val class
+folders that differ are refused as ConfigErrors naming the folders.
+
+An unreadable image (truncated, empty, not an image, floating-point pixels) stops the run with
+its path named, or, with `data.skip_corrupt=true`, is left out of its batch with a warning
+naming it; the trainer counts the images a batch lacks. Greyscale images of 16-bit (or 32-bit)
+integers are scaled to 8 bits (see `to_rgb`).
 """
 
 import logging
+import os
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from omegaconf import DictConfig
 from PIL import Image
 from torch.utils.data import Dataset, default_collate
-from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset, pil_loader
+from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension, make_dataset
 from torchvision.transforms import v2
 
 from senet_ablate.errors import ConfigError
@@ -31,14 +41,31 @@ class CorruptImage(RuntimeError):
     """An image file PIL cannot decode. One string argument, so a DataLoader worker can re-raise it."""
 
 
-def load_image(path: str):
-    """PIL's RGB image at `path`; a decoding failure becomes CorruptImage naming the file.
+def to_rgb(image: Image.Image) -> Image.Image:
+    """`image` as 8-bit RGB, with integer pixels wider than 8 bits scaled (value / 257: 65535 -> 255).
 
-    pil_loader converts to RGB, which decodes the pixels, so a file truncated after a valid
-    header fails here too, not later in a transform (ImageFile.LOAD_TRUNCATED_IMAGES stays False).
-    A damaged header can also claim an absurd size, which PIL refuses as a decompression bomb."""
+    PIL's own convert('RGB') clips them instead: a 16-bit greyscale PNG (mode I;16) of true mean
+    31 came out 98.8% white. Pillow opens a 16-bit RGB PNG as RGB already (its high bytes). Mode I
+    (32-bit) is taken to hold 16-bit values, as Pillow's other 16-bit readers leave them; values
+    beyond are clipped. Floating-point pixels (mode F) have no agreed range, so they are refused
+    (ValueError) rather than guessed."""
+    if image.mode == "F":
+        raise ValueError("mode F (floating-point pixels) has no 8-bit scale: convert the file to 8 or 16 bits")
+    if image.mode == "I" or image.mode.startswith("I;16"):
+        scaled = np.rint(np.asarray(image, dtype=np.float64) / 257).clip(0, 255).astype(np.uint8)
+        image = Image.fromarray(scaled)  # 2-D uint8: mode L
+    return image.convert("RGB")
+
+
+def load_image(path: str):
+    """The RGB image at `path` (`to_rgb`); a decoding failure becomes CorruptImage naming the file.
+
+    Converting decodes the pixels, so a file truncated after a valid header fails here too, not
+    later in a transform (ImageFile.LOAD_TRUNCATED_IMAGES stays False). A damaged header can also
+    claim an absurd size, which PIL refuses as a decompression bomb."""
     try:
-        return pil_loader(path)
+        with Image.open(path) as image:
+            return to_rgb(image)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:  # PIL's "cannot decode"
         raise CorruptImage(
             f"unreadable image {path} ({error}): set data.skip_corrupt=true to skip such images"
@@ -89,6 +116,94 @@ def split_dirs(root: str) -> list[Path]:
     return dirs
 
 
+def listed(names: list[str], limit: int = 5) -> str:
+    """The first `limit` names, comma-separated, then "and N more": a message stays one line."""
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def split_classes(root: str, split: Path) -> list[str]:
+    """The class folder names of `split`, sorted (a class's index is its label, as in ImageFolder).
+
+    Hidden folders are not classes: Jupyter makes `.ipynb_checkpoints` wherever a notebook is
+    opened, and torchvision's ImageFolder would take it for a class with no images. A split without
+    class folders is refused; one holding its images directly is ImageNet's raw validation layout
+    (50,000 JPEGs in one folder, labels in the devkit), which has no labels ImageFolder can read."""
+    with os.scandir(split) as entries:
+        entries = list(entries)
+    classes = sorted(entry.name for entry in entries if entry.is_dir() and not entry.name.startswith("."))
+    if not classes:
+        images = sum(entry.is_file() and has_file_allowed_extension(entry.name, IMG_EXTENSIONS) for entry in entries)
+        layout = (
+            f"{split} holds {images} images but no class folders, like ImageNet's raw validation layout"
+            if images
+            else f"{split} has no class folders"
+        )
+        raise ConfigError("data.root", root, f"{layout}: sort the images into one folder per class, {split}/<class>/")
+    return classes
+
+
+def _class_mismatch(train: list[str], val: list[str]) -> str:
+    """What differs between the train and val class names, written with ascii() so that names
+    which look alike on screen (NFC and NFD spellings of 'Über') show where they differ."""
+    only_train, only_val = sorted(set(train) - set(val)), sorted(set(val) - set(train))
+    parts = [
+        f"only in {split}: {listed([ascii(name) for name in names])}"
+        for split, names in (("train", only_train), ("val", only_val))
+        if names
+    ]
+    val_by_nfc = {unicodedata.normalize("NFC", name): name for name in only_val}
+    twins = [
+        (name, val_by_nfc[nfc]) for name in only_train if (nfc := unicodedata.normalize("NFC", name)) in val_by_nfc
+    ]
+    if twins:
+
+        def form(name: str) -> str:
+            return next((form for form in ("NFC", "NFD") if unicodedata.is_normalized(form, name)), "mixed")
+
+        pairs = listed([f"{ascii(a)} and {ascii(b)} ({form(a)} vs {form(b)})" for a, b in twins])
+        parts.append(f"{pairs} differ only in Unicode normalisation: rename one of each pair")
+    return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class SplitListing:
+    """One split of an image folder as ImageFolder would see it."""
+
+    folder: Path
+    classes: list[str]
+    samples: list[tuple[str, int]]  # (image path, class index), in ImageFolder's order
+
+
+def list_splits(root: str) -> list[SplitListing]:
+    """train and val of `root`, listed once for the fingerprint, the DataLoader path and DALI alike.
+
+    The classes come from `split_classes`; the images from torchvision's make_dataset (files with
+    an image extension under each class folder, symbolic links followed). Train and val must have
+    the same class folders (labels are class indices: val's would silently mean other classes),
+    and each class folder an image: else a ConfigError naming them, where torchvision raises
+    FileNotFoundError."""
+    folders = split_dirs(root)
+    classes = [split_classes(root, folder) for folder in folders]
+    if classes[0] != classes[1]:
+        raise ConfigError(
+            "data.root", root, f"{folders[1]} must have the class folders of {folders[0]}: {_class_mismatch(*classes)}"
+        )
+    listings = []
+    for folder, names in zip(folders, classes, strict=True):
+        labels = {name: index for index, name in enumerate(names)}
+        samples = make_dataset(str(folder), labels, IMG_EXTENSIONS, allow_empty=True)
+        empty = sorted(set(names) - {names[label] for _, label in samples})
+        if empty:
+            raise ConfigError(
+                "data.root",
+                root,
+                f"class folders with no images: {listed([str(folder / name) for name in empty])} "
+                f"(images end in {' '.join(IMG_EXTENSIONS)}): add images or remove the folders",
+            )
+        listings.append(SplitListing(folder, names, samples))
+    return listings
+
+
 @dataclass(frozen=True)
 class Augmentation:
     """What a recipe asks of image-folder transforms (the `trainer.*` keys of the same names)."""
@@ -128,16 +243,13 @@ def train_eval_transforms(augmentation: Augmentation) -> tuple[v2.Compose, v2.Co
 def imagefolder_datasets(
     root: str, augmentation: Augmentation, num_classes: int, skip_corrupt: bool = False
 ) -> tuple[CheckedImages, CheckedImages]:
-    """Train and val sets of `<root>/{train,val}/<class>/*` (classes sorted by name, as torchvision's
-    ImageFolder) with `train_eval_transforms`, normalised by the loader with IMAGENET_MEAN_STD."""
-    train_dir, val_dir = split_dirs(root)
-    train_classes, val_classes = (find_classes(str(folder))[1] for folder in (train_dir, val_dir))
-    if len(train_classes) != num_classes:
-        raise ConfigError("data.num_classes", num_classes, f"{root}/train has {len(train_classes)} class folders")
-    if val_classes != train_classes:  # labels are class indices: val's would silently mean other classes
-        raise ConfigError("data.root", root, f"{val_dir} must have the same class folders as {train_dir}")
+    """Train and val sets of `<root>/{train,val}/<class>/*` (`list_splits`) with
+    `train_eval_transforms`, normalised by the loader with IMAGENET_MEAN_STD."""
+    train, val = list_splits(root)
+    if len(train.classes) != num_classes:
+        raise ConfigError("data.num_classes", num_classes, f"{root}/train has {len(train.classes)} class folders")
     train_transform, eval_transform = train_eval_transforms(augmentation)
-    return tuple(
-        CheckedImages(make_dataset(str(folder), train_classes, IMG_EXTENSIONS), transform, skip_corrupt)
-        for folder, transform in ((train_dir, train_transform), (val_dir, eval_transform))
+    return (
+        CheckedImages(train.samples, train_transform, skip_corrupt),
+        CheckedImages(val.samples, eval_transform, skip_corrupt),
     )
