@@ -23,7 +23,7 @@ from hydra.errors import OverrideParseException
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from senet_ablate.atomic import check_writable_dir
+from senet_ablate.atomic import FULL_OR_READ_ONLY, check_writable_dir
 from senet_ablate.cli import run_cli
 from senet_ablate.config import CONFIG_DIR, apply_row, check_config, compose_config, expand_user_paths, row_configs
 from senet_ablate.errors import ConfigError
@@ -123,7 +123,10 @@ def main(cfg: DictConfig) -> dict:
     except KeyboardInterrupt:
         print("error: stopped by Ctrl-C (the step in progress is not saved; the same command resumes)", file=sys.stderr)
         sys.exit(130)
-    except OSError as error:  # a record or claim under results_dir cannot be written: a full disk
+    except OSError as error:
+        if error.errno not in FULL_OR_READ_ONLY:
+            raise
+        # a claim or record under results_dir cannot be written: the disk filled up after the check
         print(f"error: cannot write under {Path(cfg.results_dir).resolve()}: {error}", file=sys.stderr)
         sys.exit(1)
     if record["status"] == "interrupted" or (HydraConfig.get().mode == RunMode.RUN and record["status"] != "completed"):

@@ -8,6 +8,7 @@ results dir that a team shares (umask 002, or a directory's default ACL) stays r
 team. (`tempfile.mkstemp` would make every record and checkpoint 0600: readable by its writer only.)
 """
 
+import errno
 import os
 import secrets
 import tempfile
@@ -16,6 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from senet_ablate.errors import ConfigError
+
+# A disk full, a quota reached, a file system gone read-only: what stops a write, not a run's doing.
+FULL_OR_READ_ONLY = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 
 
 @contextmanager

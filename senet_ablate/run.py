@@ -11,7 +11,6 @@ record that cannot be written (a full disk) makes the run count as failed. A pro
 was taken over while it was suspended stops without writing anything (`claims.py`).
 """
 
-import errno
 import logging
 import platform
 import random
@@ -27,6 +26,7 @@ import torchvision
 from omegaconf import DictConfig
 
 import senet_ablate
+from senet_ablate.atomic import FULL_OR_READ_ONLY
 from senet_ablate.claims import Claim, claim_run, heartbeat_age_s
 from senet_ablate.complexity import config_complexity
 from senet_ablate.config import for_device, se_stages
@@ -52,8 +52,6 @@ from senet_ablate.store import (
 log = logging.getLogger(__name__)
 # A diverged run would diverge again (training is deterministic): like a completed one, it is final.
 FINAL_STATUSES = ("completed", "diverged")
-# A disk full, a quota reached, a file system gone read-only: the run's doing is fine, its storage is not.
-FULL_OR_READ_ONLY = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 
 
 def _now() -> str:
@@ -293,7 +291,10 @@ def run_job(cfg: DictConfig) -> RunRecord:
     except Exception as error:
         if isinstance(error, OSError) and error.errno in FULL_OR_READ_ONLY:
             log.error(
-                "run %s failed: %s under %s: free space there and run the same command again", run, error, path.parent
+                "run %s failed: %s under %s: free space (or write access) there and run the same command again",
+                run,
+                error,
+                path.parent,
             )
         else:
             log.exception("run %s failed", run)

@@ -109,3 +109,28 @@ def test_a_read_only_results_dir_is_one_line_with_exit_status_2(tmp_path, make_r
         "choose a directory you can write to"
     ]
     assert not list(Path(read_only_dir).iterdir())
+
+
+@pytest.mark.slow
+def test_a_claim_the_full_disk_refuses_is_one_line_and_leaves_no_claim(tmp_path):
+    """The disk fills between the start's check and the claim: one line, exit 1, and no empty
+    claim to hold the run for nobody; the same command then runs."""
+    full_at_the_claim = (
+        "import errno, runpy, sys\n"
+        "from senet_ablate.claims import Claim\n"
+        "def full(self): raise OSError(errno.ENOSPC, 'No space left on device')\n"
+        "Claim._write = full\n"
+        "sys.argv = ['senet_ablate', *sys.argv[1:]]\n"
+        "runpy.run_module('senet_ablate', run_name='__main__', alter_sys=True)\n"
+    )
+    args = [*TINY, "trainer.epochs=1", f"results_dir={tmp_path}"]
+    result = subprocess.run(
+        [sys.executable, "-c", full_at_the_claim, *args], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: cannot write under {tmp_path.resolve()}: [Errno 28] No space left on device"
+    )
+    assert not list((tmp_path / "runs").glob("*.claim"))
+    rerun = subprocess.run([sys.executable, "-m", "senet_ablate", *args], capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
