@@ -25,6 +25,7 @@ from senet_ablate.models.shake_mix import BACKWARD_MODES, FORWARD_MODES, LEVELS
 # directory in a checkout (editable install) as in site-packages (wheel, `pip install .`).
 CONFIG_DIR = Path(_shipped_configs.__file__).resolve().parent
 
+PAIRS = "pairs"  # exp.reference of the paired tables: each row SE-X against its own X
 SQUEEZES = ("avg", "max", "none")
 GATES = ("sigmoid", "tanh", "relu")
 DATASETS = ("cifar10", "cifar100", "imagenet", "imagefolder", "places365", "synthetic")
@@ -170,6 +171,15 @@ class ExpConfig:
     table: str | None = None
     row: str | None = None  # the row this job runs; set by the sweep
     rows: list[RowConfig] = field(default_factory=list)
+    # The row every other row is compared with (Dunnett's many-to-one, `report/stats.py`): the SE-off
+    # row where the file has one, else the paper's standard SE row; `pairs` in the paired tables,
+    # where each row SE-X is compared with its own X.
+    reference: str | None = None
+    # The smallest difference of interest, in top-1 error points: rows within it of the reference
+    # are called equivalent (two one-sided tests), and unresolved rows are told how many seeds would
+    # detect it. 0.2 by default: above ImageNet ResNet-50's seed noise (0.07-0.10, DESIGN.md), below
+    # most of the paper's ablation differences.
+    margin: float = 0.2
     # The overrides the config was composed from (set by compose_config and by the CLI): a row
     # that selects a preset is composed again from them.
     overrides: list[str] = field(default_factory=list)
@@ -444,6 +454,9 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError("results_dir", cfg.results_dir, "must not be empty")
     if cfg.exp.row is not None:
         _choice("exp.row", cfg.exp.row, [row.label for row in cfg.exp.rows])
+    if cfg.exp.rows:
+        _choice("exp.reference", cfg.exp.reference, [PAIRS, *(row.label for row in cfg.exp.rows)])
+        _range("exp.margin", cfg.exp.margin, low=0, low_open=True)
 
 
 def _override_key(override: str) -> str:

@@ -270,3 +270,13 @@ def test_a_tilde_path_is_one_line_and_a_quoted_one_is_the_home_directory():
         check_command_line(["data=imagefolder", "data.root=~/x", "data.num_classes=2"])
     cfg = compose_config(["data=imagefolder", 'data.root="~/x"', "results_dir='~/results'"])
     assert cfg.data.root == str(Path.home() / "x") and cfg.results_dir == str(Path.home() / "results")
+
+
+def test_an_experiments_reference_must_be_one_of_its_rows_and_its_margin_positive():
+    with pytest.raises(ConfigError, match="exp.reference='SE-ResNet-50' is not allowed: choose one of pairs, 2, 4, 8"):
+        check_config(compose_config(["+exp=reduction_sweep", "exp.reference=SE-ResNet-50"]))
+    with pytest.raises(ConfigError, match="exp.margin=0.0 is not allowed: must be 0 < margin"):
+        check_config(compose_config(["+exp=reduction_sweep", "exp.margin=0"]))
+    for name in EXP_FILES:  # every file names its reference: a row of its own, or `pairs`
+        cfg = compose_config([f"+exp={name}"])
+        assert cfg.exp.reference in ["pairs", *(row.label for row in cfg.exp.rows)], name

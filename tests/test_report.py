@@ -98,7 +98,8 @@ def test_cells_show_seeds_statuses_paper_and_difference(reduction_report):
     )
     assert (
         lines["8"]
-        == "| 8 | 22.50 (1/2 seeds) | 22.26 | +0.24 | 6.25 (1/2 seeds) | 5.99 | +0.26 | 0.274 | 30.7 | 40.555 "
+        == "| 8 | 22.50 (n=1 of 2, 1 failed) | 22.26 | +0.24 | 6.25 (n=1 of 2, 1 failed) | 5.99 | +0.26 | 0.274 | 30.7 "
+        "| 40.555 "
         "|  | -1.04 |"
     )
     assert lines["4"] == "| 4 | failed | 22.25 |  | failed | 6.09 |  | 0.278 | 35.7 | 40.559 |  | -1.05 |"
@@ -108,7 +109,7 @@ def test_cells_show_seeds_statuses_paper_and_difference(reduction_report):
     # never run: pending, but params and FLOPs are filled; MFLOPs with the decimals that tell the rows apart
     assert (
         lines["original"]
-        == "| original | pending | 23.30 |  | pending | 6.55 |  | 0.270 | 25.6 | 40.551 | baseline |  |"
+        == "| original | pending | 23.30 |  | pending | 6.55 |  | 0.270 | 25.6 | 40.551 | reference |  |"
     )
 
 
@@ -251,8 +252,10 @@ def test_without_records_the_defaults_are_pending_with_complexity(tmp_path):
     )
     markdown = (tmp_path / "se3x3_sweep.md").read_text()
     lines = table_lines(markdown)
-    assert lines["SE"] == "| SE | pending | 22.28 |  | pending | 6.03 |  | 26.060 | 28.1 | 81.2 | 3870 |"
-    assert lines["SE_3x3"] == "| SE_3x3 | pending | 22.48 |  | pending | 6.02 |  | 23.690 | 25.8 | 78.9 | 3860 |"
+    assert lines["SE"] == "| SE | pending | 22.28 |  | pending | 6.03 |  | 26.060 | 28.1 | 81.2 | 3870 | reference |  |"
+    assert lines["SE_3x3"] == (
+        "| SE_3x3 | pending | 22.48 |  | pending | 6.02 |  | 23.690 | 25.8 | 78.9 | 3860 |  | +0.20 |"
+    )  # the paper's own Δ against the reference row, SE; ours waits for runs
     assert "- data: synthetic (10 classes, 32 px); model: resnet50; schedule: plateau, 300 epochs" in markdown
     assert "defaults in: nothing" in markdown
     assert "- runs: 0 (every row pending)" in markdown
@@ -428,7 +431,9 @@ def test_a_row_that_does_not_apply_reads_n_a_with_why(tmp_path):
     write_reports(tmp_path, tmp_path, exps=["se3x3_sweep"])
     markdown = (tmp_path / "se3x3_sweep.md").read_text()
     lines = table_lines(markdown)
-    assert lines["SE_3x3"] == "| SE_3x3 | n/a | n/a | n/a | n/a |"  # resnet20 is not the paper's model: no paper column
+    assert (
+        lines["SE_3x3"] == "| SE_3x3 | n/a | n/a | n/a | n/a |  |"
+    )  # resnet20 is not the paper's model: no paper column
     assert lines["SE"].startswith("| SE | 30.00 (n=1) |")
     assert "- `SE_3x3`: se.position='3x3' is not allowed: resnet20 supports standard, pre, post, identity" in markdown
 
@@ -486,36 +491,51 @@ def test_paper_figures_appear_in_the_papers_setting_only_unless_asked_for(tmp_pa
         write_reports(tmp_path, tmp_path, paper="sometimes")
 
 
-def test_delta_vs_baseline_has_a_t_interval_and_a_noise_marker_checked_by_hand(tmp_path):
+def test_the_delta_column_shows_each_rows_interval_and_verdict_against_the_reference(tmp_path):
+    """The numbers are checked against independent computations in test_stats.py; here, that the
+    table shows them, with the verdict's word, and says how they were computed."""
     runs = {"original": [23.30, 23.40, 23.20], "16": [22.30, 22.40, 22.35], "8": [23.25, 23.35, 23.30], "4": [22.25]}
+    runs["32"] = [23.45, 23.15, 23.60]
     for label, errors in runs.items():
         for seed, error in enumerate(errors):
             add_run(tmp_path, "reduction_sweep", label, seed=seed, top1=error, top5=6.0)
+    add_run(tmp_path, "reduction_sweep", "4", seed=1, status="diverged")
     write_reports(tmp_path, tmp_path, exps=["reduction_sweep"], paper="always")
-    lines = table_lines((tmp_path / "reduction_sweep.md").read_text())
-    # 16 vs original: Δ = 22.35 - 23.30 = -0.95; pooled variance (2 * 0.0025 + 2 * 0.01) / 4 = 0.00625;
-    # half width t(0.975, 4) * sqrt(0.00625) * sqrt(1/3 + 1/3) = 2.7764 * 0.079057 * 0.81650 = 0.1792
-    assert lines["16"].endswith("| -0.95 [-1.13, -0.77] ✓ | -1.02 |")  # paper: 22.28 - 23.30
-    assert lines["8"].endswith("| +0.00 [-0.18, +0.18] ≈ | -1.04 |")  # within seed noise
-    # one seed against three: the baseline's variance alone, 2 df: 4.3027 * 0.1 * sqrt(1 + 1/3) = 0.4968
-    assert lines["4"].endswith("| -1.05 [-1.55, -0.55] ✓ | -1.05 |")
-    assert lines["32"].endswith("|  | -0.58 |") and lines["original"].endswith("| baseline |  |")
-    assert lines["row"].endswith("| Δ top-1 vs original | paper Δ |")
+    text = (tmp_path / "reduction_sweep.md").read_text()
+    lines = table_lines(text)
+    expected = stats.versus_reference(runs, "original", 0.2)
+    for label, comparison in expected.items():
+        cell = f"{comparison.delta:+.2f} [{comparison.low:+.2f}, {comparison.high:+.2f}] {comparison.verdict}"
+        assert f"| {cell}" in lines[label], (label, lines[label])
+    verdicts = {label: comparison.verdict for label, comparison in expected.items()}
+    assert verdicts == {"16": "better", "8": "unresolved", "4": "better", "32": "unresolved"}
+    seeds = stats.seeds_needed(0.2, stats.pooled(runs).std, 5, 4)
+    assert f"unresolved: {seeds} seeds/row for ±0.2; detects ±{expected['8'].detectable:.2f} now" in lines["8"]
+    assert lines["original"].endswith("| reference |  |") and lines["2"].endswith("|  | -1.01 |")
+    assert "22.25 (n=1 of 2, 1 diverged)" in lines["4"]  # the diverged seed is counted, not dropped
+    assert "Dunnett's many-to-one 95% simultaneous intervals over 4 rows" in text and "(13 runs, df = 8)" in text
+    section = json.loads((tmp_path / "reduction_sweep.json").read_text())["sections"][0]
+    assert section["statistics"]["df"] == 8 and section["statistics"]["margin"] == 0.2
+    rows = {row["label"]: row for row in section["rows"]}
+    assert rows["16"]["top1_values"] == [
+        {"seed": 0, "top1_err": 22.3},
+        {"seed": 1, "top1_err": 22.4},
+        {"seed": 2, "top1_err": 22.35},
+    ]
+    assert rows["16"]["vs_reference"]["verdict"] == "better" and rows["16"]["vs_reference"]["p_value"] < 0.05
+    assert len(section["statistics"]["all_pairs"]["pairs"]) == 6  # Tukey over the 4 rows of 2+ seeds
 
 
-def test_with_one_seed_the_interval_is_unknown_and_the_seeds_needed_come_from_the_spread_seen(tmp_path):
-    for label, errors in {"original": [23.30], "2": [23.20], "16": [22.30, 22.50]}.items():
-        for seed, error in enumerate(errors):
-            add_run(tmp_path, "reduction_sweep", label, seed=seed, top1=error, top5=6.0)
+def test_with_one_seed_in_every_row_nothing_is_called_but_unresolved(tmp_path):
+    for label, error in {"original": 23.30, "2": 23.20, "16": 22.30}.items():
+        add_run(tmp_path, "reduction_sweep", label, seed=0, top1=error, top5=6.0)
     write_reports(tmp_path, tmp_path, exps=["reduction_sweep"])
-    lines = table_lines((tmp_path / "reduction_sweep.md").read_text())
-    # spread seen: std of row 16, 0.1414; Δ = -0.10 needs t(0.975, 2n - 2) * 0.1414 * sqrt(2 / n) < 0.10:
-    # n = 16 gives 2.0423 * 0.1414 * 0.3536 = 0.1021, n = 17 gives 2.0369 * 0.1414 * 0.3430 = 0.0988
-    assert lines["2"].endswith("| -0.10, interval unknown: ~17 seeds/row needed |")
+    text = (tmp_path / "reduction_sweep.md").read_text()
+    lines = table_lines(text)
+    assert lines["2"].endswith("| -0.10, unresolved: one seed per row |")
+    assert lines["16"].endswith("| -1.00, unresolved: one seed per row |")
+    assert "one seed per row, so no spread to judge a difference by" in text
     assert "paper Δ" not in lines["row"]  # resnet20 on synthetic data: not the paper's setting
-    assert stats.t_quantile(0.975, 1) == pytest.approx(12.706, abs=1e-3)
-    assert stats.t_quantile(0.975, 4) == pytest.approx(2.776, abs=1e-3)
-    assert stats.t_quantile(0.975, 30) == pytest.approx(2.042, abs=1e-3)
 
 
 def test_mobile_layout_shows_mflops_and_the_papers_params_and_mflops(tmp_path):
@@ -556,7 +576,8 @@ def test_attention_sweep_cites_its_sources_and_compares_with_the_plain_network(f
         "ECA": 22.52,
         "CBAM": 22.66,
     }
-    assert rows["CBAM"]["vs_baseline"]["baseline"] == "vanilla" and rows["CBAM"]["vs_baseline"]["paper_delta"] == -2.14
+    assert rows["CBAM"]["vs_reference"]["reference"] == "vanilla"
+    assert rows["CBAM"]["vs_reference"]["paper_delta"] == -2.14
     on_cifar = tables.load_experiment("attention_sweep", ("data=cifar10", "model=resnet20", "trainer=cifar_paper"))
     assert not tables.summarize_section(on_cifar, tables.sections(on_cifar, [])[0], {})["paper_shown"]
 

@@ -22,11 +22,11 @@ from omegaconf import OmegaConf
 
 from senet_ablate.atomic import atomic_file, check_writable_dir
 from senet_ablate.complexity import Complexity, config_complexity
-from senet_ablate.config import Config, compose_config, config_dirs, row_configs
+from senet_ablate.config import PAIRS, Config, compose_config, config_dirs, row_configs
 from senet_ablate.errors import ConfigError
 from senet_ablate.metrics import TOP5_UNDEFINED, top5_defined
+from senet_ablate.report import stats
 from senet_ablate.report.plots import write_curves
-from senet_ablate.report.stats import difference, pooled_std
 from senet_ablate.status import STATES, RunState, live_holder, state_of
 from senet_ablate.store import RUNTIME_KEYS, config_dict, iter_records, runs_dir
 
@@ -76,16 +76,16 @@ PAIRED = {
     "recipe": ("top1_err", "top5_err"),
 }
 FOOTNOTE = (
-    "Errors: mean ± sample std over the completed seeds (n); `k/n seeds`: only k of the n recorded "
-    "seeds completed. Δ = ours − paper. GFLOPs are multiply-adds of convolutions and linear layers at "
+    "Errors: mean ± sample std over the completed seeds (n); `n=k of m, ...`: only k of the m recorded "
+    "seeds completed, the others counted by state (a diverged or failed run is never dropped silently). "
+    "Δ = ours − paper. GFLOPs are multiply-adds of convolutions and linear layers at "
     "`data.image_size`, batch 1 (torch FlopCounterMode total / 2). Params count the SE FC biases "
     "(`se.bias`); the paper rounds its figures up (30.604M is printed 30.7) and trained its ablations "
     "without FC biases. "
-    "Δ top-1 vs baseline: mean(row) − mean(baseline) over completed seeds, with its 95% Student t interval "
-    "(pooled variance, n1 + n2 − 2 degrees of freedom); ✓: the interval excludes 0, a difference larger "
-    "than seed noise; ≈: it does not. With one seed in each the interval is unknown, and the seeds per row "
-    "that would resolve the observed Δ at the spread pooled over the section's rows are given instead. "
-    "paper Δ: the same difference between the paper's own figures, single runs with no interval."
+    "Δ top-1 vs the reference row: mean(row) − mean(reference) over completed seeds (negative: fewer "
+    "errors), with its 95% simultaneous interval and a verdict; the method, its degrees of freedom and "
+    "the margin are stated under each table. paper Δ: the same difference between the paper's own "
+    "figures, single runs with no interval."
 )
 
 
@@ -106,6 +106,8 @@ class Experiment:
     identities: dict[str, dict]  # row label -> {dotted key: value} a record must agree with
     identity_keys: set[str]  # the same for every row: all `se.*` keys and the keys rows set
     defaults: dict  # the file's own setting, shown (all rows pending) before any run exists
+    reference: str | None = None  # exp.reference: a row label, or `pairs` (each SE-X against X)
+    margin: float = 0.2  # exp.margin: the smallest difference of interest, top-1 points
 
 
 @dataclass
@@ -173,7 +175,8 @@ def load_experiment(name: str, overrides: Sequence[str] = ()) -> Experiment:
     if cfg.exp.table in PAIRED and sorted(labels) != sorted(bases + [f"SE-{base}" for base in bases]):
         raise ConfigError("exp.rows", labels, f"table {cfg.exp.table} needs a row SE-X beside each row X")
     keys = set(next(iter(identities.values())))
-    return Experiment(name, cfg.exp.table, identities, keys, defaults=_setting(_flat(config_dict(cfg)), keys))
+    defaults = _setting(_flat(config_dict(cfg)), keys)
+    return Experiment(name, cfg.exp.table, identities, keys, defaults, cfg.exp.reference, cfg.exp.margin)
 
 
 def sections(experiment: Experiment, records: Iterable[dict]) -> list[Section]:
@@ -329,7 +332,10 @@ def measured(records: list[dict], metric: str, paper: float | None, states: list
         counts = Counter(states)
         cell = next(iter(counts)) if len(counts) == 1 else _status_counts(counts)
     else:
-        count = f"n={len(values)}" if len(values) == len(records) else f"{len(values)}/{len(records)} seeds"
+        others = Counter(
+            state for record, state in zip(records, states, strict=True) if record["status"] != "completed"
+        )
+        count = f"n={len(values)}" + (f" of {len(records)}, {_status_counts(others)}" if others else "")
         cell = f"{mean:.2f}" + ("" if std is None else f" ± {std:.2f}") + f" ({count})"
     diff = None if mean is None or paper is None else round(round(mean, 2) - paper, 2) + 0.0  # + 0.0: no "-0.00"
     return {"cell": cell, "mean": mean, "std": std, "n": len(values), "paper": paper, "diff": diff}
@@ -377,7 +383,7 @@ def summarize_section(
             for run, state in zip(runs, row_states, strict=True)
             if state != "completed"
         ]
-    _compare_with_baselines(rows, baselines(experiment), section)
+    comparisons = compare_rows(rows, experiment, section)
     setting, defaults = section.setting, experiment.defaults
     differs = sorted(
         key for key in setting.keys() | defaults.keys() if key != FINGERPRINT and setting.get(key) != defaults.get(key)
@@ -391,68 +397,127 @@ def summarize_section(
         "paper_shown": show_paper,
         "paper_note": paper_note(experiment.table, section.setting, show_paper),
         "top5_note": None if has_top5 else f"{TOP5_UNDEFINED} ({classes} classes here)",
+        "statistics": comparisons,
         "code_versions": sorted({str((record.get("env") or {}).get("code_version")) for record in records}),
         "updated_at": _last_update(records),
         "rows": rows,
     }
 
 
-def baselines(experiment: Experiment) -> dict[str, str]:
-    """Row label -> the row it is compared with: X for SE-X in the paired tables, elsewhere the one
-    row without SE (`original`, `ResNet-50`); none in tables without such a row."""
-    if experiment.table in PAIRED:
+def references(experiment: Experiment) -> dict[str, str]:
+    """Row label -> the row it is compared with (`exp.reference`): in the paired tables each SE-X's
+    own X, elsewhere the one reference row for every other row."""
+    if experiment.reference == PAIRS:
         return {label: label.removeprefix("SE-") for label in experiment.identities if label.startswith("SE-")}
-    plain = [label for label, identity in experiment.identities.items() if identity.get("se.enabled") is False]
-    return {label: plain[0] for label in experiment.identities if label != plain[0]} if len(plain) == 1 else {}
+    if experiment.reference is None:
+        return {}
+    return {label: experiment.reference for label in experiment.identities if label != experiment.reference}
 
 
-def _compare_with_baselines(rows: list[dict], compared: dict[str, str], section: Section) -> None:
-    """Set each row's `vs_baseline`: its top-1 Δ against its baseline, with interval and paper Δ."""
+def method_note(experiment: Experiment, spread: stats.Pooled, family: int) -> str:
+    """The sentence under a table that says how its Δ column was computed."""
+    if family == 0:
+        return (
+            f"Δ top-1 vs the reference: no row and reference with completed runs yet (margin ±{experiment.margin:g})."
+        )
+    pooled = f"a residual variance pooled over the section's {spread.rows} rows ({spread.runs} runs, df = {spread.df})"
+    if spread.std is None:
+        return (
+            f"Δ top-1 vs the reference: one seed per row, so no spread to judge a difference by: every verdict is "
+            f"unresolved until some row has two seeds (margin ±{experiment.margin:g} top-1 points)."
+        )
+    if experiment.reference == PAIRS:
+        intervals = (
+            f"pooled-variance t intervals at 95% simultaneous over the {family} pairs (Bonferroni), from {pooled}"
+        )
+    else:
+        intervals = f"Dunnett's many-to-one 95% simultaneous intervals over {family} rows, from {pooled}"
+    return (
+        f"Δ top-1 vs the reference: {intervals}; pooled std {spread.std:.3f}. Seeds are not paired between rows. "
+        f"better / worse: the interval lies below / above 0; equivalent: the 90% simultaneous interval lies within "
+        f"±{experiment.margin:g} top-1 points (`exp.margin`; two one-sided tests at 5%); unresolved: neither, with "
+        f"the seeds per row that give 80% power to detect ±{experiment.margin:g} (two-sided t at 5%/{family}) and "
+        "the difference the current seeds detect with 80% power."
+    )
+
+
+def compare_rows(rows: list[dict], experiment: Experiment, section: Section) -> dict:
+    """Set each row's `vs_reference` (its top-1 Δ, interval, verdict and the paper's Δ) and return the
+    section's statistics: method, pooled spread, per-seed values and Tukey's all-pairs intervals."""
     top1 = {
         label: [run["top1_err"] for run in runs if run["status"] == "completed" and run.get("top1_err") is not None]
         for label, runs in section.runs.items()
     }
-    spread = pooled_std([values for values in top1.values() if values])
+    compared = references(experiment)
+    if experiment.reference == PAIRS:
+        comparisons = stats.versus_pairs(top1, compared, experiment.margin)
+    elif experiment.reference is not None:
+        comparisons = stats.versus_reference(top1, experiment.reference, experiment.margin)
+    else:
+        comparisons = {}
+    spread = stats.pooled(top1)
     by_label = {row["label"]: row for row in rows}
     for row in rows:
         base = compared.get(row["label"])
-        row["is_baseline"] = row["label"] in compared.values()
+        row["is_reference"] = row["label"] in compared.values()
+        row["top1_values"] = [
+            {"seed": run["seed"], "top1_err": run["top1_err"]}
+            for run in section.runs[row["label"]]
+            if run["status"] == "completed" and run.get("top1_err") is not None
+        ]
         if base is None:
-            row["vs_baseline"] = None
+            row["vs_reference"] = None
             continue
         ours, theirs = row["top1_err"]["paper"], by_label[base]["top1_err"]["paper"]
-        values, base_values = top1[row["label"]], top1[base]
-        measured_diff = difference(values, base_values, spread) if values and base_values else None
-        row["vs_baseline"] = {
-            "baseline": base,
-            **({"delta": None} if measured_diff is None else asdict(measured_diff)),
-            "beyond_noise": None if measured_diff is None else measured_diff.beyond_noise,
+        comparison = comparisons.get(row["label"])
+        row["vs_reference"] = {
+            **(asdict(comparison) if comparison else {"reference": base, "delta": None}),
             "paper_delta": None if ours is None or theirs is None else round(ours - theirs, 2) + 0.0,
         }
+    return {
+        "method": method_note(experiment, spread, len(comparisons)),
+        "reference": experiment.reference,
+        "margin": experiment.margin,
+        "confidence": stats.CONFIDENCE,
+        "pooled_std": spread.std,
+        "df": spread.df,
+        "runs": spread.runs,
+        "rows": spread.rows,
+        "family": len(comparisons),
+        "all_pairs": {"method": "Tukey HSD, 95% simultaneous (rows with 2+ seeds)", "pairs": stats.all_pairs(top1)},
+    }
 
 
-def _delta_cell(row: dict) -> str:
-    vs = row.get("vs_baseline")
+def _bound(value: float) -> str:
+    """An interval bound signed, with a third decimal where two would print 0.00 for a nonzero bound:
+    a verdict must never sit beside an interval that seems to say otherwise."""
+    return _signed(value) if round(value, 2) or not value else f"{value:+.3f}"
+
+
+def _delta_cell(row: dict, margin: float) -> str:
+    vs = row.get("vs_reference")
     if vs is None:
-        return "baseline" if row.get("is_baseline") else ""
+        return "reference" if row.get("is_reference") else ""
     if vs["delta"] is None:
         return ""
     delta = _signed(vs["delta"])
-    if vs["low"] is not None:
-        return f"{delta} [{_signed(vs['low'])}, {_signed(vs['high'])}] {'✓' if vs['beyond_noise'] else '≈'}"
-    if vs["seeds_needed"] is not None:
-        return f"{delta}, interval unknown: ~{vs['seeds_needed']} seeds/row needed"
-    return f"{delta}, interval unknown (1 seed each; no spread seen yet)"
+    if vs["low"] is None:
+        return f"{delta}, unresolved: one seed per row"
+    cell = f"{delta} [{_bound(vs['low'])}, {_bound(vs['high'])}] {vs['verdict']}"
+    if vs["verdict"] != "unresolved":
+        return cell
+    seeds = "more than 100" if vs["seeds_needed"] is None else str(vs["seeds_needed"])
+    return f"{cell}: {seeds} seeds/row for ±{margin:g}; detects ±{vs['detectable']:.2f} now"
 
 
 def _signed(value: float) -> str:
     return f"{round(value, 2) + 0.0:+.2f}"  # + 0.0: no "-0.00"
 
 
-def _delta_columns(row: dict, name: str, show_paper: bool) -> list[tuple[str, str]]:
-    cells = [(f"Δ top-1 vs {name}", _delta_cell(row))]
+def _delta_columns(row: dict, name: str, show_paper: bool, margin: float) -> list[tuple[str, str]]:
+    cells = [(f"Δ top-1 vs {name}", _delta_cell(row, margin))]
     if show_paper:
-        paper = (row.get("vs_baseline") or {}).get("paper_delta")
+        paper = (row.get("vs_reference") or {}).get("paper_delta")
         cells.append(("paper Δ", "" if paper is None else f"{paper:+.2f}"))
     return cells
 
@@ -486,7 +551,7 @@ def _original_columns(original: list[float | None] | None) -> list[tuple[str, st
     ]
 
 
-def _table(table: str | None, rows: list[dict], show_paper: bool) -> list[str]:
+def _table(table: str | None, rows: list[dict], show_paper: bool, margin: float) -> list[str]:
     """The ablation layout (one line per row), or the paired one (one line per architecture, vanilla | SE)."""
     with_paper = {metric for metric in COMPLEXITY for row in rows if row[metric]["paper"] is not None}
     units = {
@@ -501,16 +566,16 @@ def _table(table: str | None, rows: list[dict], show_paper: bool) -> list[str]:
             + (_original_columns(row["original"]) if originals else [])
             + _columns(row, PAIRED[table], units, with_paper, show_paper, "vanilla ")
             + _columns(by_label[f"SE-{base}"], PAIRED[table], units, with_paper, show_paper, "SE ")
-            + _delta_columns(by_label[f"SE-{base}"], "vanilla", show_paper)
+            + _delta_columns(by_label[f"SE-{base}"], "vanilla", show_paper, margin)
             for base, row in by_label.items()
             if not base.startswith("SE-")
         ]
     else:
-        compared = next((row["vs_baseline"]["baseline"] for row in rows if row.get("vs_baseline")), None)
+        compared = next((row["vs_reference"]["reference"] for row in rows if row.get("vs_reference")), None)
         lines = [
             [("row", row["label"])]
             + _columns(row, MEASURED, units, with_paper, show_paper)
-            + (_delta_columns(row, compared, show_paper) if compared else [])
+            + (_delta_columns(row, compared, show_paper, margin) if compared else [])
             for row in rows
         ]
     headers = [header for header, _ in lines[0]]
@@ -546,7 +611,9 @@ def _section_markdown(index: int, count: int, summary: dict, table: str | None) 
         "- differs from the experiment file's defaults in: " + (differs or "nothing"),
         f"- {summary['paper_note']}",
         "",
-        *_table(table, summary["rows"], summary["paper_shown"]),
+        *_table(table, summary["rows"], summary["paper_shown"], summary["statistics"]["margin"]),
+        "",
+        summary["statistics"]["method"],
         "",
         *([f"Top-5 err n/a: {summary['top5_note']}.", ""] if summary["top5_note"] and shows_top5 else []),
         *_bullets("Rows that do not apply to this setting:", not_applicable),
