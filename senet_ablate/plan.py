@@ -1,60 +1,148 @@
-"""`python -m senet_ablate.plan +exp=<name> [seed=0,1,2] [overrides]`: what a sweep has left, what
-it will cost, and the command that launches it.
+"""`python -m senet_ablate.plan +exp=<name> [seed=0,1,2] [devices=N] [overrides]`: what a sweep has left,
+what it will cost, and the command that launches it.
 
 It lists every (row, seed) run with its run id and state (from records and claims: see
-`status.py`), then estimates the device-hours of the runs not completed:
-    remaining epochs x images per epoch / images per second,
-where images/s is the mean of the sweep's completed runs when there are any (their recorded
-throughput, over all their GPUs, so the hours are multiplied by that GPU count), else a short
-timed probe of training steps of the first row's model on this machine's device (one device).
-Validation time is not counted. The last line is the command that runs what is left; the
-completed runs among its rows and seeds are skipped as usual.
+`status.py`), then costs the runs not completed, each row from its own config (a row may select
+another recipe, model or image size than its neighbours):
+    remaining epochs x training images per epoch / images per second of one device
+in device-hours. A row's images/s is measured when completed runs of its config exist, of any seed
+(their training images over their device-seconds: a mean of rates would weigh a short run like a
+long one); else it is a short timed probe of training steps of the row's model on this machine's
+device, once per distinct model and at the batch one device trains on.
+
+`devices=N` (a tool option) is the number of devices each run trains on, which a login node cannot
+know: by default the most that any measured run used, else 1. The global batch is split over them,
+and their throughput is assumed to add up (hours = device-hours / N). Rows that the run would refuse
+before training (a key its dataset lacks, a batch the devices cannot split) are named, not costed.
+The last line is the command that runs what is left; its completed runs are skipped as usual.
 
 Nothing is trained and nothing is written.
 """
 
+import json
 import shlex
-import statistics
 import sys
 import time
+from dataclasses import dataclass
 
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from senet_ablate.cli import run_cli
-from senet_ablate.config import apply_row, compose_config
+from senet_ablate.cli import pop_option, run_cli
+from senet_ablate.config import check_config
 from senet_ablate.data.build import build_datasets
-from senet_ablate.engine.trainer import resolve_device
+from senet_ablate.engine.optim import build_optimizer
+from senet_ablate.engine.trainer import autocast_dtype, resolve_device
 from senet_ablate.errors import ConfigError
 from senet_ablate.models.build import build_model
-from senet_ablate.status import RunState, sweep_states
+from senet_ablate.status import RunState, run_ids, run_state, sweep_configs
+from senet_ablate.store import RunRecord, iter_records, run_id
 from senet_ablate.sweep import common_overrides, swept_values
 
 PROBE_STEPS = 3  # timed, after one warm-up step
 PROBE_CPU_BATCH = 8  # a CPU probe times a small batch: images/s hardly depends on it there
+LEFT_OUT = (
+    "not counted: validation, data loading where it is slower than the model, start-up, torch.compile's"
+    " compilation, checkpoints, queueing, and communication between devices (their images/s are assumed to add"
+    " up); a partly trained run counts its unfinished epoch whole"
+)
 
 
-def train_images_per_epoch(cfg: DictConfig) -> int:
+@dataclass
+class Throughput:
+    per_device: float  # training images/s of one device
+    source: str  # where the figure comes from, for the report
+
+
+def train_side(cfg: DictConfig) -> int:
+    """The side of the images a run trains on: a recipe may train at another size than it evaluates."""
+    return cfg.trainer.train_image_size or cfg.data.image_size
+
+
+def train_images_per_epoch(cfg: DictConfig, training_set_size: int) -> int:
     """Images one epoch trains on: the training set, or `max_steps_per_epoch` global batches of it."""
-    size = len(build_datasets(cfg)[0])
     cap = cfg.trainer.max_steps_per_epoch
-    return min(size, cap * cfg.trainer.batch_size) if cap else size
+    return min(training_set_size, cap * cfg.trainer.batch_size) if cap else training_set_size
 
 
-def probe_images_per_second(cfg: DictConfig) -> tuple[float, str]:
-    """Training images/s of `cfg`'s model on this machine's device, timed over a few SGD steps."""
+def world_size(record: RunRecord) -> int:
+    return (record["env"] or {}).get("world_size") or 1
+
+
+def measured_throughput(records: list[RunRecord]) -> Throughput:
+    """Images/s of one device over completed runs: their training images over their device-seconds.
+
+    A record's `images_per_s` x `wall_time_s` is its training images (`run.summarise` sums each
+    epoch's images/s x time), and its `images_per_s` counts every process, so its device-seconds are
+    its time x its world size."""
+    images = sum(record["images_per_s"] * record["wall_time_s"] for record in records)
+    device_seconds = sum(record["wall_time_s"] * world_size(record) for record in records)
+    return Throughput(images / device_seconds, f"measured over {len(records)} completed run(s)")
+
+
+def completed_by_config(results_dir: str) -> dict[str, list[RunRecord]]:
+    """The completed runs under `results_dir` with a measured throughput, keyed by the id of their
+    config without the seed: every seed of a row trains the same model on the same images."""
+    found: dict[str, list[RunRecord]] = {}
+    for record in iter_records(results_dir):
+        if record["status"] == "completed" and record["images_per_s"] and record["wall_time_s"]:
+            config = OmegaConf.create(record["config"])
+            found.setdefault(run_id(config, record["data_fingerprint"], ("seed",)), []).append(record)
+    return found
+
+
+def devices_per_run(typed: str, measured: list[RunRecord]) -> int:
+    """`devices=N` as typed; `auto`: the most devices a measured run of the sweep used, else 1."""
+    if typed == "auto":
+        return max((world_size(record) for record in measured), default=1)
+    if not typed.isdigit() or int(typed) < 1:
+        raise ConfigError("devices", typed, "the number of devices each run trains on (a positive integer), or auto")
+    return int(typed)
+
+
+def refusal(cfg: DictConfig, devices: int) -> str | None:
+    """Why a run of `cfg` on `devices` devices would be refused before it trains, or None."""
+    try:
+        check_config(cfg)
+        if cfg.trainer.batch_size % devices:
+            raise ConfigError(
+                "trainer.batch_size", cfg.trainer.batch_size, f"a multiple of the {devices} processes (devices=)"
+            )
+    except ConfigError as error:
+        return str(error)
+    return None
+
+
+def probe_batch(cfg: DictConfig, devices: int) -> int:
+    """The batch one device trains on (the global batch split over `devices`); a CPU probe times at
+    most PROBE_CPU_BATCH images a step."""
+    batch = cfg.trainer.batch_size // devices
+    return batch if resolve_device(cfg.trainer.device).type == "cuda" else min(batch, PROBE_CPU_BATCH)
+
+
+def probe_key(cfg: DictConfig, batch: int) -> str:
+    """What a probe's timing depends on: rows equal in these share one probe."""
+    keys = ("model", "se", "attention", "eca", "cbam", "data.num_classes")
+    keys += ("trainer.amp", "trainer.channels_last", "trainer.optimizer", "trainer.device")
+    timed = {key: OmegaConf.select(cfg, key) for key in keys}
+    timed.update(side=train_side(cfg), batch=batch)
+    return json.dumps(OmegaConf.to_container(OmegaConf.create(timed), resolve=True), sort_keys=True)
+
+
+def probe_images_per_second(cfg: DictConfig, batch: int) -> tuple[float, str]:
+    """Training images/s of `cfg`'s model on one of this machine's devices at `batch` images a step,
+    timed over a few steps with the run's optimiser, precision and memory format (not torch.compile)."""
     device = resolve_device(cfg.trainer.device)
-    batch = cfg.trainer.batch_size if device.type == "cuda" else min(cfg.trainer.batch_size, PROBE_CPU_BATCH)
     memory_format = torch.channels_last if cfg.trainer.channels_last else torch.contiguous_format
     model = build_model(cfg).to(device, memory_format=memory_format).train()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    size = cfg.data.image_size
+    optimizer = build_optimizer(model, cfg.trainer)
+    size = train_side(cfg)
     images = torch.randn(batch, 3, size, size, device=device).contiguous(memory_format=memory_format)
     labels = torch.randint(cfg.data.num_classes, (batch,), device=device)
-    use_amp = cfg.trainer.amp and device.type == "cuda"
+    dtype = autocast_dtype(cfg.trainer.amp, device)
 
     def step() -> None:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             loss = torch.nn.functional.cross_entropy(model(images), labels)
         loss.backward()
         optimizer.step()
@@ -68,10 +156,23 @@ def probe_images_per_second(cfg: DictConfig) -> tuple[float, str]:
         step()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+    speed = PROBE_STEPS * batch / (time.perf_counter() - started)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    return PROBE_STEPS * batch / (
-        time.perf_counter() - started
-    ), f"a {PROBE_STEPS}-step probe at batch {batch} on {name}"
+    return speed, f"a {PROBE_STEPS}-step probe at batch {batch} on {name}"
+
+
+def row_throughput(
+    cfg: DictConfig, records: list[RunRecord], devices: int, probes: dict[str, Throughput]
+) -> Throughput:
+    """A row's images/s of one device: measured over its completed runs if it has any, else probed.
+    `probes` holds the figures probed so far, so that rows training one model alike share a probe."""
+    if records:
+        return measured_throughput(records)
+    batch = probe_batch(cfg, devices)
+    key = probe_key(cfg, batch)
+    if key not in probes:
+        probes[key] = Throughput(*probe_images_per_second(cfg, batch))
+    return probes[key]
 
 
 def remaining_epochs(state: RunState, epochs: int) -> int:
@@ -81,41 +182,66 @@ def remaining_epochs(state: RunState, epochs: int) -> int:
 
 def plan(argv: list[str]) -> list[str]:
     """The planner's report, as lines."""
+    argv, typed_devices = pop_option(argv, "devices", None, default="auto")
     exps = swept_values(argv, "exp")  # `+exp=<name>`
     if not exps:
         raise ConfigError("+exp", None, "name an experiment file, e.g. +exp=reduction_sweep")
     exp = exps[0]
     common = common_overrides(argv)
     seeds = [int(seed) for seed in swept_values(argv, "seed") or ["0"]]
-    states = sweep_states(exp, seeds, common, swept_values(argv, "exp.row"))
-    lines = [f"{exp}: {len(states)} runs ({len(set(s.label for s in states))} rows x {len(seeds)} seeds)", ""]
-    lines += [state.describe() for state in states]
-    left = [state for state in states if state.state not in ("completed", "diverged")]
+    runs = [(cfg, run_state(cfg)) for cfg in sweep_configs(exp, seeds, common, swept_values(argv, "exp.row"))]
+    lines = [f"{exp}: {len(runs)} runs ({len(set(s.label for _, s in runs))} rows x {len(seeds)} seeds)", ""]
+    lines += [state.describe() for _, state in runs]
+    left = [(cfg, state) for cfg, state in runs if state.state not in ("completed", "diverged")]
     if not left:
         return lines + ["", "nothing left to run"]
 
-    base = compose_config([f"+exp={exp}", *common])
-    row_cfg = apply_row(base, left[0].label)
-    done = [s.record for s in states if s.state == "completed" and s.record.get("images_per_s")]
-    if done:
-        speed = statistics.fmean(record["images_per_s"] for record in done)
-        devices = statistics.fmean((record["env"] or {}).get("world_size", 1) for record in done)
-        source = f"the mean of {len(done)} completed runs of this sweep (on {devices:g} device(s) each)"
-    else:
-        (speed, source), devices = probe_images_per_second(row_cfg), 1
-    epoch_images = train_images_per_epoch(row_cfg)
-    epochs = sum(remaining_epochs(state, row_cfg.trainer.epochs) for state in left)
-    hours = epochs * epoch_images / speed / 3600
-    running = sum(state.state == "running" for state in left)
-    rows = list(dict.fromkeys(state.label for state in left))
+    rows: dict[str, list[tuple[DictConfig, RunState]]] = {}
+    for cfg, state in left:
+        rows.setdefault(state.label, []).append((cfg, state))
+    completed = completed_by_config(left[0][0].results_dir)
+    measured = {
+        label: [record for run in run_ids(row[0][0], ("seed",)) for record in completed.get(run, [])]
+        for label, row in rows.items()
+    }
+    devices = devices_per_run(typed_devices, [record for records in measured.values() for record in records])
+    training_sets: dict[str, int] = {}  # data config -> training-set size: an image folder is listed once
+    probes: dict[str, Throughput] = {}  # probe_key -> the probe's figure
+    width = max(len(label) for label in rows)
+    table = [f"  {'row':<{width}}  runs  epochs each  epochs left  images/epoch  img/s/device  device-h  img/s from"]
+    total_epochs = total_hours = 0.0
+    refused = 0
+    for label, row in rows.items():
+        cfg = row[0][0]  # the row's seeds differ in nothing that costs time
+        epochs = sum(remaining_epochs(state, cfg.trainer.epochs) for _, state in row)
+        counts = f"  {label:<{width}}  {len(row):>4}  {cfg.trainer.epochs:>11}  {epochs:>11}"
+        why = refusal(cfg, devices)
+        if why is not None:
+            refused += len(row)
+            table.append(f"{counts}  {'-':>12}  {'-':>12}  {'-':>8}  refused when launched: {why}")
+            continue
+        data_key = json.dumps(OmegaConf.to_container(cfg.data, resolve=True), sort_keys=True)
+        if data_key not in training_sets:
+            training_sets[data_key] = len(build_datasets(cfg)[0])
+        epoch_images = train_images_per_epoch(cfg, training_sets[data_key])
+        speed = row_throughput(cfg, measured[label], devices, probes)
+        hours = epochs * epoch_images / speed.per_device / 3600
+        total_epochs += epochs
+        total_hours += hours
+        table.append(f"{counts}  {epoch_images:>12}  {speed.per_device:>12.1f}  {hours:>8.3g}  {speed.source}")
+
+    running = sum(state.state == "running" for _, state in left)
+    assumed = "as typed" if typed_devices != "auto" else "the most a measured run used, else 1; set it with devices=N"
     command = ["python", "-m", "senet_ablate", f"+exp={exp}", *common]
     command += [f"exp.row={','.join(rows)}", f"seed={','.join(str(seed) for seed in seeds)}"]
     return lines + [
         "",
-        f"left: {len(left)} runs ({running} running elsewhere), {epochs:g} epochs x {epoch_images} images",
-        f"throughput: {speed:.1f} images/s, from {source}",
-        f"estimate: {hours:.3g} h of training on that hardware = {hours * devices:.3g} device-hours"
-        " (validation not counted)",
+        f"left: {len(left)} runs ({running} running elsewhere), each on {devices} device(s) ({assumed})",
+        *table,
+        f"estimate: {total_epochs:g} epochs, {total_hours:.3g} device-hours of training"
+        f" = {total_hours / devices:.3g} h on {devices} device(s) per run"
+        + (f"; {refused} runs refused when launched are not counted" if refused else ""),
+        LEFT_OUT,
         "",
         "launch what is left (completed runs are skipped):",
         "  " + shlex.join(command),

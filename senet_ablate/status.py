@@ -77,14 +77,15 @@ class RunState:
         )
 
 
-def run_ids(cfg: DictConfig) -> list[str]:
+def run_ids(cfg: DictConfig, leave_out: tuple[str, ...] = ()) -> list[str]:
     """The ids `cfg` may run under, the one for this machine first. `trainer.device=auto` resolves
-    on the machine that runs the job (cuda on a GPU node, cpu on a login node): both are looked up."""
+    on the machine that runs the job (cuda on a GPU node, cpu on a login node): both are looked up.
+    `leave_out`: keys left out of the ids as well (see `store.run_id`)."""
     fingerprint = dataset_fingerprint(cfg.data)
     devices = [resolve_device(cfg.trainer.device).type]
     if cfg.trainer.device == "auto":
         devices += [device for device in ("cuda", "cpu") if device not in devices]
-    return [run_id(for_device(cfg, device), fingerprint) for device in devices]
+    return [run_id(for_device(cfg, device), fingerprint, leave_out) for device in devices]
 
 
 def run_state(cfg: DictConfig) -> RunState:
@@ -99,10 +100,18 @@ def run_state(cfg: DictConfig) -> RunState:
     return RunState(cfg.exp.row, cfg.seed, ids[0], "pending", None, None)
 
 
+def sweep_configs(
+    exp: str, seeds: Sequence[int], overrides: Sequence[str] = (), rows: Sequence[str] | None = None
+) -> list[DictConfig]:
+    """The config of every (row, seed) run of experiment `exp` under `overrides` (only `rows`, if
+    given), in the file's order."""
+    base = compose_config([f"+exp={exp}", *overrides])
+    chosen = [row for row in row_configs(base) if rows is None or row.exp.row in rows]
+    return [OmegaConf.merge(row, {"seed": seed}) for row in chosen for seed in seeds]
+
+
 def sweep_states(
     exp: str, seeds: Sequence[int], overrides: Sequence[str] = (), rows: Sequence[str] | None = None
 ) -> list[RunState]:
     """Every (row, seed) run of experiment `exp` under `overrides` (only `rows`, if given), in the file's order."""
-    base = compose_config([f"+exp={exp}", *overrides])
-    chosen = [row for row in row_configs(base) if rows is None or row.exp.row in rows]
-    return [run_state(OmegaConf.merge(row, {"seed": seed})) for row in chosen for seed in seeds]
+    return [run_state(cfg) for cfg in sweep_configs(exp, seeds, overrides, rows)]

@@ -96,10 +96,13 @@ def config_dict(cfg: DictConfig) -> dict:
     return OmegaConf.to_container(cfg, resolve=True)
 
 
-def run_id(cfg: DictConfig, data_fingerprint: str | None) -> str:
-    """16 hex digits of the SHA-256 of the config without RUNTIME_KEYS, plus the data's fingerprint."""
+def run_id(cfg: DictConfig, data_fingerprint: str | None, leave_out: tuple[str, ...] = ()) -> str:
+    """16 hex digits of the SHA-256 of the config without RUNTIME_KEYS, plus the data's fingerprint.
+
+    `leave_out` drops more keys: `("seed",)` gives the id that every seed of one config shares,
+    by which the planner finds the runs that measured a row's throughput."""
     identity = config_dict(cfg)
-    for dotted in RUNTIME_KEYS:
+    for dotted in (*RUNTIME_KEYS, *leave_out):
         *parents, leaf = dotted.split(".")
         node = identity
         for parent in parents:

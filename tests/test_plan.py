@@ -1,11 +1,15 @@
 """The sweep planner: every run with its state, the cost of what is left, the command that runs it."""
 
 import pytest
+from omegaconf import OmegaConf
 
-from senet_ablate.config import apply_row, compose_config
+from senet_ablate import plan as planner
+from senet_ablate.config import apply_row, compose_config, for_device
+from senet_ablate.data.fingerprint import dataset_fingerprint
 from senet_ablate.errors import ConfigError
 from senet_ablate.plan import plan
 from senet_ablate.run import run_job
+from senet_ablate.store import config_dict, new_record, record_path, run_id, write_record
 
 TINY = [
     "model=resnet20",
@@ -18,29 +22,154 @@ TINY = [
     "trainer.device=cpu",
     "trainer.progress=false",
 ]
+# recipe_sweep on generated images: two rows of the SE paper's recipe (300 epochs at 32 px, batch
+# 256) and two of timm's A3 (100 epochs, trained at 160 px, batch 2048); A3's image-folder
+# augmentations are turned off, which leaves the other rows as they were.
+MIXED = [
+    "data=synthetic",
+    "data.train_size=64",
+    "data.val_size=32",
+    "trainer.randaugment=null",
+    "trainer.eval_crop_pct=null",
+    "trainer.interpolation=bilinear",
+]
 
 
-def test_a_half_finished_sweep_lists_every_run_and_costs_what_is_left_from_its_completed_runs(tmp_path):
+def row_fields(lines: list[str], label: str) -> list[str]:
+    """A row's line of the cost table, split after its label: runs, epochs each, epochs left,
+    images/epoch, img/s/device, device-h, then the words of where img/s comes from."""
+    (line,) = [line for line in lines if line.startswith(f"  {label}  ")]
+    return line[len(label) + 2 :].split()
+
+
+@pytest.fixture
+def probes(monkeypatch):
+    """The probe replaced by a recorder of (model, SE on, training side, batch): 1000 images/s at
+    32 px, 40 at 160 px, so that a row costed at another row's size shows."""
+    calls = []
+
+    def probe(cfg, batch):
+        side = cfg.trainer.train_image_size or cfg.data.image_size
+        calls.append((cfg.model.name, cfg.se.enabled, side, batch))
+        return {32: 1000.0, 160: 40.0}[side], "a probe"
+
+    monkeypatch.setattr(planner, "probe_images_per_second", probe)
+    return calls
+
+
+def completed_record(cfg, seed: int, images_per_s: float, wall_time_s: float):
+    """A completed record of `cfg` run with `seed` on the CPU, as run_job would file it."""
+    cfg = for_device(OmegaConf.merge(cfg, {"seed": seed}), "cpu")
+    fingerprint = dataset_fingerprint(cfg.data)
+    return new_record(
+        run_id=run_id(cfg, fingerprint),
+        status="completed",
+        seed=seed,
+        config=config_dict(cfg),
+        data_fingerprint=fingerprint,
+        top1_err=50.0,
+        images_per_s=images_per_s,
+        wall_time_s=wall_time_s,
+        env={"world_size": 1},
+    )
+
+
+@pytest.mark.slow  # trains one run
+def test_a_half_finished_sweep_costs_a_row_from_the_completed_runs_of_its_other_seeds(tmp_path, probes):
     overrides = [*TINY, f"results_dir={tmp_path}"]
-    done = run_job(apply_row(compose_config(["+exp=gate_sweep", *overrides]), "Tanh"))
+    tanh = apply_row(compose_config(["+exp=gate_sweep", *overrides]), "Tanh")
+    done = run_job(OmegaConf.merge(tanh, {"seed": 1}))
     lines = plan(["+exp=gate_sweep", "seed=0,1", *overrides])
     assert lines[0] == "gate_sweep: 6 runs (3 rows x 2 seeds)"
     states = [line for line in lines if line.startswith("row ")]
     assert len(states) == 6 and sum(" completed " in line for line in states) == 1
-    assert any(line.startswith("row Tanh         seed 0  " + done["run_id"]) for line in states)
-    assert "left: 5 runs (0 running elsewhere), 10 epochs x 64 images" in lines
-    speed = done["images_per_s"]
-    assert f"throughput: {speed:.1f} images/s, from the mean of 1 completed runs of this sweep" in "\n".join(lines)
-    hours = 10 * 64 / speed / 3600
-    assert any(line.startswith(f"estimate: {hours:.3g} h of training") for line in lines)
+    assert any(line.startswith("row Tanh         seed 1  " + done["run_id"]) for line in states)
+    assert "left: 5 runs (0 running elsewhere), each on 1 device(s)" in "\n".join(lines)
+    # Tanh's seed 0 is costed from its seed 1: 2 epochs x 64 images at the run's own images/s
+    speed = done["images_per_s"]  # one run, on one device: its images over its time
+    assert row_fields(lines, "Tanh")[:6] == ["1", "2", "2", "64", f"{speed:.1f}", f"{2 * 64 / speed / 3600:.3g}"]
+    assert " ".join(row_fields(lines, "Tanh")[6:]) == "measured over 1 completed run(s)"
+    # ReLU and Sigmoid are probed, each once for its two seeds, at 8 images (the CPU's cap of 32)
+    assert probes == [("resnet20", True, 32, 8), ("resnet20", True, 32, 8)]
+    assert row_fields(lines, "ReLU")[:6] == ["2", "2", "4", "64", "1000.0", f"{4 * 64 / 1000 / 3600:.3g}"]
+    hours = 2 * 64 / speed / 3600 + 2 * 4 * 64 / 1000 / 3600
+    assert any(line.startswith(f"estimate: 10 epochs, {hours:.3g} device-hours") for line in lines)
     command = ["python", "-m", "senet_ablate", "+exp=gate_sweep", *overrides, "exp.row=ReLU,Tanh,Sigmoid", "seed=0,1"]
     assert lines[-1] == "  " + " ".join(command)
 
 
+def test_throughput_is_the_runs_images_over_their_time_not_a_mean_of_rates(tmp_path, probes):
+    overrides = [*TINY, f"results_dir={tmp_path}"]
+    tanh = apply_row(compose_config(["+exp=gate_sweep", *overrides]), "Tanh")
+    for seed, images_per_s, seconds in ((1, 3000.0, 10.0), (2, 1000.0, 30.0)):
+        record = completed_record(tanh, seed, images_per_s, seconds)
+        write_record(record_path(tmp_path, record["run_id"]), record)
+    lines = plan(["+exp=gate_sweep", "exp.row=Tanh", *overrides])
+    speed = (3000 * 10 + 1000 * 30) / (10 + 30)  # 1500 images/s; the mean of the rates would be 2000
+    assert row_fields(lines, "Tanh")[:6] == ["1", "2", "2", "64", "1500.0", f"{2 * 64 / 1500 / 3600:.3g}"]
+    assert speed == 1500 and " ".join(row_fields(lines, "Tanh")[6:]) == "measured over 2 completed run(s)"
+    assert probes == []
+
+
+def test_a_mixed_sweep_costs_each_row_with_its_own_recipe_and_probes_each_model_once_per_device(tmp_path, probes):
+    overrides = [*MIXED, "trainer.device=cuda", f"results_dir={tmp_path}"]
+    lines = plan(["+exp=recipe_sweep", "seed=0,1", "devices=4", *overrides])
+    assert "left: 8 runs (0 running elsewhere), each on 4 device(s) (as typed)" in lines
+    # each row's own epochs and training side; 2 seeds a row
+    paper_hours, a3_hours = 2 * 300 * 64 / 1000 / 3600, 2 * 100 * 64 / 40 / 3600
+    for label in ("ResNet-50 / SE paper recipe", "SE-ResNet-50 / SE paper recipe"):
+        assert row_fields(lines, label)[:6] == ["2", "300", "600", "64", "1000.0", f"{paper_hours:.3g}"]
+    for label in ("ResNet-50 / timm A3", "SE-ResNet-50 / timm A3"):
+        assert row_fields(lines, label)[:6] == ["2", "100", "200", "64", "40.0", f"{a3_hours:.3g}"]
+    # one probe per model and side, at the batch one of 4 devices trains on: 256 / 4 and 2048 / 4
+    assert probes == [
+        ("resnet50", False, 32, 64),
+        ("resnet50", True, 32, 64),
+        ("resnet50", False, 160, 512),
+        ("resnet50", True, 160, 512),
+    ]
+    hours = 2 * paper_hours + 2 * a3_hours
+    estimate = f"estimate: 1600 epochs, {hours:.3g} device-hours of training = {hours / 4:.3g} h on 4 device(s) per run"
+    assert estimate in lines
+
+
+def test_rows_that_train_the_same_model_at_the_same_size_and_batch_share_one_probe(tmp_path, probes):
+    # A3 at the SE paper recipe's size, batch and optimiser differs only in what costs the same per image
+    same = ["trainer.train_image_size=null", "trainer.batch_size=256", "trainer.optimizer=sgd", "trainer.device=cpu"]
+    lines = plan(["+exp=recipe_sweep", *MIXED, *same, f"results_dir={tmp_path}"])
+    assert probes == [("resnet50", False, 32, 8), ("resnet50", True, 32, 8)]
+    assert row_fields(lines, "ResNet-50 / timm A3")[:5] == ["1", "100", "100", "64", "1000.0"]
+
+
+def test_rows_the_run_would_refuse_are_named_with_their_own_epochs_and_not_costed(tmp_path, probes):
+    # cifar_sweep on generated images: the Shake rows (1800 epochs) set data.cutout, which only CIFAR has
+    lines = plan(["+exp=cifar_sweep", "data=synthetic", "data.train_size=64", f"results_dir={tmp_path}"])
+    for label in ("Shake-Shake 26 2x96d + Cutout", "SE-Shake-Even 29 2x4x64d + Cutout"):
+        fields = row_fields(lines, label)
+        assert fields[:6] == ["1", "1800", "1800", "-", "-", "-"]
+        assert " ".join(fields[6:]).startswith("refused when launched: data.cutout=")
+    assert row_fields(lines, "SE-WRN-16-8")[:4] == ["1", "164", "164", "64"]
+    assert len(probes) == 6  # ResNet-110, -164 and WRN-16-8, without and with SE
+    hours = 6 * 164 * 64 / 1000 / 3600
+    assert any(
+        line == f"estimate: 984 epochs, {hours:.3g} device-hours of training = {hours:.3g} h on 1 device(s) per run;"
+        " 4 runs refused when launched are not counted"
+        for line in lines
+    )
+
+
 def test_with_no_completed_run_a_timed_probe_gives_the_throughput(tmp_path):
     lines = plan(["+exp=gate_sweep", "exp.row=ReLU", *TINY, f"results_dir={tmp_path}"])
-    assert "left: 1 runs (0 running elsewhere), 2 epochs x 64 images" in lines
-    assert any("from a 3-step probe at batch 8 on cpu" in line for line in lines)
+    assert row_fields(lines, "ReLU")[:4] == ["1", "2", "2", "64"]
+    assert " ".join(row_fields(lines, "ReLU")[6:]) == "a 3-step probe at batch 8 on cpu"
+
+
+def test_devices_must_split_each_rows_batch_and_be_a_positive_count(tmp_path, probes):
+    lines = plan(["+exp=gate_sweep", "exp.row=ReLU", "devices=3", *TINY, f"results_dir={tmp_path}"])
+    refused = "refused when launched: trainer.batch_size=32 is not allowed: a multiple of the 3 processes (devices=)"
+    assert " ".join(row_fields(lines, "ReLU")[6:]) == refused and probes == []
+    with pytest.raises(ConfigError, match=r"devices='two' is not allowed: .* \(a positive integer\), or auto"):
+        plan(["+exp=gate_sweep", "devices=two", *TINY, f"results_dir={tmp_path}"])
 
 
 def test_the_planner_needs_an_experiment():

@@ -78,6 +78,15 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def autocast_dtype(amp: bool, device: torch.device) -> torch.dtype | None:
+    """The dtype a run with `trainer.amp=amp` computes in under autocast on `device`, or None for
+    full precision: AMP is CUDA-only, bfloat16 where the GPU has it (no loss scaling needed), else
+    float16. Shared with the planner's probe, so that it times what the trainer will run."""
+    if not (amp and device.type == "cuda"):
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
 def epoch_seed(seed: int, epoch: int) -> int:
     return seed * 1_000_003 + epoch
 
@@ -104,11 +113,9 @@ class Trainer:
         self.model = model.to(device, memory_format=self.memory_format)
         self.optimizer = build_optimizer(self.model, self.recipe)
         self.scheduler = build_scheduler(self.optimizer, self.recipe)
-        use_amp = self.recipe.amp and device.type == "cuda"
-        bf16 = use_amp and torch.cuda.is_bf16_supported()
-        self.amp_dtype = torch.bfloat16 if bf16 else torch.float16
-        self.use_amp = use_amp
-        self.scaler = torch.amp.GradScaler("cuda", enabled=use_amp and not bf16)
+        self.amp_dtype = autocast_dtype(self.recipe.amp, device)
+        self.use_amp = self.amp_dtype is not None
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.criterion = build_loss(self.recipe)
         self.mixer = BatchMixer(self.recipe, cfg.data.num_classes)
         network = self.model
