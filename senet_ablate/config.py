@@ -163,6 +163,18 @@ class RowConfig:
     set: list[str] = field(default_factory=list)  # "key=value" overrides of config keys, or "group=preset"
 
 
+# How a claim's rows relate to the rows it compares them with, in top-1 error (see report/conclusions.py).
+RELATIONS = ("better", "worse", "equivalent", "not_worse", "not_better")
+
+
+@dataclass
+class PaperClaim:
+    says: str = ""  # the paper's conclusion in words, as the report prints it
+    relation: str = "better"  # of each row of `rows` to each row of `than`: one of RELATIONS
+    rows: list[str] = field(default_factory=list)
+    than: list[str] = field(default_factory=list)  # empty for `equivalent`: the rows, each with each other
+
+
 @dataclass
 class ExpConfig:
     name: str | None = None  # experiment file name, e.g. reduction_sweep
@@ -180,6 +192,9 @@ class ExpConfig:
     # detect it. 0.2 by default: above ImageNet ResNet-50's seed noise (0.07-0.10, DESIGN.md), below
     # most of the paper's ablation differences.
     margin: float = 0.2
+    # The paper's conclusions from this table (its section 6), as comparisons between rows: data the
+    # report checks on the runs and calls holds / contradicted / unresolved.
+    claims: list[PaperClaim] = field(default_factory=list)
     # The overrides the config was composed from (set by compose_config and by the CLI): a row
     # that selects a preset is composed again from them.
     overrides: list[str] = field(default_factory=list)
@@ -457,6 +472,13 @@ def check_config(cfg: DictConfig) -> None:
     if cfg.exp.rows:
         _choice("exp.reference", cfg.exp.reference, [PAIRS, *(row.label for row in cfg.exp.rows)])
         _range("exp.margin", cfg.exp.margin, low=0, low_open=True)
+        labels = [row.label for row in cfg.exp.rows]
+        for index, claim in enumerate(cfg.exp.claims):
+            _choice(f"exp.claims[{index}].relation", claim.relation, RELATIONS)
+            for label in [*claim.rows, *claim.than]:
+                _choice(f"exp.claims[{index}].rows", label, labels)
+            if not claim.rows or (not claim.than and claim.relation != "equivalent"):
+                raise ConfigError(f"exp.claims[{index}]", claim.says, "rows, and `than` unless the rows are equivalent")
 
 
 def _override_key(override: str) -> str:

@@ -280,3 +280,11 @@ def test_an_experiments_reference_must_be_one_of_its_rows_and_its_margin_positiv
     for name in EXP_FILES:  # every file names its reference: a row of its own, or `pairs`
         cfg = compose_config([f"+exp={name}"])
         assert cfg.exp.reference in ["pairs", *(row.label for row in cfg.exp.rows)], name
+
+
+def test_a_claim_must_name_rows_of_its_experiment_and_a_known_relation():
+    with pytest.raises(ConfigError, match=r"exp.claims\[0\].rows='64' is not allowed: choose one of 2, 4, 8"):
+        check_config(compose_config(["+exp=reduction_sweep", "exp.claims=[{says: x, relation: worse, rows: ['64']}]"]))
+    bad = "exp.claims=[{says: x, relation: faster, rows: ['2'], than: ['4']}]"
+    with pytest.raises(ConfigError, match=r"exp.claims\[0\].relation='faster' is not allowed: choose one of better"):
+        check_config(compose_config(["+exp=reduction_sweep", bad]))

@@ -117,7 +117,15 @@ def test_section_header_names_the_setting(reduction_report):
     out, _ = reduction_report
     markdown = (out / "reduction_sweep.md").read_text()
     assert "## Setting 1 of 1" in markdown and "## Setting 2" not in markdown
-    data, runs, differs, paper, *unfinished = (line for line in markdown.splitlines() if line.startswith("- "))
+    (
+        data,
+        runs,
+        differs,
+        paper,
+        *claims,
+    ) = (line for line in markdown.splitlines() if line.startswith("- "))
+    unfinished = [line for line in claims if line.startswith("- row ")]
+    assert len(claims) == 3 + len(unfinished)  # the three claims of conf/exp/reduction_sweep.yaml, then the runs
     assert (
         data == "- data: synthetic (10 classes, 32 px); model: resnet20; schedule: cosine, 3 epochs, batch 64, lr 0.1"
     )
@@ -524,6 +532,15 @@ def test_the_delta_column_shows_each_rows_interval_and_verdict_against_the_refer
     ]
     assert rows["16"]["vs_reference"]["verdict"] == "better" and rows["16"]["vs_reference"]["p_value"] < 0.05
     assert len(section["statistics"]["all_pairs"]["pairs"]) == 6  # Tukey over the 4 rows of 2+ seeds
+    claims = {claim["says"]: claim["verdict"] for claim in section["statistics"]["claims"]}  # the exp file's
+    assert claims == {
+        "r = 2, 4, 8 and 16 are equivalent": "contradicted",  # 8 − 16: +0.95, beyond the margin
+        "r = 32 is worse than r = 16": "holds",
+        "every r is better than the original": "unresolved",  # row 2 has no run
+    }
+    assert "- r = 32 is worse than r = 16: **holds** (32 − 16: +1.05 [+0.66, +1.44])" in text
+    index = (tmp_path / "README.md").read_text()
+    assert "| reduction_sweep | r = 32 is worse than r = 16: **holds** (32 − 16: +1.05 [+0.66, +1.44]) |" in index
 
 
 def test_with_one_seed_in_every_row_nothing_is_called_but_unresolved(tmp_path):

@@ -112,7 +112,8 @@ def test_paired_tables_use_bonferroni_over_the_pairs_with_the_pooled_variance():
         "R101": [23.2, 23.3, 23.1],
         "SE-R101": [22.4, 22.2, 22.6],
     }
-    comparisons = stats.versus_pairs(groups, {"SE-R50": "R50", "SE-R101": "R101"}, MARGIN)
+    by_pair = stats.versus_pairs(groups, [("SE-R50", "R50"), ("SE-R101", "R101")], MARGIN)
+    comparisons = {row: comparison for (row, _), comparison in by_pair.items()}
     spread = stats.pooled(groups)
     half = scipy_stats.t.ppf(1 - 0.05 / 2 / 2, 8) * spread.std * math.sqrt(2 / 3)  # 2 pairs, df 12 - 4
     assert comparisons["SE-R101"].high - comparisons["SE-R101"].delta == pytest.approx(half)

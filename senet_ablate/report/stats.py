@@ -7,8 +7,9 @@ whatever the row. One residual variance is pooled over all of the section's rows
 (df = runs - rows), and every row is compared with the reference row as one family:
   - one reference row (`exp.reference`): Dunnett's many-to-one simultaneous intervals
     (`scipy.stats.dunnett`), which hold at 95% for all m rows together;
-  - paired tables (`exp.reference: pairs`: each SE-X against X): m pooled-variance t intervals at
-    level 1 - 0.05/m each (Bonferroni), which hold at 95% or more together.
+  - paired tables (`exp.reference: pairs`: each SE-X against X), and the pairs of rows the paper's
+    claims compare (`report/conclusions.py`): m pooled-variance t intervals at level 1 - 0.05/m
+    each (Bonferroni), which hold at 95% or more together.
 A verdict per row, with Δ = mean(row) - mean(reference) in top-1 error points (negative: fewer errors):
   better / worse   the 95% simultaneous interval lies below / above 0;
   equivalent       else, the 90% simultaneous interval lies within ±margin: two one-sided tests at
@@ -169,33 +170,33 @@ def versus_reference(groups: Mapping[str, Sequence[float]], reference: str, marg
 
 
 def versus_pairs(
-    groups: Mapping[str, Sequence[float]], pairs: Mapping[str, str], margin: float
-) -> dict[str, Comparison]:
-    """Each row of `pairs` (row -> its own reference) with values on both sides, as one family:
-    pooled-variance t intervals, Bonferroni-corrected over the family."""
-    compared = {label: base for label, base in pairs.items() if groups.get(label) and groups.get(base)}
+    groups: Mapping[str, Sequence[float]], pairs: Sequence[tuple[str, str]], margin: float
+) -> dict[tuple[str, str], Comparison]:
+    """Each (row, its reference) of `pairs` with values on both sides, as one family: pooled-variance
+    t intervals, Bonferroni-corrected over the family; keyed by the pair."""
+    compared = list(dict.fromkeys((row, base) for row, base in pairs if groups.get(row) and groups.get(base)))
     if not compared:
         return {}
     spread = pooled(groups)
     means = {label: statistics.fmean(values) for label, values in groups.items() if values}
     if spread.std is None:
-        return {label: _no_spread(label, base, means) for label, base in compared.items()}
+        return {(row, base): _no_spread(row, base, means) for row, base in compared}
     family = len(compared)
     comparisons = {}
-    for label, base in compared.items():
-        delta = means[label] - means[base]
-        error = spread.std * math.sqrt(1 / len(groups[label]) + 1 / len(groups[base]))
+    for row, base in compared:
+        delta = means[row] - means[base]
+        error = spread.std * math.sqrt(1 / len(groups[row]) + 1 / len(groups[base]))
         wide = _critical((1 - CONFIDENCE) / family, spread.df) * error
         narrow = _critical(2 * (1 - CONFIDENCE) / family, spread.df) * error
         p_value = min(1.0, family * 2 * stats.t.sf(abs(delta) / error, spread.df))
         bounds = (delta - wide, delta + wide, delta - narrow, delta + narrow)
         verdict = _verdict(*bounds, margin)
         advice = (
-            _unresolved_advice(groups, label, base, spread, margin, family)
+            _unresolved_advice(groups, row, base, spread, margin, family)
             if verdict == "unresolved"
             else {"seeds_needed": None, "detectable": None}
         )
-        comparisons[label] = Comparison(base, delta, *bounds[:2], p_value, *bounds[2:], verdict, **advice)
+        comparisons[(row, base)] = Comparison(base, delta, *bounds[:2], p_value, *bounds[2:], verdict, **advice)
     return comparisons
 
 

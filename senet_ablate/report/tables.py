@@ -13,7 +13,7 @@ import logging
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
@@ -25,7 +25,7 @@ from senet_ablate.complexity import Complexity, config_complexity
 from senet_ablate.config import PAIRS, Config, compose_config, config_dirs, row_configs
 from senet_ablate.errors import ConfigError
 from senet_ablate.metrics import TOP5_UNDEFINED, top5_defined
-from senet_ablate.report import stats
+from senet_ablate.report import conclusions, stats
 from senet_ablate.report.plots import write_curves
 from senet_ablate.status import STATES, RunState, live_holder, state_of
 from senet_ablate.store import RUNTIME_KEYS, config_dict, iter_records, runs_dir
@@ -108,6 +108,7 @@ class Experiment:
     defaults: dict  # the file's own setting, shown (all rows pending) before any run exists
     reference: str | None = None  # exp.reference: a row label, or `pairs` (each SE-X against X)
     margin: float = 0.2  # exp.margin: the smallest difference of interest, top-1 points
+    claims: list[dict] = field(default_factory=list)  # exp.claims: the paper's conclusions, as data
 
 
 @dataclass
@@ -176,7 +177,8 @@ def load_experiment(name: str, overrides: Sequence[str] = ()) -> Experiment:
         raise ConfigError("exp.rows", labels, f"table {cfg.exp.table} needs a row SE-X beside each row X")
     keys = set(next(iter(identities.values())))
     defaults = _setting(_flat(config_dict(cfg)), keys)
-    return Experiment(name, cfg.exp.table, identities, keys, defaults, cfg.exp.reference, cfg.exp.margin)
+    claims = OmegaConf.to_container(cfg.exp.claims)
+    return Experiment(name, cfg.exp.table, identities, keys, defaults, cfg.exp.reference, cfg.exp.margin, claims)
 
 
 def sections(experiment: Experiment, records: Iterable[dict]) -> list[Section]:
@@ -441,16 +443,23 @@ def method_note(experiment: Experiment, spread: stats.Pooled, family: int) -> st
     )
 
 
-def compare_rows(rows: list[dict], experiment: Experiment, section: Section) -> dict:
-    """Set each row's `vs_reference` (its top-1 Δ, interval, verdict and the paper's Δ) and return the
-    section's statistics: method, pooled spread, per-seed values and Tukey's all-pairs intervals."""
-    top1 = {
+def top1_groups(section: Section) -> dict[str, list[float]]:
+    """Each row's top-1 errors over its completed seeds: what the statistics are computed from."""
+    return {
         label: [run["top1_err"] for run in runs if run["status"] == "completed" and run.get("top1_err") is not None]
         for label, runs in section.runs.items()
     }
+
+
+def compare_rows(rows: list[dict], experiment: Experiment, section: Section) -> dict:
+    """Set each row's `vs_reference` (its top-1 Δ, interval, verdict and the paper's Δ) and return the
+    section's statistics: method, pooled spread, per-seed values, Tukey's all-pairs intervals and
+    the paper's claims checked."""
+    top1 = top1_groups(section)
     compared = references(experiment)
     if experiment.reference == PAIRS:
-        comparisons = stats.versus_pairs(top1, compared, experiment.margin)
+        by_pair = stats.versus_pairs(top1, list(compared.items()), experiment.margin)
+        comparisons = {row: comparison for (row, _), comparison in by_pair.items()}
     elif experiment.reference is not None:
         comparisons = stats.versus_reference(top1, experiment.reference, experiment.margin)
     else:
@@ -485,6 +494,12 @@ def compare_rows(rows: list[dict], experiment: Experiment, section: Section) -> 
         "rows": spread.rows,
         "family": len(comparisons),
         "all_pairs": {"method": "Tukey HSD, 95% simultaneous (rows with 2+ seeds)", "pairs": stats.all_pairs(top1)},
+        "claims": conclusions.check(experiment.claims, top1, experiment.margin),
+        "claims_method": conclusions.method(
+            len({pair for claim in experiment.claims for pair in conclusions.pairs_of(claim)}),
+            spread,
+            experiment.margin,
+        ),
     }
 
 
@@ -615,6 +630,10 @@ def _section_markdown(index: int, count: int, summary: dict, table: str | None) 
         "",
         summary["statistics"]["method"],
         "",
+        *_bullets(
+            summary["statistics"]["claims_method"],
+            [conclusions.describe(claim, summary["statistics"]["margin"]) for claim in summary["statistics"]["claims"]],
+        ),
         *([f"Top-5 err n/a: {summary['top5_note']}.", ""] if summary["top5_note"] and shows_top5 else []),
         *_bullets("Rows that do not apply to this setting:", not_applicable),
         *_bullets("Runs not completed:", summary["unfinished"]),
@@ -677,12 +696,27 @@ def write_index(out_dir: Path, found: dict[str, tuple[Experiment, list[Section]]
         "| experiment | paper table | runs | completed | settings |",
         "|---|---|---:|---:|---:|",
     ]
+    claims = []
     for name, (experiment, experiment_sections) in found.items():
         records = [record for section in experiment_sections for record in _records(section)]
         link = f"[{name}]({name}.md)" if (out_dir / f"{name}.md").exists() else f"{name} (not written yet)"
         completed = sum(record["status"] == "completed" for record in records)
         settings = sum(bool(_records(section)) for section in experiment_sections)
         lines.append(f"| {link} | {experiment.table} | {len(records)} | {completed} | {settings} |")
+        newest = experiment_sections[0]  # newest setting first
+        for result in conclusions.check(experiment.claims, top1_groups(newest), experiment.margin):
+            claims.append(f"| {name} | {conclusions.describe(result, experiment.margin)} |")
+    if claims:
+        lines += [
+            "",
+            "## The paper's claims",
+            "",
+            "Each claim of each table, checked on the newest setting of its runs (the table says how).",
+            "",
+            "| experiment | claim: verdict |",
+            "|---|---|",
+            *claims,
+        ]
     path = out_dir / "README.md"
     _write_text(path, "\n".join(lines) + "\n")
     return path
