@@ -133,7 +133,10 @@ def test_section_header_names_the_setting(reduction_report):
         "- runs: 8 (1 stopped, 4 completed, 2 failed, 1 diverged); code: abc1234; last update: 2025-"
     )
     assert differs.startswith("- differs from the experiment file's defaults in: `data.image_size=32`")
-    assert paper == "- paper figures: table `reduction`, measured on imagenet with resnet50"  # paper=always
+    assert paper.startswith(  # paper=always: shown, with every way the recipe differs from the paper's
+        "- paper figures: table `reduction`, measured on imagenet with resnet50 (though this section differs in "
+        "data.name=synthetic (paper: imagenet), model.name=resnet20 (paper: resnet50), data.image_size=32 (paper: 224)"
+    )
     assert "`model.name=resnet20`" in markdown and "`data.name=synthetic`" in markdown
     assert "FlopCounterMode" in markdown and "30.604M is printed 30.7" in markdown
     assert len(unfinished) == 4 and any(line.startswith("- row 32 ") and " stopped " in line for line in unfinished)
@@ -292,7 +295,7 @@ def test_cifar_layout_pairs_vanilla_and_se_with_the_datasets_paper_figures(tmp_p
     add_run(tmp_path, "cifar_sweep", "SE-ResNet-164", seed=0, status="running", small=cifar100)
     add_run(tmp_path, "cifar_sweep", "SE-ResNet-164", seed=1, status="diverged", small=cifar100)
     # the Shake rows select trainer presets, so the trainer keys tell rows apart: pass the sweep's
-    write_reports(tmp_path, tmp_path, exps=["cifar_sweep"], overrides=cifar100)
+    write_reports(tmp_path, tmp_path, exps=["cifar_sweep"], overrides=cifar100, paper="always")  # smoke: not the recipe
     lines = table_lines((tmp_path / "cifar_sweep.md").read_text())
     assert lines["model"] == (
         "| model | vanilla top-1 err (%) | paper | Δ | vanilla params (M) | vanilla GFLOPs "
@@ -475,22 +478,33 @@ def test_complexity_columns_print_enough_digits_to_tell_different_models_apart()
 
 
 def test_paper_figures_appear_in_the_papers_setting_only_unless_asked_for(tmp_path):
+    """The paper's recipe, everything that changes the result and not only the names: ImageNet,
+    ResNet-50, 224 px, its epochs, schedule, lr, batch, label smoothing, and no SE FC biases."""
     imagenet = ("data=imagenet", "data.root=/nowhere")  # records only: the data is never read
-    add_run(tmp_path, "gate_sweep", "Tanh", top1=23.10, top5=6.40, small=imagenet)  # ResNet-50 on ImageNet
-    add_run(tmp_path, "gate_sweep", "Tanh", top1=40.00, top5=9.00)  # resnet20 on synthetic data
-    write_reports(tmp_path, tmp_path / "auto", exps=["gate_sweep"])
+    no_bias = ("se.bias=false",)  # as section 6 trained the ablations; the report is told, as the sweep was
+    add_run(tmp_path, "gate_sweep", "Tanh", top1=23.10, top5=6.40, small=(*imagenet, *no_bias))  # the recipe
+    add_run(tmp_path, "gate_sweep", "Tanh", top1=35.0, top5=9.0, small=(*imagenet, *no_bias, "data.image_size=128"))
+    add_run(tmp_path, "gate_sweep", "Tanh", top1=40.00, top5=9.00, small=(*SMALL, *no_bias))  # resnet20, synthetic
+    add_run(tmp_path, "gate_sweep", "Tanh", top1=30.0, top5=8.0, small=(*imagenet, "trainer.epochs=16"))
+    write_reports(tmp_path, tmp_path / "auto", exps=["gate_sweep"], overrides=no_bias)
     auto = (tmp_path / "auto" / "gate_sweep.md").read_text()
-    paper_section, foreign_section = auto.split("## Setting ")[1:3]
-    if "resnet20" in paper_section:
-        paper_section, foreign_section = foreign_section, paper_section
+    paper_section, small, foreign = (
+        next(s for s in auto.split("## Setting ")[1:] if f"| Tanh | {top1} (n=1) | " in s)
+        for top1 in ("23.10", "35.00", "40.00")
+    )
     assert "| Tanh | 23.10 (n=1) | 23.00 | +0.10 | 6.40 (n=1) | 6.38 | +0.02 |" in paper_section
     assert "- paper figures: table `gate`, measured on imagenet with resnet50\n" in paper_section
-    assert "| Tanh | 40.00 (n=1) | 9.00 (n=1) |" in foreign_section and "23.00" not in foreign_section
+    assert "23.00" not in small + foreign  # no paper column where the recipe differs
     assert (
-        "- paper figures: not shown, table `gate` was measured on imagenet with resnet50 and this section is "
-        "synthetic with resnet20 (`paper=always` shows them anyway)" in foreign_section
+        "- paper figures: not shown, this section's recipe differs from the paper's in data.image_size=128 "
+        "(paper: 224) (`paper=always` shows them anyway)" in small
     )
-    write_reports(tmp_path, tmp_path / "always", exps=["gate_sweep"], paper="always")
+    assert "data.name=synthetic (paper: imagenet), model.name=resnet20 (paper: resnet50)" in foreign
+    write_reports(tmp_path, tmp_path / "biased", exps=["gate_sweep"])  # the default: SE FC biases on
+    short = (tmp_path / "biased" / "gate_sweep.md").read_text()
+    assert "| Tanh | 30.00 (n=1) | 8.00 (n=1) |" in short and "23.00" not in short
+    assert "differs from the paper's in trainer.epochs=16 (paper: 300), se.bias=True (paper: False, section 6)" in short
+    write_reports(tmp_path, tmp_path / "always", exps=["gate_sweep"], overrides=no_bias, paper="always")
     assert (
         "| Tanh | 40.00 (n=1) | 23.00 | +17.00 | 9.00 (n=1) | 6.38 | +2.62 |"
         in (tmp_path / "always" / "gate_sweep.md").read_text()
@@ -623,3 +637,33 @@ def test_a_table_beyond_the_paper_has_no_paper_columns_and_says_why(tmp_path, fa
         "| SE-MobileNetV2 (after depthwise) | pending | pending | 2.000 | 2.0000 |  |"
     )
     assert "- paper figures: none, no paper prints a table `mbconv`\n" in markdown
+
+
+def test_what_auto_resolved_on_the_machine_is_not_listed_as_a_difference(tmp_path):
+    """A CPU run records data.loader=dataloader and trainer.device=cpu where the file says auto."""
+    add_run(
+        tmp_path,
+        "gate_sweep",
+        "Tanh",
+        top1=40.0,
+        top5=9.0,
+        small=(*SMALL, "data.loader=dataloader", "trainer.device=cpu"),
+    )
+    write_reports(tmp_path, tmp_path, exps=["gate_sweep"], overrides=SMALL)
+    markdown = (tmp_path / "gate_sweep.md").read_text()
+    assert "- differs from the experiment file's defaults in: nothing" in markdown
+
+
+def test_replication_says_where_the_papers_figures_fall_in_our_intervals(tmp_path):
+    paper_recipe = ("data=imagenet", "data.root=/nowhere", "se.bias=false")
+    for seed, (r16, original) in enumerate([(22.25, 23.30), (22.35, 23.40), (22.30, 23.35)]):
+        add_run(tmp_path, "reduction_sweep", "16", seed=seed, top1=r16, top5=6.0, small=paper_recipe)
+        add_run(tmp_path, "reduction_sweep", "original", seed=seed, top1=original + 1.0, top5=6.5, small=paper_recipe)
+    write_reports(tmp_path, tmp_path, exps=["reduction_sweep"], overrides=["se.bias=false"])
+    markdown = (tmp_path / "reduction_sweep.md").read_text()
+    # 16 (mean 22.30) sits on the paper's 22.28; our original (24.35) is a point off the paper's 23.30,
+    # so our Δ (-2.05) is far from the paper's (-1.02)
+    assert (
+        "Replication: the paper's top-1 lies in our 95% prediction interval for one more run in 1 of 2 rows "
+        "(not: original); its Δ vs the reference lies in our Δ interval in 0 of 1 rows (not: 16)." in markdown
+    )

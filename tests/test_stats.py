@@ -141,3 +141,13 @@ def test_all_pairs_are_tukeys_hsd_as_statsmodels_computes_it():
         bounds = sorted((-sign * low, -sign * high))
         assert (pair["low"], pair["high"]) == pytest.approx(tuple(bounds), abs=1e-3)
         assert pair["p_value"] == pytest.approx(p_value, abs=1e-3)
+
+
+def test_the_prediction_interval_of_one_more_run_uses_the_pooled_spread():
+    groups = {"a": [22.2, 22.4, 22.3], "b": [23.0, 23.3]}
+    spread = stats.pooled(groups)
+    low, high = stats.prediction_interval(groups["a"], spread)
+    squares = sum(sum((x - statistics.fmean(v)) ** 2 for x in v) for v in groups.values())
+    half = scipy_stats.t.ppf(0.975, 3) * math.sqrt(squares / 3) * math.sqrt(1 + 1 / 3)
+    assert (low, high) == pytest.approx((22.3 - half, 22.3 + half))
+    assert stats.prediction_interval([22.2], stats.pooled({"a": [22.2], "b": [23.0]})) is None

@@ -196,7 +196,10 @@ def versus_pairs(
             if verdict == "unresolved"
             else {"seeds_needed": None, "detectable": None}
         )
-        comparisons[(row, base)] = Comparison(base, delta, *bounds[:2], p_value, *bounds[2:], verdict, **advice)
+        low, high, eq_low, eq_high = map(float, bounds)
+        comparisons[(row, base)] = Comparison(
+            base, delta, low, high, float(p_value), eq_low, eq_high, verdict, **advice
+        )
     return comparisons
 
 
@@ -205,6 +208,15 @@ def _no_spread(label: str, reference: str, means: Mapping[str, float]) -> Compar
     return Comparison(
         reference, means[label] - means[reference], None, None, None, None, None, "unresolved", None, None
     )
+
+
+def prediction_interval(values: Sequence[float], spread: Pooled) -> tuple[float, float] | None:
+    """Where one more run of a row falls with 95% probability: mean ± t(0.975, df) · s · √(1 + 1/n),
+    s pooled over the section; None without a pooled spread."""
+    if spread.std is None or not values:
+        return None
+    half = float(_critical(1 - CONFIDENCE, spread.df)) * spread.std * math.sqrt(1 + 1 / len(values))
+    return statistics.fmean(values) - half, statistics.fmean(values) + half
 
 
 def all_pairs(groups: Mapping[str, Sequence[float]]) -> list[dict]:

@@ -109,6 +109,7 @@ class Experiment:
     reference: str | None = None  # exp.reference: a row label, or `pairs` (each SE-X against X)
     margin: float = 0.2  # exp.margin: the smallest difference of interest, top-1 points
     claims: list[dict] = field(default_factory=list)  # exp.claims: the paper's conclusions, as data
+    paper_recipe: dict = field(default_factory=dict)  # RECIPE_KEYS as the paper trained the table (paper_recipe)
 
 
 @dataclass
@@ -178,7 +179,10 @@ def load_experiment(name: str, overrides: Sequence[str] = ()) -> Experiment:
     keys = set(next(iter(identities.values())))
     defaults = _setting(_flat(config_dict(cfg)), keys)
     claims = OmegaConf.to_container(cfg.exp.claims)
-    return Experiment(name, cfg.exp.table, identities, keys, defaults, cfg.exp.reference, cfg.exp.margin, claims)
+    recipe = paper_recipe(name, cfg.exp.table, [o for o in overrides if o.startswith("hydra.searchpath=")])
+    return Experiment(
+        name, cfg.exp.table, identities, keys, defaults, cfg.exp.reference, cfg.exp.margin, claims, recipe
+    )
 
 
 def sections(experiment: Experiment, records: Iterable[dict]) -> list[Section]:
@@ -262,6 +266,18 @@ def _figures_table(table: str | None) -> dict:
 # The setting each paper table measured: its datasets and, for the ablation tables, its one model.
 PAPER_DATASETS = {"cifar": ("cifar10", "cifar100"), "places365": ("places365",)}  # every other table: ImageNet
 ABLATION_MODEL = "resnet50"  # the ablation tables' ResNet-50 (the paired tables set the model per row)
+# What changes a result: a section shows the paper's figures only where all of these are the paper's.
+RECIPE_KEYS = (
+    "data.name",
+    "model.name",
+    "data.image_size",
+    "trainer.epochs",
+    "trainer.schedule",
+    "trainer.lr",
+    "trainer.batch_size",
+    "trainer.label_smoothing",
+    "se.bias",
+)
 PAPER_MODES = ("auto", "always")
 
 
@@ -281,23 +297,46 @@ def paper_setting(table: str | None) -> tuple[tuple[str, ...], str | None]:
     return PAPER_DATASETS.get(table, ("imagenet",)), None if table in PAIRED else ABLATION_MODEL
 
 
-def paper_applies(table: str | None, setting: dict) -> bool:
-    """Whether a section's runs measure what the paper's table measured: same dataset, same model."""
-    datasets, model = paper_setting(table)
-    return setting.get("data.name") in datasets and (model is None or setting.get("model.name") == model)
+def paper_recipe(name: str, table: str | None, searchpath: Sequence[str] = ()) -> dict:
+    """What the paper trained `table` with, for each of RECIPE_KEYS: the experiment file's own
+    defaults (its presets follow the paper's recipe), except `se.bias`, false in the ablation
+    tables, whose section 6 says they were trained without SE FC biases."""
+    flat = _flat(config_dict(compose_config([f"+exp={name}", *searchpath])))
+    recipe = {key: flat[key] for key in RECIPE_KEYS if key in flat}
+    recipe["se.bias"] = False if table in _paper().get("ablations", {}) else recipe.get("se.bias")
+    return recipe
 
 
-def paper_note(table: str | None, setting: dict, shown: bool) -> str:
+def recipe_differences(experiment: Experiment, setting: dict) -> list[str]:
+    """Each way a section's runs differ from the recipe the paper's figures come from ("key=ours
+    (paper: theirs)"), over RECIPE_KEYS: anything that changes the result, not only names."""
+    datasets, _ = paper_setting(experiment.table)
+    differences = []
+    if setting.get("data.name") not in datasets:
+        differences.append(f"data.name={setting.get('data.name')} (paper: {' / '.join(datasets)})")
+    for key, theirs in experiment.paper_recipe.items():
+        if key == "data.name" or key not in setting:  # a row's own key (model.name of a paired table)
+            continue
+        if setting[key] != theirs:
+            differences.append(f"{key}={setting[key]} (paper: {theirs})")
+    biases = {identity["se.bias"] for identity in experiment.identities.values() if identity.get("se.enabled")}
+    theirs = experiment.paper_recipe.get("se.bias")
+    if theirs is not None and biases - {theirs}:
+        differences.append(f"se.bias={sorted(biases)[-1]} (paper: {theirs}, section 6)")
+    return differences
+
+
+def paper_note(table: str | None, differences: list[str], shown: bool) -> str:
     if not paper_has_table(table):
         return f"paper figures: none, no paper prints a table `{table}`"
     datasets, model = paper_setting(table)
     theirs = " / ".join(datasets) + ("" if model is None else f" with {model}")
     source = _figures_table(table).get("source")
     if shown:
-        return f"paper figures: table `{table}`, measured on {theirs}" + (f"; source: {source}" if source else "")
-    ours = f"{setting.get('data.name')}" + (f" with {setting.get('model.name')}" if model else "")
+        also = f" (though this section differs in {', '.join(differences)})" if differences else ""
+        return f"paper figures: table `{table}`, measured on {theirs}{also}" + (f"; source: {source}" if source else "")
     return (
-        f"paper figures: not shown, table `{table}` was measured on {theirs} and this section is {ours} "
+        f"paper figures: not shown, this section's recipe differs from the paper's in {', '.join(differences)} "
         "(`paper=always` shows them anyway)"
     )
 
@@ -351,9 +390,8 @@ def summarize_section(
     figures are compared only in the paper's setting, unless `paper_mode` is `always`."""
     records = _records(section)
     states = {record["run_id"]: state_of(record, holders.get(record["run_id"])) for record in records}
-    show_paper = paper_has_table(experiment.table) and (
-        paper_mode == "always" or paper_applies(experiment.table, section.setting)
-    )
+    differences = recipe_differences(experiment, section.setting)
+    show_paper = paper_has_table(experiment.table) and (paper_mode == "always" or not differences)
     paper = paper_figures(experiment.table, section.setting.get("data.name")) if show_paper else {}
     classes = section.setting.get("data.num_classes")
     has_top5 = not isinstance(classes, int) or top5_defined(classes)
@@ -387,8 +425,10 @@ def summarize_section(
         ]
     comparisons = compare_rows(rows, experiment, section)
     setting, defaults = section.setting, experiment.defaults
-    differs = sorted(
-        key for key in setting.keys() | defaults.keys() if key != FINGERPRINT and setting.get(key) != defaults.get(key)
+    differs = sorted(  # `auto` resolves on the machine that runs (data.loader, trainer.device): not typed
+        key
+        for key in setting.keys() | defaults.keys()
+        if key != FINGERPRINT and setting.get(key) != defaults.get(key) and defaults.get(key) != "auto"
     )
     return {
         "setting": section.setting,
@@ -397,7 +437,8 @@ def summarize_section(
         "statuses": dict(Counter(states.values())),
         "unfinished": unfinished,
         "paper_shown": show_paper,
-        "paper_note": paper_note(experiment.table, section.setting, show_paper),
+        "paper_note": paper_note(experiment.table, differences, show_paper),
+        "recipe_differences": differences,
         "top5_note": None if has_top5 else f"{TOP5_UNDEFINED} ({classes} classes here)",
         "statistics": comparisons,
         "code_versions": sorted({str((record.get("env") or {}).get("code_version")) for record in records}),
@@ -474,14 +515,25 @@ def compare_rows(rows: list[dict], experiment: Experiment, section: Section) -> 
             for run in section.runs[row["label"]]
             if run["status"] == "completed" and run.get("top1_err") is not None
         ]
+        interval = stats.prediction_interval(top1[row["label"]], spread)
+        paper = row["top1_err"]["paper"]
+        row["replication"] = (
+            None
+            if interval is None or paper is None
+            else {"prediction_interval": list(interval), "paper_inside": interval[0] <= paper <= interval[1]}
+        )
         if base is None:
             row["vs_reference"] = None
             continue
         ours, theirs = row["top1_err"]["paper"], by_label[base]["top1_err"]["paper"]
         comparison = comparisons.get(row["label"])
+        paper_delta = None if ours is None or theirs is None else round(ours - theirs, 2) + 0.0
         row["vs_reference"] = {
             **(asdict(comparison) if comparison else {"reference": base, "delta": None}),
-            "paper_delta": None if ours is None or theirs is None else round(ours - theirs, 2) + 0.0,
+            "paper_delta": paper_delta,
+            "paper_delta_inside": None
+            if paper_delta is None or comparison is None or comparison.low is None
+            else comparison.low <= paper_delta <= comparison.high,
         }
     return {
         "method": method_note(experiment, spread, len(comparisons)),
@@ -494,6 +546,7 @@ def compare_rows(rows: list[dict], experiment: Experiment, section: Section) -> 
         "rows": spread.rows,
         "family": len(comparisons),
         "all_pairs": {"method": "Tukey HSD, 95% simultaneous (rows with 2+ seeds)", "pairs": stats.all_pairs(top1)},
+        "replication": replication_note(rows),
         "claims": conclusions.check(experiment.claims, top1, experiment.margin),
         "claims_method": conclusions.method(
             len({pair for claim in experiment.claims for pair in conclusions.pairs_of(claim)}),
@@ -501,6 +554,28 @@ def compare_rows(rows: list[dict], experiment: Experiment, section: Section) -> 
             experiment.margin,
         ),
     }
+
+
+def replication_note(rows: list[dict]) -> str | None:
+    """Under a table with the paper's figures: in how many rows the paper's top-1 falls in our 95%
+    prediction interval for one more run, and its Δ vs the reference in our Δ interval."""
+    figures = {row["label"]: row["replication"]["paper_inside"] for row in rows if row.get("replication")}
+    deltas = {
+        row["label"]: row["vs_reference"]["paper_delta_inside"]
+        for row in rows
+        if (row.get("vs_reference") or {}).get("paper_delta_inside") is not None
+    }
+    if not figures:
+        return None
+
+    def count(found: dict[str, bool]) -> str:
+        outside = [label for label, inside in found.items() if not inside]
+        return f"{len(found) - len(outside)} of {len(found)} rows" + (
+            f" (not: {', '.join(outside)})" if outside else ""
+        )
+
+    note = f"Replication: the paper's top-1 lies in our 95% prediction interval for one more run in {count(figures)}"
+    return note + (f"; its Δ vs the reference lies in our Δ interval in {count(deltas)}." if deltas else ".")
 
 
 def _bound(value: float) -> str:
@@ -630,6 +705,7 @@ def _section_markdown(index: int, count: int, summary: dict, table: str | None) 
         "",
         summary["statistics"]["method"],
         "",
+        *([summary["statistics"]["replication"], ""] if summary["statistics"]["replication"] else []),
         *_bullets(
             summary["statistics"]["claims_method"],
             [conclusions.describe(claim, summary["statistics"]["margin"]) for claim in summary["statistics"]["claims"]],
