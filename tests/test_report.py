@@ -1,3 +1,4 @@
+import csv
 import errno
 import json
 import logging
@@ -667,3 +668,34 @@ def test_replication_says_where_the_papers_figures_fall_in_our_intervals(tmp_pat
         "Replication: the paper's top-1 lies in our 95% prediction interval for one more run in 1 of 2 rows "
         "(not: original); its Δ vs the reference lies in our Δ interval in 0 of 1 rows (not: 16)." in markdown
     )
+
+
+def test_tables_can_also_be_written_as_csv_and_latex_and_all_pairs_as_a_matrix(tmp_path):
+    runs = {"original": [23.30, 23.40, 23.20], "16": [22.30, 22.40, 22.35], "8": [22.25]}
+    for label, errors in runs.items():
+        for seed, error in enumerate(errors):
+            add_run(tmp_path, "reduction_sweep", label, seed=seed, top1=error, top5=6.0)
+    written = write_reports(tmp_path, tmp_path, exps=["reduction_sweep"], formats=("csv", "tex"), matrix=True)
+    assert {path.name for path in written} >= {"reduction_sweep.csv", "reduction_sweep.tex"}
+    markdown = (tmp_path / "reduction_sweep.md").read_text()
+    table_line = next(line for line in markdown.splitlines() if line.startswith("| 16 | 22.35"))
+    rows = list(csv.DictReader((tmp_path / "reduction_sweep.csv").open()))
+    (sixteen,) = [row for row in rows if row["row"] == "16"]
+    assert sixteen["setting"] == "1" and sixteen["top-1 err (%)"] == "22.35 ± 0.05 (n=3)"
+    assert f"| {sixteen['Δ top-1 vs original']} |" in table_line  # the markdown's own cell
+    latex = (tmp_path / "reduction_sweep.tex").read_text()
+    assert r"\toprule" in latex and r"\bottomrule" in latex and r"top-1 err (\%)" in latex
+    assert r"22.35 $\pm$ 0.05 (n=3)" in latex and "±" not in latex
+    # Tukey's matrix: A − B in row A, column B, and the same interval negated across the diagonal
+    matrix = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in markdown.splitlines() if "] |" in line}
+    header = next(line for line in markdown.splitlines() if line.startswith("| Tukey HSD: row − column"))
+    columns = [cell.strip(" |") for cell in header.split(" | ")]
+    to_original = matrix["16"][columns.index("original")].strip(" |")
+    back = matrix["original"][columns.index("16")].strip(" |")
+    delta, low, high = (float(x) for x in to_original.replace("[", "").replace("]", "").replace(",", "").split())
+    assert back == f"{-delta:+.2f} [{-high:+.2f}, {-low:+.2f}]"
+
+
+def test_an_unknown_format_is_one_line(reduction, capsys):
+    status, err = run_report(capsys, f"results_dir={reduction}", "formats=md,pdf")
+    assert status == 2 and err == "error: formats='md,pdf' is not allowed: a comma-separated list of md, csv, tex\n"

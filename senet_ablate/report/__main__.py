@@ -5,7 +5,9 @@
 
 Tool options: `results_dir=` (default `results`), `out=` (default: the results dir), `exps=`
 (comma-separated experiment files, default all), `paper=auto|always` (the paper's figures and Δ
-only in sections of the paper's dataset and model, or in every section). Anything else is a
+only in sections of the paper's recipe, or in every section), `formats=md,csv,tex` (CSV and LaTeX
+booktabs tables besides the markdown and JSON), `pairs=json|matrix` (Tukey's all-pairs intervals
+in the JSON only, or also as a matrix under each table). Anything else is a
 config override the runs were launched with (see `write_reports`); a bad one is a one-line
 error with exit status 2, as are a results dir without run records (a mistyped path would give
 tables of nothing but `pending`) and an `out` the tables cannot be written to. A table that
@@ -41,10 +43,23 @@ def main(argv: list[str]) -> None:
     argv, out = pop_option(argv, "out", None, default=results_dir)
     argv, exps = pop_option(argv, "exps", None, default="all")
     argv, paper = pop_option(argv, "paper", PAPER_MODES, default="auto")
+    argv, formats = pop_option(argv, "formats", None, default="md")
+    argv, pairs = pop_option(argv, "pairs", ("json", "matrix"), default="json")
+    unknown = set(formats.split(",")) - {"md", "csv", "tex"}
+    if unknown:
+        raise ConfigError("formats", formats, "a comma-separated list of md, csv, tex")
     check_results_dir(results_dir)
     try:
         exp_names = None if exps == "all" else exps.split(",")
-        written = write_reports(results_dir, out, exps=exp_names, overrides=argv, paper=paper)
+        written = write_reports(
+            results_dir,
+            out,
+            exps=exp_names,
+            overrides=argv,
+            paper=paper,
+            formats=formats.split(","),
+            matrix=pairs == "matrix",
+        )
     except TablesFailed as failed:  # every other table is written; each failure is named, exit status 1
         print("\n".join(str(path) for path in failed.written))
         for name, why in failed.failures.items():

@@ -25,7 +25,7 @@ from senet_ablate.complexity import Complexity, config_complexity
 from senet_ablate.config import PAIRS, Config, compose_config, config_dirs, row_configs
 from senet_ablate.errors import ConfigError
 from senet_ablate.metrics import TOP5_UNDEFINED, top5_defined
-from senet_ablate.report import conclusions, stats
+from senet_ablate.report import conclusions, export, stats
 from senet_ablate.report.plots import write_curves
 from senet_ablate.status import STATES, RunState, live_holder, state_of
 from senet_ablate.store import RUNTIME_KEYS, config_dict, iter_records, runs_dir
@@ -641,8 +641,9 @@ def _original_columns(original: list[float | None] | None) -> list[tuple[str, st
     ]
 
 
-def _table(table: str | None, rows: list[dict], show_paper: bool, margin: float) -> list[str]:
-    """The ablation layout (one line per row), or the paired one (one line per architecture, vanilla | SE)."""
+def table_lines(table: str | None, rows: list[dict], show_paper: bool, margin: float) -> list[list[tuple[str, str]]]:
+    """(header, cell) pairs for each line of the table, in the ablation layout (one line per row)
+    or the paired one (one line per architecture, vanilla | SE): what every format renders."""
     with_paper = {metric for metric in COMPLEXITY for row in rows if row[metric]["paper"] is not None}
     units = {
         metric: complexity_unit(metric, [row[metric]["value"] for row in rows if row[metric]["value"] is not None])
@@ -668,6 +669,10 @@ def _table(table: str | None, rows: list[dict], show_paper: bool, margin: float)
             + (_delta_columns(row, compared, show_paper, margin) if compared else [])
             for row in rows
         ]
+    return lines
+
+
+def _markdown_table(lines: list[list[tuple[str, str]]]) -> list[str]:
     headers = [header for header, _ in lines[0]]
     return [
         "| " + " | ".join(headers) + " |",
@@ -676,7 +681,23 @@ def _table(table: str | None, rows: list[dict], show_paper: bool, margin: float)
     ]
 
 
-def _section_markdown(index: int, count: int, summary: dict, table: str | None) -> list[str]:
+def _pairs_matrix(pairs: list[dict]) -> list[str]:
+    """Tukey's all-pairs intervals as a matrix: the cell of row A, column B is A − B."""
+    labels = list(dict.fromkeys([pair[side] for pair in pairs for side in ("first", "second")]))
+    cells = {(p["first"], p["second"]): (p["delta"], p["low"], p["high"]) for p in pairs}
+    cells.update({(b, a): (-d, -high, -low) for (a, b), (d, low, high) in list(cells.items())})
+    lines = [
+        [("Tukey HSD: row − column", label)]
+        + [
+            (other, "" if label == other else "{:+.2f} [{:+.2f}, {:+.2f}]".format(*cells[(label, other)]))
+            for other in labels
+        ]
+        for label in labels
+    ]
+    return ["All pairs (rows with 2+ seeds), 95% simultaneous:", "", *_markdown_table(lines), ""] if pairs else []
+
+
+def _section_markdown(index: int, count: int, summary: dict, table: str | None, matrix: bool = False) -> list[str]:
     s = summary["setting"]
     shows_top5 = "top5_err" in PAIRED.get(table, MEASURED)
     statuses = _status_counts(summary["statuses"])
@@ -701,11 +722,12 @@ def _section_markdown(index: int, count: int, summary: dict, table: str | None) 
         "- differs from the experiment file's defaults in: " + (differs or "nothing"),
         f"- {summary['paper_note']}",
         "",
-        *_table(table, summary["rows"], summary["paper_shown"], summary["statistics"]["margin"]),
+        *_markdown_table(table_lines(table, summary["rows"], summary["paper_shown"], summary["statistics"]["margin"])),
         "",
         summary["statistics"]["method"],
         "",
         *([summary["statistics"]["replication"], ""] if summary["statistics"]["replication"] else []),
+        *(_pairs_matrix(summary["statistics"]["all_pairs"]["pairs"]) if matrix else []),
         *_bullets(
             summary["statistics"]["claims_method"],
             [conclusions.describe(claim, summary["statistics"]["margin"]) for claim in summary["statistics"]["claims"]],
@@ -727,8 +749,12 @@ def write_experiment(
     generated_at: str,
     holders: dict[str, dict | None],
     paper_mode: str = "auto",
+    formats: Sequence[str] = (),
+    matrix: bool = False,
 ) -> list[Path]:
-    """Write `<exp>.md`, `<exp>.json` and, when some run has epochs, `<exp>.png`; return what was written."""
+    """Write `<exp>.md`, `<exp>.json`, when some run has epochs `<exp>.png`, and `<exp>.csv` /
+    `<exp>.tex` when `formats` asks; `matrix`: Tukey's all pairs as a matrix under each section.
+    Return what was written."""
     summaries = [summarize_section(experiment, section, holders, paper_mode) for section in found]
     png = out_dir / f"{experiment.name}.png"
     panels = [(f"Setting {i}", section.runs) for i, section in enumerate(found, 1)]
@@ -747,14 +773,24 @@ def write_experiment(
         "",
     ]
     for index, summary in enumerate(summaries, 1):
-        lines += _section_markdown(index, len(summaries), summary, experiment.table)
+        lines += _section_markdown(index, len(summaries), summary, experiment.table, matrix)
     lines += _bullets("Complexity counted otherwise by the paper:", complexity_notes(experiment.table))
     lines.append(FOOTNOTE)
     md, data = out_dir / f"{experiment.name}.md", out_dir / f"{experiment.name}.json"
     report = {"exp": experiment.name, "table": experiment.table, "generated_at": generated_at, "sections": summaries}
     _write_text(md, "\n".join(lines) + "\n")
     _write_text(data, json.dumps(report, indent=2) + "\n")
-    return [md, data, png] if has_curves else [md, data]
+    written = [md, data, png] if has_curves else [md, data]
+    cells = [table_lines(experiment.table, s["rows"], s["paper_shown"], s["statistics"]["margin"]) for s in summaries]
+    settings = [
+        f"{experiment.name}, setting {i}: " + json.dumps(s["setting"], sort_keys=True)
+        for i, s in enumerate(summaries, 1)
+    ]
+    for extension, text in (("csv", lambda: export.to_csv(cells)), ("tex", lambda: export.to_latex(cells, settings))):
+        if extension in formats:
+            written.append(out_dir / f"{experiment.name}.{extension}")
+            _write_text(written[-1], text())
+    return written
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -814,6 +850,8 @@ def write_reports(
     exps: Sequence[str] | None = None,
     overrides: Sequence[str] = (),
     paper: str = "auto",
+    formats: Sequence[str] = (),
+    matrix: bool = False,
 ) -> list[Path]:
     """Write the tables of `exps` (default: every file in conf/exp) and refresh `<out>/README.md`.
 
@@ -821,8 +859,9 @@ def write_reports(
     `seed` or sweep lists): they fix the SE values of each row, e.g. `se.bias=false`, and the
     setting shown before any run exists. `paper`: `auto` compares with the paper's figures only in
     the paper's setting (its dataset and model), `always` in every section. Works inside a running
-    Hydra app. Returns the files written. An `out` that cannot take the tables is a ConfigError
-    before any file is written (see `check_out_dir`).
+    Hydra app. `formats`: csv and/or tex besides markdown and JSON; `matrix`: Tukey's all-pairs
+    intervals as a matrix under each section. Returns the files written. An `out` that cannot take
+    the tables is a ConfigError before any file is written (see `check_out_dir`).
     """
     if paper not in PAPER_MODES:
         raise ConfigError("paper", paper, "choose one of " + ", ".join(PAPER_MODES))
@@ -843,7 +882,9 @@ def write_reports(
             experiment = load_experiment(name, overrides)
             found[name] = (experiment, sections(experiment, records))
             if exps is None or name in exps:
-                written += write_experiment(out, experiment, found[name][1], generated_at, holders, paper)
+                written += write_experiment(
+                    out, experiment, found[name][1], generated_at, holders, paper, formats, matrix
+                )
         except Exception as error:
             log.exception("table %s could not be written", name)
             failures[name] = f"{type(error).__name__}: {error}"
