@@ -32,7 +32,7 @@ TINY = [
     "trainer.device=cpu",
     "trainer.progress=false",
 ]
-GATE_ROWS = ["ReLU", "Tanh", "Sigmoid"]
+GATE_ROWS = ["ReLU", "Tanh", "Sigmoid", "ResNet-50"]
 
 
 def _cli(*args, env=None, timeout=600):
@@ -79,7 +79,7 @@ def test_the_slurm_preset_submits_one_task_per_gpu_with_the_warning_signal(tmp_p
         "--ntasks-per-node=4",  # one task per GPU
         "--cpus-per-task=10",
         "--signal=USR2@120",  # the warning signal, 2 minutes before the time limit
-        "--array=0-2%2",  # one job per row, at most array_parallelism at once
+        "--array=0-3%2",  # one job per row, at most array_parallelism at once
         "--time=2880",
         "--job-name=senet_ablate",
     ):
@@ -96,7 +96,7 @@ def test_a_submitit_local_sweep_completes_every_row_and_its_summary_and_table_li
     assert sorted(r["label"] for r in records) == sorted(GATE_ROWS)
     assert all(r["status"] == "completed" for r in records)
     summary = [line for line in (result.stdout + result.stderr).splitlines() if "] row " in line]
-    assert len(summary) == 3 and all("completed" in line for line in summary), summary
+    assert len(summary) == len(GATE_ROWS) and all("completed" in line for line in summary), summary
     table = (results / "gate_sweep.md").read_text()
     for row in GATE_ROWS:
         assert f"| {row} | " in table
@@ -172,7 +172,7 @@ def test_sweep_state_comes_from_records_and_claims_alone(tmp_path):
         json.dumps({"host": "gpu-node-12", "pid": 4242, "heartbeat": beat})
     )
     states = {state.label: state for state in sweep_states("gate_sweep", [0], overrides)}
-    assert [states[row].state for row in GATE_ROWS] == ["completed", "running", "pending"]
+    assert [states[row].state for row in GATE_ROWS] == ["completed", "running", "pending", "pending"]
     # 40 s, or a little more when composing the sweep took seconds (a busy machine)
     assert re.search(r"on gpu-node-12 pid 4242, heartbeat 4\d s ago", states["Tanh"].describe())
     assert [s.label for s in sweep_states("gate_sweep", [0, 1], overrides, rows=["Tanh"])] == ["Tanh", "Tanh"]

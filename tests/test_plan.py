@@ -80,21 +80,22 @@ def test_a_half_finished_sweep_costs_a_row_from_the_completed_runs_of_its_other_
     tanh = apply_row(compose_config(["+exp=gate_sweep", *overrides]), "Tanh")
     done = run_job(OmegaConf.merge(tanh, {"seed": 1}))
     lines = plan(["+exp=gate_sweep", "seed=0,1", *overrides])
-    assert lines[0] == "gate_sweep: 6 runs (3 rows x 2 seeds)"
+    assert lines[0] == "gate_sweep: 8 runs (4 rows x 2 seeds)"
     states = [line for line in lines if line.startswith("row ")]
-    assert len(states) == 6 and sum(" completed " in line for line in states) == 1
+    assert len(states) == 8 and sum(" completed " in line for line in states) == 1
     assert any(line.startswith("row Tanh         seed 1  " + done["run_id"]) for line in states)
-    assert "left: 5 runs (0 running elsewhere), each on 1 device(s)" in "\n".join(lines)
+    assert "left: 7 runs (0 running elsewhere), each on 1 device(s)" in "\n".join(lines)
     # Tanh's seed 0 is costed from its seed 1: 2 epochs x 64 images at the run's own images/s
     speed = done["images_per_s"]  # one run, on one device: its images over its time
     assert row_fields(lines, "Tanh")[:6] == ["1", "2", "2", "64", f"{speed:.1f}", f"{2 * 64 / speed / 3600:.3g}"]
     assert " ".join(row_fields(lines, "Tanh")[6:]) == "measured over 1 completed run(s)"
-    # ReLU and Sigmoid are probed, each once for its two seeds, at 8 images (the CPU's cap of 32)
-    assert probes == [("resnet20", True, 32, 8), ("resnet20", True, 32, 8)]
+    # ReLU, Sigmoid and ResNet-50 are probed, each once for its two seeds, at 8 images (the CPU's cap of 32)
+    assert probes == [("resnet20", True, 32, 8), ("resnet20", True, 32, 8), ("resnet20", False, 32, 8)]
     assert row_fields(lines, "ReLU")[:6] == ["2", "2", "4", "64", "1000.0", f"{4 * 64 / 1000 / 3600:.3g}"]
-    hours = 2 * 64 / speed / 3600 + 2 * 4 * 64 / 1000 / 3600
-    assert any(line.startswith(f"estimate: 10 epochs, {hours:.3g} device-hours") for line in lines)
-    command = ["python", "-m", "senet_ablate", "+exp=gate_sweep", *overrides, "exp.row=ReLU,Tanh,Sigmoid", "seed=0,1"]
+    hours = 2 * 64 / speed / 3600 + 3 * 4 * 64 / 1000 / 3600
+    assert any(line.startswith(f"estimate: 14 epochs, {hours:.3g} device-hours") for line in lines)
+    rows = "exp.row=ReLU,Tanh,Sigmoid,ResNet-50"
+    command = ["python", "-m", "senet_ablate", "+exp=gate_sweep", *overrides, rows, "seed=0,1"]
     assert lines[-1] == "  " + " ".join(command)
 
 
