@@ -699,3 +699,19 @@ def test_tables_can_also_be_written_as_csv_and_latex_and_all_pairs_as_a_matrix(t
 def test_an_unknown_format_is_one_line(reduction, capsys):
     status, err = run_report(capsys, f"results_dir={reduction}", "formats=md,pdf")
     assert status == 2 and err == "error: formats='md,pdf' is not allowed: a comma-separated list of md, csv, tex\n"
+
+
+def test_the_validation_sets_noise_floor_is_said_beside_the_seed_noise(tmp_path):
+    for seed, error in enumerate([22.0, 22.2, 21.8]):
+        add_run(tmp_path, "reduction_sweep", "16", seed=seed, top1=error, top5=6.0, epochs=1)
+    for path in runs_dir(tmp_path).glob("*.json"):  # as the trainer records them: images evaluated
+        record = json.loads(path.read_text())
+        record["epochs"][-1]["val_images"] = 50_000
+        path.write_text(json.dumps(record))
+    write_reports(tmp_path, tmp_path, exps=["reduction_sweep"])
+    floor = 100 * (0.22 * 0.78 / 50_000) ** 0.5
+    assert (
+        f"Validation noise: one run's top-1 error on these 50000 images has a binomial standard error of {floor:.2f} "
+        "points at the section's mean error 22.00%; the seed-to-seed std pooled over the rows is 0.20."
+        in (tmp_path / "reduction_sweep.md").read_text()
+    )

@@ -547,6 +547,7 @@ def compare_rows(rows: list[dict], experiment: Experiment, section: Section) -> 
         "family": len(comparisons),
         "all_pairs": {"method": "Tukey HSD, 95% simultaneous (rows with 2+ seeds)", "pairs": stats.all_pairs(top1)},
         "replication": replication_note(rows),
+        "validation_noise": validation_noise(section, top1, spread),
         "claims": conclusions.check(experiment.claims, top1, experiment.margin),
         "claims_method": conclusions.method(
             len({pair for claim in experiment.claims for pair in conclusions.pairs_of(claim)}),
@@ -554,6 +555,27 @@ def compare_rows(rows: list[dict], experiment: Experiment, section: Section) -> 
             experiment.margin,
         ),
     }
+
+
+def validation_noise(section: Section, top1: dict[str, list[float]], spread: stats.Pooled) -> str | None:
+    """The validation set's own noise floor beside the seed noise: the binomial standard error of one
+    run's top-1 error on the section's validation images, at the section's mean error."""
+    sizes = {
+        run["epochs"][-1].get("val_images")
+        for runs in section.runs.values()
+        for run in runs
+        if run["status"] == "completed" and run.get("epochs")
+    } - {None}
+    errors = [value for values in top1.values() for value in values]
+    if len(sizes) != 1 or not errors:
+        return None
+    (images,) = sizes
+    floor = stats.binomial_std(statistics.fmean(errors), images)
+    seeds = "" if spread.std is None else f"; the seed-to-seed std pooled over the rows is {spread.std:.2f}"
+    return (
+        f"Validation noise: one run's top-1 error on these {images} images has a binomial standard error of "
+        f"{floor:.2f} points at the section's mean error {statistics.fmean(errors):.2f}%{seeds}."
+    )
 
 
 def replication_note(rows: list[dict]) -> str | None:
@@ -727,6 +749,7 @@ def _section_markdown(index: int, count: int, summary: dict, table: str | None, 
         summary["statistics"]["method"],
         "",
         *([summary["statistics"]["replication"], ""] if summary["statistics"]["replication"] else []),
+        *([summary["statistics"]["validation_noise"], ""] if summary["statistics"]["validation_noise"] else []),
         *(_pairs_matrix(summary["statistics"]["all_pairs"]["pairs"]) if matrix else []),
         *_bullets(
             summary["statistics"]["claims_method"],
