@@ -6,14 +6,18 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 import torch
+from torch.utils.data import DataLoader, TensorDataset
 
+from senet_ablate.data.build import OnDevice
 from senet_ablate.engine.checkpoint import load_checkpoint
 from senet_ablate.engine.preemption import StopSignals
+from senet_ablate.stop_signals import ignore_stop_signals
 
 # 2 epochs of 128 steps: long enough on one thread for the signal to land mid-epoch.
 RUN = [
@@ -96,3 +100,31 @@ def test_a_loader_worker_ignores_every_stop_signal():
         timeout=60,
     )
     assert child.returncode == 0 and child.stdout.strip() == "alive", child.stderr
+
+
+def _slow_start(worker_id: int) -> None:
+    """A worker whose init comes late (imports, a busy node): the window a stop signal can hit."""
+    time.sleep(1.0)
+    ignore_stop_signals(worker_id)
+
+
+@pytest.mark.slow  # starts a loader worker process
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the loader worker through /proc")
+def test_a_stop_signal_that_reaches_a_worker_before_its_init_does_not_kill_it(children_of):
+    dataset = TensorDataset(torch.arange(8.0), torch.arange(8))
+    loader = DataLoader(dataset, batch_size=2, num_workers=1, worker_init_fn=_slow_start)
+    signalled = []
+
+    def signal_the_newborn_worker():
+        deadline = time.monotonic() + 30
+        while not signalled and time.monotonic() < deadline:
+            for pid in children_of(os.getpid()):
+                os.kill(pid, signal.SIGTERM)  # as SLURM does, to every process of the step
+                signalled.append(pid)
+            time.sleep(0.01)
+
+    sender = threading.Thread(target=signal_the_newborn_worker)
+    sender.start()
+    batches = [images for images, _ in OnDevice(loader, torch.device("cpu"))]
+    sender.join()
+    assert signalled and torch.cat(batches).tolist() == list(range(8))  # the worker lived and served all

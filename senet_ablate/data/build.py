@@ -40,7 +40,7 @@ from senet_ablate.data.places365 import places365_datasets
 from senet_ablate.data.synthetic import make_synthetic
 from senet_ablate.distributed import DistributedContext
 from senet_ablate.errors import ConfigError
-from senet_ablate.stop_signals import ignore_stop_signals
+from senet_ablate.stop_signals import held_while_workers_start, ignore_stop_signals
 
 Batch = tuple[Tensor, Tensor]
 
@@ -167,11 +167,12 @@ class OnDevice:
         return self.prepare(images), labels.to(self.device, non_blocking=True)
 
     def __iter__(self) -> Iterator[Batch]:
+        with held_while_workers_start():  # the first iter() starts the workers: see stop_signals.py
+            batches = iter(self.loader)
         if self.device.type != "cuda":
-            yield from map(self._to_device, self.loader)
+            yield from map(self._to_device, batches)
             return
         side, main = torch.cuda.Stream(self.device), torch.cuda.current_stream(self.device)
-        batches = iter(self.loader)
 
         def fetch() -> Batch | None:
             batch = next(batches, None)
