@@ -94,3 +94,13 @@ def test_the_claims_of_a_table_are_one_family():
     low, high = bonferroni_interval(groups, "ALL", "S2", family=3)
     assert (results[1]["comparisons"][0]["low"], results[1]["comparisons"][0]["high"]) == pytest.approx((low, high))
     assert [result["verdict"] for result in results] == ["holds", "holds"]
+
+
+def test_the_method_line_counts_the_family_the_intervals_were_corrected_for():
+    """Comparisons whose rows have no runs yet are not in the Bonferroni family, nor in its count."""
+    claims = [claim("2 and 4 are better than the original", "better", ["2", "4"], ["original"])]
+    groups = {"2": [22.3, 22.4], "4": [], "original": [23.3, 23.2]}
+    (result,) = conclusions.check(claims, groups, MARGIN)
+    low, high = bonferroni_interval({"2": groups["2"], "original": groups["original"]}, "2", "original", family=1)
+    assert (result["comparisons"][0]["low"], result["comparisons"][0]["high"]) == pytest.approx((low, high))
+    assert conclusions.method(claims, groups, MARGIN).startswith("The paper's claims, checked: 1 comparisons,")

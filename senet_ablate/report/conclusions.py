@@ -23,8 +23,6 @@ from itertools import combinations
 
 from senet_ablate.report import stats
 
-VERDICTS = ("holds", "contradicted", "unresolved")
-
 
 def pairs_of(claim: Mapping) -> list[tuple[str, str]]:
     """The (row, other) comparisons a claim makes: each row with each `than`, or, for rows said to
@@ -32,6 +30,12 @@ def pairs_of(claim: Mapping) -> list[tuple[str, str]]:
     if claim["than"]:
         return [(row, other) for row in claim["rows"] for other in claim["than"]]
     return list(combinations(claim["rows"], 2))
+
+
+def family(claims: Sequence[Mapping], groups: Mapping[str, Sequence[float]]) -> list[tuple[str, str]]:
+    """The comparisons the table's claims make that have runs on both sides: the Bonferroni family."""
+    pairs = dict.fromkeys(pair for claim in claims for pair in pairs_of(claim))
+    return [(row, other) for row, other in pairs if groups.get(row) and groups.get(other)]
 
 
 def judge(relation: str, comparison: stats.Comparison, margin: float) -> str:
@@ -57,9 +61,9 @@ def judge(relation: str, comparison: stats.Comparison, margin: float) -> str:
 
 def check(claims: Sequence[Mapping], groups: Mapping[str, Sequence[float]], margin: float) -> list[dict]:
     """Each claim with its verdict, its comparisons and, unresolved, the seeds that would settle it."""
-    everything = [pair for claim in claims for pair in pairs_of(claim)]
-    comparisons = stats.versus_pairs(groups, everything, margin)
-    spread, family = stats.pooled(groups), len(comparisons)
+    compared = family(claims, groups)
+    comparisons = stats.versus_pairs(groups, compared, margin)
+    spread = stats.pooled(groups)
     results = []
     for claim in claims:
         pairs = pairs_of(claim)
@@ -74,7 +78,7 @@ def check(claims: Sequence[Mapping], groups: Mapping[str, Sequence[float]], marg
         seeds = min((len(groups.get(label) or ()) for pair in pairs for label in pair), default=0)
         needed = None
         if verdict == "unresolved" and spread.std:
-            needed = stats.seeds_needed(margin, spread.std, spread.rows, max(family, 1))
+            needed = stats.seeds_needed(margin, spread.std, spread.rows, max(len(compared), 1))
         results.append(
             {
                 "says": claim["says"],
@@ -120,9 +124,10 @@ def describe(result: Mapping, margin: float) -> str:
     )
 
 
-def method(family: int, spread: stats.Pooled, margin: float) -> str:
+def method(claims: Sequence[Mapping], groups: Mapping[str, Sequence[float]], margin: float) -> str:
+    """The sentence above a table's claims: the family its intervals hold over, as `check` forms it."""
     return (
-        f"The paper's claims, checked: {family} comparisons, each at 95% simultaneous over them (Bonferroni, "
-        f"pooled variance, df = {spread.df}); margin ±{margin:g} top-1 points (see `report/conclusions.py` for "
-        "when a claim holds or is contradicted)."
+        f"The paper's claims, checked: {len(family(claims, groups))} comparisons, each at 95% simultaneous over "
+        f"them (Bonferroni, pooled variance, df = {stats.pooled(groups).df}); margin ±{margin:g} top-1 points "
+        "(see `report/conclusions.py` for when a claim holds or is contradicted)."
     )

@@ -549,11 +549,7 @@ def compare_rows(rows: list[dict], experiment: Experiment, section: Section) -> 
         "replication": replication_note(rows),
         "validation_noise": validation_noise(section, top1, spread),
         "claims": conclusions.check(experiment.claims, top1, experiment.margin),
-        "claims_method": conclusions.method(
-            len({pair for claim in experiment.claims for pair in conclusions.pairs_of(claim)}),
-            spread,
-            experiment.margin,
-        ),
+        "claims_method": conclusions.method(experiment.claims, top1, experiment.margin),
     }
 
 
