@@ -8,7 +8,7 @@ import pytest
 
 from senet_ablate.config import CONFIG_DIR, compose_config, config_dirs
 from senet_ablate.report import write_reports
-from senet_ablate.report.tables import experiment_names
+from senet_ablate.report.experiments import experiment_names
 
 REPO = Path(__file__).resolve().parent.parent
 USER_EXP = """# @package _global_

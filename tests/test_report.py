@@ -15,7 +15,7 @@ from senet_ablate.cli import run_cli
 from senet_ablate.complexity import Complexity
 from senet_ablate.config import CONFIG_DIR, apply_row, compose_config
 from senet_ablate.errors import ConfigError
-from senet_ablate.report import stats, tables, write_reports
+from senet_ablate.report import experiments, render, stats, summary, tables, write_reports
 from senet_ablate.report.__main__ import main
 from senet_ablate.status import RunState
 from senet_ablate.store import config_dict, new_record, record_path, run_id, runs_dir, write_record
@@ -282,10 +282,10 @@ def test_without_records_the_defaults_are_pending_with_complexity(tmp_path):
 @pytest.fixture
 def fake_complexity(monkeypatch):
     """Counting ResNet-110..152 takes seconds each; the paired layouts only need some numbers."""
-    tables._complexity.cache_clear()
-    monkeypatch.setattr(tables, "config_complexity", lambda cfg: Complexity(1.0 + cfg.se.enabled, 2.0))
+    summary._complexity.cache_clear()
+    monkeypatch.setattr(summary, "config_complexity", lambda cfg: Complexity(1.0 + cfg.se.enabled, 2.0))
     yield
-    tables._complexity.cache_clear()
+    summary._complexity.cache_clear()
 
 
 def test_cifar_layout_pairs_vanilla_and_se_with_the_datasets_paper_figures(tmp_path, fake_complexity):
@@ -451,7 +451,7 @@ def test_a_row_that_does_not_apply_reads_n_a_with_why(tmp_path):
 
 
 def test_a_table_that_fails_is_named_and_the_others_are_still_written(tmp_path, monkeypatch, capsys):
-    real = tables.load_experiment
+    real = experiments.load_experiment
 
     def broken_gate_sweep(name, overrides=()):
         if name == "gate_sweep":
@@ -469,13 +469,13 @@ def test_a_table_that_fails_is_named_and_the_others_are_still_written(tmp_path, 
 
 
 def test_complexity_columns_print_enough_digits_to_tell_different_models_apart():
-    small = tables.complexity_unit("gflops", [0.040551, 0.040553, 0.040567])
+    small = render.complexity_unit("gflops", [0.040551, 0.040553, 0.040567])
     assert (small.header, small.format(0.040551), small.format(0.040553)) == ("MFLOPs", "40.551", "40.553")
-    large = tables.complexity_unit("gflops", [3.858, 3.8605])
+    large = render.complexity_unit("gflops", [3.858, 3.8605])
     assert (large.header, large.format(3.858), large.format(3.8605)) == ("GFLOPs", "3.8580", "3.8605")
-    params = tables.complexity_unit("params_m", [25.5570, 25.5572])
+    params = render.complexity_unit("params_m", [25.5570, 25.5572])
     assert (params.format(25.5570), params.format(25.5572)) == ("25.5570", "25.5572")
-    assert tables.complexity_unit("params_m", [1.0, 1.0]).format(1.0) == "1.000"  # the same model: no more digits
+    assert render.complexity_unit("params_m", [1.0, 1.0]).format(1.0) == "1.000"  # the same model: no more digits
 
 
 def test_paper_figures_appear_in_the_papers_setting_only_unless_asked_for(tmp_path):
@@ -589,19 +589,19 @@ def test_places365_layout_pairs_resnet152_with_the_papers_table_6(tmp_path, fake
 
 def test_attention_rows_are_counted_with_their_own_module():
     """A row's params come from its attention module (ECA on ResNet-20: nine 3-tap convs), not from SE's."""
-    experiment = tables.load_experiment("attention_sweep", SMALL)
-    setting = tables.sections(experiment, [])[0].setting
+    experiment = experiments.load_experiment("attention_sweep", SMALL)
+    setting = experiments.sections(experiment, [])[0].setting
     params = {
-        label: tables.row_complexity(setting, experiment.identities[label]).params_m for label in ("vanilla", "ECA")
+        label: summary.row_complexity(setting, experiment.identities[label]).params_m for label in ("vanilla", "ECA")
     }
     assert round((params["ECA"] - params["vanilla"]) * 1e6) == 9 * 3
 
 
 def test_attention_sweep_cites_its_sources_and_compares_with_the_plain_network(fake_complexity):
-    experiment = tables.load_experiment("attention_sweep")
-    summary = tables.summarize_section(experiment, tables.sections(experiment, [])[0], {})
-    assert "source: ECA-Net (Wang et al., CVPR 2020, arXiv:1910.03151), Table 2" in summary["paper_note"]
-    rows = {row["label"]: row for row in summary["rows"]}
+    experiment = experiments.load_experiment("attention_sweep")
+    section = summary.summarize_section(experiment, experiments.sections(experiment, [])[0], {})
+    assert "source: ECA-Net (Wang et al., CVPR 2020, arXiv:1910.03151), Table 2" in section["paper_note"]
+    rows = {row["label"]: row for row in section["rows"]}
     assert {label: row["top1_err"]["paper"] for label, row in rows.items()} == {
         "vanilla": 24.80,
         "SE": 23.29,
@@ -610,8 +610,8 @@ def test_attention_sweep_cites_its_sources_and_compares_with_the_plain_network(f
     }
     assert rows["CBAM"]["vs_reference"]["reference"] == "vanilla"
     assert rows["CBAM"]["vs_reference"]["paper_delta"] == -2.14
-    on_cifar = tables.load_experiment("attention_sweep", ("data=cifar10", "model=resnet20", "trainer=cifar_paper"))
-    assert not tables.summarize_section(on_cifar, tables.sections(on_cifar, [])[0], {})["paper_shown"]
+    on_cifar = experiments.load_experiment("attention_sweep", ("data=cifar10", "model=resnet20", "trainer=cifar_paper"))
+    assert not summary.summarize_section(on_cifar, experiments.sections(on_cifar, [])[0], {})["paper_shown"]
 
 
 def test_recipe_rows_pair_vanilla_and_se_under_each_recipe(tmp_path, fake_complexity):

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from senet_ablate.cli import pop_option, run_cli
 from senet_ablate.errors import ConfigError
-from senet_ablate.report.tables import PAPER_MODES, TablesFailed, write_reports
+from senet_ablate.report.paper import PAPER_MODES
+from senet_ablate.report.tables import TablesFailed, write_reports
 from senet_ablate.store import record_files, runs_dir
 
 

@@ -1,0 +1,146 @@
+"""Experiment files and run records matched to their rows and settings.
+
+One run is shared by every table that needs its config (`store.run_id` ignores `exp`), so records
+are matched to rows by config, never by the `exp`/`label` that created them. A row's identity is
+the value of every `se.*` key and of every key that any row of its file sets; a record belongs to
+the rows whose identity it agrees with. The rest of its config (minus `seed` and the runtime-only
+`store.RUNTIME_KEYS`) is its *setting*: runs of different settings are never averaged, each
+setting gets its own section, newest first.
+"""
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from omegaconf import OmegaConf
+
+from senet_ablate.config import compose_config, config_dirs, row_configs
+from senet_ablate.errors import ConfigError
+from senet_ablate.report.paper import PAIRED, paper_recipe
+from senet_ablate.store import RUNTIME_KEYS, config_dict
+
+FINGERPRINT = "data_fingerprint"  # a record's field, part of its setting like a config key
+
+
+@dataclass
+class Experiment:
+    """An experiment file as the reporter needs it: which config values make each of its rows."""
+
+    name: str
+    table: str | None
+    identities: dict[str, dict]  # row label -> {dotted key: value} a record must agree with
+    identity_keys: set[str]  # the same for every row: all `se.*` keys and the keys rows set
+    defaults: dict  # the file's own setting, shown (all rows pending) before any run exists
+    reference: str | None = None  # exp.reference: a row label, or `pairs` (each SE-X against X)
+    margin: float = 0.2  # exp.margin: the smallest difference of interest, top-1 points
+    claims: list[dict] = field(default_factory=list)  # exp.claims: the paper's conclusions, as data
+    paper_recipe: dict = field(default_factory=dict)  # RECIPE_KEYS as the paper trained the table (paper_recipe)
+
+
+@dataclass
+class Section:
+    """The runs of one setting, by row label (each list sorted by seed)."""
+
+    setting: dict
+    runs: dict[str, list[dict]]
+
+
+def experiment_names(overrides: Sequence[str] = ()) -> list[str]:
+    """The experiment files of conf/exp/, and of the `exp/` of any `hydra.searchpath` directory."""
+    return sorted({path.stem for directory in config_dirs(overrides) for path in (directory / "exp").glob("*.yaml")})
+
+
+def flatten(tree: dict, prefix: str = "") -> dict:
+    """Nested config -> {dotted key: leaf}; lists are leaves."""
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def unflatten(flat: dict) -> dict:
+    tree: dict = {}
+    for dotted, value in flat.items():
+        *parents, leaf = dotted.split(".")
+        node = tree
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[leaf] = value
+    return tree
+
+
+def _runtime(key: str) -> bool:
+    return any(key == name or key.startswith(f"{name}.") for name in RUNTIME_KEYS)
+
+
+def _setting(flat: dict, identity_keys: set[str]) -> dict:
+    """What a run computes besides its row: the config minus the row's keys, `seed` and runtime-only keys."""
+    return {k: v for k, v in flat.items() if k not in identity_keys and k != "seed" and not _runtime(k)}
+
+
+def load_experiment(name: str, overrides: Sequence[str] = ()) -> Experiment:
+    cfg = compose_config([f"+exp={name}", *overrides])
+    row_keys = {item.split("=", 1)[0] for row in cfg.exp.rows for item in row.set}
+    flats = {row_cfg.exp.row: flatten(config_dict(row_cfg)) for row_cfg in row_configs(cfg)}
+
+    def differs(key: str) -> bool:
+        return len({json.dumps(flat.get(key), sort_keys=True) for flat in flats.values()}) > 1
+
+    def in_identity(key: str) -> bool:
+        """se.*, the keys rows set, and of a group a row selects a preset of (`trainer=timm_a3`) the
+        keys whose values differ between rows; the group's other keys (a typed `trainer.epochs=1`
+        shared by all rows) stay in the setting, so such runs form a section of their own."""
+        group = key.split(".", 1)[0]
+        return key.startswith("se.") or key in row_keys or (group in row_keys and not _runtime(key) and differs(key))
+
+    identities = {label: {key: flat[key] for key in flat if in_identity(key)} for label, flat in flats.items()}
+    labels = list(identities)
+    bases = [label for label in labels if not label.startswith("SE-")]
+    if cfg.exp.table in PAIRED and sorted(labels) != sorted(bases + [f"SE-{base}" for base in bases]):
+        raise ConfigError("exp.rows", labels, f"table {cfg.exp.table} needs a row SE-X beside each row X")
+    keys = set(next(iter(identities.values())))
+    defaults = _setting(flatten(config_dict(cfg)), keys)
+    claims = OmegaConf.to_container(cfg.exp.claims)
+    recipe = paper_recipe(name, cfg.exp.table, [o for o in overrides if o.startswith("hydra.searchpath=")])
+    return Experiment(
+        name, cfg.exp.table, identities, keys, defaults, cfg.exp.reference, cfg.exp.margin, claims, recipe
+    )
+
+
+def sections(experiment: Experiment, records: Iterable[dict]) -> list[Section]:
+    """The records that match a row, grouped by setting, newest setting first; one all-pending
+    section with the file's defaults if none does."""
+    grouped: dict[str, Section] = {}
+    for record in records:
+        flat = flatten(record["config"]) if isinstance(record["config"], dict) else {}
+        flat[FINGERPRINT] = record.get("data_fingerprint")  # two datasets under one config never average
+        labels = [
+            label
+            for label, identity in experiment.identities.items()
+            if all(key in flat and flat[key] == value for key, value in identity.items())
+        ]
+        if not labels:
+            continue
+        setting = _setting(flat, experiment.identity_keys)
+        empty = Section(setting, {label: [] for label in experiment.identities})
+        section = grouped.setdefault(json.dumps(setting, sort_keys=True), empty)
+        for label in labels:
+            section.runs[label].append(record)
+    if not grouped:
+        return [Section(experiment.defaults, {label: [] for label in experiment.identities})]
+    for section in grouped.values():
+        for runs in section.runs.values():
+            runs.sort(key=lambda record: record.get("seed") or 0)
+    return sorted(grouped.values(), key=lambda section: last_update(records_of(section)) or "", reverse=True)
+
+
+def records_of(section: Section) -> list[dict]:
+    """Each run of the section once, though it may fill several rows."""
+    return list({id(record): record for runs in section.runs.values() for record in runs}.values())
+
+
+def last_update(records: list[dict]) -> str | None:
+    return max((record.get("updated_at") or "" for record in records), default=None) or None

@@ -1,0 +1,224 @@
+"""Sections as tables: the (header, cell) lines every format renders, and the markdown around them.
+
+A cell never says more than its numbers: an interval bound that would print 0.00 gets a third
+decimal, and an unresolved Δ says how many seeds would settle it.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from senet_ablate.report import conclusions
+from senet_ablate.report.experiments import FINGERPRINT
+from senet_ablate.report.paper import COMPLEXITY, MEASURED, PAIRED
+from senet_ablate.report.summary import status_counts
+
+HEADERS = {"top1_err": "top-1 err (%)", "top5_err": "top-5 err (%)", "params_m": "params (M)", "gflops": "GFLOPs"}
+
+MIN_DECIMALS = {"params_m": 3, "gflops": 4}  # as `python -m senet_ablate.complexity` prints them
+
+MAX_DECIMALS = 6
+
+
+@dataclass(frozen=True)
+class Unit:
+    """How a table prints one complexity column: its header, a scale and enough decimals."""
+
+    header: str
+    scale: float
+    decimals: int
+
+    def format(self, value: float | None) -> str:
+        return "n/a" if value is None else f"{value * self.scale:.{self.decimals}f}"
+
+
+def complexity_unit(metric: str, values: list[float]) -> Unit:
+    """The unit of a table's params or FLOPs column: MFLOPs when every model is under 1 GFLOP (CIFAR,
+    mobile), and the fewest decimals (from MIN_DECIMALS) at which rows whose models differ print
+    differently."""
+    header, scale = HEADERS[metric], 1.0
+    if metric == "gflops" and values and max(values) < 1:
+        header, scale = "MFLOPs", 1000.0
+    distinct = len({round(value * scale, 9) for value in values})
+    decimals = MIN_DECIMALS[metric] - (3 if scale == 1000.0 else 0)
+    while decimals < MAX_DECIMALS and len({round(value * scale, decimals) for value in values}) < distinct:
+        decimals += 1
+    return Unit(header, scale, decimals)
+
+
+FOOTNOTE = (
+    "Errors: mean ± sample std over the completed seeds (n); `n=k of m, ...`: only k of the m recorded "
+    "seeds completed, the others counted by state (a diverged or failed run is never dropped silently). "
+    "Δ = ours − paper. GFLOPs are multiply-adds of convolutions and linear layers at "
+    "`data.image_size`, batch 1 (torch FlopCounterMode total / 2). Params count the SE FC biases "
+    "(`se.bias`); the paper rounds its figures up (30.604M is printed 30.7) and trained its ablations "
+    "without FC biases. "
+    "Δ top-1 vs the reference row: mean(row) − mean(reference) over completed seeds (negative: fewer "
+    "errors), with its 95% simultaneous interval and a verdict; the method, its degrees of freedom and "
+    "the margin are stated under each table. paper Δ: the same difference between the paper's own "
+    "figures, single runs with no interval."
+)
+
+
+def _bound(value: float) -> str:
+    """An interval bound signed, with a third decimal where two would print 0.00 for a nonzero bound:
+    a verdict must never sit beside an interval that seems to say otherwise."""
+    return _signed(value) if round(value, 2) or not value else f"{value:+.3f}"
+
+
+def _delta_cell(row: dict, margin: float) -> str:
+    vs = row.get("vs_reference")
+    if vs is None:
+        return "reference" if row.get("is_reference") else ""
+    if vs["delta"] is None:
+        return ""
+    delta = _signed(vs["delta"])
+    if vs["low"] is None:
+        return f"{delta}, unresolved: one seed per row"
+    cell = f"{delta} [{_bound(vs['low'])}, {_bound(vs['high'])}] {vs['verdict']}"
+    if vs["verdict"] != "unresolved":
+        return cell
+    seeds = "more than 100" if vs["seeds_needed"] is None else str(vs["seeds_needed"])
+    return f"{cell}: {seeds} seeds/row for ±{margin:g}; detects ±{vs['detectable']:.2f} now"
+
+
+def _signed(value: float) -> str:
+    return f"{round(value, 2) + 0.0:+.2f}"  # + 0.0: no "-0.00"
+
+
+def _delta_columns(row: dict, name: str, show_paper: bool, margin: float) -> list[tuple[str, str]]:
+    cells = [(f"Δ top-1 vs {name}", _delta_cell(row, margin))]
+    if show_paper:
+        paper = (row.get("vs_reference") or {}).get("paper_delta")
+        cells.append(("paper Δ", "" if paper is None else f"{paper:+.2f}"))
+    return cells
+
+
+def _columns(
+    row: dict, metrics: Sequence[str], units: dict[str, Unit], with_paper: set[str], show_paper: bool, prefix: str = ""
+) -> list[tuple[str, str]]:
+    """(header, cell) pairs for one row: each error with the paper's figure and Δ, then params and FLOPs."""
+    cells = []
+    for metric in metrics:
+        cell = row[metric]
+        cells.append((prefix + HEADERS[metric], cell["cell"]))
+        if show_paper:
+            paper = "" if cell["paper"] is None else f"{cell['paper']:.2f}"
+            cells += [("paper", paper), ("Δ", "" if cell["diff"] is None else f"{cell['diff']:+.2f}")]
+    for metric in COMPLEXITY:
+        unit = units[metric]
+        cells.append((prefix + unit.header, unit.format(row[metric]["value"])))
+        if metric in with_paper:
+            paper = row[metric]["paper"]
+            cells.append(("paper", "" if paper is None else f"{paper * unit.scale:g}"))
+    return cells
+
+
+def _original_columns(original: list[float | None] | None) -> list[tuple[str, str]]:
+    """Table 2's and 3's "original" column: the errors the architecture's own paper reported."""
+    top1, top5 = original or (None, None)
+    return [
+        ("original top-1 err (%)", "" if top1 is None else f"{top1:g}"),
+        ("original top-5 err (%)", "" if top5 is None else f"{top5:g}"),
+    ]
+
+
+def table_lines(table: str | None, rows: list[dict], show_paper: bool, margin: float) -> list[list[tuple[str, str]]]:
+    """(header, cell) pairs for each line of the table, in the ablation layout (one line per row)
+    or the paired one (one line per architecture, vanilla | SE): what every format renders."""
+    with_paper = {metric for metric in COMPLEXITY for row in rows if row[metric]["paper"] is not None}
+    units = {
+        metric: complexity_unit(metric, [row[metric]["value"] for row in rows if row[metric]["value"] is not None])
+        for metric in COMPLEXITY
+    }
+    if table in PAIRED:
+        by_label = {row["label"]: row for row in rows}
+        originals = any(row.get("original") for row in rows)
+        lines = [
+            [("model", base)]
+            + (_original_columns(row["original"]) if originals else [])
+            + _columns(row, PAIRED[table], units, with_paper, show_paper, "vanilla ")
+            + _columns(by_label[f"SE-{base}"], PAIRED[table], units, with_paper, show_paper, "SE ")
+            + _delta_columns(by_label[f"SE-{base}"], "vanilla", show_paper, margin)
+            for base, row in by_label.items()
+            if not base.startswith("SE-")
+        ]
+    else:
+        compared = next((row["vs_reference"]["reference"] for row in rows if row.get("vs_reference")), None)
+        lines = [
+            [("row", row["label"])]
+            + _columns(row, MEASURED, units, with_paper, show_paper)
+            + (_delta_columns(row, compared, show_paper, margin) if compared else [])
+            for row in rows
+        ]
+    return lines
+
+
+def markdown_table(lines: list[list[tuple[str, str]]]) -> list[str]:
+    headers = [header for header, _ in lines[0]]
+    return [
+        "| " + " | ".join(headers) + " |",
+        "|---|" + "---:|" * (len(headers) - 1),
+        *("| " + " | ".join(cell for _, cell in line) + " |" for line in lines),
+    ]
+
+
+def _pairs_matrix(pairs: list[dict]) -> list[str]:
+    """Tukey's all-pairs intervals as a matrix: the cell of row A, column B is A − B."""
+    labels = list(dict.fromkeys([pair[side] for pair in pairs for side in ("first", "second")]))
+    cells = {(p["first"], p["second"]): (p["delta"], p["low"], p["high"]) for p in pairs}
+    cells.update({(b, a): (-d, -high, -low) for (a, b), (d, low, high) in list(cells.items())})
+    lines = [
+        [("Tukey HSD: row − column", label)]
+        + [
+            (other, "" if label == other else "{:+.2f} [{:+.2f}, {:+.2f}]".format(*cells[(label, other)]))
+            for other in labels
+        ]
+        for label in labels
+    ]
+    return ["All pairs (rows with 2+ seeds), 95% simultaneous:", "", *markdown_table(lines), ""] if pairs else []
+
+
+def section_markdown(index: int, count: int, summary: dict, table: str | None, matrix: bool = False) -> list[str]:
+    s = summary["setting"]
+    shows_top5 = "top5_err" in PAIRED.get(table, MEASURED)
+    statuses = status_counts(summary["statuses"])
+    differs = ", ".join(f"`{key}={value}`" for key, value in summary["differs_from_defaults"].items())
+    not_applicable = [f"`{row['label']}`: {row['not_applicable']}" for row in summary["rows"] if row["not_applicable"]]
+    return [
+        f"## Setting {index} of {count}",
+        "",
+        f"- data: {s.get('data.name')} ({s.get('data.num_classes')} classes, {s.get('data.image_size')} px"
+        + (f", fingerprint {s[FINGERPRINT]}" if s.get(FINGERPRINT) else "")
+        + "); "
+        f"model: {s.get('model.name', 'per row')}; "
+        + (
+            f"schedule: {s['trainer.schedule']}, {s.get('trainer.epochs')} epochs, "
+            f"batch {s.get('trainer.batch_size')}, lr {s.get('trainer.lr')}"
+            if "trainer.schedule" in s
+            else "training recipe: per row"
+        ),
+        f"- runs: {summary['runs']}"
+        + (f" ({statuses})" if statuses else " (every row pending)")
+        + f"; code: {', '.join(summary['code_versions']) or '-'}; last update: {summary['updated_at'] or '-'}",
+        "- differs from the experiment file's defaults in: " + (differs or "nothing"),
+        f"- {summary['paper_note']}",
+        "",
+        *markdown_table(table_lines(table, summary["rows"], summary["paper_shown"], summary["statistics"]["margin"])),
+        "",
+        summary["statistics"]["method"],
+        "",
+        *([summary["statistics"]["replication"], ""] if summary["statistics"]["replication"] else []),
+        *([summary["statistics"]["validation_noise"], ""] if summary["statistics"]["validation_noise"] else []),
+        *(_pairs_matrix(summary["statistics"]["all_pairs"]["pairs"]) if matrix else []),
+        *bullets(
+            summary["statistics"]["claims_method"],
+            [conclusions.describe(claim, summary["statistics"]["margin"]) for claim in summary["statistics"]["claims"]],
+        ),
+        *([f"Top-5 err n/a: {summary['top5_note']}.", ""] if summary["top5_note"] and shows_top5 else []),
+        *bullets("Rows that do not apply to this setting:", not_applicable),
+        *bullets("Runs not completed:", summary["unfinished"]),
+    ]
+
+
+def bullets(title: str, lines: list[str]) -> list[str]:
+    return [title, "", *(f"- {line}" for line in lines), ""] if lines else []
