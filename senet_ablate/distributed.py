@@ -31,6 +31,21 @@ class DistributedContext:
             torch_dist.all_reduce(tensor, op=torch_dist.ReduceOp.MIN)
         return tensor
 
+    def gather_strided(self, shard: torch.Tensor) -> torch.Tensor:
+        """Every process's 1-D `shard` put back into the order of the whole: process r holds the
+        items r, r + world_size, ... (the validation shard `slice(rank, None, world_size)`). Shards
+        differ in length by at most one, but all_gather wants one size, so each is padded first."""
+        if self.world_size == 1:
+            return shard
+        lengths = [torch.zeros(1, dtype=torch.long, device=shard.device) for _ in range(self.world_size)]
+        torch_dist.all_gather(lengths, torch.tensor([len(shard)], device=shard.device))
+        longest = int(max(lengths).item())
+        padded = torch.cat([shard, shard.new_full((longest - len(shard),), -1)])
+        gathered = [torch.empty_like(padded) for _ in range(self.world_size)]
+        torch_dist.all_gather(gathered, padded)
+        items = torch.stack(gathered, dim=1).flatten()  # item k of rank r lands at k * world_size + r
+        return items[: int(sum(lengths).item())]
+
 
 def export_submitit_environment() -> None:
     """In a submitit job of several tasks (`hydra/launcher=slurm`, one task per GPU), set the

@@ -1,7 +1,8 @@
 """Run records: one JSON file per run, `<results_dir>/runs/<run_id>.json`, written atomically.
 
 A record is plain JSON so that any tool can read it; `RunRecord` is its one schema, shared by
-the run, the reporter and the tests. The reporter reads only these files and the experiment files.
+the run, the reporter and the tests. The reporter reads only these files, the experiment files
+and the per-image predictions each completed run keeps beside its checkpoint (`predictions.py`).
 """
 
 import hashlib

@@ -4,6 +4,7 @@ validation image counted once, metrics reduced, one writer."""
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -88,3 +89,10 @@ def test_two_processes_under_torchrun_train_like_one_with_the_same_global_batch(
         assert ours["val_loss"] == pytest.approx(reference["val_loss"], rel=0.1)
         assert abs(ours["top1_err"] - reference["top1_err"]) <= 3 * 100 / 37  # at most 3 images apart
     assert result.stdout.count("epoch 2/2") == 1  # rank 1 does not log the run a second time
+    # Each rank predicted its strided shard; gathered, they are in the validation set's order.
+    kept = [
+        np.load(root / "runs" / run["run_id"] / "predictions.npz")
+        for root, run in ((tmp_path / "ddp", ddp), (tmp_path, single))
+    ]
+    assert len(kept[0]["label"]) == 37 and np.array_equal(kept[0]["label"], kept[1]["label"])
+    assert 100 * (kept[0]["predicted"] != kept[0]["label"]).mean() == pytest.approx(ddp["top1_err"])

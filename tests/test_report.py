@@ -7,7 +7,9 @@ import subprocess
 import sys
 from functools import cache
 
+import numpy as np
 import pytest
+import torch
 from hydra import initialize_config_dir
 
 from senet_ablate import atomic
@@ -15,6 +17,7 @@ from senet_ablate.cli import run_cli
 from senet_ablate.complexity import Complexity
 from senet_ablate.config import CONFIG_DIR, apply_row, compose_config
 from senet_ablate.errors import ConfigError
+from senet_ablate.predictions import save_predictions
 from senet_ablate.report import experiments, render, stats, summary, tables, write_reports
 from senet_ablate.report.__main__ import main
 from senet_ablate.status import RunState
@@ -702,16 +705,39 @@ def test_an_unknown_format_is_one_line(reduction, capsys):
 
 
 def test_the_validation_sets_noise_floor_is_said_beside_the_seed_noise(tmp_path):
-    for seed, error in enumerate([22.0, 22.2, 21.8]):
-        add_run(tmp_path, "reduction_sweep", "16", seed=seed, top1=error, top5=6.0, epochs=1)
+    runs = [
+        add_run(tmp_path, "reduction_sweep", "16", seed=s, top1=e, top5=6.0, epochs=1)
+        for s, e in enumerate([22.0, 22.2, 21.8])
+    ]
     for path in runs_dir(tmp_path).glob("*.json"):  # as the trainer records them: images evaluated
         record = json.loads(path.read_text())
-        record["epochs"][-1]["val_images"] = 50_000
+        record["epochs"][-1]["val_images"] = 5_000
         path.write_text(json.dumps(record))
     write_reports(tmp_path, tmp_path, exps=["reduction_sweep"])
-    floor = 100 * (0.22 * 0.78 / 50_000) ** 0.5
+    binomial = 100 * (0.22 * 0.78 / 5_000) ** 0.5
     assert (
-        f"Validation noise: one run's top-1 error on these 50000 images has a binomial standard error of {floor:.2f} "
-        "points at the section's mean error 22.00%; the seed-to-seed std pooled over the rows is 0.20."
-        in (tmp_path / "reduction_sweep.md").read_text()
+        f"Validation noise: one run's top-1 error on these 5000 images has a standard error of {binomial:.2f} points "
+        "(binomial, at the section's mean error 22.00%: no run kept its per-image predictions); the seed-to-seed "
+        "std pooled over the rows is 0.20." in (tmp_path / "reduction_sweep.md").read_text()
     )
+    # Two runs keep their predictions, wrong on the first 1,100 and 1,110 of the 5,000 images.
+    floors = []
+    for run, wrong in zip(runs[:2], (1_100, 1_110), strict=True):
+        label = np.zeros(5_000, dtype=np.int16)
+        save_predictions(
+            runs_dir(tmp_path) / run / "predictions.npz",
+            torch.tensor((np.arange(5_000) < wrong).astype(np.int16)),
+            torch.tensor(label),
+        )
+        p = wrong / 5_000
+        floors.append(100 * (p * (1 - p) / 5_000) ** 0.5)  # the bootstrap's own limit: the plug-in binomial
+    write_reports(tmp_path, tmp_path, exps=["reduction_sweep"])
+    markdown = (tmp_path / "reduction_sweep.md").read_text()
+    shown = float(markdown.split("has a standard error of ")[1].split(" points")[0])
+    assert shown == pytest.approx(sum(floors) / 2, abs=0.02)  # 2,000 resamples: Monte Carlo error ~1.6%
+    said = "(per-image bootstrap, 2000 resamples, mean over the 2 runs that kept their predictions; binomial: "
+    assert f"{said}{binomial:.2f})" in markdown
+    section = json.loads((tmp_path / "reduction_sweep.json").read_text())["sections"][0]
+    (sixteen,) = [row for row in section["rows"] if row["label"] == "16"]
+    kept = [value["validation_std"] for value in sixteen["top1_values"]]
+    assert kept[2] is None and kept[:2] == pytest.approx(floors, rel=0.05)

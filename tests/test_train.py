@@ -11,6 +11,7 @@ from PIL import Image
 
 from senet_ablate.config import CONFIG_DIR, apply_row, compose_config
 from senet_ablate.data import Loaders
+from senet_ablate.data.build import build_datasets
 from senet_ablate.distributed import DistributedContext
 from senet_ablate.engine.trainer import Trainer
 from senet_ablate.errors import ConfigError
@@ -40,6 +41,10 @@ def test_synthetic_run_completes_and_records_everything(tmp_path):
     assert record["images_per_s"] > 0 and record["wall_time_s"] > 0
     assert {"torch", "torchvision", "cuda", "device", "code_version"} <= set(record["env"])
     assert (tmp_path / "runs" / record["run_id"] / "checkpoint.pt").exists()
+    kept = np.load(tmp_path / "runs" / record["run_id"] / "predictions.npz")  # the final evaluation's, per image
+    assert kept["predicted"].dtype == kept["label"].dtype == np.int16 and len(kept["label"]) == 64
+    assert 100 * (kept["predicted"] != kept["label"]).mean() == pytest.approx(record["top1_err"])
+    assert np.array_equal(kept["label"], build_datasets(cfg)[1].tensors[1].numpy())  # the validation set's order
 
 
 def test_same_seed_same_record_on_cpu(tmp_path):

@@ -33,6 +33,7 @@ from senet_ablate.engine.optim import build_optimizer, build_scheduler, step_sch
 from senet_ablate.engine.progress import EpochProgress
 from senet_ablate.errors import ConfigError
 from senet_ablate.metrics import percent, top5_defined
+from senet_ablate.predictions import PREDICTIONS_FILE, save_predictions
 
 log = logging.getLogger(__name__)
 SYNC_EVERY_CUDA = 10  # steps between host syncs on a GPU (running totals, divergence check, progress)
@@ -159,7 +160,9 @@ class Trainer:
                     self.save(history, partial=stop.partial)
                 raise
             partial = None
-            val_metrics = self.evaluate()
+            final = epoch + 1 == self.recipe.epochs
+            val_metrics = self.evaluate(keep_predictions=final)
+            predictions = val_metrics.pop("predictions", None)
             step_scheduler(self.scheduler, val_metrics["val_loss"])
             skipped = train_metrics.pop("skipped") + val_metrics.pop("skipped")
             metrics = {
@@ -173,6 +176,8 @@ class Trainer:
             history.append(metrics)
             self.check_ownership()
             if self.dist.is_main:
+                if predictions is not None:  # before the checkpoint that makes the run complete
+                    save_predictions(self.checkpoint_path.with_name(PREDICTIONS_FILE), *predictions)
                 self.save(history)
             log.info(
                 "epoch %d/%d  lr %.4g  train loss %.4f  val top-1 err %.2f%%  top-5 err %s  %.0f img/s",
@@ -310,19 +315,25 @@ class Trainer:
             raise Diverged(loss_sum.item(), epoch + 1, bad_step + 1)
 
     @torch.no_grad()
-    def evaluate(self) -> dict:
+    def evaluate(self, keep_predictions: bool = False) -> dict:
         """Validation loss and top-1/top-5 error over every val image; top-5 is None where it is
-        undefined (5 classes or fewer, see `metrics.top5_defined`)."""
+        undefined (5 classes or fewer, see `metrics.top5_defined`). With `keep_predictions`, also
+        `predictions`: every image's top-1 class and its label, in the validation set's order."""
         self.network.eval()
         has_top5 = top5_defined(self.cfg.data.num_classes)
         totals = torch.zeros(4, device=self.device)  # loss sum, top-1 correct, top-5 correct, count
+        predicted, truth = [], []
         for images, labels in self.loaders.val:
             self.heartbeat()
             if not labels.numel():
                 continue
             with self.autocast():
                 logits = self.network(self.in_memory_format(images))
-            hits = logits.topk(5 if has_top5 else 1, dim=1).indices == labels[:, None]
+            ranked = logits.topk(5 if has_top5 else 1, dim=1).indices
+            hits = ranked == labels[:, None]
+            if keep_predictions:
+                predicted.append(ranked[:, 0])
+                truth.append(labels)
             totals += torch.stack(
                 [
                     nn.functional.cross_entropy(logits.float(), labels, reduction="sum"),
@@ -334,13 +345,19 @@ class Trainer:
         loss_sum, top1, top5_hits, count = self.dist.all_reduce_sum(totals).tolist()
         if count == 0:
             raise NoImagesLeft("validation", self.loaders.val_size, self.cfg.data.root)
-        return {
+        metrics = {
             "val_loss": loss_sum / count,
             "top1_err": 100 * (1 - top1 / count),
             "top5_err": 100 * (1 - top5_hits / count) if has_top5 else None,
             "val_images": int(count),
             "skipped": self.loaders.val_size - int(count),
         }
+        if keep_predictions:
+            empty = torch.zeros(0, dtype=torch.long, device=self.device)
+            metrics["predictions"] = tuple(
+                self.dist.gather_strided(torch.cat(parts) if parts else empty).cpu() for parts in (predicted, truth)
+            )
+        return metrics
 
     def save(self, history: list[dict], partial: dict | None = None) -> None:
         """Checkpoint after the epochs of `history`, and `partial` steps into the next one if given."""

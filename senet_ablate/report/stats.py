@@ -37,6 +37,8 @@ POWER = 0.80
 MAX_SEEDS = 100  # beyond this many seeds per row, a difference is called unresolvable by seeds
 VERDICTS = ("better", "worse", "equivalent", "unresolved")
 DUNNETT_SEED = 0
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -224,6 +226,22 @@ def binomial_std(error_percent: float, images: int) -> float:
     validation set's own noise, apart from the seed's (22% on ImageNet's 50,000: about 0.19)."""
     p = error_percent / 100
     return 100 * math.sqrt(p * (1 - p) / images)
+
+
+def bootstrap_std(correct: np.ndarray, resamples: int = BOOTSTRAP_RESAMPLES) -> float:
+    """The standard error, in points, of one run's top-1 error from its per-image results (`correct`,
+    one bool per validation image): the bootstrap over images (`scipy.stats.bootstrap`, seeded, so
+    a table is the same twice). It measures the validation set's noise from what the run did on each
+    image, where `binomial_std` assumes it from the error alone."""
+    result = stats.bootstrap(
+        (1.0 - correct.astype(np.float64),),
+        np.mean,
+        n_resamples=resamples,
+        method="percentile",
+        rng=BOOTSTRAP_SEED,
+        batch=max(1, 20_000_000 // max(len(correct), 1)),  # bound the resample matrix to ~160 MB
+    )
+    return 100 * float(result.standard_error)
 
 
 def all_pairs(groups: Mapping[str, Sequence[float]]) -> list[dict]:

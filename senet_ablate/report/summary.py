@@ -6,6 +6,7 @@ shows and `<exp>.json` stores; the statistics themselves are `stats.py` and `con
 import json
 import statistics
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import asdict
 from functools import cache
 
@@ -70,10 +71,15 @@ def measured(records: list[dict], metric: str, paper: float | None, states: list
 
 
 def summarize_section(
-    experiment: Experiment, section: Section, holders: dict[str, dict | None], paper_mode: str = "auto"
+    experiment: Experiment,
+    section: Section,
+    holders: dict[str, dict | None],
+    paper_mode: str = "auto",
+    floors: Mapping[str, float] | None = None,
 ) -> dict:
     """A section as data: what the markdown shows and `<exp>.json` stores. `holders`: the live
-    claim of each run id that has one (a run in progress, here or on another node). The paper's
+    claim of each run id that has one (a run in progress, here or on another node); `floors`: see
+    `compare_rows`. The paper's
     figures are compared only in the paper's setting, unless `paper_mode` is `always`."""
     records = records_of(section)
     states = {record["run_id"]: state_of(record, holders.get(record["run_id"])) for record in records}
@@ -110,7 +116,7 @@ def summarize_section(
             for run, state in zip(runs, row_states, strict=True)
             if state != "completed"
         ]
-    comparisons = compare_rows(rows, experiment, section)
+    comparisons = compare_rows(rows, experiment, section, floors)
     setting, defaults = section.setting, experiment.defaults
     differs = sorted(  # `auto` resolves on the machine that runs (data.loader, trainer.device): not typed
         key
@@ -179,10 +185,14 @@ def top1_groups(section: Section) -> dict[str, list[float]]:
     }
 
 
-def compare_rows(rows: list[dict], experiment: Experiment, section: Section) -> dict:
+def compare_rows(
+    rows: list[dict], experiment: Experiment, section: Section, floors: Mapping[str, float] | None = None
+) -> dict:
     """Set each row's `vs_reference` (its top-1 Δ, interval, verdict and the paper's Δ) and return the
     section's statistics: method, pooled spread, per-seed values, Tukey's all-pairs intervals and
-    the paper's claims checked."""
+    the paper's claims checked. `floors`: run id -> the bootstrap standard error of its top-1 error
+    over the validation images, for the runs that kept their predictions."""
+    floors = floors or {}
     top1 = top1_groups(section)
     compared = references(experiment)
     if experiment.reference == PAIRS:
@@ -198,7 +208,7 @@ def compare_rows(rows: list[dict], experiment: Experiment, section: Section) -> 
         base = compared.get(row["label"])
         row["is_reference"] = row["label"] in compared.values()
         row["top1_values"] = [
-            {"seed": run["seed"], "top1_err": run["top1_err"]}
+            {"seed": run["seed"], "top1_err": run["top1_err"], "validation_std": floors.get(run["run_id"])}
             for run in section.runs[row["label"]]
             if run["status"] == "completed" and run.get("top1_err") is not None
         ]
@@ -234,31 +244,35 @@ def compare_rows(rows: list[dict], experiment: Experiment, section: Section) -> 
         "family": len(comparisons),
         "all_pairs": {"method": "Tukey HSD, 95% simultaneous (rows with 2+ seeds)", "pairs": stats.all_pairs(top1)},
         "replication": replication_note(rows),
-        "validation_noise": validation_noise(section, top1, spread),
+        "validation_noise": validation_noise(section, top1, spread, floors),
         "claims": conclusions.check(experiment.claims, top1, experiment.margin),
         "claims_method": conclusions.method(experiment.claims, top1, experiment.margin),
     }
 
 
-def validation_noise(section: Section, top1: dict[str, list[float]], spread: stats.Pooled) -> str | None:
-    """The validation set's own noise floor beside the seed noise: the binomial standard error of one
-    run's top-1 error on the section's validation images, at the section's mean error."""
-    sizes = {
-        run["epochs"][-1].get("val_images")
-        for runs in section.runs.values()
-        for run in runs
-        if run["status"] == "completed" and run.get("epochs")
-    } - {None}
+def validation_noise(
+    section: Section, top1: dict[str, list[float]], spread: stats.Pooled, floors: Mapping[str, float]
+) -> str | None:
+    """The validation set's own noise floor beside the seed noise: the standard error of one run's
+    top-1 error on the section's validation images. From the runs' kept per-image predictions where
+    there are some (`floors`: run id -> its bootstrap standard error), else binomial at the section's
+    mean error."""
+    completed = [run for runs in section.runs.values() for run in runs if run["status"] == "completed"]
+    sizes = {run["epochs"][-1].get("val_images") for run in completed if run.get("epochs")} - {None}
     errors = [value for values in top1.values() for value in values]
     if len(sizes) != 1 or not errors:
         return None
     (images,) = sizes
-    floor = stats.binomial_std(statistics.fmean(errors), images)
+    bootstrapped = [floors[run["run_id"]] for run in completed if run["run_id"] in floors]
+    if bootstrapped:
+        floor = f"{statistics.fmean(bootstrapped):.2f} points (per-image bootstrap, {stats.BOOTSTRAP_RESAMPLES} "
+        floor += f"resamples, mean over the {len(bootstrapped)} runs that kept their predictions; binomial: "
+        floor += f"{stats.binomial_std(statistics.fmean(errors), images):.2f})"
+    else:
+        floor = f"{stats.binomial_std(statistics.fmean(errors), images):.2f} points (binomial, at the section's "
+        floor += f"mean error {statistics.fmean(errors):.2f}%: no run kept its per-image predictions)"
     seeds = "" if spread.std is None else f"; the seed-to-seed std pooled over the rows is {spread.std:.2f}"
-    return (
-        f"Validation noise: one run's top-1 error on these {images} images has a binomial standard error of "
-        f"{floor:.2f} points at the section's mean error {statistics.fmean(errors):.2f}%{seeds}."
-    )
+    return f"Validation noise: one run's top-1 error on these {images} images has a standard error of {floor}{seeds}."
 
 
 def replication_note(rows: list[dict]) -> str | None:

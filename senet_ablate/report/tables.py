@@ -8,14 +8,15 @@ whether a setting is the paper's, `summary` computes each section's cells and st
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
 from senet_ablate.atomic import atomic_file, check_writable_dir
 from senet_ablate.config import compose_config
 from senet_ablate.errors import ConfigError
-from senet_ablate.report import conclusions, export
+from senet_ablate.predictions import PREDICTIONS_FILE, load_correct
+from senet_ablate.report import conclusions, export, stats
 from senet_ablate.report.experiments import Experiment, Section, experiment_names, load_experiment, records_of, sections
 from senet_ablate.report.paper import PAPER_MODES, complexity_notes
 from senet_ablate.report.plots import write_curves
@@ -44,11 +45,12 @@ def write_experiment(
     paper_mode: str = "auto",
     formats: Sequence[str] = (),
     matrix: bool = False,
+    floors: Mapping[str, float] | None = None,
 ) -> list[Path]:
     """Write `<exp>.md`, `<exp>.json`, when some run has epochs `<exp>.png`, and `<exp>.csv` /
     `<exp>.tex` when `formats` asks; `matrix`: Tukey's all pairs as a matrix under each section.
-    Return what was written."""
-    summaries = [summarize_section(experiment, section, holders, paper_mode) for section in found]
+    `floors`: run id -> its validation noise (`validation_floors`). Return what was written."""
+    summaries = [summarize_section(experiment, section, holders, paper_mode, floors) for section in found]
     png = out_dir / f"{experiment.name}.png"
     panels = [(f"Setting {i}", section.runs) for i, section in enumerate(found, 1)]
     has_curves = write_curves(png, panels)
@@ -127,6 +129,19 @@ def write_index(out_dir: Path, found: dict[str, tuple[Experiment, list[Section]]
     return path
 
 
+def validation_floors(results_dir: str | Path, records: Sequence[dict]) -> dict[str, float]:
+    """Run id -> the per-image bootstrap standard error of its top-1 error, for each completed run
+    that kept its final evaluation's predictions (`predictions.py`) for every validation image."""
+    floors = {}
+    for record in records:
+        if record["status"] != "completed" or not record.get("epochs"):
+            continue
+        correct = load_correct(runs_dir(results_dir) / record["run_id"] / PREDICTIONS_FILE)
+        if correct is not None and len(correct) and len(correct) == record["epochs"][-1].get("val_images"):
+            floors[record["run_id"]] = stats.bootstrap_std(correct)
+    return floors
+
+
 def check_out_dir(out: Path, results_dir: str | Path) -> None:
     """Make sure the tables can be written to `out` before any is: otherwise each file would fail
     on its own, with a traceback, after some were written. Refused too: the records' own folder,
@@ -168,6 +183,7 @@ def write_reports(
     records = list(iter_records(results_dir))
     unfinished = (record["run_id"] for record in records if record["status"] not in ("completed", "diverged"))
     holders = {run: live_holder(results_dir, run) for run in unfinished}
+    floors = validation_floors(results_dir, records)
     generated_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     found, written, failures = {}, [], {}
     for name in names:
@@ -176,7 +192,7 @@ def write_reports(
             found[name] = (experiment, sections(experiment, records))
             if exps is None or name in exps:
                 written += write_experiment(
-                    out, experiment, found[name][1], generated_at, holders, paper, formats, matrix
+                    out, experiment, found[name][1], generated_at, holders, paper, formats, matrix, floors
                 )
         except Exception as error:
             log.exception("table %s could not be written", name)
