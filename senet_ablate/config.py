@@ -163,16 +163,21 @@ class RowConfig:
     set: list[str] = field(default_factory=list)  # "key=value" overrides of config keys, or "group=preset"
 
 
-# How a claim's rows relate to the rows it compares them with, in top-1 error (see report/conclusions.py).
+# How a claim's rows relate to the rows it compares them with (see report/conclusions.py): in top-1
+# error, measured over seeds and judged with intervals; or in a counted quantity of the model (its
+# params or FLOPs, the same for every seed), which is a fact to check exactly.
 RELATIONS = ("better", "worse", "equivalent", "not_worse", "not_better")
+COUNTED = ("params_m", "gflops")
+COUNT_RELATIONS = ("fewer", "more")
 
 
 @dataclass
 class PaperClaim:
     says: str = ""  # the paper's conclusion in words, as the report prints it
-    relation: str = "better"  # of each row of `rows` to each row of `than`: one of RELATIONS
+    relation: str = "better"  # of each row of `rows` to each row of `than`: RELATIONS, or COUNT_RELATIONS
     rows: list[str] = field(default_factory=list)
     than: list[str] = field(default_factory=list)  # empty for `equivalent`: the rows, each with each other
+    metric: str = "top1_err"  # or one of COUNTED, with a relation of COUNT_RELATIONS
 
 
 @dataclass
@@ -474,7 +479,9 @@ def check_config(cfg: DictConfig) -> None:
         _range("exp.margin", cfg.exp.margin, low=0, low_open=True)
         labels = [row.label for row in cfg.exp.rows]
         for index, claim in enumerate(cfg.exp.claims):
-            _choice(f"exp.claims[{index}].relation", claim.relation, RELATIONS)
+            _choice(f"exp.claims[{index}].metric", claim.metric, ["top1_err", *COUNTED])
+            relations = RELATIONS if claim.metric == "top1_err" else COUNT_RELATIONS
+            _choice(f"exp.claims[{index}].relation", claim.relation, relations)
             for label in [*claim.rows, *claim.than]:
                 _choice(f"exp.claims[{index}].rows", label, labels)
             if not claim.rows or (not claim.than and claim.relation != "equivalent"):

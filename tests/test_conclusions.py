@@ -103,4 +103,25 @@ def test_the_method_line_counts_the_family_the_intervals_were_corrected_for():
     (result,) = conclusions.check(claims, groups, MARGIN)
     low, high = bonferroni_interval({"2": groups["2"], "original": groups["original"]}, "2", "original", family=1)
     assert (result["comparisons"][0]["low"], result["comparisons"][0]["high"]) == pytest.approx((low, high))
-    assert conclusions.method(claims, groups, MARGIN).startswith("The paper's claims, checked: 1 comparisons,")
+    assert conclusions.method(claims, groups, MARGIN).startswith("The paper's claims, checked: 1 comparisons of top-1,")
+
+
+def test_a_claim_on_parameters_is_checked_exactly_and_stays_out_of_the_family():
+    counted = {"says": "SE_3x3 has fewer parameters than SE", "relation": "fewer", "metric": "params_m"}
+    claims = [
+        {**counted, "rows": ["SE_3x3"], "than": ["SE"]},
+        claim("SE_3x3 is equivalent to SE", "equivalent", ["SE_3x3"], ["SE"]),
+    ]
+    groups = {"SE": [22.3, 22.4, 22.35], "SE_3x3": [22.36, 22.3, 22.4]}
+    counts = {"SE": {"params_m": 28.09}, "SE_3x3": {"params_m": 26.23}}
+    params, equivalent = conclusions.check(claims, groups, MARGIN, counts)
+    assert params["verdict"] == "holds" and params["comparisons"][0]["row_value"] == 26.23
+    assert conclusions.describe(params, MARGIN) == (
+        "SE_3x3 has fewer parameters than SE: **holds**, counted (SE_3x3 26.23 vs SE 28.09 M params)"
+    )
+    (pair,) = equivalent["comparisons"]  # a family of 1: the counted claim adds no comparison
+    assert (pair["low"], pair["high"]) == pytest.approx(bonferroni_interval(groups, "SE_3x3", "SE", family=1))
+    more = {"SE": {"params_m": 26.23}, "SE_3x3": {"params_m": 28.09}}
+    assert conclusions.check(claims[:1], groups, MARGIN, more)[0]["verdict"] == "contradicted"
+    assert conclusions.check(claims[:1], groups, MARGIN, {"SE": {"params_m": 28.09}})[0]["verdict"] == "unresolved"
+    assert "checked exactly on the counted models" in conclusions.method(claims, groups, MARGIN)

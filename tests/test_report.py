@@ -275,6 +275,21 @@ def test_without_records_the_defaults_are_pending_with_complexity(tmp_path):
     assert "defaults in: nothing" in markdown
     assert "- runs: 0 (every row pending)" in markdown
     assert "No training curves: no run has recorded an epoch yet." in markdown
+
+    # The paper's "with fewer parameters", checked on the counted models before any run: an SE block
+    # of C channels at r = 16 has 2·C·C/16 weights and C/16 + C biases; SE_3x3 puts it on the
+    # bottleneck's width w instead of its output 4w, over ResNet-50's [3, 4, 6, 3] blocks.
+    def se_params(channels):
+        return 2 * channels * (channels // 16) + channels // 16 + channels
+
+    blocks, widths = (3, 4, 6, 3), (64, 128, 256, 512)
+    saved = sum(n * (se_params(4 * w) - se_params(w)) for n, w in zip(blocks, widths, strict=True)) / 1e6
+    (section,) = json.loads((tmp_path / "se3x3_sweep.json").read_text())["sections"]
+    equivalent, fewer = section["statistics"]["claims"]
+    assert equivalent["verdict"] == "unresolved" and fewer["verdict"] == "holds"
+    (pair,) = fewer["comparisons"]
+    assert pair["other_value"] - pair["row_value"] == pytest.approx(saved, abs=1e-6)  # 2.369796 M
+    assert "- SE_3x3 has fewer parameters than SE: **holds**, counted (SE_3x3 23.69 vs SE 26.06 M params)" in markdown
     assert not (tmp_path / "se3x3_sweep.png").exists() and {p.name for p in written} == {
         "se3x3_sweep.md",
         "se3x3_sweep.json",
@@ -450,6 +465,7 @@ def test_a_row_that_does_not_apply_reads_n_a_with_why(tmp_path):
         lines["SE_3x3"] == "| SE_3x3 | n/a | n/a | n/a | n/a |  |"
     )  # resnet20 is not the paper's model: no paper column
     assert lines["SE"].startswith("| SE | 30.00 (n=1) |")
+    assert "- SE_3x3 has fewer parameters than SE: **unresolved**, counted (SE_3x3 or SE cannot be counted" in markdown
     assert "- `SE_3x3`: se.position='3x3' is not allowed: resnet20 supports standard, pre, post, identity" in markdown
 
 
@@ -544,9 +560,9 @@ def test_the_delta_column_shows_each_rows_interval_and_verdict_against_the_refer
     assert section["statistics"]["df"] == 8 and section["statistics"]["margin"] == 0.2
     rows = {row["label"]: row for row in section["rows"]}
     assert rows["16"]["top1_values"] == [
-        {"seed": 0, "top1_err": 22.3},
-        {"seed": 1, "top1_err": 22.4},
-        {"seed": 2, "top1_err": 22.35},
+        {"seed": 0, "top1_err": 22.3, "validation_std": None},  # no per-image predictions kept
+        {"seed": 1, "top1_err": 22.4, "validation_std": None},
+        {"seed": 2, "top1_err": 22.35, "validation_std": None},
     ]
     assert rows["16"]["vs_reference"]["verdict"] == "better" and rows["16"]["vs_reference"]["p_value"] < 0.05
     assert len(section["statistics"]["all_pairs"]["pairs"]) == 6  # Tukey over the 4 rows of 2+ seeds

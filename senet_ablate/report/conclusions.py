@@ -16,6 +16,10 @@ family's simultaneous intervals and m the margin (`exp.margin`):
 
 A claim holds when every one of its comparisons does, is contradicted when any one is, and is
 otherwise unresolved.
+
+A claim about a counted quantity of the models (`metric: params_m` or `gflops`, relation `fewer` or
+`more`) is the same for every seed: it is checked exactly on the counted values, with no interval,
+and stays out of the family. It is unresolved only where a row's model cannot be counted.
 """
 
 from collections.abc import Mapping, Sequence
@@ -32,9 +36,14 @@ def pairs_of(claim: Mapping) -> list[tuple[str, str]]:
     return list(combinations(claim["rows"], 2))
 
 
+def is_counted(claim: Mapping) -> bool:
+    """Whether a claim is about a counted quantity (params, FLOPs), not about measured top-1 error."""
+    return claim.get("metric", "top1_err") != "top1_err"
+
+
 def family(claims: Sequence[Mapping], groups: Mapping[str, Sequence[float]]) -> list[tuple[str, str]]:
-    """The comparisons the table's claims make that have runs on both sides: the Bonferroni family."""
-    pairs = dict.fromkeys(pair for claim in claims for pair in pairs_of(claim))
+    """The comparisons the table's claims on top-1 make that have runs on both sides: the Bonferroni family."""
+    pairs = dict.fromkeys(pair for claim in claims if not is_counted(claim) for pair in pairs_of(claim))
     return [(row, other) for row, other in pairs if groups.get(row) and groups.get(other)]
 
 
@@ -59,13 +68,44 @@ def judge(relation: str, comparison: stats.Comparison, margin: float) -> str:
     return "holds" if holds else "contradicted" if contradicted else "unresolved"
 
 
-def check(claims: Sequence[Mapping], groups: Mapping[str, Sequence[float]], margin: float) -> list[dict]:
-    """Each claim with its verdict, its comparisons and, unresolved, the seeds that would settle it."""
+def check_counted(claim: Mapping, counts: Mapping[str, Mapping[str, float | None]]) -> dict:
+    """A claim on params or FLOPs, checked exactly on each row's counted value (`counts`: row label
+    -> {metric: value}, None where the row's model cannot be counted)."""
+    metric, comparisons = claim["metric"], []
+    for row, other in pairs_of(claim):
+        ours, theirs = (counts.get(label, {}).get(metric) for label in (row, other))
+        if ours is None or theirs is None:
+            verdict = "unresolved"
+        else:
+            verdict = "holds" if (ours < theirs if claim["relation"] == "fewer" else ours > theirs) else "contradicted"
+        comparisons.append({"row": row, "other": other, "verdict": verdict, "row_value": ours, "other_value": theirs})
+    verdicts = {comparison["verdict"] for comparison in comparisons}
+    verdict = "contradicted" if "contradicted" in verdicts else "holds" if verdicts == {"holds"} else "unresolved"
+    return {
+        "says": claim["says"],
+        "relation": claim["relation"],
+        "metric": metric,
+        "verdict": verdict,
+        "comparisons": comparisons,
+    }
+
+
+def check(
+    claims: Sequence[Mapping],
+    groups: Mapping[str, Sequence[float]],
+    margin: float,
+    counts: Mapping[str, Mapping[str, float | None]] | None = None,
+) -> list[dict]:
+    """Each claim with its verdict, its comparisons and, unresolved, the seeds that would settle it.
+    `counts`: each row's params and FLOPs, for the claims about them (see `check_counted`)."""
     compared = family(claims, groups)
     comparisons = stats.versus_pairs(groups, compared, margin)
     spread = stats.pooled(groups)
     results = []
     for claim in claims:
+        if is_counted(claim):
+            results.append(check_counted(claim, counts or {}))
+            continue
         pairs = pairs_of(claim)
         judged = [
             (row, other, comparisons.get((row, other)), judge(claim["relation"], comparisons[(row, other)], margin))
@@ -83,6 +123,7 @@ def check(claims: Sequence[Mapping], groups: Mapping[str, Sequence[float]], marg
             {
                 "says": claim["says"],
                 "relation": claim["relation"],
+                "metric": "top1_err",
                 "verdict": verdict,
                 "seeds": seeds,
                 "seeds_needed": needed,
@@ -106,6 +147,15 @@ def check(claims: Sequence[Mapping], groups: Mapping[str, Sequence[float]], marg
 
 def describe(result: Mapping, margin: float) -> str:
     """A claim's line under its table: its words, its verdict and what it rests on."""
+    if result["metric"] != "top1_err":
+        unit = {"params_m": "M params", "gflops": "GFLOPs"}[result["metric"]]
+        evidence = "; ".join(
+            f"{c['row']} {c['row_value']:.4g} vs {c['other']} {c['other_value']:.4g} {unit}"
+            if c["verdict"] != "unresolved"
+            else f"{c['row']} or {c['other']} cannot be counted in this setting"
+            for c in result["comparisons"]
+        )
+        return f"{result['says']}: **{result['verdict']}**, counted ({evidence})"
     if result["verdict"] != "unresolved":
         shown = [c for c in result["comparisons"] if c["verdict"] == result["verdict"]]
         evidence = "; ".join(
@@ -126,8 +176,12 @@ def describe(result: Mapping, margin: float) -> str:
 
 def method(claims: Sequence[Mapping], groups: Mapping[str, Sequence[float]], margin: float) -> str:
     """The sentence above a table's claims: the family its intervals hold over, as `check` forms it."""
+    counted = (
+        " Claims on params or FLOPs are checked exactly on the counted models." if any(map(is_counted, claims)) else ""
+    )
     return (
-        f"The paper's claims, checked: {len(family(claims, groups))} comparisons, each at 95% simultaneous over "
-        f"them (Bonferroni, pooled variance, df = {stats.pooled(groups).df}); margin ±{margin:g} top-1 points "
+        f"The paper's claims, checked: {len(family(claims, groups))} comparisons of top-1, each at 95% simultaneous "
+        f"over them (Bonferroni, pooled variance, df = {stats.pooled(groups).df}); margin ±{margin:g} top-1 points "
         "(see `report/conclusions.py` for when a claim holds or is contradicted)."
+        + (" Claims on params or FLOPs are checked exactly on the counted models." if counted else "")
     )

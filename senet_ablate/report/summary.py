@@ -177,6 +177,20 @@ def method_note(experiment: Experiment, spread: stats.Pooled, family: int) -> st
     )
 
 
+def checked_claims(experiment: Experiment, section: Section) -> list[dict]:
+    """The paper's claims of the experiment file checked on a section: those on top-1 on its completed
+    seeds, those on params or FLOPs on each row's counted model (None where it cannot be counted)."""
+    counts = {}
+    if any(conclusions.is_counted(claim) for claim in experiment.claims):
+        for label, identity in experiment.identities.items():
+            try:
+                counted = row_complexity(section.setting, identity)
+                counts[label] = {"params_m": counted.params_m, "gflops": counted.gflops}
+            except ConfigError:  # a row that does not apply to the setting: nothing to count
+                counts[label] = {}
+    return conclusions.check(experiment.claims, top1_groups(section), experiment.margin, counts)
+
+
 def top1_groups(section: Section) -> dict[str, list[float]]:
     """Each row's top-1 errors over its completed seeds: what the statistics are computed from."""
     return {
@@ -245,7 +259,7 @@ def compare_rows(
         "all_pairs": {"method": "Tukey HSD, 95% simultaneous (rows with 2+ seeds)", "pairs": stats.all_pairs(top1)},
         "replication": replication_note(rows),
         "validation_noise": validation_noise(section, top1, spread, floors),
-        "claims": conclusions.check(experiment.claims, top1, experiment.margin),
+        "claims": checked_claims(experiment, section),
         "claims_method": conclusions.method(experiment.claims, top1, experiment.margin),
     }
 

@@ -21,7 +21,7 @@ from senet_ablate.report.experiments import Experiment, Section, experiment_name
 from senet_ablate.report.paper import PAPER_MODES, complexity_notes
 from senet_ablate.report.plots import write_curves
 from senet_ablate.report.render import FOOTNOTE, bullets, section_markdown, table_lines
-from senet_ablate.report.summary import summarize_section, top1_groups
+from senet_ablate.report.summary import checked_claims, summarize_section
 from senet_ablate.status import live_holder
 from senet_ablate.store import iter_records, runs_dir
 
@@ -111,7 +111,7 @@ def write_index(out_dir: Path, found: dict[str, tuple[Experiment, list[Section]]
         settings = sum(bool(records_of(section)) for section in experiment_sections)
         lines.append(f"| {link} | {experiment.table} | {len(records)} | {completed} | {settings} |")
         newest = experiment_sections[0]  # newest setting first
-        for result in conclusions.check(experiment.claims, top1_groups(newest), experiment.margin):
+        for result in checked_claims(experiment, newest):
             claims.append(f"| {name} | {conclusions.describe(result, experiment.margin)} |")
     if claims:
         lines += [
