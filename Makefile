@@ -16,9 +16,11 @@ demo:
 test:
 	$(PYTHON) -m pytest -n auto
 
+# ruff, then the layering of the package (import-linter's contracts in pyproject.toml).
 lint:
 	$(PYTHON) -m ruff check senet_ablate tests scripts
 	$(PYTHON) -m ruff format --check senet_ablate tests scripts
+	$(dir $(PYTHON))lint-imports
 
 report:
 	$(PYTHON) -m senet_ablate.report

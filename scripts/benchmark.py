@@ -41,11 +41,11 @@ from torch.utils.data import DataLoader
 from torchvision.transforms import v2
 
 import senet_ablate
+from senet_ablate.base.distributed import DistributedContext
 from senet_ablate.config import compose_config
 from senet_ablate.data.build import GlobalBatchSampler, Loaders, Normalize
 from senet_ablate.data.cifar import MEAN_STD, CifarArrays
 from senet_ablate.data.gpu_cifar import PAD, DeviceCifarTrain, DeviceCifarVal
-from senet_ablate.distributed import DistributedContext
 from senet_ablate.engine.trainer import Trainer
 from senet_ablate.models.build import build_model
 from senet_ablate.models.residual import ResidualUnit
@@ -226,8 +226,8 @@ def folder_loader_rows(args) -> dict[str, float | None]:
     epochs alternate between the two."""
     import tempfile
 
+    from senet_ablate.base.errors import ConfigError
     from senet_ablate.data.build import build_loaders
-    from senet_ablate.errors import ConfigError
 
     device = torch.device(args.device)
     workers = args.workers if args.workers is not None else len(os.sched_getaffinity(0))

@@ -290,7 +290,7 @@ def divergence(report: Report, work: Path) -> None:
 
 
 def _write_many(results: str, writer: int, count: int) -> None:
-    from senet_ablate.store import new_record, record_path, write_record
+    from senet_ablate.records.store import new_record, record_path, write_record
 
     for index in range(count):
         write_record(
@@ -303,7 +303,7 @@ def _write_many(results: str, writer: int, count: int) -> None:
 
 
 def concurrent_writers(report: Report, work: Path, count: int = 500) -> None:
-    from senet_ablate.store import iter_records
+    from senet_ablate.records.store import iter_records
 
     results = work / "writers"
     context = multiprocessing.get_context("spawn")
@@ -461,7 +461,7 @@ def suspended_claim(report: Report, work: Path) -> None:
 def run_id_of(args: list[str]) -> str:
     from senet_ablate.config import compose_config, for_device
     from senet_ablate.data.fingerprint import dataset_fingerprint
-    from senet_ablate.store import run_id
+    from senet_ablate.records.store import run_id
 
     cfg = for_device(compose_config([*RUN, *args]), "cpu")
     return run_id(cfg, dataset_fingerprint(cfg.data))

@@ -1,16 +1,17 @@
 """senet-ablate: re-run the ablations of Squeeze-and-Excitation Networks from configs."""
 
 from collections.abc import Sequence
+from importlib.metadata import version
 
 from torch import nn
 
+from senet_ablate.base.errors import ConfigError
 from senet_ablate.config import compose_config
-from senet_ablate.errors import ConfigError
+from senet_ablate.integrations.timm_hook import register_with_timm_when_imported
 from senet_ablate.models import load_pretrained
 from senet_ablate.models.build import build_model
-from senet_ablate.timm_hook import register_with_timm_when_imported
 
-__version__ = "0.1.0"
+__version__ = version("senet-ablate")  # declared once, in pyproject.toml
 
 
 def create_model(overrides: Sequence[str] = ()) -> nn.Module:

@@ -23,10 +23,11 @@ from hydra.errors import OverrideParseException
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from senet_ablate.atomic import FULL_OR_READ_ONLY, check_writable_dir
-from senet_ablate.cli import run_cli
+from senet_ablate.base.atomic import FULL_OR_READ_ONLY, check_writable_dir
+from senet_ablate.base.cli import run_cli
+from senet_ablate.base.errors import ConfigError
 from senet_ablate.config import CONFIG_DIR, apply_row, check_config, compose_config, expand_user_paths, row_configs
-from senet_ablate.errors import ConfigError
+from senet_ablate.models.checks import check_model
 
 # running: claimed by another process. interrupted: the cluster asked the job to stop, so a sweep stops too.
 EXIT_STATUS = {"completed": 0, "failed": 1, "diverged": 3, "running": 4, "interrupted": 5}
@@ -64,6 +65,7 @@ def check_command_line(argv: list[str]) -> None:
             for row_cfg in rows:
                 try:
                     check_config(row_cfg)
+                    check_model(row_cfg)
                 except ConfigError as error:
                     if row_cfg.exp.row is None:
                         raise
@@ -108,7 +110,7 @@ def refuse_sweeps_in_a_single_run(parsed: list[Override]) -> None:
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
 def main(cfg: DictConfig) -> dict:
-    from senet_ablate.run import run_job  # torch and the data stack, not needed to check a command line
+    from senet_ablate.runs.run import run_job  # torch and the data stack, not needed to check a command line
 
     try:
         cfg.exp.overrides = list(HydraConfig.get().overrides.task)
@@ -116,6 +118,7 @@ def main(cfg: DictConfig) -> dict:
         if cfg.exp.row is not None:
             cfg = apply_row(cfg, cfg.exp.row)
         check_config(cfg)
+        check_model(cfg)
         record = run_job(cfg)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)

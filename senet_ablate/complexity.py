@@ -1,4 +1,6 @@
-"""Parameters and GFLOPs of a configured model, counted by torch's FlopCounterMode.
+"""`python -m senet_ablate.complexity`: parameters and GFLOPs of each row of a config, as a table.
+
+The counting is `models/complexity.py`.
 
 GFLOPs here are multiply-adds of convolutions and linear layers (FlopCounterMode counts a
 multiply-add as 2 FLOPs, so its total is halved), at `data.image_size`, batch 1. Pooling,
@@ -11,42 +13,13 @@ of the paper's ResNet-50 ablation tables (vanilla 3.858, SE 3.8605 -> printed 3.
 
 import json
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
-import torch
 from omegaconf import DictConfig
-from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
-from senet_ablate.cli import pop_option, run_cli
+from senet_ablate.base.cli import pop_option, run_cli
 from senet_ablate.config import compose_config, row_configs
-from senet_ablate.models.build import build_model
-
-
-@dataclass(frozen=True)
-class Complexity:
-    params_m: float  # parameters, millions
-    gflops: float  # multiply-adds of convs and linears, billions, one image
-
-
-def count_complexity(model: nn.Module, image_size: int) -> Complexity:
-    """Count `model` on one `image_size` x `image_size` RGB image in eval mode."""
-    params = sum(p.numel() for p in model.parameters())
-    was_training = model.training
-    model.eval()
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        model(torch.zeros(1, 3, image_size, image_size))
-    model.train(was_training)
-    return Complexity(params_m=params / 1e6, gflops=counter.get_total_flops() / 2 / 1e9)
-
-
-def config_complexity(cfg: DictConfig) -> Complexity:
-    """Counted on the meta device: shapes only, no memory or arithmetic, so even ResNet-152 at
-    224x224 is counted in well under a second."""
-    with torch.device("meta"):
-        model = build_model(cfg)
-        return count_complexity(model, cfg.data.image_size)
+from senet_ablate.models.complexity import config_complexity
 
 
 def complexity_rows(cfg: DictConfig) -> list[dict]:

@@ -28,16 +28,18 @@ from dataclasses import dataclass
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from senet_ablate.cli import pop_option, run_cli
+from senet_ablate.base.cli import pop_option, run_cli
+from senet_ablate.base.errors import ConfigError
 from senet_ablate.config import check_config
 from senet_ablate.data.build import build_datasets
 from senet_ablate.engine.optim import build_optimizer
 from senet_ablate.engine.trainer import autocast_dtype, resolve_device
-from senet_ablate.errors import ConfigError
 from senet_ablate.models.build import build_model
-from senet_ablate.status import RunState, run_ids, run_state, sweep_configs
-from senet_ablate.store import RunRecord, iter_records, run_id
-from senet_ablate.sweep import common_overrides, swept_values
+from senet_ablate.models.checks import check_model
+from senet_ablate.records.status import RunState
+from senet_ablate.records.store import FINAL_STATUSES, RunRecord, iter_records, run_id
+from senet_ablate.runs.listing import run_ids, run_state, sweep_configs
+from senet_ablate.runs.sweep import common_overrides, swept_values
 
 PROBE_STEPS = 3  # timed, after one warm-up step
 PROBE_CPU_BATCH = 8  # a CPU probe times a small batch: images/s hardly depends on it there
@@ -104,6 +106,7 @@ def refusal(cfg: DictConfig, devices: int) -> str | None:
     """Why a run of `cfg` on `devices` devices would be refused before it trains, or None."""
     try:
         check_config(cfg)
+        check_model(cfg)
         if cfg.trainer.batch_size % devices:
             raise ConfigError(
                 "trainer.batch_size", cfg.trainer.batch_size, f"a multiple of the {devices} processes (devices=)"
@@ -192,7 +195,7 @@ def plan(argv: list[str]) -> list[str]:
     runs = [(cfg, run_state(cfg)) for cfg in sweep_configs(exp, seeds, common, swept_values(argv, "exp.row"))]
     lines = [f"{exp}: {len(runs)} runs ({len(set(s.label for _, s in runs))} rows x {len(seeds)} seeds)", ""]
     lines += [state.describe() for _, state in runs]
-    left = [(cfg, state) for cfg, state in runs if state.state not in ("completed", "diverged")]
+    left = [(cfg, state) for cfg, state in runs if state.state not in FINAL_STATUSES]
     if not left:
         return lines + ["", "nothing left to run"]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from senet_ablate.claims import Claim
+from senet_ablate.records.claims import Claim
 
 # Under pytest-xdist (`make test`: one worker per CPU) every worker, and every process a test
 # starts, computes on one thread: more threads than CPUs make torch's small CPU ops many times slower.

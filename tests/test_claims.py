@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from senet_ablate.claims import Claim, claim_path, claim_run, read_claim
 from senet_ablate.config import compose_config
 from senet_ablate.engine.trainer import Trainer
-from senet_ablate.run import run_job
-from senet_ablate.store import iter_records
+from senet_ablate.records.claims import Claim, claim_path, claim_run, read_claim
+from senet_ablate.records.store import iter_records
+from senet_ablate.runs.run import run_job
 
 TINY = [
     "model=resnet20",
@@ -67,7 +67,7 @@ def test_a_run_claimed_elsewhere_is_not_trained_here(tmp_path, monkeypatch):
         _foreign_claim(runs_dir, run)
         return real_claim_run(runs_dir, run)
 
-    monkeypatch.setattr("senet_ablate.run.claim_run", held_by_node_7)
+    monkeypatch.setattr("senet_ablate.runs.run.claim_run", held_by_node_7)
     record = run_job(cfg)
     assert record["status"] == "running" and not list(iter_records(tmp_path))
 
@@ -114,7 +114,7 @@ def test_a_heartbeat_far_in_the_future_is_a_dead_claim_but_a_slightly_early_one_
 def test_a_claim_with_a_field_of_the_wrong_type_is_unreadable_and_taken_over_once_it_stays_so(
     tmp_path, monkeypatch, fields
 ):
-    monkeypatch.setattr("senet_ablate.claims.UNWRITTEN_GRACE_S", 0.3)
+    monkeypatch.setattr("senet_ablate.records.claims.UNWRITTEN_GRACE_S", 0.3)
     _foreign_claim(tmp_path, "abc", **fields)
     assert read_claim(claim_path(tmp_path, "abc")) is None
     started = time.monotonic()

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from senet_ablate.claims import claim_path
 from senet_ablate.config import apply_row, compose_config
+from senet_ablate.records.claims import claim_path
+from senet_ablate.records.store import iter_records, record_path, runs_dir, write_record
 from senet_ablate.report import write_reports
-from senet_ablate.run import run_job
-from senet_ablate.status import run_state, sweep_states
-from senet_ablate.store import iter_records, record_path, runs_dir, write_record
+from senet_ablate.runs.listing import run_state, sweep_states
+from senet_ablate.runs.run import run_job
 
 TINY = [
     "model=resnet20",
@@ -194,7 +194,7 @@ def test_wandb_groups_a_sweep_by_experiment_and_seeds_with_the_row_as_name_and_j
     from omegaconf import OmegaConf, open_dict
 
     from senet_ablate.config import CONFIG_DIR
-    from senet_ablate.loggers import WandbLogger
+    from senet_ablate.runs.loggers import WandbLogger
 
     calls = []
     monkeypatch.delenv("WANDB_MODE", raising=False)

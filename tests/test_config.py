@@ -9,8 +9,9 @@ from omegaconf import OmegaConf
 
 from senet_ablate import ConfigError, create_model
 from senet_ablate.__main__ import check_command_line
-from senet_ablate.cli import run_cli
+from senet_ablate.base.cli import run_cli
 from senet_ablate.config import CONFIG_DIR, PRESET_GROUPS, apply_row, check_config, compose_config
+from senet_ablate.models.checks import check_model
 
 EXP_FILES = sorted(path.stem for path in (CONFIG_DIR / "exp").glob("*.yaml"))
 
@@ -35,6 +36,7 @@ def test_every_exp_file_composes_with_rows_that_apply(exp):
     for row in cfg.exp.rows:
         applied = apply_row(cfg, row.label)
         check_config(applied)
+        check_model(applied)
         for item in row.set:
             key, value = item.split("=", 1)
             if key in PRESET_GROUPS:  # a preset: the row's group is that preset's (tests/test_recipe.py)

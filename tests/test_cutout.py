@@ -6,11 +6,11 @@ import pytest
 import torch
 from test_data import write_cifar
 
+from senet_ablate.base.distributed import DistributedContext
+from senet_ablate.base.errors import ConfigError
 from senet_ablate.config import check_config, compose_config
 from senet_ablate.data.build import GlobalBatchSampler, build_loaders
 from senet_ablate.data.cutout import CutoutBatches, cut_out
-from senet_ablate.distributed import DistributedContext
-from senet_ablate.errors import ConfigError
 
 CPU = torch.device("cpu")
 

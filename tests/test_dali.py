@@ -11,13 +11,13 @@ import torch
 from PIL import Image
 from torchvision.transforms import v2
 
+from senet_ablate.base.distributed import DistributedContext
+from senet_ablate.base.errors import ConfigError
 from senet_ablate.config import check_config, compose_config, for_device
 from senet_ablate.data.build import build_loaders
 from senet_ablate.data.dali import eval_cut, import_dali, read_image, train_cut
 from senet_ablate.data.imagefolder import CorruptImage
-from senet_ablate.distributed import DistributedContext
-from senet_ablate.errors import ConfigError
-from senet_ablate.run import run_job
+from senet_ablate.runs.run import run_job
 
 CPU = torch.device("cpu")
 SIZES = [(80, 60), (50, 90), (64, 64), (120, 45)]  # (width, height): landscape, portrait, square, wide

@@ -18,6 +18,8 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
+from senet_ablate.base.distributed import DistributedContext
+from senet_ablate.base.errors import ConfigError
 from senet_ablate.config import compose_config
 from senet_ablate.data import build_loaders
 from senet_ablate.data import fingerprint as fingerprint_module
@@ -30,12 +32,10 @@ from senet_ablate.data.imagefolder import (
     imagefolder_datasets,
     load_image,
 )
-from senet_ablate.distributed import DistributedContext
 from senet_ablate.engine.trainer import NoImagesLeft, Trainer
-from senet_ablate.errors import ConfigError
 from senet_ablate.models.build import build_model
-from senet_ablate.run import run_job
-from senet_ablate.store import run_id
+from senet_ablate.records.store import run_id
+from senet_ablate.runs.run import run_job
 
 TINY = ["model=resnet20", "trainer=smoke", "trainer.device=cpu", "trainer.progress=false", "trainer.epochs=1"]
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from senet_ablate import ConfigError
-from senet_ablate.models.detection import detection_backbone, faster_rcnn
+from senet_ablate.integrations.detection import detection_backbone, faster_rcnn
 
 
 def _coco_style_batch():

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
+from senet_ablate.base.distributed import DistributedContext
+from senet_ablate.base.errors import ConfigError
 from senet_ablate.config import compose_config
 from senet_ablate.data.build import GlobalBatchSampler, build_loaders
-from senet_ablate.distributed import DistributedContext
-from senet_ablate.errors import ConfigError
-from senet_ablate.run import run_job
-from senet_ablate.store import iter_records
+from senet_ablate.records.store import iter_records
+from senet_ablate.runs.run import run_job
 
 CPU = torch.device("cpu")
 

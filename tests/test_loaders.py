@@ -8,14 +8,14 @@ import torch
 from test_data import write_cifar
 from torchvision.transforms import v2
 
+from senet_ablate.base.distributed import DistributedContext
+from senet_ablate.base.errors import ConfigError
 from senet_ablate.config import compose_config, for_device
 from senet_ablate.data.build import Normalize, build_loaders
 from senet_ablate.data.cifar import MEAN_STD
 from senet_ablate.data.gpu_cifar import PAD, crop_flip, draw_crop_flip
-from senet_ablate.distributed import DistributedContext
-from senet_ablate.errors import ConfigError
-from senet_ablate.run import run_job
-from senet_ablate.store import run_id
+from senet_ablate.records.store import run_id
+from senet_ablate.runs.run import run_job
 
 CPU = torch.device("cpu")
 DRAWS = 20_000

@@ -10,8 +10,10 @@ import senet_ablate
 from senet_ablate import ConfigError, create_model, load_pretrained
 from senet_ablate.attention import ATTENTION, AttentionSpec
 from senet_ablate.complexity import complexity_rows
-from senet_ablate.config import check_config, compose_config
+from senet_ablate.config import compose_config
 from senet_ablate.models import MODELS
+from senet_ablate.models.build import attention_factory
+from senet_ablate.models.checks import check_model
 from senet_ablate.models.resnet import Bottleneck
 from senet_ablate.report import PAPER_YAML
 
@@ -166,7 +168,7 @@ def test_se_widths_follow_their_position():
 
 def test_identity_position_scales_the_shortcut_only():
     cfg = compose_config(["se.position=identity"])
-    block = Bottleneck(64, 16, se=AttentionSpec(cfg.attention, cfg.se.position, cfg))
+    block = Bottleneck(64, 16, se=AttentionSpec(cfg.se.position, attention_factory(cfg)))
     block.eval()
     x = torch.randn(1, 64, 8, 8)
     with torch.no_grad():
@@ -311,12 +313,12 @@ def _block35(se_enabled: bool):
     from senet_ablate.models.inception import block35
 
     cfg = compose_config(["model=inception_resnet_v2", f"se.enabled={str(se_enabled).lower()}"])
-    return block35(AttentionSpec(cfg.attention, cfg.se.position, cfg) if se_enabled else None)
+    return block35(AttentionSpec(cfg.se.position, attention_factory(cfg)) if se_enabled else None)
 
 
 def test_inception_resnet_v2_refuses_inputs_its_unpadded_convs_cannot_take():
     with pytest.raises(ConfigError, match="data.image_size=74 .* inception_resnet_v2 takes at least 75"):
-        check_config(compose_config(["model=inception_resnet_v2", "data.image_size=74"]))
+        check_model(compose_config(["model=inception_resnet_v2", "data.image_size=74"]))
 
 
 def test_inception_resnet_unit_puts_se_on_the_scaled_branch_before_the_sum():
@@ -339,7 +341,7 @@ def test_zero_init_residual_makes_an_inception_resnet_unit_the_identity():
 @pytest.mark.parametrize("name", ["mobilenet", "shufflenet_g3", "vgg16", "bn_inception"])
 def test_zero_init_residual_is_refused_by_the_config_check_where_no_residual_unit_exists(name):
     with pytest.raises(ConfigError, match=f"model.zero_init_residual=True .* {name} has no ResidualUnit"):
-        check_config(compose_config([f"model={name}", "model.zero_init_residual=true"]))
+        check_model(compose_config([f"model={name}", "model.zero_init_residual=true"]))
 
 
 def test_mobilenet_v2_has_torchvisions_and_timms_parameters_and_table_2s_multiply_adds():
@@ -450,4 +452,4 @@ def test_every_attention_runs_at_both_mbconv_positions(attention, position):
     ).eval()
     with torch.no_grad():
         assert model(torch.randn(1, 3, 32, 32)).shape == (1, 10)
-    assert {type(block.se) for block in model.blocks} == {ATTENTION[attention]}
+    assert {type(block.se) for block in model.blocks} == {ATTENTION[attention].module}

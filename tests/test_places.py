@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from senet_ablate.base.errors import ConfigError
 from senet_ablate.config import check_config, compose_config
 from senet_ablate.data.fingerprint import dataset_fingerprint
-from senet_ablate.errors import ConfigError
-from senet_ablate.run import run_job
+from senet_ablate.runs.run import run_job
 
 TRAIN = [("/a/airfield/00000001.jpg", 0), ("/a/airfield/00000002.jpg", 0), ("/b/bakery/00000001.jpg", 2)] * 2
 VAL = [("Places365_val_00000001.jpg", 2), ("Places365_val_00000002.jpg", 0)]

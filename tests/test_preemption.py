@@ -6,8 +6,8 @@ import pytest
 from senet_ablate.config import compose_config
 from senet_ablate.engine.checkpoint import load_checkpoint
 from senet_ablate.engine.preemption import StopSignals
-from senet_ablate.run import run_job
-from senet_ablate.store import runs_dir
+from senet_ablate.records.store import runs_dir
+from senet_ablate.runs.run import run_job
 
 TINY = ["model=resnet20", "data=synthetic", "trainer=smoke", "trainer.device=cpu", "trainer.progress=false"]
 # 8 steps of 16 images per epoch, 2 epochs.

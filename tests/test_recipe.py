@@ -16,8 +16,8 @@ from senet_ablate.data.build import SeededPerImage
 from senet_ablate.data.imagefolder import Augmentation, imagefolder_datasets, train_eval_transforms
 from senet_ablate.engine.loss import BatchMixer, build_loss
 from senet_ablate.engine.optim import build_optimizer
-from senet_ablate.run import run_job
-from senet_ablate.store import iter_records
+from senet_ablate.records.store import iter_records
+from senet_ablate.runs.run import run_job
 
 A3 = compose_config(["trainer=timm_a3"]).trainer
 

@@ -12,16 +12,16 @@ import pytest
 import torch
 from hydra import initialize_config_dir
 
-from senet_ablate import atomic
-from senet_ablate.cli import run_cli
-from senet_ablate.complexity import Complexity
+from senet_ablate.base import atomic
+from senet_ablate.base.cli import run_cli
+from senet_ablate.base.errors import ConfigError
+from senet_ablate.base.predictions import save_predictions
 from senet_ablate.config import CONFIG_DIR, apply_row, compose_config
-from senet_ablate.errors import ConfigError
-from senet_ablate.predictions import save_predictions
+from senet_ablate.models.complexity import Complexity
+from senet_ablate.records.status import RunState
+from senet_ablate.records.store import config_dict, new_record, record_path, run_id, runs_dir, write_record
 from senet_ablate.report import experiments, render, stats, summary, tables, write_reports
 from senet_ablate.report.__main__ import main
-from senet_ablate.status import RunState
-from senet_ablate.store import config_dict, new_record, record_path, run_id, runs_dir, write_record
 
 SMALL = ("model=resnet20", "data=synthetic", "trainer=smoke")  # cheap to count; paper figures still shown
 

@@ -6,6 +6,7 @@ import torch
 
 from senet_ablate import ConfigError, create_model
 from senet_ablate.config import check_config, compose_config
+from senet_ablate.models.checks import check_model
 from senet_ablate.models.shake import ShakeBasicBlock, ShakeNet
 from senet_ablate.models.shake_mix import ShakeMode, shake_combine
 
@@ -95,11 +96,11 @@ def test_config_keys_override_the_models_default_mode_and_are_refused_elsewhere(
     assert model.layer1[0].shake == ShakeMode("shake", "shake", "image")
     assert create_model(["model=shake_even29_2x4x64d", "data=cifar100"]).layer1[0].shake.backward == "even"
     with pytest.raises(ConfigError, match="model.shake_level='pixel' .*choose one of image, batch"):
-        check_config(compose_config(["model=shake_shake26_2x96d", "model.shake_level=pixel"]))
+        check_model(compose_config(["model=shake_shake26_2x96d", "model.shake_level=pixel"]))
     with pytest.raises(ConfigError, match="model.shake_forward='even' .*resnet110 has no shaken branches"):
-        check_config(compose_config(["model=resnet110", "model.shake_forward=even"]))
+        check_model(compose_config(["model=resnet110", "model.shake_forward=even"]))
     with pytest.raises(ConfigError, match="model.zero_init_residual=True"):
-        check_config(compose_config(["model=shake_shake26_2x96d", "model.zero_init_residual=true"]))
+        check_model(compose_config(["model=shake_shake26_2x96d", "model.zero_init_residual=true"]))
 
 
 @pytest.mark.parametrize(
@@ -113,6 +114,7 @@ def test_trainer_presets_hold_the_shake_shake_papers_recipes(preset, model, data
     overrides = [f"trainer={preset}", f"model={model}", f"data={data}", f"data.cutout={cutout}"]
     cfg = compose_config(overrides)
     check_config(cfg)
+    check_model(cfg)
     trainer = cfg.trainer
     assert (trainer.batch_size, trainer.lr, trainer.weight_decay) == pytest.approx(recipe)
     assert (trainer.epochs, trainer.schedule, trainer.nesterov, trainer.momentum) == (1800, "cosine", True, 0.9)
@@ -142,7 +144,7 @@ def test_a_shaken_run_with_cutout_is_deterministic_and_resumes_exactly(
 
     from test_data import write_cifar
 
-    from senet_ablate.run import run_job
+    from senet_ablate.runs.run import run_job
 
     root = write_cifar(tmp_path / "cifar", images=8)  # 40 training images: 5 steps of 8
     keys = ("train_loss", "val_loss", "top1_err", "lr")

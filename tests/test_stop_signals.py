@@ -14,10 +14,10 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from senet_ablate.base.stop_signals import ignore_stop_signals
 from senet_ablate.data.build import OnDevice
 from senet_ablate.engine.checkpoint import load_checkpoint
 from senet_ablate.engine.preemption import StopSignals
-from senet_ablate.stop_signals import ignore_stop_signals
 
 # 2 epochs of 128 steps: long enough on one thread for the signal to land mid-epoch.
 RUN = [
@@ -90,7 +90,7 @@ def test_a_loader_worker_ignores_every_stop_signal():
         [
             sys.executable,
             "-c",
-            "import os, signal, sys; from senet_ablate.stop_signals import ignore_stop_signals\n"
+            "import os, signal, sys; from senet_ablate.base.stop_signals import ignore_stop_signals\n"
             "ignore_stop_signals()\n"
             "for s in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2): os.kill(os.getpid(), s)\n"
             "print('alive')",

@@ -12,13 +12,13 @@ import pytest
 import torch
 
 from senet_ablate.__main__ import check_command_line
-from senet_ablate.claims import claim_run
+from senet_ablate.base.errors import ConfigError
 from senet_ablate.config import compose_config
 from senet_ablate.engine import trainer as trainer_module
 from senet_ablate.engine.checkpoint import load_checkpoint, save_checkpoint
-from senet_ablate.errors import ConfigError
-from senet_ablate.run import run_job
-from senet_ablate.store import new_record, write_record
+from senet_ablate.records.claims import claim_run
+from senet_ablate.records.store import new_record, write_record
+from senet_ablate.runs.run import run_job
 
 TINY = [
     "model=resnet20",
@@ -63,7 +63,7 @@ def test_a_run_whose_final_record_cannot_be_written_does_not_count_as_completed(
             raise OSError(errno.ENOSPC, "No space left on device")
         write_record(path, record)
 
-    monkeypatch.setattr("senet_ablate.run.write_record", full_when_completed)
+    monkeypatch.setattr("senet_ablate.runs.run.write_record", full_when_completed)
     record = run_job(compose_config([*TINY, f"results_dir={tmp_path}"]))
     assert record["status"] == "failed" and record["error"].startswith("record not written")
     (path,) = (tmp_path / "runs").glob("*.json")
@@ -117,7 +117,7 @@ def test_a_claim_the_full_disk_refuses_is_one_line_and_leaves_no_claim(tmp_path)
     claim to hold the run for nobody; the same command then runs."""
     full_at_the_claim = (
         "import errno, runpy, sys\n"
-        "from senet_ablate.claims import Claim\n"
+        "from senet_ablate.records.claims import Claim\n"
         "def full(self): raise OSError(errno.ENOSPC, 'No space left on device')\n"
         "Claim._write = full\n"
         "sys.argv = ['senet_ablate', *sys.argv[1:]]\n"

@@ -9,16 +9,16 @@ import pytest
 import torch
 from PIL import Image
 
+from senet_ablate.base.distributed import DistributedContext
+from senet_ablate.base.errors import ConfigError
 from senet_ablate.config import CONFIG_DIR, apply_row, compose_config
 from senet_ablate.data import Loaders
 from senet_ablate.data.build import build_datasets
-from senet_ablate.distributed import DistributedContext
 from senet_ablate.engine.trainer import Trainer
-from senet_ablate.errors import ConfigError
-from senet_ablate.loggers import WandbLogger
 from senet_ablate.models.build import build_model
-from senet_ablate.run import run_job
-from senet_ablate.store import iter_records, record_path
+from senet_ablate.records.store import iter_records, record_path
+from senet_ablate.runs.loggers import WandbLogger
+from senet_ablate.runs.run import run_job
 
 TINY = ["model=resnet20", "data=synthetic", "trainer=smoke", "trainer.device=cpu", "trainer.progress=false"]
 SMALL_DATA = ["data.train_size=128", "data.val_size=64", "trainer.batch_size=32"]

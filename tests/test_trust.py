@@ -17,8 +17,16 @@ from senet_ablate.data.build import workers_per_loader
 from senet_ablate.engine.optim import build_scheduler, step_scheduler
 from senet_ablate.engine.progress import EpochProgress
 from senet_ablate.models.residual import ResidualUnit
-from senet_ablate.run import run_job
-from senet_ablate.store import RUNTIME_KEYS, iter_records, new_record, read_record, record_path, run_id, write_record
+from senet_ablate.records.store import (
+    RUNTIME_KEYS,
+    iter_records,
+    new_record,
+    read_record,
+    record_path,
+    run_id,
+    write_record,
+)
+from senet_ablate.runs.run import run_job
 
 TINY = ["model=resnet20", "data=synthetic", "trainer.device=cpu", "trainer.progress=false", "trainer.epochs=1"]
 SMALL_DATA = ["data.train_size=64", "data.val_size=32"]

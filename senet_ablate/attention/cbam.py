@@ -9,10 +9,19 @@ bias) with BN, sigmoid, position-wise scale. `cbam.channel` / `cbam.spatial` swi
 import torch
 from torch import Tensor, nn
 
-from senet_ablate.attention import register_attention
+from senet_ablate.attention.registry import register_attention
 
 
-@register_attention("cbam")
+@register_attention(
+    "cbam",
+    reads={
+        "reduction": "se.reduction",
+        "bias": "se.bias",
+        "channel": "cbam.channel",
+        "spatial": "cbam.spatial",
+        "kernel_size": "cbam.kernel_size",
+    },
+)
 class CBAM(nn.Module):
     def __init__(
         self,
@@ -37,10 +46,6 @@ class CBAM(nn.Module):
             self.spatial = nn.Sequential(
                 nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False), nn.BatchNorm2d(1)
             )
-
-    @classmethod
-    def from_config(cls, channels: int, cfg) -> "CBAM":
-        return cls(channels, cfg.se.reduction, cfg.se.bias, cfg.cbam.channel, cfg.cbam.spatial, cfg.cbam.kernel_size)
 
     def forward(self, x: Tensor) -> Tensor:
         if self.mlp is not None:

@@ -11,7 +11,7 @@ import math
 
 from torch import Tensor, nn
 
-from senet_ablate.attention import register_attention
+from senet_ablate.attention.registry import register_attention
 
 
 def adaptive_kernel_size(channels: int, gamma: int = 2, beta: int = 1) -> int:
@@ -19,7 +19,7 @@ def adaptive_kernel_size(channels: int, gamma: int = 2, beta: int = 1) -> int:
     return size if size % 2 else size + 1
 
 
-@register_attention("eca")
+@register_attention("eca", reads={"kernel_size": "eca.kernel_size"})
 class EfficientChannelAttention(nn.Module):
     def __init__(self, channels: int, kernel_size: int | None = None):
         super().__init__()
@@ -27,10 +27,6 @@ class EfficientChannelAttention(nn.Module):
         self.squeeze = nn.AdaptiveAvgPool2d(1)
         self.conv = nn.Conv1d(1, 1, self.kernel_size, padding=(self.kernel_size - 1) // 2, bias=False)
         self.gate = nn.Sigmoid()
-
-    @classmethod
-    def from_config(cls, channels: int, cfg) -> "EfficientChannelAttention":
-        return cls(channels, cfg.eca.kernel_size)
 
     def excitation(self, x: Tensor) -> Tensor:
         """Per-channel weights (N, C, 1, 1): the 1-D conv slides over the channel axis."""

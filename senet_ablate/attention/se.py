@@ -2,13 +2,15 @@
 
 from torch import Tensor, nn
 
-from senet_ablate.attention import register_attention
+from senet_ablate.attention.registry import register_attention
 
 _SQUEEZES = {"avg": nn.AdaptiveAvgPool2d, "max": nn.AdaptiveMaxPool2d, "none": nn.Identity}
 _GATES = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
 
 
-@register_attention("se")
+@register_attention(
+    "se", reads={"reduction": "se.reduction", "squeeze": "se.squeeze", "gate": "se.gate", "bias": "se.bias"}
+)
 class SqueezeExcitation(nn.Module):
     """squeeze -> FC C->C/r -> ReLU -> FC C/r->C -> gate -> channel-wise scale.
 
@@ -34,10 +36,6 @@ class SqueezeExcitation(nn.Module):
         self.act = nn.ReLU(inplace=True)
         self.fc2 = nn.Conv2d(hidden, channels, kernel_size=1, bias=bias)
         self.gate = _GATES[gate]()
-
-    @classmethod
-    def from_config(cls, channels: int, cfg) -> "SqueezeExcitation":
-        return cls(channels, cfg.se.reduction, cfg.se.squeeze, cfg.se.gate, cfg.se.bias)
 
     def excitation(self, x: Tensor) -> Tensor:
         """The per-channel weights (N, C, 1, 1) that scale `x` (N, C, H, W for squeeze="none")."""

@@ -25,6 +25,9 @@ from omegaconf import DictConfig
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset, default_collate
 
+from senet_ablate.base.distributed import DistributedContext
+from senet_ablate.base.errors import ConfigError
+from senet_ablate.base.stop_signals import held_while_workers_start, ignore_stop_signals
 from senet_ablate.config import resolve_loader
 from senet_ablate.data.cifar import MEAN_STD as CIFAR_MEAN_STD
 from senet_ablate.data.cifar import cifar_datasets
@@ -37,17 +40,10 @@ from senet_ablate.data.imagefolder import (
     imagefolder_datasets,
 )
 from senet_ablate.data.places365 import places365_datasets
+from senet_ablate.data.seeds import mix_seed
 from senet_ablate.data.synthetic import make_synthetic
-from senet_ablate.distributed import DistributedContext
-from senet_ablate.errors import ConfigError
-from senet_ablate.stop_signals import held_while_workers_start, ignore_stop_signals
 
 Batch = tuple[Tensor, Tensor]
-
-
-def mix_seed(seed: int, index: int) -> int:
-    """A seed for item `index` of an epoch seeded `seed`: consecutive epochs' streams lie far apart."""
-    return (seed * 0x9E3779B97F4A7C15 + index) % 2**63
 
 
 class SeededPerImage(Dataset):

@@ -14,7 +14,7 @@ import torchvision
 from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
-from senet_ablate.errors import ConfigError
+from senet_ablate.base.errors import ConfigError
 
 # Per-channel statistics of the CIFAR training sets.
 MEAN_STD = {

@@ -27,9 +27,9 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from senet_ablate.data.build import mix_seed
+from senet_ablate.base.errors import ConfigError
 from senet_ablate.data.imagefolder import IMAGENET_MEAN_STD, Augmentation, CheckedImages, CorruptImage
-from senet_ablate.errors import ConfigError
+from senet_ablate.data.seeds import mix_seed
 
 INSTALL = "pip install 'senet-ablate[dali]' (NVIDIA DALI for CUDA 13), or use data.loader=dataloader"
 INTERPOLATION = {"bilinear": "INTERP_LINEAR", "bicubic": "INTERP_CUBIC"}

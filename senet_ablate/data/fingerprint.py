@@ -56,12 +56,12 @@ from pathlib import Path
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from senet_ablate.atomic import atomic_file
+from senet_ablate.base.atomic import atomic_file
+from senet_ablate.base.errors import ConfigError
 from senet_ablate.data.cifar import batch_files
 from senet_ablate.data.imagefolder import list_splits, split_classes, split_dirs
 from senet_ablate.data.places365 import present_files, read_file_list
 from senet_ablate.data.synthetic import GENERATOR_VERSION
-from senet_ablate.errors import ConfigError
 
 log = logging.getLogger(__name__)
 CACHE_VERSION = 3  # bump whenever a fingerprint's definition changes, or cached ones would outlive it

@@ -30,7 +30,7 @@ from torch.utils.data import Dataset, default_collate
 from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension, make_dataset
 from torchvision.transforms import v2
 
-from senet_ablate.errors import ConfigError
+from senet_ablate.base.errors import ConfigError
 
 log = logging.getLogger(__name__)
 IMAGENET_MEAN_STD = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))

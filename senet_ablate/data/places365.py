@@ -13,8 +13,8 @@ challenge variant (8M images); `data.variant=standard` is the 1.8M-image one.
 
 from pathlib import Path
 
+from senet_ablate.base.errors import ConfigError
 from senet_ablate.data.imagefolder import Augmentation, CheckedImages, train_eval_transforms
-from senet_ablate.errors import ConfigError
 
 NUM_CLASSES = 365
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from senet_ablate.atomic import atomic_file
+from senet_ablate.base.atomic import atomic_file
 
 log = logging.getLogger(__name__)
 MAGIC = b"SENETCK1"

@@ -24,7 +24,7 @@ import signal
 import threading
 from types import FrameType
 
-from senet_ablate.stop_signals import STOP_SIGNALS
+from senet_ablate.base.stop_signals import STOP_SIGNALS
 
 log = logging.getLogger(__name__)
 

@@ -24,16 +24,15 @@ from omegaconf import DictConfig
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from senet_ablate.data import Loaders
-from senet_ablate.data.build import mix_seed
-from senet_ablate.distributed import DistributedContext
+from senet_ablate.base.distributed import DistributedContext
+from senet_ablate.base.errors import ConfigError
+from senet_ablate.base.metrics import percent, top5_defined
+from senet_ablate.base.predictions import PREDICTIONS_FILE, save_predictions
+from senet_ablate.data import Loaders, mix_seed
 from senet_ablate.engine.checkpoint import load_checkpoint, save_checkpoint
 from senet_ablate.engine.loss import BatchMixer, build_loss
 from senet_ablate.engine.optim import build_optimizer, build_scheduler, step_scheduler
 from senet_ablate.engine.progress import EpochProgress
-from senet_ablate.errors import ConfigError
-from senet_ablate.metrics import percent, top5_defined
-from senet_ablate.predictions import PREDICTIONS_FILE, save_predictions
 
 log = logging.getLogger(__name__)
 SYNC_EVERY_CUDA = 10  # steps between host syncs on a GPU (running totals, divergence check, progress)

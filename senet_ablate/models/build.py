@@ -1,18 +1,30 @@
 """Config -> nn.Module, through the model registry."""
 
-from omegaconf import DictConfig
+from collections.abc import Callable
+from functools import partial
+
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from senet_ablate.attention import AttentionSpec
-from senet_ablate.config import check_config, se_stages
+from senet_ablate.attention import ATTENTION, AttentionSpec
+from senet_ablate.config import check_config
+from senet_ablate.models.checks import check_model, se_stages
 from senet_ablate.models.registry import MODELS
+
+
+def attention_factory(cfg: DictConfig) -> Callable[[int], nn.Module]:
+    """The block `attention=` names, with its arguments read from the config keys it declares: a
+    partial that awaits only the channel width, so the model builders never see the config."""
+    block = ATTENTION[cfg.attention]
+    return partial(block.module, **{argument: OmegaConf.select(cfg, key) for argument, key in block.reads.items()})
 
 
 def build_model(cfg: DictConfig) -> nn.Module:
     """Build `cfg.model.name` with the SE settings of `cfg.se` and `cfg.data.num_classes` outputs."""
     check_config(cfg)
+    check_model(cfg)
     spec = MODELS[cfg.model.name]
-    se = AttentionSpec(cfg.attention, cfg.se.position, cfg) if cfg.se.enabled else None
+    se = AttentionSpec(cfg.se.position, attention_factory(cfg)) if cfg.se.enabled else None
     options = dict(
         num_classes=cfg.data.num_classes,
         se=se,

@@ -5,7 +5,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from senet_ablate.errors import ConfigError
+from senet_ablate.base.errors import ConfigError
 
 SOURCES = ("timm", "torchvision")
 

@@ -1,12 +1,12 @@
 """The one place that says what a model is: `@register_model` next to each model's builder.
 
 A model's name, input family, SE stages, SE positions and default layout are declared once,
-with the function that builds it (as timm's `@register_model`); the config checks, the
-`model=<name>` config group and `build_model` all read `MODELS`. The builder takes the common
-keyword arguments `num_classes`, `se` (an AttentionSpec or None) and `se_stages`; models with residual
-units also `zero_init_residual`, those with the choice (`stride_in_1x1` not None) `stride_in_1x1`, and
-those with shaken branch pairs (`shake` not None) `shake`: their default ShakeMode with the config's
-`model.shake_*` keys applied.
+with the function that builds it (as timm's `@register_model`); registering also adds the
+`model=<name>` option to Hydra's config store, and the model checks and `build_model` read
+`MODELS`. The builder takes the common keyword arguments `num_classes`, `se` (an AttentionSpec
+or None) and `se_stages`; models with residual units also `zero_init_residual`, those with the
+choice (`stride_in_1x1` not None) `stride_in_1x1`, and those with shaken branch pairs (`shake` not
+None) `shake`: their default ShakeMode with the config's `model.shake_*` keys applied.
 
 Each model declares the `se.position` values it takes; the config check accepts any value some
 registered model takes (`supported_positions`), then refuses one that the chosen model lacks.
@@ -15,6 +15,7 @@ registered model takes (`supported_positions`), then refuses one that the chosen
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from hydra.core.config_store import ConfigStore
 from torch import nn
 
 from senet_ablate.models.shake_mix import ShakeMode
@@ -64,6 +65,7 @@ def register_model(
         MODELS[name] = ModelSpec(
             name, family, tuple(stages), tuple(positions), stride_in_1x1, residual, builder, min_image_size, shake
         )
+        ConfigStore.instance().store(group="model", name=name, node={"name": name})  # `model=<name>` selects it
         return builder
 
     return register

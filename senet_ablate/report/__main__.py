@@ -18,11 +18,11 @@ that does not apply to a setting (SE_3x3 on basic blocks) is no error: it reads 
 import sys
 from pathlib import Path
 
-from senet_ablate.cli import pop_option, run_cli
-from senet_ablate.errors import ConfigError
+from senet_ablate.base.cli import pop_option, run_cli
+from senet_ablate.base.errors import ConfigError
+from senet_ablate.records.store import record_files, runs_dir
 from senet_ablate.report.paper import PAPER_MODES
 from senet_ablate.report.tables import TablesFailed, write_reports
-from senet_ablate.store import record_files, runs_dir
 
 
 def check_results_dir(results_dir: str) -> None:

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 from omegaconf import OmegaConf
 
+from senet_ablate.base.errors import ConfigError
 from senet_ablate.config import compose_config, config_dirs, row_configs
-from senet_ablate.errors import ConfigError
+from senet_ablate.records.store import RUNTIME_KEYS, config_dict
 from senet_ablate.report.paper import PAIRED, paper_recipe
-from senet_ablate.store import RUNTIME_KEYS, config_dict
 
 FINGERPRINT = "data_fingerprint"  # a record's field, part of its setting like a config key
 

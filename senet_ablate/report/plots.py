@@ -13,7 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from senet_ablate.atomic import atomic_file
+from senet_ablate.base.atomic import atomic_file
 
 CURVES = (("top1_err", "val top-1 err (%)"), ("train_loss", "train loss"))
 

@@ -12,10 +12,11 @@ from functools import cache
 
 from omegaconf import OmegaConf
 
-from senet_ablate.complexity import Complexity, config_complexity
-from senet_ablate.config import PAIRS, Config
-from senet_ablate.errors import ConfigError
-from senet_ablate.metrics import TOP5_UNDEFINED, top5_defined
+from senet_ablate.base.errors import ConfigError
+from senet_ablate.base.metrics import TOP5_UNDEFINED, top5_defined
+from senet_ablate.config import ATTENTION_GROUPS, PAIRS, Config
+from senet_ablate.models.complexity import Complexity, config_complexity
+from senet_ablate.records.status import STATES, RunState, state_of
 from senet_ablate.report import conclusions, stats
 from senet_ablate.report.experiments import FINGERPRINT, Experiment, Section, last_update, records_of, unflatten
 from senet_ablate.report.paper import (
@@ -26,7 +27,6 @@ from senet_ablate.report.paper import (
     paper_note,
     recipe_differences,
 )
-from senet_ablate.status import STATES, RunState, state_of
 
 
 @cache
@@ -42,7 +42,7 @@ def row_complexity(setting: dict, identity: dict) -> Complexity:
     version can be counted."""
     config = unflatten({**setting, **identity})
     data = {key: value for key, value in config.get("data", {}).items() if key in ("num_classes", "image_size")}
-    counted = {key: config[key] for key in ("model", "se", "attention", "eca", "cbam") if key in config}
+    counted = {key: config[key] for key in ("model", "attention", *ATTENTION_GROUPS) if key in config}
     return _complexity(json.dumps({**counted, "data": data}, sort_keys=True))
 
 

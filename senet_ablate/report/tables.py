@@ -12,18 +12,18 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from senet_ablate.atomic import atomic_file, check_writable_dir
+from senet_ablate.base.atomic import atomic_file, check_writable_dir
+from senet_ablate.base.errors import ConfigError
+from senet_ablate.base.predictions import PREDICTIONS_FILE, load_correct
 from senet_ablate.config import compose_config
-from senet_ablate.errors import ConfigError
-from senet_ablate.predictions import PREDICTIONS_FILE, load_correct
+from senet_ablate.records.status import live_holder
+from senet_ablate.records.store import FINAL_STATUSES, iter_records, runs_dir
 from senet_ablate.report import conclusions, export, stats
 from senet_ablate.report.experiments import Experiment, Section, experiment_names, load_experiment, records_of, sections
 from senet_ablate.report.paper import PAPER_MODES, complexity_notes
 from senet_ablate.report.plots import write_curves
 from senet_ablate.report.render import FOOTNOTE, bullets, section_markdown, table_lines
 from senet_ablate.report.summary import checked_claims, summarize_section
-from senet_ablate.status import live_holder
-from senet_ablate.store import iter_records, runs_dir
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ def write_reports(
     out = Path(out_dir)
     check_out_dir(out, results_dir)
     records = list(iter_records(results_dir))
-    unfinished = (record["run_id"] for record in records if record["status"] not in ("completed", "diverged"))
+    unfinished = (record["run_id"] for record in records if record["status"] not in FINAL_STATUSES)
     holders = {run: live_holder(results_dir, run) for run in unfinished}
     floors = validation_floors(results_dir, records)
     generated_at = datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -31,7 +31,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from senet_ablate.atomic import atomic_file
+from senet_ablate.base.atomic import atomic_file
 
 log = logging.getLogger(__name__)
 HEARTBEAT_EVERY_S = 30.0

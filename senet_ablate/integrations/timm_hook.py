@@ -12,7 +12,7 @@ import sys
 
 
 def _register() -> None:
-    from senet_ablate.timm_models import register_with_timm  # imports timm
+    from senet_ablate.integrations.timm_models import register_with_timm  # imports timm
 
     register_with_timm()
 

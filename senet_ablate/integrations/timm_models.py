@@ -19,15 +19,15 @@ from timm.models import register_model
 from timm.models._registry import is_model
 from torch import nn
 
-from senet_ablate.config import compose_config
+from senet_ablate.base.errors import ConfigError
+from senet_ablate.config import ATTENTION_GROUPS, compose_config
 from senet_ablate.data.cifar import MEAN_STD as CIFAR_MEAN_STD
 from senet_ablate.data.imagefolder import IMAGENET_MEAN_STD
-from senet_ablate.errors import ConfigError
 from senet_ablate.models import MODELS
 from senet_ablate.models.build import build_model
 
 PREFIX = "senet_ablate_"
-CONFIG_GROUPS = ("se", "eca", "cbam", "model", "data", "trainer")
+CONFIG_GROUPS = (*ATTENTION_GROUPS, "model", "data", "trainer")
 TOP_LEVEL_KEYS = ("attention",)
 TIMM_ONLY_KEYS = ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir")  # passed by timm.create_model
 # What timm's train.py passes every model, and the only values our models can honour.

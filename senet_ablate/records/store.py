@@ -16,11 +16,15 @@ from typing import Any, TypedDict, Union, get_args, get_origin, get_type_hints, 
 
 from omegaconf import DictConfig, OmegaConf
 
-from senet_ablate.atomic import atomic_file
+from senet_ablate.base.atomic import atomic_file
 
 log = logging.getLogger(__name__)
 
+# A record's status, the one declaration of them. A run ends `completed` or `diverged` (final: a
+# diverged run would diverge again, training being deterministic) and is never trained again; an
+# `interrupted` or `failed` one is resumed or tried again on its next start.
 STATUSES = ("running", "interrupted", "completed", "failed", "diverged")
+FINAL_STATUSES = ("completed", "diverged")
 # The keys left out of a run's identity: they choose where a run's files go, where its data is
 # read from and how it is watched, none of which can change what it computes. `exp` names the
 # table that asked for a run, so one run is shared by every table that needs it. `data.root`

@@ -15,7 +15,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from senet_ablate.errors import ConfigError
+from senet_ablate.base.errors import ConfigError
 
 log = logging.getLogger(__name__)
 _PER_JOB_KEYS = ("exp", "exp.row", "seed")  # set per job by the sweep, not shared by its rows
@@ -44,7 +44,7 @@ def swept_values(task_overrides: list[str], key: str) -> list[str] | None:
 class SweepSummary(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from senet_ablate.report.tables import TablesFailed, write_reports
-        from senet_ablate.status import sweep_states
+        from senet_ablate.runs.listing import sweep_states
 
         task = list(config.hydra.overrides.task)
         common = common_overrides(task)

@@ -2,7 +2,8 @@
 
 Nothing here asks a launcher: jobs on other nodes write their records and claims into the shared
 results dir, so the same answer comes from the machine that submitted a SLURM sweep, from a
-laptop sweep, or from `python -m senet_ablate.report` later.
+laptop sweep, or from `python -m senet_ablate.report` later. Which runs a sweep has (their ids
+depend on the data's fingerprint and the device) is `runs/listing.py`'s.
 
 A run's state is its record's status, refined by its claim:
 - `pending`: no record and no live claim; nothing has started it.
@@ -15,19 +16,15 @@ A run's state is its record's status, refined by its claim:
 """
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from omegaconf import DictConfig, OmegaConf
+from senet_ablate.base.metrics import percent
+from senet_ablate.records.claims import claim_path, is_dead, read_claim
+from senet_ablate.records.store import FINAL_STATUSES, STATUSES, RunRecord, runs_dir
 
-from senet_ablate.claims import claim_path, is_dead, read_claim
-from senet_ablate.config import compose_config, for_device, row_configs
-from senet_ablate.data.fingerprint import dataset_fingerprint
-from senet_ablate.engine.trainer import resolve_device
-from senet_ablate.metrics import percent
-from senet_ablate.store import RunRecord, read_record, record_path, run_id, runs_dir
-
-STATES = ("pending", "running", "stopped", "interrupted", "completed", "failed", "diverged")
+# A run's state: its record's status (store.STATUSES), or `pending` (no record, no live claim) or
+# `stopped` (a record that says running with no live claim: killed).
+STATES = ("pending", "stopped", *STATUSES)
 
 
 def live_holder(results_dir: str, run: str) -> dict | None:
@@ -37,7 +34,7 @@ def live_holder(results_dir: str, run: str) -> dict | None:
 
 
 def state_of(record: RunRecord | None, holder: dict | None) -> str:
-    if holder is not None and (record is None or record["status"] not in ("completed", "diverged")):
+    if holder is not None and (record is None or record["status"] not in FINAL_STATUSES):
         return "running"
     if record is None:
         return "pending"
@@ -75,43 +72,3 @@ class RunState:
         return f"row {self.label!s:<12} seed {self.seed}  {self.run_id}  {self.state}" + (
             f"  ({detail})" if detail else ""
         )
-
-
-def run_ids(cfg: DictConfig, leave_out: tuple[str, ...] = ()) -> list[str]:
-    """The ids `cfg` may run under, the one for this machine first. `trainer.device=auto` resolves
-    on the machine that runs the job (cuda on a GPU node, cpu on a login node): both are looked up.
-    `leave_out`: keys left out of the ids as well (see `store.run_id`)."""
-    fingerprint = dataset_fingerprint(cfg.data)
-    devices = [resolve_device(cfg.trainer.device).type]
-    if cfg.trainer.device == "auto":
-        devices += [device for device in ("cuda", "cpu") if device not in devices]
-    return [run_id(for_device(cfg, device), fingerprint, leave_out) for device in devices]
-
-
-def run_state(cfg: DictConfig) -> RunState:
-    """The state of the run of a (row) config, from its record and claim."""
-    ids = run_ids(cfg)
-    for run in ids:
-        path = record_path(cfg.results_dir, run)
-        record = read_record(path) if path.exists() else None
-        holder = live_holder(cfg.results_dir, run)
-        if record is not None or holder is not None:
-            return RunState(cfg.exp.row, cfg.seed, run, state_of(record, holder), record, holder)
-    return RunState(cfg.exp.row, cfg.seed, ids[0], "pending", None, None)
-
-
-def sweep_configs(
-    exp: str, seeds: Sequence[int], overrides: Sequence[str] = (), rows: Sequence[str] | None = None
-) -> list[DictConfig]:
-    """The config of every (row, seed) run of experiment `exp` under `overrides` (only `rows`, if
-    given), in the file's order."""
-    base = compose_config([f"+exp={exp}", *overrides])
-    chosen = [row for row in row_configs(base) if rows is None or row.exp.row in rows]
-    return [OmegaConf.merge(row, {"seed": seed}) for row in chosen for seed in seeds]
-
-
-def sweep_states(
-    exp: str, seeds: Sequence[int], overrides: Sequence[str] = (), rows: Sequence[str] | None = None
-) -> list[RunState]:
-    """Every (row, seed) run of experiment `exp` under `overrides` (only `rows`, if given), in the file's order."""
-    return [run_state(cfg) for cfg in sweep_configs(exp, seeds, overrides, rows)]

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from senet_ablate.atomic import atomic_file
+from senet_ablate.base.atomic import atomic_file
 
 PREDICTIONS_FILE = "predictions.npz"
 

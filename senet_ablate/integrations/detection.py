@@ -17,9 +17,9 @@ from torchvision.models.detection.backbone_utils import BackboneWithFPN
 from torchvision.ops import FrozenBatchNorm2d
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
+from senet_ablate.base.errors import ConfigError
 from senet_ablate.config import compose_config
 from senet_ablate.engine.checkpoint import load_checkpoint
-from senet_ablate.errors import ConfigError
 from senet_ablate.models.build import build_model
 from senet_ablate.models.resnet import ResNet
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from senet_ablate.errors import ConfigError
+from senet_ablate.base.errors import ConfigError
 
 # A disk full, a quota reached, a file system gone read-only: what stops a write, not a run's doing.
 FULL_OR_READ_ONLY = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)

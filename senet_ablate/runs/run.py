@@ -18,6 +18,7 @@ import signal
 import subprocess
 import time
 from datetime import datetime, timezone
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -25,20 +26,20 @@ import torch
 import torchvision
 from omegaconf import DictConfig
 
-import senet_ablate
-from senet_ablate.atomic import FULL_OR_READ_ONLY
-from senet_ablate.claims import Claim, claim_run, heartbeat_age_s
-from senet_ablate.complexity import config_complexity
-from senet_ablate.config import for_device, se_stages
+from senet_ablate.base.atomic import FULL_OR_READ_ONLY
+from senet_ablate.base.distributed import DistributedContext, init_distributed
+from senet_ablate.base.errors import ConfigError
+from senet_ablate.config import for_device
 from senet_ablate.data import Loaders, build_loaders
 from senet_ablate.data.fingerprint import dataset_fingerprint
-from senet_ablate.distributed import DistributedContext, init_distributed
 from senet_ablate.engine.preemption import StopSignals
 from senet_ablate.engine.trainer import Diverged, Interrupted, NoImagesLeft, TakenOver, Trainer, resolve_device
-from senet_ablate.errors import ConfigError
-from senet_ablate.loggers import build_logger
 from senet_ablate.models.build import build_model
-from senet_ablate.store import (
+from senet_ablate.models.checks import se_stages
+from senet_ablate.models.complexity import config_complexity
+from senet_ablate.records.claims import Claim, claim_run, heartbeat_age_s
+from senet_ablate.records.store import (
+    FINAL_STATUSES,
     RunRecord,
     config_dict,
     new_record,
@@ -48,10 +49,9 @@ from senet_ablate.store import (
     runs_dir,
     write_record,
 )
+from senet_ablate.runs.loggers import build_logger
 
 log = logging.getLogger(__name__)
-# A diverged run would diverge again (training is deterministic): like a completed one, it is final.
-FINAL_STATUSES = ("completed", "diverged")
 
 
 def _now() -> str:
@@ -69,7 +69,7 @@ def code_version() -> str:
             return commit.stdout.strip()
     except OSError:
         pass
-    return senet_ablate.__version__
+    return version("senet-ablate")
 
 
 def environment(device: torch.device, world_size: int) -> dict:

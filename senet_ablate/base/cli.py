@@ -7,7 +7,7 @@ from dataclasses import fields, is_dataclass
 from hydra.errors import HydraException, MissingConfigException
 from omegaconf.errors import OmegaConfBaseException
 
-from senet_ablate.errors import ConfigError
+from senet_ablate.base.errors import ConfigError
 
 USAGE_ERROR = 2
 

@@ -15,8 +15,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from senet_ablate.store import config_dict
-from senet_ablate.sweep import swept_values
+from senet_ablate.records.store import config_dict
+from senet_ablate.runs.sweep import swept_values
 
 
 def sweep_seeds(cfg: DictConfig) -> list[str]:

@@ -1,0 +1,58 @@
+"""Config: the schema (`schema.py`), its checks (`checks.py`) and composition (`compose.py`).
+
+The leaf of the package: it imports nothing of ours but the base, so every stage can read it.
+"""
+
+from senet_ablate.config.checks import check_config
+from senet_ablate.config.compose import (
+    CONFIG_DIR,
+    apply_row,
+    compose_config,
+    config_dirs,
+    expand_user_paths,
+    for_device,
+    resolve_loader,
+    row_configs,
+)
+from senet_ablate.config.schema import (
+    ATTENTION_GROUPS,
+    CIFAR_CLASSES,
+    COUNT_RELATIONS,
+    COUNTED,
+    DATASETS,
+    GATES,
+    IMAGE_FOLDERS,
+    PAIRS,
+    PRESET_GROUPS,
+    RELATIONS,
+    SQUEEZES,
+    Config,
+    register_configs,
+)
+
+register_configs()
+
+__all__ = [
+    "ATTENTION_GROUPS",
+    "CIFAR_CLASSES",
+    "CONFIG_DIR",
+    "COUNTED",
+    "COUNT_RELATIONS",
+    "DATASETS",
+    "GATES",
+    "IMAGE_FOLDERS",
+    "PAIRS",
+    "PRESET_GROUPS",
+    "RELATIONS",
+    "SQUEEZES",
+    "Config",
+    "apply_row",
+    "check_config",
+    "compose_config",
+    "config_dirs",
+    "expand_user_paths",
+    "for_device",
+    "register_configs",
+    "resolve_loader",
+    "row_configs",
+]

@@ -1,0 +1,106 @@
+"""Composition: the config a command line would run (`compose_config`), each experiment row's
+config (`apply_row`, `row_configs`), and what `auto` leaves to the machine (`for_device`).
+"""
+
+import os
+from collections.abc import Sequence
+from importlib.resources import files
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from senet_ablate.config.checks import choice
+from senet_ablate.config.schema import CIFAR_CLASSES, PRESET_GROUPS, register_configs
+
+# The repository's conf/, which pyproject.toml installs as the package senet_ablate.conf: the same
+# directory in a checkout (editable install) as in site-packages (wheel, `pip install .`).
+CONFIG_DIR = Path(str(files("senet_ablate.conf"))).resolve()
+
+
+def resolve_loader(data: DictConfig, device_type: str) -> str:
+    """`data.loader`, with `auto` resolved: the GPU-resident loader for CIFAR on CUDA."""
+    if data.loader != "auto":
+        return data.loader
+    return "gpu" if data.name in CIFAR_CLASSES and device_type == "cuda" else "dataloader"
+
+
+def for_device(cfg: DictConfig, device_type: str) -> DictConfig:
+    """`cfg` with what `auto` leaves to the machine decided for `device_type` (cpu | cuda): the
+    device and the loader. A run's id is computed from this, so `auto` is never an identity."""
+    return OmegaConf.merge(
+        cfg, {"trainer": {"device": device_type}, "data": {"loader": resolve_loader(cfg.data, device_type)}}
+    )
+
+
+def _override_key(override: str) -> str:
+    return override.lstrip("+~").split("=", 1)[0]
+
+
+def apply_row(cfg: DictConfig, label: str) -> DictConfig:
+    """The config of one experiment row: `cfg` with the row's overrides merged on top.
+
+    Rows mostly set plain config keys, so a row also works on top of any model or dataset chosen
+    on the command line, and a row's own keys win over the command line's. A row may also select a
+    preset of a config group (`trainer=timm_a3`, a recipe): the config is then composed again from
+    `exp.overrides` with the row's choice in place of the command line's, so that the preset
+    replaces the group while the keys typed on the command line (`trainer.epochs=1`) still apply.
+    """
+    choice("exp.row", label, [row.label for row in cfg.exp.rows])
+    row = next(row for row in cfg.exp.rows if row.label == label)
+    items = [item.split("=", 1) for item in row.set]
+    presets = {key: value for key, value in items if key in PRESET_GROUPS}
+    if presets:
+        kept = [override for override in cfg.exp.overrides if _override_key(override) not in presets]
+        cfg = compose_config([*kept, *(f"{group}={preset}" for group, preset in presets.items())])
+    merged = OmegaConf.merge(cfg, OmegaConf.from_dotlist([f"{k}={v}" for k, v in items if k not in presets]))
+    merged.exp.row = label
+    return merged
+
+
+def compose_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
+    """The config that `python -m senet_ablate <overrides>` would run, without running it.
+
+    Experiment files compose too; their sweep settings live under `hydra` and are not returned.
+    Models registered since import (`senet_ablate.models.register_model`) are options too.
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    register_configs()
+    if GlobalHydra.instance().is_initialized():  # inside a running Hydra app
+        cfg = compose("config", overrides=list(overrides))
+    else:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            cfg = compose("config", overrides=list(overrides))
+    cfg.exp.overrides = list(overrides)
+    return expand_user_paths(cfg)
+
+
+def expand_user_paths(cfg: DictConfig) -> DictConfig:
+    """`cfg` with a leading `~` in `data.root` and `results_dir` made the home directory, as a shell
+    would: Hydra cannot read an unquoted `~` in a value, and a quoted one reaches us unexpanded."""
+    for key in ("data.root", "results_dir"):
+        value = OmegaConf.select(cfg, key)
+        if isinstance(value, str) and value.startswith("~"):
+            OmegaConf.update(cfg, key, os.path.expanduser(value))
+    return cfg
+
+
+def config_dirs(overrides: Sequence[str] = ()) -> list[Path]:
+    """conf/, then the directories a `hydra.searchpath=[file:///...]` override adds (a user's own
+    experiment files and presets), in Hydra's order of precedence for groups: ours first."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    dirs = [CONFIG_DIR]
+    for override in OverridesParser.create().parse_overrides(
+        [o for o in overrides if o.startswith("hydra.searchpath=")]
+    ):
+        dirs += [Path(entry.removeprefix("file://")) for entry in override.value() if entry.startswith("file://")]
+    return dirs
+
+
+def row_configs(cfg: DictConfig) -> list[DictConfig]:
+    """One config per experiment row (in the file's order), or `[cfg]` when no experiment is set."""
+    if not cfg.exp.rows:
+        return [cfg]
+    return [apply_row(cfg, row.label) for row in cfg.exp.rows]

@@ -1,0 +1,1 @@
+"""Our models inside other libraries: timm's model registry, torchvision's detection heads."""
