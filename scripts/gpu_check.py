@@ -14,8 +14,10 @@ asserts on what it leaves behind (exit status, run record, checkpoint, log):
   dali             data.loader=dali (on CUDA its `mixed` decoder), when DALI is importable
   benchmark        scripts/benchmark.py at bf16, channels_last, batch 256, 224 px, without and with compile
 A check that fails does not stop the others. It writes `<out>/gpu_check.md` (each check passed,
-failed with its error, or skipped with the reason) and the benchmark's section of
-`<out>/benchmarks.md`, and exits 1 if any check failed.
+failed with its error, or skipped with the reason; written again after each check) and the
+benchmark's section of `<out>/benchmarks.md`, and exits 1 if any check failed. The short runs go
+4 at a time; the OOM run and the benchmarks have the device to themselves. Within --budget-s (6
+minutes) or not at all: a run still going then is killed and its check failed, later checks skipped.
 
     python scripts/gpu_check.py                                    # on the GPU: writes results/
     python scripts/gpu_check.py --device cpu --out /tmp/rehearsal  # the CPU rehearsal (tests/test_gpu_check.py)
@@ -126,12 +128,17 @@ class Outcome:
 
 @dataclass
 class Context:
-    """What every check needs: the device, the sizes, a scratch folder and where results go."""
+    """What every check needs: the device, the sizes, a scratch folder, where results go, and the
+    time (time.monotonic()) by which everything must have ended."""
 
     device: str
     sizes: Sizes
     work: Path
     out: Path
+    deadline: float
+
+    def seconds_left(self) -> float:
+        return self.deadline - time.monotonic()
 
     @property
     def on_cuda(self) -> bool:
@@ -154,6 +161,7 @@ class Run:
     a job step has, whose merged output a thread reads as it comes so that a check can wait for a line."""
 
     def __init__(self, command: list[str], ctx: Context):
+        self.deadline = ctx.deadline
         self.process = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,
@@ -167,6 +175,15 @@ class Run:
         self.output: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
 
+    def __enter__(self) -> "Run":
+        return self
+
+    def __exit__(self, *exception) -> None:
+        """A check that failed half-way leaves no run behind in the scratch folder it is about to delete."""
+        if self.process.poll() is None:
+            self.signal(signal.SIGKILL)
+            self.process.wait()
+
     def _read(self) -> None:
         for line in self.process.stdout:
             self.lines.put(line)
@@ -174,13 +191,13 @@ class Run:
 
     def wait_for(self, text: str, timeout_s: float) -> None:
         """Return once a line containing `text` has been printed; fail if the run ends or time runs out first."""
-        deadline = time.monotonic() + timeout_s
+        deadline = min(time.monotonic() + timeout_s, self.deadline)
         while True:
             try:
                 line = self.lines.get(timeout=max(deadline - time.monotonic(), 0.01))
             except queue.Empty:
                 self.signal(signal.SIGKILL)
-                raise CheckFailed(f"no line with {text!r} within {timeout_s:.0f} s", self.text) from None
+                raise CheckFailed(f"no line with {text!r} in time: killed", self.text) from None
             if line is None:
                 raise CheckFailed(f"the run ended (exit {self.process.wait()}) before printing {text!r}", self.text)
             self.output.append(line)
@@ -192,14 +209,14 @@ class Run:
         os.killpg(self.process.pid, signum)
 
     def finish(self, timeout_s: float) -> int:
-        """Wait for the run to end (killed after `timeout_s`); its exit status."""
+        """Wait for the run to end (killed after `timeout_s`, or when the check's budget runs out); its exit status."""
         try:
-            status = self.process.wait(timeout=timeout_s)
+            status = self.process.wait(timeout=max(min(timeout_s, self.deadline - time.monotonic()), 0.01))
         except subprocess.TimeoutExpired:
             self.signal(signal.SIGKILL)
             self.process.wait()
             self._drain()
-            raise CheckFailed(f"still running after {timeout_s:.0f} s: killed", self.text) from None
+            raise CheckFailed("still running when its time ran out (see --budget-s): killed", self.text) from None
         self._drain()
         return status
 
@@ -217,13 +234,20 @@ def train(ctx: Context, results: Path, overrides: list[str]) -> Run:
     return Run([sys.executable, "-m", "senet_ablate", *overrides, f"results_dir={results}"], ctx)
 
 
-def train_to_end(ctx: Context, results: Path, overrides: list[str], expected_status: int = 0) -> dict:
-    """Run the CLI to its end, check its exit status, and return the run's record."""
+def train_to_end(ctx: Context, results: Path, overrides: list[str], expected_status: int = 0) -> tuple[dict, str]:
+    """Run the CLI to its end, check its exit status; the run's record and the CLI's output."""
     run = train(ctx, results, overrides)
     status = run.finish(timeout_s=600)
     if status != expected_status:
         raise CheckFailed(f"exit status {status}, expected {expected_status}", run.text)
-    return only_record(results, run.text)
+    return only_record(results, run.text), run.text
+
+
+def completed_run(ctx: Context, results: Path, overrides: list[str]) -> tuple[dict, str]:
+    """`train_to_end`, and check that the record says completed."""
+    record, output = train_to_end(ctx, results, overrides)
+    expect_completed(record, output)
+    return record, output
 
 
 def only_record(results: Path, output: str = "") -> dict:
@@ -238,7 +262,7 @@ def expect(condition: bool, message: str, output: str = "") -> None:
         raise CheckFailed(message, output)
 
 
-def expect_completed(record: dict, output: str = "") -> None:
+def expect_completed(record: dict, output: str) -> None:
     expect(record["status"] == "completed", f"record says {record['status']}: {record.get('error')}", output)
     expect(record["top1_err"] is not None, "a completed record without its top-1 error", output)
 
@@ -250,9 +274,9 @@ def checkpoint_of(results: Path, record: dict) -> dict:
 # --- data --------------------------------------------------------------------------------------
 
 
-def write_cifar_batches(root: Path, per_file: int) -> Path:
-    """CIFAR-10's six pickled batch files of random uint8 images (torchvision's classes would refuse
-    them by md5; ours read the pickles). Returns the data.root to pass."""
+def write_cifar_batches(root: Path, per_file: int) -> None:
+    """CIFAR-10's six pickled batch files of random uint8 images under `root` (torchvision's classes
+    would refuse them by md5; ours read the pickles)."""
     folder = root / "cifar-10-batches-py"
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
@@ -263,7 +287,6 @@ def write_cifar_batches(root: Path, per_file: int) -> Path:
         }
         with open(folder / name, "wb") as handle:
             pickle.dump(batch, handle)
-    return root
 
 
 def cifar_run(
@@ -308,27 +331,19 @@ def describe_amp(ctx: Context, results: Path, record: dict, output: str) -> str:
 
 def gpu_loader(ctx: Context) -> str:
     results = ctx.work / "gpu-loader"
-    run = train(ctx, results, cifar_run(ctx, *AMP_ON_GPU_LOADER))
-    expect(run.finish(600) == 0, "exit status not 0", run.text)
-    record = only_record(results, run.text)
-    expect_completed(record, run.text)
+    record, output = completed_run(ctx, results, cifar_run(ctx, *AMP_ON_GPU_LOADER))
     config = record["config"]
-    expect(
-        config["data"]["loader"] == "gpu" and config["trainer"]["channels_last"], "not the gpu loader, channels_last"
-    )
-    return f"{describe_amp(ctx, results, record, run.text)}, channels_last; top-1 err {record['top1_err']:.1f}%"
+    expect(config["data"]["loader"] == "gpu" and config["trainer"]["channels_last"], "not gpu loader, channels_last")
+    return f"{describe_amp(ctx, results, record, output)}, channels_last; top-1 err {record['top1_err']:.1f}%"
 
 
 def compiled(ctx: Context) -> str:
     if not ctx.sizes.compile_on_this_device:
         raise Skipped("inductor compiles C++ for minutes on a CPU; the CUDA run is the one that matters")
     results = ctx.work / "compile"
-    run = train(ctx, results, cifar_run(ctx, *AMP_ON_GPU_LOADER, "trainer.compile=true"))
-    expect(run.finish(600) == 0, "exit status not 0", run.text)
-    record = only_record(results, run.text)
-    expect_completed(record, run.text)
-    expect("compile on" in run.text, "the run's log does not say compile on", run.text)
-    return f"{describe_amp(ctx, results, record, run.text)}, compiled; {record['wall_time_s']:.0f} s of training"
+    record, output = completed_run(ctx, results, cifar_run(ctx, *AMP_ON_GPU_LOADER, "trainer.compile=true"))
+    expect("compile on" in output, "the run's log does not say compile on", output)
+    return f"{describe_amp(ctx, results, record, output)}, compiled; {record['wall_time_s']:.0f} s of training"
 
 
 def fp16(ctx: Context) -> str:
@@ -337,12 +352,9 @@ def fp16(ctx: Context) -> str:
     if FP16_KEY not in compose_config([]).trainer:
         raise Skipped(f"no way to force fp16: the config has no trainer.{FP16_KEY} (trainer.amp picks bf16 here)")
     results = ctx.work / "fp16"
-    run = train(ctx, results, cifar_run(ctx, *AMP_ON_GPU_LOADER, f"trainer.{FP16_KEY}={FP16_VALUE}"))
-    expect(run.finish(600) == 0, "exit status not 0", run.text)
-    record = only_record(results, run.text)
-    expect_completed(record, run.text)
+    record, output = completed_run(ctx, results, cifar_run(ctx, *AMP_ON_GPU_LOADER, f"trainer.{FP16_KEY}={FP16_VALUE}"))
     scale = checkpoint_of(results, record)["scaler"].get("scale")
-    expect(scale is not None, "the checkpoint holds no GradScaler state: fp16 did not run", run.text)
+    expect(scale is not None, "the checkpoint holds no GradScaler state: fp16 did not run", output)
     return f"AMP float16, GradScaler scale {float(scale):g} at the end; top-1 err {record['top1_err']:.1f}%"
 
 
@@ -366,9 +378,7 @@ def folder_run(ctx: Context, loader: str) -> list[str]:
 
 
 def image_folder(ctx: Context) -> str:
-    results = ctx.work / "folder"
-    record = train_to_end(ctx, results, folder_run(ctx, "dataloader"))
-    expect_completed(record)
+    record, _ = completed_run(ctx, ctx.work / "folder", folder_run(ctx, "dataloader"))
     expect(record["config"]["data"]["loader"] == "dataloader", "not data.loader=dataloader")
     how = "copied one batch ahead on a side stream" if ctx.on_cuda else "on the CPU (no copy stream)"
     return f"{ctx.sizes.folder_images} JPEGs per split, DataLoader workers, {how}; {record['images_per_s']:.0f} img/s"
@@ -377,11 +387,12 @@ def image_folder(ctx: Context) -> str:
 def dali(ctx: Context) -> str:
     if importlib.util.find_spec("nvidia") is None or importlib.util.find_spec("nvidia.dali") is None:
         raise Skipped("nvidia.dali is not importable here (its wheel is too large to carry to the GPU machine)")
-    results = ctx.work / "dali"
-    record = train_to_end(ctx, results, folder_run(ctx, "dali"))
-    expect_completed(record)
+    record, _ = completed_run(ctx, ctx.work / "dali", folder_run(ctx, "dali"))
     decoder = "the mixed decoder (nvJPEG on the GPU)" if ctx.on_cuda else "DALI's CPU operators"
     return f"{ctx.sizes.folder_images} JPEGs per split through {decoder}; {record['images_per_s']:.0f} img/s"
+
+
+LOSSES, ERRORS = ("train_loss", "val_loss"), ("train_top1_err", "top1_err", "top5_err")
 
 
 def losses_apart(resumed: dict, reference: dict) -> tuple[float, float]:
@@ -392,23 +403,19 @@ def losses_apart(resumed: dict, reference: dict) -> tuple[float, float]:
     return loss, error
 
 
-LOSSES, ERRORS = ("train_loss", "val_loss"), ("train_top1_err", "top1_err", "top5_err")
-
-
 def kill_and_resume(ctx: Context) -> str:
     settings = ("data.loader=gpu", "trainer.amp=false")
     overrides = cifar_run(ctx, *settings, steps=ctx.sizes.long_steps)
-    uninterrupted = train(ctx, ctx.work / "whole", overrides)  # meanwhile, the run to compare with
     results = ctx.work / "killed"
-    run = train(ctx, results, cifar_run(ctx, *settings, steps=ctx.sizes.long_steps, progress=True))
-    run.wait_for("epoch 2/2  step", timeout_s=600)  # epoch 1 is checkpointed: kill epoch 2 mid-way
-    run.signal(signal.SIGKILL)
-    run.finish(60)
-    killed = only_record(results, run.text)
-    expect(killed["status"] == "running" and len(killed["epochs"]) == 1, f"killed record: {killed['status']}")
-    resumed = train_to_end(ctx, results, overrides)
-    expect_completed(resumed)
-    expect(uninterrupted.finish(600) == 0, "the uninterrupted run did not exit 0", uninterrupted.text)
+    with train(ctx, ctx.work / "whole", overrides) as uninterrupted:  # meanwhile, the run to compare with
+        run = train(ctx, results, cifar_run(ctx, *settings, steps=ctx.sizes.long_steps, progress=True))
+        run.wait_for("epoch 2/2  step", timeout_s=600)  # epoch 1 is checkpointed: kill epoch 2 mid-way
+        run.signal(signal.SIGKILL)
+        run.finish(60)
+        killed = only_record(results, run.text)
+        expect(killed["status"] == "running" and len(killed["epochs"]) == 1, f"killed: {killed['status']}", run.text)
+        resumed, _ = completed_run(ctx, results, overrides)
+        expect(uninterrupted.finish(600) == 0, "the uninterrupted run did not exit 0", uninterrupted.text)
     reference = only_record(ctx.work / "whole", uninterrupted.text)
     expect_completed(reference, uninterrupted.text)
     loss, error = losses_apart(resumed, reference)
@@ -438,7 +445,7 @@ def sigusr2(ctx: Context) -> str:
     where = record.get("interrupted_at") or {}
     expect(record["status"] == "interrupted" and where.get("signal") == "SIGUSR2", f"record: {record['status']}")
     expect(where["epoch"] == 1 and 0 < where["step"] < steps, f"stopped at {where}, not mid-epoch", run.text)
-    expect_completed(train_to_end(ctx, results, overrides))
+    completed_run(ctx, results, overrides)
     return f"exit 5, interrupted at step {where['step']} of {steps}; the same command completed the run"
 
 
@@ -451,10 +458,10 @@ def out_of_memory(ctx: Context) -> str:
     overrides = ["model=resnet50", "data=synthetic", "data.image_size=512", f"data.train_size={batch}"]
     overrides += ["data.val_size=8", "trainer=smoke", "trainer.device=cuda", "trainer.amp=true", "trainer.epochs=1"]
     overrides += [f"trainer.batch_size={batch}", "trainer.max_steps_per_epoch=1", "trainer.progress=false"]
-    record = train_to_end(ctx, ctx.work / "oom", overrides, expected_status=1)
+    record, output = train_to_end(ctx, ctx.work / "oom", overrides, expected_status=1)
     advice = f"CUDA out of memory at trainer.batch_size={batch}: try trainer.batch_size={batch // 2} "
-    expect(record["status"] == "failed", f"record says {record['status']}")
-    expect((record.get("error") or "").startswith(advice), f"recorded error: {record.get('error')!r}")
+    expect(record["status"] == "failed", f"record says {record['status']}", output)
+    expect((record.get("error") or "").startswith(advice), f"recorded error: {record.get('error')!r}", output)
     return f"recorded as failed: {record['error']}"
 
 
@@ -476,7 +483,7 @@ def two_ranks(ctx: Context) -> str:
     expect_completed(ddp, run.text)
     expect(ddp["env"]["world_size"] == 2, f"world size {ddp['env']['world_size']}")
     accumulating = [*generated, f"trainer.batch_size={batch // 2}", "trainer.accumulate_steps=2"]
-    single = train_to_end(ctx, ctx.work / "single", accumulating)
+    single, _ = completed_run(ctx, ctx.work / "single", accumulating)
     ours, reference = ddp["epochs"][0]["train_loss"], single["epochs"][0]["train_loss"]
     apart = abs(ours - reference) / reference
     expect(apart <= 1e-3, f"training loss {ours:.5f} with 2 ranks, {reference:.5f} with 1 process (tolerance 1e-3)")
@@ -544,6 +551,8 @@ def run_check(name: str, check: Callable[[Context], str], ctx: Context) -> Outco
     """Run one check; whatever it raises becomes its outcome, so the next check still runs."""
     started = time.perf_counter()
     try:
+        if ctx.seconds_left() <= 0:
+            raise Skipped("not started: the time budget (--budget-s) was spent")
         status, detail, output = "passed", check(ctx), ""
     except Skipped as reason:
         status, detail, output = "skipped", str(reason), ""
@@ -556,19 +565,42 @@ def run_check(name: str, check: Callable[[Context], str], ctx: Context) -> Outco
     return outcome
 
 
-def run_checks(names: list[str], ctx: Context, parallel: int) -> list[Outcome]:
+class Report:
+    """`gpu_check.md`, written again after every check: a machine taken back half-way leaves the
+    outcomes of the checks that ended."""
+
+    def __init__(self, path: Path, ctx: Context, names: list[str]):
+        self.path, self.ctx, self.names = path, ctx, names
+        self.outcomes: dict[str, Outcome] = {}
+        self.started = time.perf_counter()
+        self.lock = threading.Lock()
+
+    def add(self, outcome: Outcome) -> None:
+        with self.lock:
+            self.outcomes[outcome.name] = outcome
+            ended = [self.outcomes[name] for name in self.names if name in self.outcomes]
+            self.path.write_text(markdown(self.ctx, ended, len(self.names), time.perf_counter() - self.started))
+
+    @property
+    def failed(self) -> bool:
+        return any(outcome.status == "failed" for outcome in self.outcomes.values())
+
+
+def run_checks(report: Report, parallel: int) -> None:
     """The short runs `parallel` at a time (each is mostly start-up: imports, config, data), then the
-    checks that need the device alone, one after the other; outcomes in `names`' order."""
-    together = [name for name in names if not CHECKS[name].alone]
+    checks that need the device alone, one after the other."""
+
+    def run(name: str) -> None:
+        report.add(run_check(name, CHECKS[name].run, report.ctx))
+
     with ThreadPoolExecutor(parallel) as pool:
-        outcomes = {
-            outcome.name: outcome for outcome in pool.map(lambda name: run_check(name, CHECKS[name].run, ctx), together)
-        }
-    outcomes |= {name: run_check(name, CHECKS[name].run, ctx) for name in names if CHECKS[name].alone}
-    return [outcomes[name] for name in names]
+        list(pool.map(run, [name for name in report.names if not CHECKS[name].alone]))
+    for name in report.names:
+        if CHECKS[name].alone:
+            run(name)
 
 
-def markdown(ctx: Context, outcomes: list[Outcome], seconds: float) -> str:
+def markdown(ctx: Context, outcomes: list[Outcome], checks: int, seconds: float) -> str:
     counts = {status: sum(o.status == status for o in outcomes) for status in ("passed", "failed", "skipped")}
     lines = [
         "# GPU check",
@@ -576,7 +608,8 @@ def markdown(ctx: Context, outcomes: list[Outcome], seconds: float) -> str:
         f"Written by `scripts/gpu_check.py` on {device_name(torch.device(ctx.device))}, "
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC: torch {torch.__version__}, CUDA {torch.version.cuda}, "
         f"Python {platform.python_version()}.  ",
-        f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped in {seconds:.0f} s.",
+        f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped of {checks} checks "
+        f"in {seconds:.0f} s.",
         "",
         "| check | result | s | detail |",
         "|---|---|---:|---|",
@@ -597,6 +630,12 @@ def parse_arguments() -> argparse.Namespace:
         "--out", type=Path, help="folder for gpu_check.md and benchmarks.md (default results/, on cuda only)"
     )
     parser.add_argument("--parallel", type=int, default=4, help="short runs at a time (default 4)")
+    parser.add_argument(
+        "--budget-s",
+        type=float,
+        default=360,
+        help="wall time for all checks (default 360): runs still going then are killed (failed), later checks skipped",
+    )
     parser.add_argument("--only", nargs="+", choices=list(CHECKS), metavar="CHECK", help="run only these checks")
     args = parser.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -613,17 +652,16 @@ def main() -> None:
     args = parse_arguments()
     args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
+    deadline = time.monotonic() + args.budget_s
     with tempfile.TemporaryDirectory(prefix="senet-gpu-check-") as scratch:
         sizes = GPU_SIZES if args.device == "cuda" else CPU_SIZES
-        ctx = Context(args.device, sizes, Path(scratch), args.out)
+        ctx = Context(args.device, sizes, Path(scratch), args.out, deadline)
         write_cifar_batches(ctx.work / "cifar", sizes.images_per_cifar_file)
         write_jpeg_folder(ctx.work / "jpegs", sizes.folder_images)
-        outcomes = run_checks(args.only or list(CHECKS), ctx, args.parallel)
-    report = args.out / "gpu_check.md"
-    report.write_text(markdown(ctx, outcomes, time.perf_counter() - started))
-    print(f"written to {report}", file=sys.stderr)
-    sys.exit(1 if any(outcome.status == "failed" for outcome in outcomes) else 0)
+        report = Report(args.out / "gpu_check.md", ctx, args.only or list(CHECKS))
+        run_checks(report, args.parallel)
+    print(f"written to {report.path}", file=sys.stderr)
+    sys.exit(1 if report.failed else 0)
 
 
 if __name__ == "__main__":
