@@ -57,3 +57,29 @@ def _gpu_visible() -> bool:
     import torch
 
     return torch.cuda.is_available()
+
+
+def test_a_failed_check_is_reported_with_its_error_and_the_others_still_run(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    import gpu_check
+
+    def broken(ctx):
+        raise gpu_check.CheckFailed("exit status 1, expected 0", "Traceback ...\nRuntimeError: CUDA error")
+
+    def skipped(ctx):
+        raise gpu_check.Skipped("needs CUDA")
+
+    checks = {"broken": broken, "skipped": skipped, "fine": lambda ctx: "it worked", "raises": lambda ctx: 1 / 0}
+    monkeypatch.setattr(gpu_check, "CHECKS", {name: gpu_check.Check(check) for name, check in checks.items()})
+    ctx = gpu_check.Context("cpu", gpu_check.CPU_SIZES, tmp_path, tmp_path, deadline=float("inf"))
+    report = gpu_check.Report(tmp_path / "gpu_check.md", ctx, list(checks))
+    gpu_check.run_checks(report, parallel=2)
+    assert report.failed
+    rows = _rows(report.path.read_text())
+    assert rows == {
+        "broken": ("failed", "exit status 1, expected 0"),
+        "skipped": ("skipped", "needs CUDA"),
+        "fine": ("passed", "it worked"),
+        "raises": ("failed", "ZeroDivisionError: division by zero"),
+    }
+    assert "RuntimeError: CUDA error" in report.path.read_text()  # the run's output, under the table
