@@ -110,7 +110,7 @@ CPU_SIZES = Sizes(
     # no --amp: bf16 autocast on a CPU is many times slower, and the trainer uses none there
     benchmark=("--batch-size", "2", "--image-size", "32", "--channels-last", "--steps", "1", "--warmup", "1")
     + ("--repeats", "1")
-    + ("--cifar-batch", "8", "--loader-batches", "2", "--folder-images", "4", "--folder-batch", "2")
+    + ("--cifar-batch", "8", "--folder-images", "4", "--folder-batch", "2")
     + ("--projection-steps", "1", "--workers", "1"),
     # inductor compiles C++ for minutes on a CPU: the CUDA check is the one that matters
     compile_on_this_device=False,
@@ -506,6 +506,7 @@ def shared_device_rank(overrides: list[str]) -> None:
     join = torch.distributed.init_process_group
 
     def join_with_gloo(backend=None, *args, **kwargs):
+        kwargs.pop("device_id", None)  # binds an NCCL communicator to its GPU; gloo takes none
         return join("gloo", *args, **kwargs)
 
     torch.distributed.init_process_group = join_with_gloo
