@@ -359,6 +359,7 @@ def fp16(ctx: Context) -> str:
 
 
 def folder_run(ctx: Context, loader: str) -> list[str]:
+    """One epoch of ResNet-20 on the generated JPEGs (two classes), read through `data.loader=loader`."""
     size = ctx.sizes
     return [
         "model=resnet20",
