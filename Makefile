@@ -2,7 +2,7 @@ PYTHON ?= .venv/bin/python
 # The demo: a real reduction-ratio sweep on generated data, on CPU, in a few minutes.
 DEMO = +exp=reduction_sweep model=resnet20 data=synthetic trainer=smoke trainer.device=cpu results_dir=results/demo
 
-.PHONY: install demo test lint report bench reliability wheel-check
+.PHONY: install demo test lint report bench reliability wheel-check gpu-check gpu-wheels
 
 install:
 	python3 -m venv .venv
@@ -34,3 +34,24 @@ reliability:
 # Build the wheel, install it into a fresh venv and run it from outside the checkout.
 wheel-check:
 	bash scripts/check_wheel.sh
+
+# Every CUDA path in one go, on one GPU, within minutes: results/gpu_check.md and the CUDA
+# section of results/benchmarks.md (`python scripts/gpu_check.py --help`).
+gpu-check:
+	$(PYTHON) scripts/gpu_check.py
+
+# What the GPU machine lacks (it has Python 3.12, torch, torchvision, timm, scipy and numpy, and no
+# network), as wheels for CPython 3.12 on manylinux x86_64 in wheels/, with the dependencies pip
+# resolves for them and setuptools to build this project there; pinned to the versions we test
+# with. antlr4-python3-runtime 4.9.3 is published as an sdist only: its (pure-Python) wheel is built
+# here. The README gives the command that installs them on that machine.
+GPU_WHEELS = hydra-core==1.3.8 omegaconf==2.3.1 antlr4-python3-runtime==4.9.3 submitit==1.5.4 \
+	hydra-submitit-launcher==1.2.0 wandb==0.31.0
+gpu-wheels:
+	mkdir -p wheels
+	$(PYTHON) -m pip wheel --no-deps --wheel-dir wheels antlr4-python3-runtime==4.9.3
+	$(PYTHON) -m pip download --only-binary=:all: --python-version 3.12 --implementation cp --abi cp312 \
+		--platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 \
+		--find-links wheels --dest wheels $(GPU_WHEELS) "setuptools>=77"
+	printf '%s\n' $(GPU_WHEELS) > wheels/requirements.txt
+	du -sh wheels
