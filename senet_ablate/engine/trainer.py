@@ -28,11 +28,12 @@ from senet_ablate.data import Loaders
 from senet_ablate.data.build import mix_seed
 from senet_ablate.distributed import DistributedContext
 from senet_ablate.engine.checkpoint import load_checkpoint, save_checkpoint
-from senet_ablate.engine.loss import BatchMixer, build_loss
+from senet_ablate.engine.loss import BatchMixer, build_loss, check_pairs_stay_on_one_process
 from senet_ablate.engine.optim import build_optimizer, build_scheduler, step_scheduler
 from senet_ablate.engine.progress import EpochProgress
 from senet_ablate.errors import ConfigError
 from senet_ablate.metrics import percent, top5_defined
+from senet_ablate.models.shake_mix import global_batch
 from senet_ablate.predictions import PREDICTIONS_FILE, save_predictions
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,7 @@ class Trainer:
         self.use_amp = self.amp_dtype is not None
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.criterion = build_loss(self.recipe)
+        check_pairs_stay_on_one_process(self.recipe, dist.world_size)
         self.mixer = BatchMixer(self.recipe, cfg.data.num_classes)
         network = self.model
         if dist.world_size > 1:
@@ -277,7 +279,8 @@ class Trainer:
             stepped = (step + 1) % accumulate == 0 or step + 1 == steps
             if labels.numel():  # a batch of nothing but skipped corrupt images trains nothing
                 images, targets = self.mixer(images, labels, mix_seed(epoch_seed(self.cfg.seed, epoch), step))
-                with self.gradients_synced(stepped):
+                sampler = self.loaders.sampler
+                with self.gradients_synced(stepped), global_batch(sampler.offset, sampler.global_batch_size(step)):
                     with self.autocast():
                         logits = self.network(self.in_memory_format(images))
                         loss = self.criterion(logits, targets)
