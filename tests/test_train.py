@@ -3,6 +3,7 @@ import logging
 import pickle
 import subprocess
 import sys
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from PIL import Image
 
 from senet_ablate.config import CONFIG_DIR, apply_row, compose_config
 from senet_ablate.data import Loaders
-from senet_ablate.data.build import build_datasets
+from senet_ablate.data.build import build_datasets, build_loaders
 from senet_ablate.distributed import DistributedContext
 from senet_ablate.engine.trainer import Trainer, autocast_dtype
 from senet_ablate.errors import ConfigError
@@ -399,17 +400,45 @@ def test_every_run_of_a_sweep_in_one_process_compiles_its_model(tmp_path, monkey
     caches outlived each run: every row's new model added graphs to the same `forward` code until
     the recompile limit, after which rows ran eager. The limit is lowered to 2 (from 8) so that a few
     rows show it; a backend that runs the graph eagerly counts the compilations of each row."""
-    compiled_in_row = []
+    compiled_in_row, records = [], []
 
     def counting_backend(graph, example_inputs):
-        compiled_in_row.append(row)
+        compiled_in_row.append(len(records))  # the row being run: as many as have finished
         return graph.forward
 
     real_compile = torch.compile
     monkeypatch.setattr(torch, "compile", lambda model: real_compile(model, backend=counting_backend))
     monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 2)
     rows = ["se.reduction=2", "se.reduction=4", "se.reduction=8", "se.reduction=16"]
-    for row, override in enumerate(rows):
-        record = run_job(_cfg(tmp_path, "trainer.compile=true", "trainer.epochs=1", override))
-        assert record["status"] == "completed"
+    for override in rows:
+        records.append(run_job(_cfg(tmp_path, "trainer.compile=true", "trainer.epochs=1", override)))
+    assert [record["status"] for record in records] == ["completed"] * len(rows)
     assert sorted(set(compiled_in_row)) == list(range(len(rows)))
+
+
+@pytest.mark.parametrize("accumulate, unsynced", [(1, 0), (2, 2), (4, 3)])
+def test_micro_batches_that_no_optimiser_step_follows_skip_ddps_all_reduce(tmp_path, accumulate, unsynced):
+    """4 steps (128 images, batch 32). DDP all-reduces gradients in every backward pass except
+    inside no_sync(); a stand-in for the DDP module counts the backward passes run inside it."""
+    cfg = _cfg(tmp_path, f"trainer.accumulate_steps={accumulate}")
+    device = torch.device("cpu")
+    trainer = Trainer(
+        cfg,
+        build_model(cfg),
+        build_loaders(cfg, DistributedContext(), device),
+        device,
+        DistributedContext(),
+        tmp_path / "c.pt",
+    )
+    entered = []
+
+    class DdpStandIn:
+        @contextmanager
+        def no_sync(self):
+            entered.append(1)
+            yield
+
+    trainer.ddp = DdpStandIn()
+    trainer.loaders.set_epoch(1)
+    trainer.train_one_epoch(0)
+    assert len(entered) == unsynced

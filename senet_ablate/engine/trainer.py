@@ -192,6 +192,9 @@ class Trainer:
                 self.check_ownership()
                 if self.dist.is_main:
                     self.save(history, partial=stop.partial)
+                # The others leave only once it is written: a launcher that ends the job when its
+                # first process exits would otherwise kill rank 0 mid-save.
+                self.dist.barrier()
                 raise
             partial = None
             final = epoch + 1 == self.recipe.epochs
@@ -415,8 +418,10 @@ class Trainer:
 
     def resume(self) -> tuple[list[dict], dict | None]:
         """Restore the last checkpoint of this run, if any: the epochs it had finished, and the
-        state of the epoch it stopped in (None at an epoch boundary)."""
-        state = load_checkpoint(self.checkpoint_path, self.device)
+        state of the epoch it stopped in (None at an epoch boundary). Rank 0 reads it and sends it
+        to the others (a copy of the weights and optimiser through the process group, once per
+        start), so that every process resumes from the same checkpoint, or none."""
+        state = self.dist.decided_by_main(lambda: load_checkpoint(self.checkpoint_path, torch.device("cpu")))
         if state is None:
             return [], None
         self.model.load_state_dict(state["model"])
