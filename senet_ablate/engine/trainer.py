@@ -236,9 +236,9 @@ class Trainer:
         trained and restore the RNG state at the step where the run stopped."""
         self.loaders.set_epoch(epoch_seed(self.cfg.seed, epoch), partial["step"] if partial else 0)
         if partial:
-            torch.set_rng_state(partial["rng"].cpu())  # the checkpoint was loaded onto the run's device
+            torch.set_rng_state(partial["rng"])  # loaded on the CPU: see resume
             if partial["cuda_rng"] is not None:
-                torch.cuda.set_rng_state(partial["cuda_rng"].cpu(), self.device)
+                torch.cuda.set_rng_state(partial["cuda_rng"], self.device)
 
     def check_ownership(self) -> None:
         """Raise TakenOver on every process if the run is no longer this job's (a collective, at the
@@ -355,8 +355,8 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self, keep_predictions: bool = False) -> dict:
-        """Validation loss and top-1/top-5 error over every val image, computed in fp32; top-5 is None where it is
-        undefined (5 classes or fewer, see `metrics.top5_defined`). With `keep_predictions`, also
+        """Validation loss and top-1/top-5 error over every val image, computed in fp32; top-5 is
+        None where it is undefined (5 classes or fewer, see `metrics.top5_defined`). With `keep_predictions`, also
         `predictions`: every image's top-1 class and its label, in the validation set's order."""
         self.network.eval()
         has_top5 = top5_defined(self.cfg.data.num_classes)
