@@ -72,7 +72,7 @@ def test_each_process_mixing_its_slice_mixes_the_global_batch_as_one_process_doe
 def test_mixing_refuses_an_odd_slice_per_process():
     check_pairs_stay_on_one_process(A3, 2)  # 2048 / 2: even
     with pytest.raises(
-        ConfigError, match=r"trainer.batch_size=6 .*an even number of images per process \(2 processes\)"
+        ConfigError, match=r"trainer.batch_size=6 .*an even number of images per process .*pairs images \(here 3\)"
     ):
         check_pairs_stay_on_one_process(compose_config(["trainer=timm_a3", "trainer.batch_size=6"]).trainer, 2)
 

@@ -72,10 +72,12 @@ def neighbours_facing(count: int, device: torch.device) -> Tensor:
 
 
 def check_pairs_stay_on_one_process(recipe: DictConfig, world_size: int) -> None:
-    """Refuse Mixup/CutMix where a process's slice of the global batch is odd: a pair would span two processes."""
-    if mixing(recipe) and (recipe.batch_size // world_size) % 2:
+    """Refuse Mixup/CutMix where a process's slice of the global batch is odd: a pair would span
+    two processes (and in one process, an odd batch would never be mixed)."""
+    share = recipe.batch_size // world_size
+    if mixing(recipe) and share % 2:
         raise ConfigError(
             "trainer.batch_size",
             recipe.batch_size,
-            f"an even number of images per process ({world_size} processes) with Mixup/CutMix, which pairs images",
+            f"an even number of images per process with Mixup/CutMix, which pairs images (here {share})",
         )
