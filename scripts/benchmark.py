@@ -163,7 +163,7 @@ def loader_rows(args) -> dict[str, float]:
     abandoned early, the DataLoader's iterator would leave prefetches queued, and the next pass
     would wait for them inside its timing (which understated torchvision's rate)."""
     device = torch.device(args.device)
-    images, labels = cifar_like(CIFAR_TRAIN)
+    images, labels = cifar_like(args.cifar_images)
     normalize = Normalize(MEAN_STD["cifar10"], device)
     sampler = GlobalBatchSampler(len(labels), args.cifar_batch, 0, 1, torch.Generator(device=device))
     ours = DeviceCifarTrain(images.to(device), labels.to(device), sampler, normalize)
@@ -419,7 +419,7 @@ def section(args, results: dict[str, object]) -> str:
     parts = {
         "models": ("### Training step", lambda models: model_lines(models, device.type == "cuda")),
         "cifar_loaders": (
-            f"### CIFAR loading (whole epochs of {CIFAR_TRAIN} images in batches of {args.cifar_batch}, float "
+            f"### CIFAR loading (whole epochs of {args.cifar_images} images in batches of {args.cifar_batch}, float "
             f"batches on the device; median of {args.repeats} epochs after a warm-up epoch)",
             cifar_loader_lines,
         ),
@@ -494,6 +494,7 @@ def main() -> None:
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--compile", action="store_true", help="torch.compile every model")
     parser.add_argument("--cifar-batch", type=int, default=128)
+    parser.add_argument("--cifar-images", type=int, default=CIFAR_TRAIN, help="images per timed CIFAR loader epoch")
     parser.add_argument("--workers", type=int, default=None, help="torchvision DataLoader workers (default: all CPUs)")
     parser.add_argument("--folder-images", type=int, default=128, help="JPEGs generated for the image-folder loaders")
     parser.add_argument("--folder-batch", type=int, default=32, help="image-folder loaders' batch")
