@@ -8,7 +8,9 @@ It times, each as the median of `--repeats` timed runs after `--warmup` steps:
   2. the SE overhead: our SE-ResNet-50's throughput over our ResNet-50's, beside timm's ratio;
   3. our GPU-resident CIFAR loader (`data.loader=gpu`) against torchvision's DataLoader with the
      same augmentation (RandomCrop(32, padding=4), flip, normalise), each delivering float
-     batches on the device;
+     batches on the device, timed over whole epochs (the DataLoader's persistent workers started
+     by a warm-up epoch): a pass cut short would leave prefetched batches queued for the next
+     pass's timing;
   4. image-folder loading (generated ImageNet-sized JPEGs, 224 px batches on the device): our
      `data.loader=dataloader` (torchvision decode and transforms in DataLoader workers) against
      `data.loader=dali` (NVIDIA DALI: nvJPEG on CUDA, its CPU operators on the CPU) with as many
@@ -18,6 +20,11 @@ It times, each as the median of `--repeats` timed runs after `--warmup` steps:
 
 It prints a markdown section and writes it into `--out` (results/benchmarks.md), replacing the
 section of the same device and settings and keeping the others, with versions and the command.
+The section is written again after each measurement, and a measurement that fails is shown with
+its error: one failure does not lose the figures measured before or after it.
+
+AMP (`--amp`) autocasts in the trainer's dtype (`autocast_dtype`: bf16 where the GPU computes it
+natively, else fp16 with a GradScaler).
 
     python scripts/benchmark.py                                  # CPU-sized defaults (make bench)
     python scripts/benchmark.py --device cuda --batch-size 256 --image-size 224 --amp --channels-last
@@ -30,6 +37,7 @@ import shlex
 import statistics
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
@@ -42,11 +50,11 @@ from torchvision.transforms import v2
 
 import senet_ablate
 from senet_ablate.base.distributed import DistributedContext
-from senet_ablate.config import compose_config
+from senet_ablate.config import compose_config, for_device
 from senet_ablate.data.build import GlobalBatchSampler, Loaders, Normalize
 from senet_ablate.data.cifar import MEAN_STD, CifarArrays
 from senet_ablate.data.gpu_cifar import PAD, DeviceCifarTrain, DeviceCifarVal
-from senet_ablate.engine.trainer import Trainer
+from senet_ablate.engine.trainer import Trainer, autocast_dtype
 from senet_ablate.models.build import build_model
 from senet_ablate.models.residual import ResidualUnit
 
@@ -67,18 +75,6 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def median_rate(run: Callable[[], None], images: int, device: torch.device, args) -> float:
-    """Median images/s of `args.repeats` timed calls of `run` (each handling `images` images)."""
-    rates = []
-    for _ in range(args.repeats):
-        synchronize(device)
-        started = time.perf_counter()
-        run()
-        synchronize(device)
-        rates.append(images / (time.perf_counter() - started))
-    return statistics.median(rates)
-
-
 class TrainingSteps:
     """A fresh model with its optimizer and a fixed batch, warmed up, whose training steps can be
     timed again and again; `peak_gib` is the memory its warm-up steps took above what was already
@@ -93,6 +89,8 @@ class TrainingSteps:
         torch.manual_seed(0)
         self.model = build().to(self.device, memory_format=memory_format).train()
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9)
+        self.dtype = autocast_dtype(args.amp, self.device)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.dtype == torch.float16)
         self.network = torch.compile(self.model) if args.compile else self.model
         images = torch.randn(args.batch_size, 3, image_size, image_size, device=self.device)
         self.images = images.contiguous(memory_format=memory_format)
@@ -106,10 +104,11 @@ class TrainingSteps:
         ResidualUnit.fuse_se_scale = self.fused  # read at each forward: set for this model's steps
         try:
             for _ in range(steps):
-                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.args.amp):
+                with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype is not None):
                     loss = torch.nn.functional.cross_entropy(self.network(self.images), self.labels)
-                loss.backward()
-                self.optimizer.step()
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
                 self.optimizer.zero_grad(set_to_none=True)
         finally:
             ResidualUnit.fuse_se_scale = True
@@ -144,22 +143,30 @@ def cifar_like(count: int) -> tuple[torch.Tensor, torch.Tensor]:
     return images, torch.randint(10, (count,), generator=generator)
 
 
+def pass_rate(loader, device: torch.device, to_device: bool) -> float:
+    """Images/s of one whole pass over `loader`, each batch made float model input on the device
+    (copied there first if `to_device`)."""
+    synchronize(device)
+    started, images = time.perf_counter(), 0
+    for batch, targets in loader:
+        if to_device:
+            batch, targets = batch.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+        images += len(targets)
+    synchronize(device)
+    return images / (time.perf_counter() - started)
+
+
 def loader_rows(args) -> dict[str, float]:
-    """Images/s of float batches on the device: ours (held on the device) vs torchvision's DataLoader."""
+    """Median images/s of whole epochs of float batches on the device: ours (held on the device)
+    vs torchvision's DataLoader. A warm-up epoch each first (it starts the persistent workers);
+    then the timed epochs alternate between the two. Each timed pass runs its epoch to the end:
+    abandoned early, the DataLoader's iterator would leave prefetches queued, and the next pass
+    would wait for them inside its timing (which understated torchvision's rate)."""
     device = torch.device(args.device)
-    images, labels = cifar_like(CIFAR_TRAIN)
-    batches = args.loader_batches
+    images, labels = cifar_like(args.cifar_images)
     normalize = Normalize(MEAN_STD["cifar10"], device)
     sampler = GlobalBatchSampler(len(labels), args.cifar_batch, 0, 1, torch.Generator(device=device))
     ours = DeviceCifarTrain(images.to(device), labels.to(device), sampler, normalize)
-
-    def take(loader, to_device: bool) -> None:
-        for index, (batch, targets) in enumerate(loader):
-            if to_device:
-                batch, targets = batch.to(device, non_blocking=True), targets.to(device, non_blocking=True)
-            if index + 1 == batches:
-                break
-
     mean, std = MEAN_STD["cifar10"]
     augment = v2.Compose(
         [
@@ -178,17 +185,20 @@ def loader_rows(args) -> dict[str, float]:
         pin_memory=device.type == "cuda",
         persistent_workers=workers > 0,
     )
-    take(ours, False)  # warm-up (and the workers' start-up)
-    take(theirs, True)
-    rates = {
-        "ours, data.loader=gpu": median_rate(lambda: take(ours, False), batches * args.cifar_batch, device, args),
-        f"torchvision DataLoader + v2 transforms, {workers} workers": median_rate(
-            lambda: take(theirs, True), batches * args.cifar_batch, device, args
-        ),
+    loaders = {
+        "ours, data.loader=gpu": (ours, False),
+        f"torchvision DataLoader + v2 transforms, {workers} workers": (theirs, True),
     }
-    for label, rate in rates.items():
+    rates: dict[str, list[float]] = {label: [] for label in loaders}
+    for repeat in range(args.repeats + 1):
+        for label, (loader, to_device) in loaders.items():
+            rate = pass_rate(loader, device, to_device)
+            if repeat:  # the first pass of each is the warm-up
+                rates[label].append(rate)
+    medians = {label: statistics.median(values) for label, values in rates.items()}
+    for label, rate in medians.items():
         print(f"  {label}: {rate:.0f} img/s", file=sys.stderr)
-    return rates
+    return medians
 
 
 def write_jpeg_folder(root: Path, count: int) -> None:
@@ -219,19 +229,19 @@ def epoch_rate(loaders: Loaders, seed: int, device: torch.device) -> float:
     return loaders.sampler.images(len(loaders.sampler)) / (time.perf_counter() - started)
 
 
-def folder_loader_rows(args) -> dict[str, float | None]:
+def folder_loader_rows(args) -> dict[str, float | str]:
     """Median images/s of 224 px float training batches on the device from an image folder: our
-    DataLoader path against DALI (None when DALI is not installed), at the same batch and worker
-    count; one warm-up epoch each (worker start-up, DALI's first allocations), then the timed
-    epochs alternate between the two."""
+    DataLoader path against DALI, at the same batch and worker count; one warm-up epoch each
+    (worker start-up, DALI's first allocations), then the timed epochs alternate between the two.
+    A loader that cannot be built or fails its warm-up (DALI not installed, or failing) gives the
+    reason instead of a rate, and the other is still measured."""
     import tempfile
 
-    from senet_ablate.base.errors import ConfigError
     from senet_ablate.data.build import build_loaders
 
     device = torch.device(args.device)
     workers = args.workers if args.workers is not None else len(os.sched_getaffinity(0))
-    loaders: dict[str, Loaders | None] = {}
+    loaders: dict[str, Loaders | str] = {}
     with tempfile.TemporaryDirectory() as root:
         write_jpeg_folder(Path(root), args.folder_images)
         for kind in ("dataloader", "dali"):
@@ -242,20 +252,24 @@ def folder_loader_rows(args) -> dict[str, float | None]:
             )
             try:
                 loaders[label] = build_loaders(cfg, DistributedContext(0, 1), device)
-            except ConfigError as error:  # DALI not installed
-                print(f"  {label}: {error}", file=sys.stderr)
-                loaders[label] = None
-                continue
-            epoch_rate(loaders[label], 0, device)
-        rates = {label: [] for label, built in loaders.items() if built is not None}
+                epoch_rate(loaders[label], 0, device)
+            except Exception as error:  # ConfigError: DALI not installed; DaliFailure: DALI failing
+                traceback.print_exc()
+                loaders[label] = f"failed: {first_line(error)}"
+        rates = {label: [] for label, built in loaders.items() if not isinstance(built, str)}
         for seed in range(1, args.repeats + 1):
             for label in rates:
                 rates[label].append(epoch_rate(loaders[label], seed, device))
-    medians = {label: statistics.median(rates[label]) if label in rates else None for label in loaders}
-    for label, rate in medians.items():
-        if rate is not None:
-            print(f"  {label}: {rate:.0f} img/s", file=sys.stderr)
-    return medians
+    results = {label: statistics.median(rates[label]) if label in rates else loaders[label] for label in loaders}
+    for label, rate in results.items():
+        print(f"  {label}: {rate if isinstance(rate, str) else f'{rate:.0f} img/s'}", file=sys.stderr)
+    return results
+
+
+def first_line(error: BaseException) -> str:
+    """`error`'s type and the first line of its message, for a table cell or a one-line note."""
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
 
 
 def cifar_projection(args) -> tuple[str, float]:
@@ -266,6 +280,7 @@ def cifar_projection(args) -> tuple[str, float]:
         ["model=resnet110", "data=cifar10", "trainer=cifar_paper", f"trainer.device={device.type}"]
         + [f"trainer.max_steps_per_epoch={args.projection_steps}", "trainer.progress=false"]
     )
+    cfg = for_device(cfg, device.type)  # the memory format a run on this device uses
     train_images, train_labels = cifar_like(CIFAR_TRAIN)
     val_images, val_labels = cifar_like(args.projection_steps * cfg.trainer.batch_size)
     normalize = Normalize(MEAN_STD["cifar10"], device)
@@ -333,26 +348,19 @@ def device_name(device: torch.device) -> str:
 
 
 def settings(args) -> str:
-    dtype = "bf16 autocast" if args.amp else "fp32"
+    dtype = autocast_dtype(args.amp, torch.device(args.device))
+    precision = {torch.bfloat16: "bf16 autocast", torch.float16: "fp16 autocast + GradScaler"}.get(dtype, "fp32")
     layout = "channels_last" if args.channels_last else "NCHW"
     compiled = "on" if args.compile else "off"
-    return f"batch {args.batch_size}, {args.image_size} px, {dtype}, {layout}, compile {compiled}"
+    return f"batch {args.batch_size}, {args.image_size} px, {precision}, {layout}, compile {compiled}"
 
 
-def section(args, models, loaders, folder_loaders, projections) -> str:
-    device = torch.device(args.device)
-    peak = device.type == "cuda"
+class Failed(str):
+    """A measurement that raised: its error, shown in the section in place of its figures."""
+
+
+def model_lines(models: dict[str, tuple[float, float | None]], peak: bool) -> list[str]:
     lines = [
-        f"## {device_name(device)} · {settings(args)}",
-        "",
-        f"Command: `{' '.join(shlex.quote(part) for part in ['python', *sys.argv])}`  ",
-        f"Versions: torch {torch.__version__}, torchvision {torchvision.__version__}, timm {timm.__version__}, "
-        f"senet-ablate {senet_ablate.__version__}, Python {platform.python_version()}  ",
-        f"Timing: median of {args.repeats} runs of {args.steps} steps after {args.warmup} warm-up steps "
-        "(training steps: the runs go round the models in turn)",
-        "",
-        "### Training step",
-        "",
         "| model | images/s | vs timm seresnet50 |" + (" peak memory (GiB) |" if peak else ""),
         "|---|---:|---:|" + ("---:|" if peak else ""),
     ]
@@ -362,7 +370,7 @@ def section(args, models, loaders, folder_loaders, projections) -> str:
     ours_overhead = 1 - models["ours SE-ResNet-50"][0] / models["ours ResNet-50"][0]
     timm_overhead = 1 - models["timm seresnet50"][0] / models["timm resnet50"][0]
     fused_gain = models["ours SE-ResNet-50"][0] / models["ours SE-ResNet-50, unfused scale"][0]
-    lines += [
+    return lines + [
         "",
         "### SE overhead (SE-ResNet-50 throughput / ResNet-50 throughput, same code base)",
         "",
@@ -372,29 +380,66 @@ def section(args, models, loaders, folder_loaders, projections) -> str:
         f"| timm | {1 - timm_overhead:.3f} | {100 * timm_overhead:.1f}% |",
         "",
         f"Fused scale-and-add (torch.addcmul) vs unfused, our SE-ResNet-50: {fused_gain:.3f}x.",
-        "",
-        f"### CIFAR loading ({args.loader_batches} batches of {args.cifar_batch}, float batches on the device)",
-        "",
-        "| loader | images/s | vs torchvision |",
-        "|---|---:|---:|",
     ]
+
+
+def cifar_loader_lines(loaders: dict[str, float]) -> list[str]:
+    lines = ["| loader | images/s | vs torchvision |", "|---|---:|---:|"]
     torchvision_rate = list(loaders.values())[1]
-    for label, rate in loaders.items():
-        lines.append(f"| {label} | {rate:.0f} | {rate / torchvision_rate:.1f}x |")
-    lines += [
-        "",
-        f"### Image-folder loading ({args.folder_images} generated 500x375 JPEGs, batches of {args.folder_batch}, "
-        "224 px float training batches on the device)",
-        "",
-        "| loader | images/s | vs data.loader=dataloader |",
-        "|---|---:|---:|",
-    ]
+    return lines + [f"| {label} | {rate:.0f} | {rate / torchvision_rate:.1f}x |" for label, rate in loaders.items()]
+
+
+def folder_loader_lines(folder_loaders: dict[str, float | str]) -> list[str]:
+    """A loader that could not be measured (DALI not installed, or failing) shows why."""
+    lines = ["| loader | images/s | vs data.loader=dataloader |", "|---|---:|---:|"]
     dataloader_rate = list(folder_loaders.values())[0]
     for label, rate in folder_loaders.items():
-        shown = ("not installed", "") if rate is None else (f"{rate:.0f}", f"{rate / dataloader_rate:.2f}x")
-        lines.append(f"| {label} | {shown[0]} | {shown[1]} |")
-    lines += ["", "### Projections", "", *[f"- {line}" for line in projections], ""]
-    return "\n".join(lines)
+        if isinstance(rate, str):
+            lines.append(f"| {label} | {rate} | |")
+        elif isinstance(dataloader_rate, str):
+            lines.append(f"| {label} | {rate:.0f} | |")
+        else:
+            lines.append(f"| {label} | {rate:.0f} | {rate / dataloader_rate:.2f}x |")
+    return lines
+
+
+def section(args, results: dict[str, object]) -> str:
+    """The markdown section of what `results` holds so far (see MEASUREMENTS): each part's
+    figures, its error if it failed, or "not measured yet"."""
+    device = torch.device(args.device)
+    lines = [
+        f"## {device_name(device)} · {settings(args)}",
+        "",
+        f"Command: `{' '.join(shlex.quote(part) for part in ['python', *sys.argv])}`  ",
+        f"Versions: torch {torch.__version__}, torchvision {torchvision.__version__}, timm {timm.__version__}, "
+        f"senet-ablate {senet_ablate.__version__}, Python {platform.python_version()}  ",
+        f"Timing: median of {args.repeats} runs of {args.steps} steps after {args.warmup} warm-up steps "
+        "(training steps: the runs go round the models in turn)",
+    ]
+    parts = {
+        "models": ("### Training step", lambda models: model_lines(models, device.type == "cuda")),
+        "cifar_loaders": (
+            f"### CIFAR loading (whole epochs of {args.cifar_images} images in batches of {args.cifar_batch}, float "
+            f"batches on the device; median of {args.repeats} epochs after a warm-up epoch)",
+            cifar_loader_lines,
+        ),
+        "folder_loaders": (
+            f"### Image-folder loading ({args.folder_images} generated 500x375 JPEGs, batches of "
+            f"{args.folder_batch}, 224 px float training batches on the device)",
+            folder_loader_lines,
+        ),
+        "projections": ("### Projections", lambda projections: [f"- {line}" for line in projections]),
+    }
+    for name, (heading, render) in parts.items():
+        lines += ["", heading, ""]
+        result = results.get(name)
+        if result is None:
+            lines.append("Not measured yet.")
+        elif isinstance(result, Failed):
+            lines.append(f"Failed: `{result}`")
+        else:
+            lines += render(result)
+    return "\n".join(lines) + "\n"
 
 
 def write_section(path: Path, text: str) -> None:
@@ -409,6 +454,34 @@ def write_section(path: Path, text: str) -> None:
     path.write_text("\n".join([header, *sections, text]))
 
 
+def projections(args) -> list[str]:
+    cifar_line, _ = cifar_projection(args)
+    return [cifar_line, imagenet_projection(args)]
+
+
+# What main measures, in order: the section's part each fills, and the function measuring it.
+MEASUREMENTS = {
+    "models": model_rows,
+    "cifar_loaders": loader_rows,
+    "folder_loaders": folder_loader_rows,
+    "projections": projections,
+}
+
+
+def measure_all(args) -> str:
+    """Every measurement in turn, the section written after each; one that raises is recorded as
+    Failed (its traceback on stderr) and the others still run."""
+    results: dict[str, object] = {}
+    for name, measure in MEASUREMENTS.items():
+        try:
+            results[name] = measure(args)
+        except Exception as error:  # any failure: keep the other figures
+            traceback.print_exc()
+            results[name] = Failed(first_line(error))
+        write_section(args.out, section(args, results))
+    return section(args, results)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -417,11 +490,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3, help="steps per timed run")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3, help="timed runs; the median is reported")
-    parser.add_argument("--amp", action="store_true", help="bf16 autocast")
+    parser.add_argument("--amp", action="store_true", help="autocast in the trainer's dtype (bf16 where native)")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--compile", action="store_true", help="torch.compile every model")
     parser.add_argument("--cifar-batch", type=int, default=128)
-    parser.add_argument("--loader-batches", type=int, default=40, help="batches per timed loader run")
+    parser.add_argument("--cifar-images", type=int, default=CIFAR_TRAIN, help="images per timed CIFAR loader epoch")
     parser.add_argument("--workers", type=int, default=None, help="torchvision DataLoader workers (default: all CPUs)")
     parser.add_argument("--folder-images", type=int, default=128, help="JPEGs generated for the image-folder loaders")
     parser.add_argument("--folder-batch", type=int, default=32, help="image-folder loaders' batch")
@@ -430,14 +503,7 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"{device_name(torch.device(args.device))}: {settings(args)}", file=sys.stderr)
-    models = model_rows(args)
-    loaders = loader_rows(args)
-    folder_loaders = folder_loader_rows(args)
-    cifar_line, _ = cifar_projection(args)
-    imagenet_line = imagenet_projection(args)
-    text = section(args, models, loaders, folder_loaders, [cifar_line, imagenet_line])
-    print(text)
-    write_section(args.out, text)
+    print(measure_all(args))
     print(f"written to {args.out}", file=sys.stderr)
 
 

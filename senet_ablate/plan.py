@@ -30,7 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from senet_ablate.base.cli import pop_option, run_cli
 from senet_ablate.base.errors import ConfigError
-from senet_ablate.config import check_config
+from senet_ablate.config import check_config, for_device
 from senet_ablate.data.build import build_datasets
 from senet_ablate.engine.optim import build_optimizer
 from senet_ablate.engine.trainer import autocast_dtype, resolve_device
@@ -136,6 +136,7 @@ def probe_images_per_second(cfg: DictConfig, batch: int) -> tuple[float, str]:
     """Training images/s of `cfg`'s model on one of this machine's devices at `batch` images a step,
     timed over a few steps with the run's optimiser, precision and memory format (not torch.compile)."""
     device = resolve_device(cfg.trainer.device)
+    cfg = for_device(cfg, device.type)  # the memory format the run will use
     memory_format = torch.channels_last if cfg.trainer.channels_last else torch.contiguous_format
     model = build_model(cfg).to(device, memory_format=memory_format).train()
     optimizer = build_optimizer(model, cfg.trainer)

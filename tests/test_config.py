@@ -10,8 +10,9 @@ from omegaconf import OmegaConf
 from senet_ablate import ConfigError, create_model
 from senet_ablate.__main__ import check_command_line
 from senet_ablate.base.cli import run_cli
-from senet_ablate.config import CONFIG_DIR, PRESET_GROUPS, apply_row, check_config, compose_config
+from senet_ablate.config import CONFIG_DIR, PRESET_GROUPS, apply_row, check_config, compose_config, for_device
 from senet_ablate.models.checks import check_model
+from senet_ablate.records.store import run_id
 
 EXP_FILES = sorted(path.stem for path in (CONFIG_DIR / "exp").glob("*.yaml"))
 
@@ -290,3 +291,17 @@ def test_a_claim_must_name_rows_of_its_experiment_and_a_known_relation():
     bad = "exp.claims=[{says: x, relation: faster, rows: ['2'], than: ['4']}]"
     with pytest.raises(ConfigError, match=r"exp.claims\[0\].relation='faster' is not allowed: choose one of better"):
         check_config(compose_config(["+exp=reduction_sweep", bad]))
+
+
+def test_channels_last_is_on_for_amp_on_cuda_unless_set_and_cpu_run_ids_are_unchanged():
+    def channels_last(device_type, *overrides):
+        return for_device(compose_config(list(overrides)), device_type).trainer.channels_last
+
+    assert channels_last("cuda") is True  # every preset trains under AMP
+    assert channels_last("cuda", "trainer.amp=false") is False and channels_last("cpu") is False
+    assert channels_last("cuda", "trainer.channels_last=false") is False
+    assert channels_last("cpu", "trainer.channels_last=true") is True
+    # A CPU run's id is the one it had when channels_last defaulted to false.
+    unset = for_device(compose_config(["data=synthetic"]), "cpu")
+    explicit = for_device(compose_config(["data=synthetic", "trainer.channels_last=false"]), "cpu")
+    assert run_id(unset, "fingerprint") == run_id(explicit, "fingerprint")

@@ -15,7 +15,7 @@ from senet_ablate.base.distributed import DistributedContext
 from senet_ablate.base.errors import ConfigError
 from senet_ablate.config import check_config, compose_config, for_device
 from senet_ablate.data.build import build_loaders
-from senet_ablate.data.dali import eval_cut, import_dali, read_image, train_cut
+from senet_ablate.data.dali import DaliFailure, eval_cut, import_dali, read_image, train_cut
 from senet_ablate.data.imagefolder import CorruptImage
 from senet_ablate.runs.run import run_job
 
@@ -121,6 +121,32 @@ def test_a_file_dali_cannot_decode_is_named(tmp_path):
     loaders = build_loaders(folder_cfg(root, "data.loader=dali"), DistributedContext(), CPU)
     with pytest.raises(CorruptImage, match=rf"^unreadable image {broken} \(DALI could not decode it\)"):
         list(loaders.val)
+
+
+@needs_dali
+def test_the_pipelines_may_bind_their_outputs_to_the_copy_stream(tmp_path):
+    """On CUDA, DaliBatches takes each batch with share_outputs(cuda_stream=its copy stream), which
+    DALI allows only under its dynamic executor (exec_dynamic=False refused every CUDA batch)."""
+    loaders = build_loaders(
+        folder_cfg(write_smooth_folder(tmp_path / "images"), "data.loader=dali"), DistributedContext(), CPU
+    )
+    assert loaders.train.pipe.exec_dynamic and loaders.val.pipe.exec_dynamic
+
+
+@needs_dali
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the stand-in stream fails only where CUDA does")
+def test_a_dali_failure_that_names_no_image_is_not_blamed_on_the_images(tmp_path):
+    """A stand-in copy stream (the CUDA default stream's handle, 0) on this CUDA-less machine: DALI
+    fails for want of a CUDA driver, on no file in particular. Before the fix this was reported as
+    a CorruptImage, and the error itself was "Asynchronous outputs require legacy execution model"."""
+    loaders = build_loaders(
+        folder_cfg(write_smooth_folder(tmp_path / "images"), "data.loader=dali"), DistributedContext(), CPU
+    )
+    loaders.train.copy_stream = 0
+    loaders.set_epoch(1)
+    with pytest.raises(DaliFailure, match=r"^DALI failed in its pipeline on the batch of .*: CUDA") as failed:
+        next(iter(loaders.train))
+    assert not isinstance(failed.value, CorruptImage) and "Asynchronous outputs" not in str(failed.value)
 
 
 def test_the_training_cut_draws_what_torchvisions_transforms_draw():

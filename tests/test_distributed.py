@@ -1,8 +1,10 @@
 """Several processes train one run as one process would: the same global batches, every
 validation image counted once, metrics reduced, one writer."""
 
+import os
 import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -96,3 +98,87 @@ def test_two_processes_under_torchrun_train_like_one_with_the_same_global_batch(
     ]
     assert len(kept[0]["label"]) == 37 and np.array_equal(kept[0]["label"], kept[1]["label"])
     assert 100 * (kept[0]["predicted"] != kept[0]["label"]).mean() == pytest.approx(ddp["top1_err"])
+
+
+# Run under torchrun by the tests below: one run of the CLI's overrides (argv[2:]), with a fault
+# injected on one rank as argv[1] says. Each rank notes when its run_job returned.
+DRIVER = textwrap.dedent(
+    """
+    import logging, os, signal, sys, time
+    from pathlib import Path
+    import torch
+    import senet_ablate.engine.trainer as trainer
+    from senet_ablate.records.claims import Claim
+    from senet_ablate.config import compose_config
+    from senet_ablate.runs.run import run_job
+
+    logging.basicConfig(level=logging.INFO)
+    fault, overrides = sys.argv[1], sys.argv[2:]
+    rank, out = int(os.environ["RANK"]), Path(os.environ["OUT"])
+    if fault == "oom" and rank == 1:
+        def out_of_memory(self, epoch, partial=None):
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        trainer.Trainer.train_one_epoch = out_of_memory
+    if fault == "slow-save" and rank == 0:  # rank 0 alone holds the claim, so it alone beats
+        beats, save = [], trainer.save_checkpoint
+        def beat(self):
+            beats.append(1)
+            if len(beats) == 2:
+                os.kill(os.getpid(), signal.SIGUSR1)
+        def slow_save(path, state):
+            time.sleep(2)
+            save(path, state)
+            (out / "saved").write_text(repr(time.time()))
+        Claim.beat, trainer.save_checkpoint = beat, slow_save
+    if fault == "stale-view" and rank == 1:  # what rank 1 would read if it read the files itself
+        import senet_ablate.runs.run as run
+        run.read_record = lambda path: {"status": "completed"}
+        trainer.load_checkpoint = lambda path, device: None
+    record = run_job(compose_config(overrides))
+    (out / f"returned{rank}").write_text(repr(time.time()))
+    """
+)
+
+
+def torchrun_driver(tmp_path, fault, *overrides):
+    (tmp_path / "driver.py").write_text(DRIVER)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    return subprocess.run(
+        [*command, str(tmp_path / "driver.py"), fault, *COMMON, f"results_dir={tmp_path / 'results'}", *overrides],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OUT": str(tmp_path)},
+    )
+
+
+@pytest.mark.slow
+def test_an_out_of_memory_error_on_rank_1_is_recorded_with_the_advice_and_ends_every_process(tmp_path):
+    """Rank 0 alone wrote records: rank 1's failure was lost, and rank 0 waited for it in a collective."""
+    result = torchrun_driver(tmp_path, "oom", "trainer.batch_size=32")
+    assert result.returncode != 0  # the job fails (rank 1 exits; torchrun stops rank 0)
+    (record,) = iter_records(tmp_path / "results")
+    assert record["status"] == "failed"
+    assert record["error"] == (
+        "CUDA out of memory at trainer.batch_size=32: try trainer.batch_size=16 trainer.accumulate_steps=2 "
+        "(the same images per optimiser step, so the same lr) (process 1 of 2)"
+    )
+    assert not (tmp_path / "returned0").exists() and not (tmp_path / "returned1").exists()
+
+
+@pytest.mark.slow
+def test_after_an_interrupt_no_process_leaves_before_rank_0_has_saved(tmp_path):
+    """Rank 0's save takes 2 s here; before the barrier, rank 1 returned at once."""
+    result = torchrun_driver(tmp_path, "slow-save", "trainer.batch_size=32")
+    assert result.returncode == 0, result.stderr[-3000:]
+    (record,) = iter_records(tmp_path / "results")
+    assert record["status"] == "interrupted" and record["interrupted_at"]["step"] == 2
+    saved = float((tmp_path / "saved").read_text())
+    assert float((tmp_path / "returned1").read_text()) >= saved
+    # Resumed where rank 1 would read the run as completed and find no checkpoint: rank 0 decides
+    # for both (before, rank 1 left the run and rank 0 waited for it in a collective).
+    resumed = torchrun_driver(tmp_path, "stale-view", "trainer.batch_size=32")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    (record,) = iter_records(tmp_path / "results")
+    assert record["status"] == "completed" and "resumed from" in resumed.stderr + resumed.stdout
+    assert float((tmp_path / "returned1").read_text()) >= float((tmp_path / "returned0").read_text()) - 5

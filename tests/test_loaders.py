@@ -2,6 +2,7 @@
 and the loader choice as part of a run's identity."""
 
 import signal
+import sys
 
 import pytest
 import torch
@@ -168,13 +169,53 @@ def test_the_gpu_loader_is_refused_for_data_that_is_not_cifar():
         check_config(compose_config(["data=imagenet", "data.loader=dala"]))
 
 
-def test_the_benchmark_replaces_its_own_section_and_keeps_the_others(tmp_path):
+def load_benchmark():
     import importlib.util
     from pathlib import Path
 
     spec = importlib.util.spec_from_file_location("benchmark", Path(__file__).parents[1] / "scripts" / "benchmark.py")
     benchmark = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(benchmark)
+    return benchmark
+
+
+def test_the_benchmark_writes_each_measurement_as_it_goes_and_a_failure_loses_nothing_else(tmp_path, monkeypatch):
+    """The CUDA benchmark died on DALI's error and wrote nothing: figures were written only at the end."""
+    benchmark = load_benchmark()
+    out = tmp_path / "benchmarks.md"
+    monkeypatch.setattr(sys, "argv", ["benchmark.py", "--device", "cpu", "--out", str(out)])
+    seen_before_projections = []
+
+    def models_failing_on_cuda(args):
+        raise RuntimeError("CUDA error: an illegal memory access\nmore")
+
+    def projections(args):
+        seen_before_projections.append(out.read_text())
+        return ["a projection"]
+
+    monkeypatch.setattr(
+        benchmark,
+        "MEASUREMENTS",
+        {
+            "models": models_failing_on_cuda,
+            "cifar_loaders": lambda args: {"ours, data.loader=gpu": 3000.0, "torchvision DataLoader": 1000.0},
+            "folder_loaders": lambda args: {
+                "data.loader=dataloader": 100.0,
+                "data.loader=dali": "failed: DaliFailure: x",
+            },
+            "projections": projections,
+        },
+    )
+    benchmark.main()
+    assert "| ours, data.loader=gpu | 3000 | 3.0x |" in seen_before_projections[0]  # written before the next one ran
+    assert "### Projections\n\nNot measured yet." in seen_before_projections[0]
+    text = out.read_text()
+    assert "### Training step\n\nFailed: `RuntimeError: CUDA error: an illegal memory access`" in text
+    assert "| data.loader=dali | failed: DaliFailure: x | |" in text and "- a projection" in text
+
+
+def test_the_benchmark_replaces_its_own_section_and_keeps_the_others(tmp_path):
+    benchmark = load_benchmark()
     out = tmp_path / "benchmarks.md"
     benchmark.write_section(out, "## CPU · batch 8\n\nfirst\n")
     benchmark.write_section(out, "## H100 · batch 256\n\ngpu\n")

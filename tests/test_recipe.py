@@ -14,7 +14,7 @@ from senet_ablate import ConfigError
 from senet_ablate.config import apply_row, check_config, compose_config
 from senet_ablate.data.build import SeededPerImage
 from senet_ablate.data.imagefolder import Augmentation, imagefolder_datasets, train_eval_transforms
-from senet_ablate.engine.loss import BatchMixer, build_loss
+from senet_ablate.engine.loss import BatchMixer, build_loss, check_pairs_stay_on_one_process
 from senet_ablate.engine.optim import build_optimizer
 from senet_ablate.records.store import iter_records
 from senet_ablate.runs.run import run_job
@@ -47,6 +47,34 @@ def test_mixing_is_timms_and_repeats_per_seed():
     plain = compose_config().trainer
     assert mixer.mixup is not None and BatchMixer(plain, 10).mixup is None
     assert isinstance(build_loss(plain), nn.CrossEntropyLoss)
+
+
+@pytest.mark.parametrize("processes", [2, 4])
+def test_each_process_mixing_its_slice_mixes_the_global_batch_as_one_process_does(processes):
+    """Seeds 0-7 draw both Mixup and CutMix (timm's switch_prob 0.5). Before the fix, image i was
+    paired with the last image of its own slice, so 2 processes mixed other pairs than 1."""
+    mixer = BatchMixer(A3, num_classes=10)
+    images, labels = torch.randn(8, 3, 16, 16), torch.arange(8)
+    share = len(labels) // processes
+    for seed in range(8):
+        whole, whole_targets = mixer(images.clone(), labels, seed)
+        slices = [
+            mixer(images[r * share : (r + 1) * share].clone(), labels[r * share : (r + 1) * share], seed)
+            for r in range(processes)
+        ]
+        assert torch.equal(torch.cat([mixed for mixed, _ in slices]), whole), seed
+        assert torch.equal(torch.cat([targets for _, targets in slices]), whole_targets), seed
+    assert not torch.equal(whole, images)  # it did mix
+    partner = whole_targets[0].topk(2).indices.tolist()
+    assert sorted(partner) == [0, 1]  # image 0's soft target: its own class and its neighbour's
+
+
+def test_mixing_refuses_an_odd_slice_per_process():
+    check_pairs_stay_on_one_process(A3, 2)  # 2048 / 2: even
+    with pytest.raises(
+        ConfigError, match=r"trainer.batch_size=6 .*an even number of images per process .*pairs images \(here 3\)"
+    ):
+        check_pairs_stay_on_one_process(compose_config(["trainer=timm_a3", "trainer.batch_size=6"]).trainer, 2)
 
 
 def test_a3_augmentation_trains_small_and_evaluates_large_with_randaugment_seeded_per_image(tmp_path):

@@ -8,7 +8,7 @@ from senet_ablate import ConfigError, create_model
 from senet_ablate.config import check_config, compose_config
 from senet_ablate.models.checks import check_model
 from senet_ablate.models.shake import ShakeBasicBlock, ShakeNet
-from senet_ablate.models.shake_mix import ShakeMode, shake_combine
+from senet_ablate.models.shake_mix import ShakeMode, global_batch, shake_combine
 
 
 def _params(model) -> int:
@@ -89,6 +89,33 @@ def test_a_shaken_model_is_deterministic_given_the_seed_and_random_while_trainin
     assert torch.equal(outputs[0], outputs[1]) and not torch.allclose(outputs[0], outputs[2])
     model.eval()
     assert torch.equal(model(images), model(images))
+
+
+@pytest.mark.parametrize("level", ["image", "batch"])
+def test_processes_shaking_their_slices_draw_what_one_process_draws_for_the_global_batch(level):
+    """Every process seeds its RNG alike. Before the fix, a per-image draw gave image i of every
+    slice the same coefficients; now each process draws for the global batch and keeps its slice.
+    (Compared at the combination: a whole model's BatchNorm would see other statistics per slice.)"""
+    mode = ShakeMode("shake", "shake", level)
+    first, second = torch.randn(6, 3, 4, 4), torch.randn(6, 3, 4, 4)
+    upstream = torch.randn(6, 3, 4, 4)
+
+    def combine(offset: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The output and first-branch gradient of images [offset, offset + count) of the 6."""
+        torch.manual_seed(3)
+        mine = first[offset : offset + count].clone().requires_grad_()
+        with global_batch(offset, 6):
+            out = shake_combine(mine, second[offset : offset + count], mode, training=True)
+        out.backward(upstream[offset : offset + count])
+        return out.detach(), mine.grad
+
+    whole = combine(0, 6)
+    slices = [combine(offset, 2) for offset in (0, 2, 4)]  # 3 processes of 2 images
+    assert torch.equal(torch.cat([out for out, _ in slices]), whole[0])
+    assert torch.equal(torch.cat([grad for _, grad in slices]), whole[1])  # beta too
+    torch.manual_seed(3)
+    outside = shake_combine(first, second, mode, training=True)
+    assert torch.equal(outside, whole[0])  # outside global_batch, the batch is the global one
 
 
 def test_config_keys_override_the_models_default_mode_and_are_refused_elsewhere():

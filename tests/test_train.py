@@ -3,6 +3,7 @@ import logging
 import pickle
 import subprocess
 import sys
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -13,8 +14,8 @@ from senet_ablate.base.distributed import DistributedContext
 from senet_ablate.base.errors import ConfigError
 from senet_ablate.config import CONFIG_DIR, apply_row, compose_config
 from senet_ablate.data import Loaders
-from senet_ablate.data.build import build_datasets
-from senet_ablate.engine.trainer import Trainer
+from senet_ablate.data.build import build_datasets, build_loaders
+from senet_ablate.engine.trainer import Trainer, autocast_dtype
 from senet_ablate.models.build import build_model
 from senet_ablate.records.store import iter_records, record_path
 from senet_ablate.runs.loggers import WandbLogger
@@ -348,3 +349,96 @@ def test_wandb_gets_no_value_for_an_undefined_top5():
     logger.run = type("Run", (), {"log": lambda self, metrics, step: logged.append((metrics, step))})()
     logger.log_epoch({"epoch": 2, "top1_err": 40.0, "top5_err": None})
     assert logged == [({"epoch": 2, "top1_err": 40.0}, 2)]
+
+
+def test_validation_ranks_the_logits_in_full_precision_under_amp(tmp_path):
+    """Scores 1.0 and 1.002: equal once rounded to bf16 (its spacing at 1 is 1/128), so a ranking
+    of bf16 logits puts class 0 first by its index; in fp32 class 1, the label, comes first. CPU
+    autocast in bf16 stands in for CUDA's."""
+    classifier = torch.nn.Linear(2, 2, bias=False)
+    with torch.no_grad():
+        classifier.weight.copy_(torch.eye(2))
+    batch = (torch.tensor([[1.0, 1.002]]).repeat(4, 1), torch.ones(4, dtype=torch.long))
+    loaders = Loaders([], [batch], sampler=None, train_size=0, val_size=4, kind="dataloader")
+    cfg = _cfg(tmp_path, "data.num_classes=2")
+    trainer = Trainer(cfg, classifier, loaders, torch.device("cpu"), DistributedContext(), tmp_path / "ckpt.pt")
+    trainer.amp_dtype, trainer.use_amp = torch.bfloat16, True
+    with trainer.autocast():
+        assert classifier(batch[0]).dtype == torch.bfloat16  # the training step's logits
+    assert trainer.evaluate()["top1_err"] == 0.0
+
+
+@pytest.mark.parametrize("native, expected", [(True, torch.bfloat16), (False, torch.float16)])
+def test_amp_uses_bf16_only_where_the_gpu_computes_it_natively(monkeypatch, native, expected):
+    """A Turing GPU emulates bf16: is_bf16_supported() says yes unless emulation is excluded."""
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: native or including_emulation)
+    assert autocast_dtype(True, torch.device("cuda")) == expected
+    assert autocast_dtype(False, torch.device("cuda")) is None and autocast_dtype(True, torch.device("cpu")) is None
+
+
+def test_a_bf16_checkpoint_resumes_where_fp16_loss_scaling_is_chosen(tmp_path):
+    """A bf16 run saves its disabled GradScaler's empty state; resumed on a GPU where fp16 (and so
+    loss scaling) is chosen, the scaler starts afresh instead of refusing the state. A CPU
+    GradScaler stands in for CUDA's, which cannot be enabled without a GPU."""
+    cfg = _cfg(tmp_path, "trainer.epochs=1")
+    loaders = Loaders([], [], sampler=None, train_size=0, val_size=0, kind="dataloader")
+
+    def trainer():
+        return Trainer(cfg, build_model(cfg), loaders, torch.device("cpu"), DistributedContext(), tmp_path / "ckpt.pt")
+
+    bf16_run = trainer()
+    bf16_run.save([{"epoch": 1}])
+    fp16_run = trainer()
+    fp16_run.scaler = torch.amp.GradScaler("cpu", enabled=True)
+    assert fp16_run.resume() == ([{"epoch": 1}], None)
+    assert fp16_run.scaler.get_scale() == torch.amp.GradScaler("cpu").get_scale()  # its initial scale
+
+
+@pytest.mark.slow
+def test_every_run_of_a_sweep_in_one_process_compiles_its_model(tmp_path, monkeypatch):
+    """trainer.compile=true, several rows in one process (as a Hydra multirun runs them). Dynamo's
+    caches outlived each run: every row's new model added graphs to the same `forward` code until
+    the recompile limit, after which rows ran eager. The limit is lowered to 2 (from 8) so that a few
+    rows show it; a backend that runs the graph eagerly counts the compilations of each row."""
+    compiled_in_row, records = [], []
+
+    def counting_backend(graph, example_inputs):
+        compiled_in_row.append(len(records))  # the row being run: as many as have finished
+        return graph.forward
+
+    real_compile = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda model: real_compile(model, backend=counting_backend))
+    monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 2)
+    rows = ["se.reduction=2", "se.reduction=4", "se.reduction=8", "se.reduction=16"]
+    for override in rows:
+        records.append(run_job(_cfg(tmp_path, "trainer.compile=true", "trainer.epochs=1", override)))
+    assert [record["status"] for record in records] == ["completed"] * len(rows)
+    assert sorted(set(compiled_in_row)) == list(range(len(rows)))
+
+
+@pytest.mark.parametrize("accumulate, unsynced", [(1, 0), (2, 2), (4, 3)])
+def test_micro_batches_that_no_optimiser_step_follows_skip_ddps_all_reduce(tmp_path, accumulate, unsynced):
+    """4 steps (128 images, batch 32). DDP all-reduces gradients in every backward pass except
+    inside no_sync(); a stand-in for the DDP module counts the backward passes run inside it."""
+    cfg = _cfg(tmp_path, f"trainer.accumulate_steps={accumulate}")
+    device = torch.device("cpu")
+    trainer = Trainer(
+        cfg,
+        build_model(cfg),
+        build_loaders(cfg, DistributedContext(), device),
+        device,
+        DistributedContext(),
+        tmp_path / "c.pt",
+    )
+    entered = []
+
+    class DdpStandIn:
+        @contextmanager
+        def no_sync(self):
+            entered.append(1)
+            yield
+
+    trainer.ddp = DdpStandIn()
+    trainer.loaders.set_epoch(1)
+    trainer.train_one_epoch(0)
+    assert len(entered) == unsynced

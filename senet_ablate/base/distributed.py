@@ -4,11 +4,16 @@ Only rank 0 writes records, checkpoints, logs to wandb or draws progress bars; a
 process is rank 0 of a world of 1. Lives outside data/ and engine/ because both use it.
 """
 
+import atexit
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.distributed as torch_dist
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,20 @@ class DistributedContext:
         if self.world_size > 1:
             torch_dist.all_reduce(tensor, op=torch_dist.ReduceOp.MIN)
         return tensor
+
+    def barrier(self) -> None:
+        if self.world_size > 1:
+            torch_dist.barrier()
+
+    def decided_by_main(self, decide: Callable[[], T]) -> T:
+        """`decide()`, evaluated on rank 0 alone and sent to every process (pickled). For what is
+        read from shared files (is the run final? which checkpoint?): processes reading them at
+        different moments could answer differently and then wait for each other forever."""
+        if self.world_size == 1:
+            return decide()
+        box = [decide() if self.is_main else None]
+        torch_dist.broadcast_object_list(box, src=0)
+        return box[0]
 
     def gather_strided(self, shard: torch.Tensor) -> torch.Tensor:
         """Every process's 1-D `shard` put back into the order of the whole: process r holds the
@@ -68,7 +87,14 @@ def init_distributed(device_type: str) -> DistributedContext:
         return DistributedContext()
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if not torch_dist.is_initialized():
-        torch_dist.init_process_group("nccl" if device_type == "cuda" else "gloo")
-    if device_type == "cuda":
-        torch.cuda.set_device(local_rank)
+        device = None
+        if device_type == "cuda":
+            # Before the group: NCCL binds each process's communicator to its current device, and
+            # `device_id` lets it set up at once on this process's GPU instead of guessing (GPU 0).
+            device = torch.device("cuda", local_rank)
+            torch.cuda.set_device(device)
+        torch_dist.init_process_group("nccl" if device_type == "cuda" else "gloo", device_id=device)
+        # One group per process, kept across the runs of a sweep; torch warns (and NCCL may leak
+        # its resources) when a process exits without destroying it.
+        atexit.register(torch_dist.destroy_process_group)
     return DistributedContext(torch_dist.get_rank(), world_size, local_rank)

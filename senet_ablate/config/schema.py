@@ -123,8 +123,10 @@ class TrainerConfig:
     eval_crop_pct: float | None = None
     interpolation: str = "bilinear"  # image folders: how crops and the evaluation resize are resampled (| bicubic)
     accumulate_steps: int = 1  # gradient accumulation: effective batch = batch_size * this
-    amp: bool = True  # mixed precision on CUDA (bf16 where supported, else fp16); off on CPU
-    channels_last: bool = False
+    amp: bool = True  # mixed precision on CUDA (bf16 where native, else fp16: autocast_dtype); off on CPU
+    # NHWC activations, which the tensor cores' convolutions want; null: on where AMP runs (CUDA),
+    # off in full precision (the CPU), decided by for_device before the run id is computed.
+    channels_last: bool | None = None
     sync_bn: bool = False  # several processes: BatchNorm statistics over the global batch (CUDA only)
     compile: bool = False  # torch.compile the model
     device: str = "auto"  # auto | cpu | cuda

@@ -182,9 +182,9 @@ def build_pipeline(dali, batch: int, threads: int, device_id: int | None, side: 
     fn, types = dali.fn, dali.types
     mean, std = ([255 * value for value in values] for values in IMAGENET_MEAN_STD)
 
-    @dali.pipeline_def(
-        batch_size=batch, num_threads=threads, device_id=device_id, prefetch_queue_depth=1, exec_dynamic=False
-    )
+    # DALI's default (dynamic) executor: the only one that binds outputs to a CUDA stream, which
+    # DaliBatches asks for (share_outputs(cuda_stream=...)); exec_dynamic=False refuses that.
+    @dali.pipeline_def(batch_size=batch, num_threads=threads, device_id=device_id, prefetch_queue_depth=1)
     def pipeline():
         encoded = fn.external_source(name="encoded", dtype=types.UINT8)
         anchor, shape, resize, crop = (fn.external_source(name=name, dtype=types.FLOAT) for name in PAIRS)
@@ -205,16 +205,27 @@ def build_pipeline(dali, batch: int, threads: int, device_id: int | None, side: 
     return pipe
 
 
-def dali_failure(paths: list[str], error: Exception) -> str:
-    """One line for a batch DALI could not make: the file it names by its place in the batch
-    ("Failed to decode sample #2"), else the batch's files and DALI's failing operator."""
+class DaliFailure(RuntimeError):
+    """DALI could not make a batch for a reason it does not pin on one file (a CUDA error, an
+    operator's failure): not the images' fault, so not a CorruptImage."""
+
+
+def dali_failure(paths: list[str], error: Exception) -> RuntimeError:
+    """The error to raise for a batch DALI could not make: CorruptImage naming the file if DALI
+    names one by its place in the batch ("Failed to decode sample #2"), else a DaliFailure with
+    DALI's failing operator and the first line of its message."""
     text = str(error)
     sample = re.search(r"sample #(\d+)", text)
     if sample and int(sample[1]) < len(paths):
-        return f"unreadable image {paths[int(sample[1])]} (DALI could not decode it): use data.loader=dataloader"
+        return CorruptImage(
+            f"unreadable image {paths[int(sample[1])]} (DALI could not decode it): use data.loader=dataloader"
+        )
     operator = re.search(r"operator `([^`]+)`", text)
     files = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
-    return f"DALI failed on the batch of {files} (in {operator[1] if operator else 'its pipeline'}); see above"
+    first_line = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    return DaliFailure(
+        f"DALI failed in {operator[1] if operator else 'its pipeline'} on the batch of {files}: {first_line}"
+    )
 
 
 def planned_ahead(plans: Iterator[Plan], thread: ThreadPoolExecutor) -> Iterator[Plan]:
@@ -235,7 +246,8 @@ class DaliBatches:
     loader alone, 2 cores: ~5% more images/s; more where that thread is busy launching kernels).
 
     `plans` is called at the start of each pass and yields that pass's Plans. DALI's output
-    buffer is copied into a tensor of ours (on a side stream on CUDA, waited for) and released at
+    buffer is copied into a tensor of ours (on CUDA, on a side stream that first waits for the
+    training stream, where the tensor was allocated; the host then waits for the copy) and released at
     once, so DALI can write the next batch while the model still reads this one. A pass left early
     (preemption, a partial epoch) collects the batch still in the pipeline, so the next pass does
     not receive it."""
@@ -255,6 +267,10 @@ class DaliBatches:
         (images,) = self.pipe.share_outputs(cuda_stream=self.copy_stream)
         images = images.as_tensor()
         out = torch.empty(images.shape(), dtype=torch.float32, device=self.device)
+        if self.copy_stream is not None:
+            # `out` comes from the caching allocator on the training stream: its memory may be a
+            # block that kernels queued there still read. The copy waits for them before writing.
+            self.copy_stream.wait_stream(torch.cuda.current_stream(self.device))
         feed_ndarray(images, out, cuda_stream=self.copy_stream)
         if self.copy_stream is not None:
             self.copy_stream.synchronize()  # only the copy: the training stream is not waited for
@@ -277,9 +293,9 @@ class DaliBatches:
             while plan is not None:
                 try:
                     images = self._take_output()
-                except RuntimeError as error:  # DALI names no file; the pipeline is now unusable
+                except RuntimeError as error:  # the pipeline is now unusable
                     paths, plan = plan.paths, None
-                    raise CorruptImage(dali_failure(paths, error)) from error
+                    raise dali_failure(paths, error) from error
                 batch, plan = (images, plan.labels.to(self.device, non_blocking=True)), None
                 plan = schedule()
                 yield batch

@@ -10,6 +10,8 @@ import torch
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
+from senet_ablate.base.errors import ConfigError
+
 
 def mixing(recipe: DictConfig) -> bool:
     return recipe.mixup_alpha > 0 or recipe.cutmix_alpha > 0
@@ -29,9 +31,14 @@ class BatchMixer:
 
     timm draws the mixing weight, the choice between Mixup and CutMix and the CutMix box from
     numpy's global RNG; reseeding it per (epoch seed, step) makes a run repeat exactly and a run
-    resumed mid-epoch mix its remaining batches as the uninterrupted run did. Every process of a
-    DDP run mixes its slice of a step's batch with the same weight. Mixup pairs images within a
-    batch, so a batch of odd size (left by skipped corrupt images) trains unmixed.
+    resumed mid-epoch mix its remaining batches as the uninterrupted run did.
+
+    timm pairs image i with image n-1-i of the batch it is given; given a process's slice of a
+    step's global batch, the pairs would depend on the number of processes. Here image 2k is
+    paired with image 2k+1 of the global batch: each pair lies within one process's slice (an even
+    number of images: see `check_pairs_stay_on_one_process`), and every process draws the same
+    weight and CutMix box, so a step mixes as it does in one process. A batch of odd size (left
+    by skipped corrupt images) trains unmixed.
     """
 
     def __init__(self, recipe: DictConfig, num_classes: int):
@@ -51,5 +58,26 @@ class BatchMixer:
         if self.mixup is None or len(labels) % 2:
             return images, labels
         np.random.seed(seed % 2**32)
+        order = neighbours_facing(len(labels), images.device)
         with torch.no_grad():
-            return self.mixup(images, labels)
+            mixed, targets = self.mixup(images[order], labels[order])
+        unorder = torch.argsort(order)
+        return mixed[unorder], targets[unorder]
+
+
+def neighbours_facing(count: int, device: torch.device) -> Tensor:
+    """An order of an even `count` of images in which timm's pairing of position j with
+    position count-1-j pairs image 2k with image 2k+1: the even images, then the odd ones reversed."""
+    return torch.cat([torch.arange(0, count, 2, device=device), torch.arange(count - 1, 0, -2, device=device)])
+
+
+def check_pairs_stay_on_one_process(recipe: DictConfig, world_size: int) -> None:
+    """Refuse Mixup/CutMix where a process's slice of the global batch is odd: a pair would span
+    two processes (and in one process, an odd batch would never be mixed)."""
+    share = recipe.batch_size // world_size
+    if mixing(recipe) and share % 2:
+        raise ConfigError(
+            "trainer.batch_size",
+            recipe.batch_size,
+            f"an even number of images per process with Mixup/CutMix, which pairs images (here {share})",
+        )

@@ -30,9 +30,10 @@ from senet_ablate.base.metrics import percent, top5_defined
 from senet_ablate.base.predictions import PREDICTIONS_FILE, save_predictions
 from senet_ablate.data import Loaders, mix_seed
 from senet_ablate.engine.checkpoint import load_checkpoint, save_checkpoint
-from senet_ablate.engine.loss import BatchMixer, build_loss
+from senet_ablate.engine.loss import BatchMixer, build_loss, check_pairs_stay_on_one_process
 from senet_ablate.engine.optim import build_optimizer, build_scheduler, step_scheduler
 from senet_ablate.engine.progress import EpochProgress
+from senet_ablate.models.shake_mix import global_batch
 
 log = logging.getLogger(__name__)
 SYNC_EVERY_CUDA = 10  # steps between host syncs on a GPU (running totals, divergence check, progress)
@@ -80,11 +81,25 @@ def resolve_device(name: str) -> torch.device:
 
 def autocast_dtype(amp: bool, device: torch.device) -> torch.dtype | None:
     """The dtype a run with `trainer.amp=amp` computes in under autocast on `device`, or None for
-    full precision: AMP is CUDA-only, bfloat16 where the GPU has it (no loss scaling needed), else
-    float16. Shared with the planner's probe, so that it times what the trainer will run."""
+    full precision: AMP is CUDA-only, bfloat16 where the GPU computes it natively (compute
+    capability 8.0 on; no loss scaling needed), else float16 with a GradScaler. Emulated bf16
+    (Turing and older, which `is_bf16_supported()` counts by default) would run without tensor
+    cores. The one rule for the trainer, the planner's probe and scripts/benchmark.py, so that
+    they time what the trainer runs."""
     if not (amp and device.type == "cuda"):
         return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    native = torch.cuda.is_bf16_supported(including_emulation=False)  # the current device: the run's
+    return torch.bfloat16 if native else torch.float16
+
+
+def restore_scaler(scaler: torch.amp.GradScaler, state: dict) -> None:
+    """Load a checkpoint's GradScaler state. A run checkpointed in bf16 (or full precision) saved a
+    disabled scaler's empty state, which `load_state_dict` refuses; resumed on a GPU where fp16 is
+    chosen, the scaler starts afresh, as at the start of a run (its scale adapts within steps)."""
+    if state:
+        scaler.load_state_dict(state)
+    elif scaler.is_enabled():
+        log.warning("the checkpoint was saved without fp16 loss scaling: the GradScaler starts afresh")
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -117,6 +132,7 @@ class Trainer:
         self.use_amp = self.amp_dtype is not None
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.criterion = build_loss(self.recipe)
+        check_pairs_stay_on_one_process(self.recipe, dist.world_size)
         self.mixer = BatchMixer(self.recipe, cfg.data.num_classes)
         network = self.model
         if dist.world_size > 1:
@@ -126,7 +142,17 @@ class Trainer:
                 network = nn.SyncBatchNorm.convert_sync_batchnorm(network)
                 self.model = network  # the converted modules hold the weights that are saved
             network = DistributedDataParallel(network, [dist.local_rank] if device.type == "cuda" else None)
+        self.ddp = network if isinstance(network, DistributedDataParallel) else None  # for no_sync()
+        if self.recipe.compile:
+            # Dynamo's caches outlive a run: each run of a sweep in one process adds graphs for its
+            # new model until the recompile limit (8) is hit, and every later run silently runs eager.
+            torch._dynamo.reset()
         self.network = torch.compile(network) if self.recipe.compile else network
+        if device.type == "cuda":
+            # cuDNN times its algorithms for each new input shape (a run has two: train and eval)
+            # and keeps the fastest; the choice may differ between processes, so GPU runs repeat
+            # to float rounding, not bit for bit (CPU runs are unaffected).
+            torch.backends.cudnn.benchmark = True
         # On the CPU a host sync costs nothing, so divergence is checked at every step there.
         self.sync_every = SYNC_EVERY_CUDA if device.type == "cuda" else 1
         self.heartbeat: Callable[[], None] = lambda: None  # called often; keeps the run's claim alive
@@ -137,6 +163,14 @@ class Trainer:
         if not self.use_amp:
             return nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def gradients_synced(self, stepped: bool):
+        """DDP all-reduces gradients in every backward pass; a micro-batch that no optimiser step
+        follows (trainer.accumulate_steps > 1) only accumulates them locally (`no_sync`), and the
+        step's last backward all-reduces the sum: the same gradients, 1/accumulate_steps the traffic."""
+        if self.ddp is None or stepped:
+            return nullcontext()
+        return self.ddp.no_sync()
 
     def in_memory_format(self, images: torch.Tensor) -> torch.Tensor:
         """The loaders deliver model input on the device; this only lays it out as the model's weights."""
@@ -157,6 +191,9 @@ class Trainer:
                 self.check_ownership()
                 if self.dist.is_main:
                     self.save(history, partial=stop.partial)
+                # The others leave only once it is written: a launcher that ends the job when its
+                # first process exits would otherwise kill rank 0 mid-save.
+                self.dist.barrier()
                 raise
             partial = None
             final = epoch + 1 == self.recipe.epochs
@@ -198,9 +235,9 @@ class Trainer:
         trained and restore the RNG state at the step where the run stopped."""
         self.loaders.set_epoch(epoch_seed(self.cfg.seed, epoch), partial["step"] if partial else 0)
         if partial:
-            torch.set_rng_state(partial["rng"].cpu())  # the checkpoint was loaded onto the run's device
+            torch.set_rng_state(partial["rng"])  # loaded on the CPU: see resume
             if partial["cuda_rng"] is not None:
-                torch.cuda.set_rng_state(partial["cuda_rng"].cpu(), self.device)
+                torch.cuda.set_rng_state(partial["cuda_rng"], self.device)
 
     def check_ownership(self) -> None:
         """Raise TakenOver on every process if the run is no longer this job's (a collective, at the
@@ -241,19 +278,21 @@ class Trainer:
         for step, (images, labels) in enumerate(self.loaders.train, start=start_step):
             if step >= steps:
                 break
+            stepped = (step + 1) % accumulate == 0 or step + 1 == steps
             if labels.numel():  # a batch of nothing but skipped corrupt images trains nothing
                 images, targets = self.mixer(images, labels, mix_seed(epoch_seed(self.cfg.seed, epoch), step))
-                with self.autocast():
-                    logits = self.network(self.in_memory_format(images))
-                    loss = self.criterion(logits, targets)
-                self.scaler.scale(loss / accumulate).backward()
+                sampler = self.loaders.sampler
+                with self.gradients_synced(stepped), global_batch(sampler.offset, sampler.global_batch_size(step)):
+                    with self.autocast():
+                        logits = self.network(self.in_memory_format(images))
+                        loss = self.criterion(logits, targets)
+                    self.scaler.scale(loss / accumulate).backward()
                 loss = loss.detach()
                 newly_bad = (first_bad_step < 0) & ~torch.isfinite(loss)
                 first_bad_step = torch.where(newly_bad, torch.full_like(first_bad_step, step), first_bad_step)
                 loss_sum += loss * len(labels)
                 correct += (logits.argmax(1) == labels).sum()
                 seen += len(labels)
-            stepped = (step + 1) % accumulate == 0 or step + 1 == steps
             if stepped:
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
@@ -315,19 +354,22 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self, keep_predictions: bool = False) -> dict:
-        """Validation loss and top-1/top-5 error over every val image; top-5 is None where it is
-        undefined (5 classes or fewer, see `metrics.top5_defined`). With `keep_predictions`, also
+        """Validation loss and top-1/top-5 error over every val image, computed in fp32; top-5 is
+        None where it is undefined (5 classes or fewer, see `metrics.top5_defined`). With `keep_predictions`, also
         `predictions`: every image's top-1 class and its label, in the validation set's order."""
         self.network.eval()
         has_top5 = top5_defined(self.cfg.data.num_classes)
-        totals = torch.zeros(4, device=self.device)  # loss sum, top-1 correct, top-5 correct, count
+        totals = torch.zeros(3, device=self.device)  # loss sum, top-1 correct, top-5 correct
+        count = 0  # counted on the host: a count sent to the device would cost a sync per batch
         predicted, truth = [], []
         for images, labels in self.loaders.val:
             self.heartbeat()
             if not labels.numel():
                 continue
-            with self.autocast():
-                logits = self.network(self.in_memory_format(images))
+            # In full precision, not under autocast: logits rounded to bf16 (3 significant digits)
+            # tie often among 1000 classes, and a tie is resolved by class index. It also makes the
+            # metric independent of the AMP dtype, which depends on the GPU (autocast_dtype).
+            logits = self.network(self.in_memory_format(images))
             ranked = logits.topk(5 if has_top5 else 1, dim=1).indices
             hits = ranked == labels[:, None]
             if keep_predictions:
@@ -335,12 +377,13 @@ class Trainer:
                 truth.append(labels)
             totals += torch.stack(
                 [
-                    nn.functional.cross_entropy(logits.float(), labels, reduction="sum"),
+                    nn.functional.cross_entropy(logits, labels, reduction="sum"),
                     hits[:, 0].sum(),
                     hits.any(dim=1).sum(),
-                    torch.tensor(len(labels), device=self.device),
                 ]
             )
+            count += len(labels)
+        totals = torch.cat([totals, torch.tensor([float(count)], device=self.device)])
         loss_sum, top1, top5_hits, count = self.dist.all_reduce_sum(totals).tolist()
         if count == 0:
             raise NoImagesLeft("validation", self.loaders.val_size, self.cfg.data.root)
@@ -374,14 +417,16 @@ class Trainer:
 
     def resume(self) -> tuple[list[dict], dict | None]:
         """Restore the last checkpoint of this run, if any: the epochs it had finished, and the
-        state of the epoch it stopped in (None at an epoch boundary)."""
-        state = load_checkpoint(self.checkpoint_path, self.device)
+        state of the epoch it stopped in (None at an epoch boundary). Rank 0 reads it and sends it
+        to the others (a copy of the weights and optimiser through the process group, once per
+        start), so that every process resumes from the same checkpoint, or none."""
+        state = self.dist.decided_by_main(lambda: load_checkpoint(self.checkpoint_path, torch.device("cpu")))
         if state is None:
             return [], None
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
+        restore_scaler(self.scaler, state["scaler"])
         history, partial = state["history"], state.get("partial_epoch")
         if partial:
             log.info("resumed from %s at step %d of epoch %d", self.checkpoint_path, partial["step"], len(history) + 1)

@@ -11,8 +11,16 @@ The coefficients come from torch's global RNG on the activations' device, which 
 and its checkpoints save and restore, so a shaken run is as deterministic and as exactly resumable
 as any other. Both are drawn in the forward pass, so the order of the backward pass cannot change
 them.
+
+Several processes: every one seeds its RNG alike, so per-image coefficients drawn for each
+process's slice would give image i of every slice the same draw. Inside `global_batch(offset,
+size)`, which the trainer opens around each training step, they are drawn for the whole global
+batch and this process keeps its slice: the coefficients of a step are those one process draws,
+whatever the number of processes (as the GPU loader's crops and Cutout's squares are).
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import torch
@@ -21,6 +29,19 @@ from torch import Tensor
 FORWARD_MODES = ("shake", "even")
 BACKWARD_MODES = ("shake", "even", "keep")
 LEVELS = ("image", "batch")
+_slice_of_global_batch: tuple[int, int] | None = None  # (offset, global size) inside global_batch()
+
+
+@contextmanager
+def global_batch(offset: int, size: int) -> Iterator[None]:
+    """While this process trains images [offset, offset + its batch) of a global batch of `size`:
+    per-image coefficients are drawn for all `size` images and sliced (see the module's docstring)."""
+    global _slice_of_global_batch
+    outer, _slice_of_global_batch = _slice_of_global_batch, (offset, size)
+    try:
+        yield
+    finally:
+        _slice_of_global_batch = outer
 
 
 @dataclass(frozen=True)
@@ -40,9 +61,13 @@ class ShakeMode:
         """(alpha, beta) for one training pass over `branch`'s mini-batch, broadcastable to it."""
         count = branch.shape[0] if self.level == "image" else 1
         shape = (count,) + (1,) * (branch.dim() - 1)
+        offset, drawn = 0, count
+        if self.level == "image" and _slice_of_global_batch is not None:
+            offset, drawn = _slice_of_global_batch
 
         def uniform() -> Tensor:  # drawn in float32, so that bf16/fp16 training draws the same values
-            return torch.rand(shape, device=branch.device).to(branch.dtype)
+            values = torch.rand((drawn,) + shape[1:], device=branch.device)[offset : offset + count]
+            return values.to(branch.dtype)
 
         half = torch.full(shape, 0.5, device=branch.device, dtype=branch.dtype)
         alpha = uniform() if self.forward == "shake" else half

@@ -3,9 +3,10 @@
 The record is written before training starts (status `running`) and after every epoch; it
 says `completed` only once the last epoch has been evaluated. A NaN/inf loss ends the run as
 `diverged` (with the step), any other error as `failed`, and either way the sweep moves on to
-the next row. A stop signal (SLURM's time limit or preemption, Ctrl-C: see `engine/preemption.py`)
-ends it as `interrupted` at a step boundary, with a checkpoint of that step; a killed process
-leaves `running` and its last epoch's checkpoint. The next start resumes from the checkpoint;
+the next row (with several processes, a failure on one process ends them all: see `fail`). A
+stop signal (SLURM's time limit or preemption, Ctrl-C: see `engine/preemption.py`) ends it as
+`interrupted` at a step boundary, with a checkpoint of that step; a killed process leaves
+`running` and its last epoch's checkpoint. The next start resumes from the checkpoint;
 a failed run is tried again. The record lists only epochs whose checkpoint was written, and a
 record that cannot be written (a full disk) makes the run count as failed. A process whose claim
 was taken over while it was suspended stops without writing anything (`claims.py`).
@@ -198,12 +199,12 @@ def run_job(cfg: DictConfig) -> RunRecord:
     fingerprint = dataset_fingerprint(cfg.data)
     run = run_id(cfg, fingerprint)
     path = record_path(cfg.results_dir, run)
-    existing = read_record(path) if path.exists() else None
+    dist = init_distributed(device.type)
+    existing = dist.decided_by_main(lambda: read_record(path) if path.exists() else None)
     if existing and existing["status"] in FINAL_STATUSES:
         log.info("skipping %s (%s): %s", run, cfg.exp.row or cfg.model.name, existing["status"])
         return existing
 
-    dist = init_distributed(device.type)
     if not dist.is_main:  # rank 0 speaks for the run; the others only warn
         logging.getLogger().setLevel(logging.WARNING)
     seed_everything(cfg.seed)
@@ -243,6 +244,23 @@ def run_job(cfg: DictConfig) -> RunRecord:
         except OSError as error:
             log.error("run %s ended %s, but its record %s cannot be written: %s", run, outcome["status"], path, error)
             record.update(status="failed", error=f"record not written: {error}")
+
+    def fail(error: str) -> None:
+        """Record that the run failed with `error`. With several processes the failing one may
+        not be rank 0, which alone writes otherwise: it writes the record itself, naming its rank,
+        and its caller raises the error again, so that the process exits and the launcher
+        (torchrun, SLURM) stops the others at once, rather than leaving them in a collective until
+        NCCL's watchdog fires. Rank 0, meeting the peer's failure (a collective that lost a
+        process), keeps the failed record found on disk: this attempt, rank 0 wrote only `running`."""
+        if dist.world_size == 1:
+            finish(status="failed", error=error)
+            return
+        on_disk = read_record(path) if dist.is_main and path.exists() else None
+        if on_disk and on_disk["status"] == "failed":
+            record.update(on_disk)
+            return
+        record.update(status="failed", error=f"{error} (process {dist.rank} of {dist.world_size})", updated_at=_now())
+        write_record(path, record)
 
     def on_epoch(history: list[dict]) -> None:
         metric_logger.log_epoch(history[-1])
@@ -287,7 +305,9 @@ def run_job(cfg: DictConfig) -> RunRecord:
     except torch.cuda.OutOfMemoryError:
         advice = out_of_memory_advice(cfg.trainer)
         log.error("run %s failed: %s", run, advice)
-        finish(status="failed", error=advice)
+        fail(advice)
+        if dist.world_size > 1:
+            raise  # this process exits, and the launcher stops the others: see fail()
     except Exception as error:
         if isinstance(error, OSError) and error.errno in FULL_OR_READ_ONLY:
             log.error(
@@ -298,7 +318,9 @@ def run_job(cfg: DictConfig) -> RunRecord:
             )
         else:
             log.exception("run %s failed", run)
-        finish(status="failed", error=f"{type(error).__name__}: {error}")
+        fail(f"{type(error).__name__}: {error}")
+        if dist.world_size > 1:
+            raise  # this process exits, and the launcher stops the others: see fail()
     finally:
         metric_logger.finish()
         if claim is not None:
