@@ -143,7 +143,7 @@ def probe_images_per_second(cfg: DictConfig, batch: int) -> tuple[float, str]:
     size = train_side(cfg)
     images = torch.randn(batch, 3, size, size, device=device).contiguous(memory_format=memory_format)
     labels = torch.randint(cfg.data.num_classes, (batch,), device=device)
-    dtype = autocast_dtype(cfg.trainer.amp, device)
+    dtype = autocast_dtype(cfg.trainer.amp, device, cfg.trainer.amp_dtype)
 
     def step() -> None:
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):

@@ -4,6 +4,7 @@ import pickle
 import subprocess
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from PIL import Image
 
 from senet_ablate.base.distributed import DistributedContext
 from senet_ablate.base.errors import ConfigError
-from senet_ablate.config import CONFIG_DIR, apply_row, compose_config
+from senet_ablate.config import CONFIG_DIR, apply_row, check_config, compose_config
 from senet_ablate.data import Loaders
 from senet_ablate.data.build import build_datasets, build_loaders
 from senet_ablate.engine.trainer import Trainer, autocast_dtype
@@ -374,6 +375,14 @@ def test_amp_uses_bf16_only_where_the_gpu_computes_it_natively(monkeypatch, nati
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: native or including_emulation)
     assert autocast_dtype(True, torch.device("cuda")) == expected
     assert autocast_dtype(False, torch.device("cuda")) is None and autocast_dtype(True, torch.device("cpu")) is None
+    assert autocast_dtype(True, torch.device("cuda"), "float16") == torch.float16  # trainer.amp_dtype forces it
+    assert autocast_dtype(True, torch.device("cuda"), "bfloat16") == torch.bfloat16
+    assert autocast_dtype(True, torch.device("cpu"), "float16") is None  # AMP stays CUDA-only
+
+
+def test_an_unknown_amp_dtype_is_one_line():
+    with pytest.raises(ConfigError, match="trainer.amp_dtype='half' is not allowed: choose one of auto, bfloat16"):
+        check_config(_cfg(Path("."), "trainer.amp_dtype=half"))
 
 
 def test_a_bf16_checkpoint_resumes_where_fp16_loss_scaling_is_chosen(tmp_path):

@@ -7,6 +7,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from senet_ablate.base.errors import ConfigError
 from senet_ablate.config.schema import (
+    AMP_DTYPES,
     CIFAR_CLASSES,
     COUNT_RELATIONS,
     COUNTED,
@@ -108,6 +109,7 @@ def _check_trainer(trainer: DictConfig) -> None:
     within("trainer.label_smoothing", trainer.label_smoothing, low=0, high=1)
     _check_recipe_parts(trainer)
     choice("trainer.device", trainer.device, DEVICES)
+    choice("trainer.amp_dtype", trainer.amp_dtype, AMP_DTYPES)
     if trainer.max_steps_per_epoch is not None:
         positive("trainer.max_steps_per_epoch", trainer.max_steps_per_epoch)
 

@@ -21,6 +21,7 @@ IMAGE_FOLDERS = ("imagenet", "imagefolder", "places365")  # datasets of image fi
 SCHEDULES = ("step", "multistep", "cosine", "plateau")
 DEVICES = ("auto", "cpu", "cuda")
 LOADERS = ("auto", "gpu", "dataloader", "dali")
+AMP_DTYPES = ("auto", "bfloat16", "float16")
 LOSSES = ("cross_entropy", "bce")
 INTERPOLATIONS = ("bilinear", "bicubic")
 PLACES_VARIANTS = ("challenge", "standard")
@@ -124,6 +125,7 @@ class TrainerConfig:
     interpolation: str = "bilinear"  # image folders: how crops and the evaluation resize are resampled (| bicubic)
     accumulate_steps: int = 1  # gradient accumulation: effective batch = batch_size * this
     amp: bool = True  # mixed precision on CUDA (bf16 where native, else fp16: autocast_dtype); off on CPU
+    amp_dtype: str = "auto"  # auto (as above) | bfloat16 | float16 (with a GradScaler, on any GPU)
     # NHWC activations, which the tensor cores' convolutions want; null: on where AMP runs (CUDA),
     # off in full precision (the CPU), decided by for_device before the run id is computed.
     channels_last: bool | None = None

@@ -79,15 +79,17 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def autocast_dtype(amp: bool, device: torch.device) -> torch.dtype | None:
+def autocast_dtype(amp: bool, device: torch.device, choice: str = "auto") -> torch.dtype | None:
     """The dtype a run with `trainer.amp=amp` computes in under autocast on `device`, or None for
     full precision: AMP is CUDA-only, bfloat16 where the GPU computes it natively (compute
     capability 8.0 on; no loss scaling needed), else float16 with a GradScaler. Emulated bf16
     (Turing and older, which `is_bf16_supported()` counts by default) would run without tensor
     cores. The one rule for the trainer, the planner's probe and scripts/benchmark.py, so that
-    they time what the trainer runs."""
+    they time what the trainer runs. `choice` (`trainer.amp_dtype`) other than auto names the dtype."""
     if not (amp and device.type == "cuda"):
         return None
+    if choice != "auto":
+        return getattr(torch, choice)
     native = torch.cuda.is_bf16_supported(including_emulation=False)  # the current device: the run's
     return torch.bfloat16 if native else torch.float16
 
@@ -128,7 +130,7 @@ class Trainer:
         self.model = model.to(device, memory_format=self.memory_format)
         self.optimizer = build_optimizer(self.model, self.recipe)
         self.scheduler = build_scheduler(self.optimizer, self.recipe)
-        self.amp_dtype = autocast_dtype(self.recipe.amp, device)
+        self.amp_dtype = autocast_dtype(self.recipe.amp, device, self.recipe.amp_dtype)
         self.use_amp = self.amp_dtype is not None
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.criterion = build_loss(self.recipe)
