@@ -26,7 +26,15 @@ from omegaconf import DictConfig
 from senet_ablate.base.atomic import FULL_OR_READ_ONLY, check_writable_dir
 from senet_ablate.base.cli import run_cli
 from senet_ablate.base.errors import ConfigError
-from senet_ablate.config import CONFIG_DIR, apply_row, check_config, compose_config, expand_user_paths, row_configs
+from senet_ablate.config import (
+    CONFIG_DIR,
+    apply_row,
+    check_config,
+    compose_config,
+    expand_user_paths,
+    name_experiment,
+    row_configs,
+)
 from senet_ablate.models.checks import check_model
 
 # running: claimed by another process. interrupted: the cluster asked the job to stop, so a sweep stops too.
@@ -114,6 +122,7 @@ def main(cfg: DictConfig) -> dict:
 
     try:
         cfg.exp.overrides = list(HydraConfig.get().overrides.task)
+        name_experiment(cfg, HydraConfig.get().runtime.choices)
         cfg = expand_user_paths(cfg)
         if cfg.exp.row is not None:
             cfg = apply_row(cfg, cfg.exp.row)

@@ -28,6 +28,12 @@ def test_defaults_are_the_papers_resnet50():
     )
 
 
+def test_an_experiment_is_named_by_its_file_and_a_different_name_is_refused():
+    assert compose_config(["+exp=gate_sweep"]).exp.name == "gate_sweep" and compose_config([]).exp.name is None
+    with pytest.raises(ConfigError, match="exp.name='gates' is not allowed: the experiment file's name .gate_sweep."):
+        compose_config(["+exp=gate_sweep", "exp.name=gates"])
+
+
 @pytest.mark.parametrize("exp", EXP_FILES)
 def test_every_exp_file_composes_with_rows_that_apply(exp):
     cfg = compose_config([f"+exp={exp}"])

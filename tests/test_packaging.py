@@ -18,7 +18,6 @@ defaults:
   - override /data: synthetic
 
 exp:
-  name: my_reduction_sweep
   table: reduction
   rows:
     - {label: "4", set: [se.reduction=4]}

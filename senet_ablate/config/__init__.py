@@ -11,6 +11,7 @@ from senet_ablate.config.compose import (
     config_dirs,
     expand_user_paths,
     for_device,
+    name_experiment,
     resolve_loader,
     row_configs,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "config_dirs",
     "expand_user_paths",
     "for_device",
+    "name_experiment",
     "register_configs",
     "resolve_loader",
     "row_configs",

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
+from senet_ablate.base.errors import ConfigError
 from senet_ablate.config.checks import choice
 from senet_ablate.config.schema import CIFAR_CLASSES, PRESET_GROUPS, register_configs
 
@@ -76,12 +77,25 @@ def compose_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
 
     register_configs()
     if GlobalHydra.instance().is_initialized():  # inside a running Hydra app
-        cfg = compose("config", overrides=list(overrides))
+        cfg = compose("config", overrides=list(overrides), return_hydra_config=True)
     else:
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-            cfg = compose("config", overrides=list(overrides))
+            cfg = compose("config", overrides=list(overrides), return_hydra_config=True)
+    name_experiment(cfg, cfg.hydra.runtime.choices)
+    with open_dict(cfg):
+        del cfg["hydra"]
     cfg.exp.overrides = list(overrides)
     return expand_user_paths(cfg)
+
+
+def name_experiment(cfg: DictConfig, choices: DictConfig) -> None:
+    """Set `exp.name` to the experiment file's name, as `+exp=<name>` chose it (Hydra's choices):
+    the file's name is its one declaration, never repeated inside it, and a different one set by
+    hand is refused rather than silently replaced."""
+    chosen = choices.get("exp")
+    if cfg.exp.name is not None and cfg.exp.name != chosen:
+        raise ConfigError("exp.name", cfg.exp.name, f"the experiment file's name ({chosen}) names it: remove exp.name")
+    cfg.exp.name = chosen
 
 
 def expand_user_paths(cfg: DictConfig) -> DictConfig:

@@ -173,7 +173,7 @@ class PaperClaim:
 
 @dataclass
 class ExpConfig:
-    name: str | None = None  # experiment file name, e.g. reduction_sweep
+    name: str | None = None  # the experiment file's name (reduction_sweep), set from `+exp=<name>`
     # The paper table this reproduces (a key of paper.yaml); any other name (`mbconv`) for an
     # experiment beyond the paper, whose report has no paper columns.
     table: str | None = None

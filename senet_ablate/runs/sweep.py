@@ -47,20 +47,21 @@ class SweepSummary(Callback):
         from senet_ablate.runs.listing import sweep_states
 
         task = list(config.hydra.overrides.task)
+        name = config.hydra.runtime.choices.exp  # the experiment file's name (config.exp.name is set per job)
         common = common_overrides(task)
         if config.hydra.searchpath:  # a user's config dir, where the experiment file may be
             common.append("hydra.searchpath=[" + ",".join(config.hydra.searchpath) + "]")
         default_seeds = [f"seed={config.hydra.sweeper.params.seed}"]  # conf/sweep/rows.yaml: 0
         seeds = swept_values(task, "seed") or swept_values(default_seeds, "seed")
         try:
-            states = sweep_states(config.exp.name, [int(s) for s in seeds], common, swept_values(task, "exp.row"))
+            states = sweep_states(name, [int(s) for s in seeds], common, swept_values(task, "exp.row"))
         except ConfigError as error:  # e.g. the dataset is not readable from the machine that submitted the jobs
             log.error("cannot list the sweep's runs here: %s; the table below still shows their records", error)
             states = None
         for state in states or []:
             log.info("%s", state.describe())
         try:
-            written = write_reports(config.results_dir, config.results_dir, exps=[config.exp.name], overrides=common)
+            written = write_reports(config.results_dir, config.results_dir, exps=[name], overrides=common)
             log.info("table: %s; run records: %s/runs", written[0], config.results_dir)
         except TablesFailed as failed:
             log.error("%s", failed)
