@@ -8,6 +8,7 @@ from omegaconf import DictConfig, OmegaConf
 from senet_ablate.base.errors import ConfigError
 from senet_ablate.config.schema import (
     AMP_DTYPES,
+    AUGMENTS,
     CIFAR_CLASSES,
     COUNT_RELATIONS,
     COUNTED,
@@ -72,6 +73,11 @@ def _check_data(data: DictConfig) -> None:
             positive(f"data.{key}", data[key])
         elif data[key] is not None:
             raise ConfigError(f"data.{key}", data[key], "only data=synthetic has a size to set; use null")
+    choice("data.augment", data.augment, AUGMENTS)
+    fixed = {**dict.fromkeys(CIFAR_CLASSES, "cifar"), "synthetic": "none"}  # datasets with one augmentation
+    if data.name in fixed and data.augment != fixed[data.name]:
+        allowed = f"data={data.name} is augmented as {fixed[data.name]} (image folders choose): use {fixed[data.name]}"
+        raise ConfigError("data.augment", data.augment, allowed)
     choice("data.loader", data.loader, LOADERS)
     if data.loader == "gpu" and data.name not in CIFAR_CLASSES:
         raise ConfigError("data.loader", "gpu", f"only {', '.join(CIFAR_CLASSES)} fit on the device: use dataloader")
@@ -80,6 +86,10 @@ def _check_data(data: DictConfig) -> None:
             raise ConfigError("data.loader", "dali", f"only image folders ({', '.join(IMAGE_FOLDERS)}): use auto")
         if data.skip_corrupt:
             raise ConfigError("data.skip_corrupt", True, "data.loader=dali cannot skip images: use dataloader")
+        if data.augment != "imagenet":
+            raise ConfigError(
+                "data.augment", data.augment, "data.loader=dali augments as imagenet only: use dataloader"
+            )
     if data.cutout and data.name not in CIFAR_CLASSES:
         raise ConfigError("data.cutout", data.cutout, f"only {', '.join(CIFAR_CLASSES)} have Cutout: use 0")
     within("data.cutout", data.cutout, low=0, high=data.image_size, high_open=False)
@@ -156,6 +166,11 @@ def _check_recipe_fits_data(cfg: DictConfig) -> None:
         raise ConfigError("trainer.randaugment", trainer.randaugment, "data.loader=dali has none: use null")
     if trainer.train_image_size is not None and data.name in CIFAR_CLASSES:
         choice("trainer.train_image_size", trainer.train_image_size, [None, 32])
+    if data.name in IMAGE_FOLDERS and data.augment == "cifar":  # CIFAR's protocol: one size, the whole image
+        for key in ("train_image_size", "eval_crop_pct"):
+            if trainer[key] is not None:
+                why = "data.augment=cifar trains and evaluates whole images at data.image_size: use null"
+                raise ConfigError(f"trainer.{key}", trainer[key], why)
 
 
 def check_config(cfg: DictConfig) -> None:

@@ -21,6 +21,10 @@ IMAGE_FOLDERS = ("imagenet", "imagefolder", "places365")  # datasets of image fi
 SCHEDULES = ("step", "multistep", "cosine", "plateau")
 DEVICES = ("auto", "cpu", "cuda")
 LOADERS = ("auto", "gpu", "dataloader", "dali")
+# Training augmentation of image folders: ImageNet's RandomResizedCrop and flip; CIFAR's 4 px pad,
+# random crop and flip (for small images); none. CIFAR's own loaders augment as `cifar`, and
+# generated data is not augmented.
+AUGMENTS = ("imagenet", "cifar", "none")
 AMP_DTYPES = ("auto", "bfloat16", "float16")
 LOSSES = ("cross_entropy", "bce")
 INTERPOLATIONS = ("bilinear", "bicubic")
@@ -87,6 +91,8 @@ class DataConfig:
     variant: str | None = None  # places365 only: challenge (8M images, the paper's) | standard (1.8M)
     small: bool = False  # places365 only: the 256x256 copies of the images instead of the originals
     skip_corrupt: bool = False  # image folders: skip (and count) unreadable images instead of failing
+    # Training augmentation (AUGMENTS): image folders choose; cifar10/100 are `cifar`, synthetic `none`.
+    augment: str = "imagenet"
     train_size: int | None = None  # synthetic only (refused otherwise): number of generated training images
     val_size: int | None = None  # synthetic only (refused otherwise): number of generated validation images
 

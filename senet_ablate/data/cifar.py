@@ -17,6 +17,7 @@ from torchvision.transforms import v2
 from senet_ablate.base.errors import ConfigError
 
 # Per-channel statistics of the CIFAR training sets.
+PAD = 4  # pixels of zero padding around each image before the random crop (He et al.'s CIFAR protocol)
 MEAN_STD = {
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
     "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
@@ -78,7 +79,7 @@ def cifar_datasets(name: str, root: str, download: bool) -> tuple[CifarArrays, C
     normalises them on the device with `MEAN_STD[name]`."""
     _, train_files, _, label_key, _ = _LAYOUT[name]
     files = batch_files(name, root, download)
-    train_transform = v2.Compose([v2.RandomCrop(32, padding=4), v2.RandomHorizontalFlip()])
+    train_transform = v2.Compose([v2.RandomCrop(32, padding=PAD), v2.RandomHorizontalFlip()])
     train = CifarArrays(*_read_batches(files[: len(train_files)], label_key), train_transform)
     test = CifarArrays(*_read_batches(files[len(train_files) :], label_key), v2.Identity())
     return train, test

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
-PAD = 4  # pixels of zero padding around each image before the 32x32 crop
+from senet_ablate.data.cifar import PAD
 
 
 def draw_crop_flip(count: int, pad: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:

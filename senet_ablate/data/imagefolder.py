@@ -31,6 +31,7 @@ from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extensi
 from torchvision.transforms import v2
 
 from senet_ablate.base.errors import ConfigError
+from senet_ablate.data.cifar import PAD as CIFAR_PAD
 
 log = logging.getLogger(__name__)
 IMAGENET_MEAN_STD = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
@@ -213,31 +214,47 @@ class Augmentation:
     eval_crop_pct: float | None = None  # None: 224 / 256
     randaugment: str | None = None  # timm's RandAugment config string
     interpolation: str = "bilinear"  # or bicubic
+    augment: str = "imagenet"  # data.augment: imagenet | cifar | none
 
     @classmethod
     def from_config(cls, cfg: DictConfig) -> "Augmentation":
         t = cfg.trainer
-        return cls(cfg.data.image_size, t.train_image_size, t.eval_crop_pct, t.randaugment, t.interpolation)
+        return cls(
+            cfg.data.image_size, t.train_image_size, t.eval_crop_pct, t.randaugment, t.interpolation, cfg.data.augment
+        )
 
 
 def train_eval_transforms(augmentation: Augmentation) -> tuple[v2.Compose, v2.Compose]:
-    """Train (RandomResizedCrop, flip[, timm's RandAugment]) and eval (resize the shorter side to
-    image_size / crop_pct, centre crop) transforms from a PIL image to a uint8 tensor; the loader
-    normalises on the device. RandAugment works on PIL images, as in timm's own pipeline."""
-    train_size = augmentation.train_image_size or augmentation.image_size
+    """Train and eval transforms from a PIL image to a uint8 tensor; the loader normalises on the
+    device. By `data.augment`:
+      imagenet  train: RandomResizedCrop, flip; eval: resize the shorter side to image_size /
+                crop_pct, centre crop (the paper's protocol);
+      cifar     train: the image at image_size (resized and centre-cropped if it is not), padded by
+                4 px with zeros, a random image_size crop, flip; eval: the whole image at image_size;
+      none      train: the eval transform of imagenet, nothing random.
+    timm's RandAugment, when asked, follows the crop; it works on PIL images, as in timm's pipeline."""
+    size = augmentation.image_size
+    train_size = augmentation.train_image_size or size
     resample = v2.InterpolationMode(augmentation.interpolation)
-    train = [v2.RandomResizedCrop(train_size, interpolation=resample, antialias=True), v2.RandomHorizontalFlip()]
+    crop_pct = augmentation.eval_crop_pct or 224 / 256
+    if augmentation.augment == "cifar":
+        whole = [v2.Resize(size, interpolation=resample, antialias=True), v2.CenterCrop(size)]
+        train, evaluation = [*whole, v2.RandomCrop(size, padding=CIFAR_PAD), v2.RandomHorizontalFlip()], whole
+    else:
+        resize = v2.Resize(round(size / crop_pct), interpolation=resample, antialias=True)
+        evaluation = [resize, v2.CenterCrop(size)]
+        train = (
+            [v2.RandomResizedCrop(train_size, interpolation=resample, antialias=True), v2.RandomHorizontalFlip()]
+            if augmentation.augment == "imagenet"
+            else list(evaluation)
+        )
     if augmentation.randaugment:
         from timm.data.auto_augment import rand_augment_transform
 
         mean = tuple(round(255 * channel) for channel in IMAGENET_MEAN_STD[0])
         hparams = {"translate_const": int(train_size * 0.45), "img_mean": mean}  # timm's create_transform's
         train.append(rand_augment_transform(augmentation.randaugment, hparams))
-    crop_pct = augmentation.eval_crop_pct or 224 / 256
-    size = augmentation.image_size
-    resize = v2.Resize(round(size / crop_pct), interpolation=resample, antialias=True)
-    evaluation = [resize, v2.CenterCrop(size), v2.PILToTensor()]
-    return v2.Compose([*train, v2.PILToTensor()]), v2.Compose(evaluation)
+    return v2.Compose([*train, v2.PILToTensor()]), v2.Compose([*evaluation, v2.PILToTensor()])
 
 
 def imagefolder_datasets(
