@@ -110,7 +110,7 @@ CPU_SIZES = Sizes(
     # no --amp: bf16 autocast on a CPU is many times slower, and the trainer uses none there
     benchmark=("--batch-size", "2", "--image-size", "32", "--channels-last", "--steps", "1", "--warmup", "1")
     + ("--repeats", "1")
-    + ("--cifar-batch", "8", "--folder-images", "4", "--folder-batch", "2")
+    + ("--cifar-batch", "8", "--cifar-images", "64", "--folder-images", "4", "--folder-batch", "2")
     + ("--projection-steps", "1", "--workers", "1"),
     # inductor compiles C++ for minutes on a CPU: the CUDA check is the one that matters
     compile_on_this_device=False,
