@@ -193,7 +193,7 @@ def test_wandb_groups_a_sweep_by_experiment_and_seeds_with_the_row_as_name_and_j
     from hydra.types import RunMode
     from omegaconf import OmegaConf, open_dict
 
-    from senet_ablate.config import CONFIG_DIR
+    from senet_ablate.config import CONFIG_DIR, name_experiment
     from senet_ablate.runs.loggers import WandbLogger
 
     calls = []
@@ -213,6 +213,7 @@ def test_wandb_groups_a_sweep_by_experiment_and_seeds_with_the_row_as_name_and_j
         job.hydra.mode = RunMode.MULTIRUN
         job.hydra.sweep.dir = str(sweep_dir)
     HydraConfig.instance().set_config(job)
+    name_experiment(job, job.hydra.runtime.choices)  # as the training CLI does before run_job
     with open_dict(job):
         del job["hydra"]  # a job's own config, as run_job gets it
     try:

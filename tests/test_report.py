@@ -136,7 +136,9 @@ def test_section_header_names_the_setting(reduction_report):
     assert runs.startswith(
         "- runs: 8 (1 stopped, 4 completed, 2 failed, 1 diverged); code: abc1234; last update: 2025-"
     )
-    assert differs.startswith("- differs from the experiment file's defaults in: `data.image_size=32`")
+    assert differs.startswith(
+        "- differs from the experiment file's defaults in: `data.augment=none`, `data.image_size=32`"
+    )
     assert paper.startswith(  # paper=always: shown, with every way the recipe differs from the paper's
         "- paper figures: table `reduction`, measured on imagenet with resnet50 (though this section differs in "
         "data.name=synthetic (paper: imagenet), model.name=resnet20 (paper: resnet50), data.image_size=32 (paper: 224)"
