@@ -5,7 +5,7 @@ import signal
 
 import pytest
 import torch
-from test_data import write_cifar
+from helpers import write_cifar
 from torchvision.transforms import v2
 
 from senet_ablate.config import compose_config, for_device

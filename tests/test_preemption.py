@@ -2,6 +2,7 @@ import os
 import signal
 
 import pytest
+from helpers import TINY
 
 from senet_ablate.config import compose_config
 from senet_ablate.engine.checkpoint import load_checkpoint
@@ -9,7 +10,6 @@ from senet_ablate.engine.preemption import StopSignals
 from senet_ablate.run import run_job
 from senet_ablate.store import runs_dir
 
-TINY = ["model=resnet20", "data=synthetic", "trainer=smoke", "trainer.device=cpu", "trainer.progress=false"]
 # 8 steps of 16 images per epoch, 2 epochs.
 SMALL = ["data.train_size=128", "data.val_size=32", "trainer.batch_size=16", "trainer.epochs=2"]
 RESULT_KEYS = ("train_loss", "train_top1_err", "val_loss", "top1_err", "top5_err", "val_images", "lr")

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 import torch
-from test_data import write_folder
+from helpers import write_folder
 from timm.loss import BinaryCrossEntropy
 from timm.optim import Lamb
 from torch import nn

@@ -1,14 +1,16 @@
 import json
 import logging
-import pickle
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 import torch
+from helpers import TINY, write_cifar
 from PIL import Image
+from torch import nn
 
+from senet_ablate.complexity import config_complexity, count_complexity
 from senet_ablate.config import CONFIG_DIR, apply_row, compose_config
 from senet_ablate.data import Loaders
 from senet_ablate.data.build import build_datasets
@@ -20,8 +22,31 @@ from senet_ablate.models.build import build_model
 from senet_ablate.run import run_job
 from senet_ablate.store import iter_records, record_path
 
-TINY = ["model=resnet20", "data=synthetic", "trainer=smoke", "trainer.device=cpu", "trainer.progress=false"]
 SMALL_DATA = ["data.train_size=128", "data.val_size=64", "trainer.batch_size=32"]
+
+
+def resnet20_se_multiply_adds() -> int:
+    """ResNet-20 with SE in every block, one 32 px image, counted by hand: He et al.'s ~41M."""
+
+    def conv3x3(size, c_in, c_out):  # multiply-adds of a 3x3 conv with a size x size output
+        return size * size * c_out * c_in * 9
+
+    total = conv3x3(32, 3, 16)  # the stem
+    for size, c_in, width in ((32, 16, 16), (16, 16, 32), (8, 32, 64)):  # three stages of 3 blocks
+        total += conv3x3(size, c_in, width) + 5 * conv3x3(size, width, width)  # (option A shortcuts: free)
+        total += 3 * 2 * width * (width // 16)  # each block's SE: two FCs on the pooled 1x1 map, r=16
+    return total + 64 * 10  # the classifier
+
+
+def test_complexity_is_the_multiply_adds_of_convs_and_linears_counted_by_hand():
+    tiny = nn.Sequential(
+        nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2)
+    )
+    counted = count_complexity(tiny, 8)  # the conv's output is 4 x 4
+    assert counted.gflops == pytest.approx((4 * 4 * 4 * 3 * 9 + 4 * 2) / 1e9)
+    assert counted.params_m == pytest.approx((4 * 3 * 9 + 4 + 4 * 2 + 2) / 1e6)
+    resnet20 = config_complexity(compose_config(TINY))
+    assert resnet20.gflops == pytest.approx(resnet20_se_multiply_adds() / 1e9)
 
 
 def _cfg(tmp_path, *overrides):
@@ -37,7 +62,8 @@ def test_synthetic_run_completes_and_records_everything(tmp_path):
     assert [m["epoch"] for m in record["epochs"]] == [1, 2]
     assert record["top1_err"] == record["epochs"][-1]["top1_err"]
     assert 0 <= record["top5_err"] <= record["top1_err"] <= 100
-    assert record["params_m"] == pytest.approx(0.272, abs=0.001) and record["gflops"] > 0
+    assert record["params_m"] == pytest.approx(0.272, abs=0.001)
+    assert record["gflops"] == pytest.approx(resnet20_se_multiply_adds() / 1e9)
     assert record["images_per_s"] > 0 and record["wall_time_s"] > 0
     assert {"torch", "torchvision", "cuda", "device", "code_version"} <= set(record["env"])
     assert (tmp_path / "runs" / record["run_id"] / "checkpoint.pt").exists()
@@ -136,22 +162,8 @@ def test_completed_runs_are_skipped(tmp_path, monkeypatch):
     assert run_job(cfg) == first
 
 
-def _write_cifar(
-    root,
-    name="cifar-10-batches-py",
-    files=("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"),
-):
-    rng = np.random.default_rng(0)
-    folder = root / name
-    folder.mkdir(parents=True)
-    for file_name in files:
-        batch = {b"data": rng.integers(0, 256, (20, 3072), dtype=np.uint8), b"labels": list(rng.integers(0, 10, 20))}
-        with open(folder / file_name, "wb") as handle:
-            pickle.dump(batch, handle)
-
-
 def test_cifar_batches_written_by_the_test_load_and_train(tmp_path):
-    _write_cifar(tmp_path / "cifar")
+    write_cifar(tmp_path / "cifar")
     cfg = compose_config(
         [
             *TINY,
@@ -221,7 +233,7 @@ def test_every_row_of_every_exp_file_builds_and_its_first_and_last_train_a_step(
     all rows here (tens of ResNet-50s) would only repeat them."""
     on_cifar = compose_config([f"+exp={exp}"]).data.name == "cifar10"
     if on_cifar:
-        _write_cifar(tmp_path / "cifar")
+        write_cifar(tmp_path / "cifar")
     generated = ["data=synthetic", "data.train_size=8", "data.val_size=4"]
     data = [f"data.root={tmp_path / 'cifar'}"] if on_cifar else generated
     cfg = compose_config(
