@@ -43,6 +43,7 @@ def test_a_stale_heartbeat_is_taken_over(tmp_path, monkeypatch):
     assert claim_run(tmp_path, "def")["host"] == "node-7"  # fresh on another host: honoured
 
 
+@pytest.mark.slow  # starts a process (for a pid that is gone)
 def test_a_claim_whose_process_is_gone_on_this_host_is_taken_over(tmp_path):
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     _foreign_claim(tmp_path, "abc", host=socket.gethostname(), pid=int(finished.stdout))
@@ -63,6 +64,7 @@ def test_a_run_claimed_elsewhere_is_not_trained_here(tmp_path, monkeypatch):
     assert record["status"] == "running" and not list(iter_records(tmp_path))
 
 
+@pytest.mark.slow  # trains a run
 def test_a_finished_run_releases_its_claim(tmp_path):
     record = run_job(compose_config([*RUN, f"results_dir={tmp_path}"]))
     assert record["status"] == "completed"

@@ -35,6 +35,7 @@ def _cli(*args, env=None, timeout=600):
     )
 
 
+@pytest.mark.slow  # starts the CLI
 def test_the_slurm_preset_submits_one_task_per_gpu_with_the_warning_signal(tmp_path):
     """sbatch is replaced by a script that keeps what it is given and refuses, so nothing runs
     (and srun by one that does nothing: submitit looks for it to tell it is on a cluster)."""
@@ -146,6 +147,7 @@ def test_the_warning_signal_requeues_a_submitit_job_which_resumes_mid_epoch(tmp_
     assert "resumed from" in logs and "at step" in logs, logs[-3000:]
 
 
+@pytest.mark.slow  # trains a run
 def test_sweep_state_comes_from_records_and_claims_alone(tmp_path):
     overrides = [*RUN, f"results_dir={tmp_path}"]
     gate_sweep = compose_config(["+exp=gate_sweep", *overrides])

@@ -250,6 +250,7 @@ def test_missing_datasets_name_data_root(tmp_path):
         dataset_fingerprint(cifar_data(tmp_path))
 
 
+@pytest.mark.slow  # trains a run
 def test_two_datasets_of_one_config_are_two_runs(tmp_path):
     """The issue's case: the second folder was 'skipped' as the first one's completed run."""
     common = [
@@ -307,6 +308,7 @@ def test_an_unreadable_image_is_named(tmp_path, name):
         train[index]
 
 
+@pytest.mark.slow  # starts a loader worker process
 def test_an_unreadable_image_is_named_from_a_loader_worker(tmp_path):
     root = write_folder(tmp_path / "images")
     (broken,) = [path for path in break_images(root) if path.parts[-3] == "val"]
@@ -392,6 +394,7 @@ def test_floating_point_images_are_refused_and_can_be_skipped(tmp_path):
     assert CheckedImages([(str(path), 0)], transform=None, skip_corrupt=True)[0] is None
 
 
+@pytest.mark.slow  # trains a run
 def test_skipped_images_are_counted_in_the_record_and_a_failure_names_the_file(tmp_path):
     root = write_folder(tmp_path / "images", per_class=8)
     broken = break_images(root)
@@ -413,6 +416,7 @@ def test_skipped_images_are_counted_in_the_record_and_a_failure_names_the_file(t
     assert skipped["skipped_images"] == skipped["epochs"][0]["skipped_images"] == 3
 
 
+@pytest.mark.slow  # trains a run
 def test_worker_count_changes_no_result(tmp_path):
     """`data.num_workers` is outside the run id: augmentations are seeded per image, not per worker."""
     root = write_cifar(tmp_path / "cifar", images=40)
@@ -487,6 +491,7 @@ def test_a_split_with_no_readable_image_is_a_named_error(tmp_path, split):
     )
 
 
+@pytest.mark.slow  # trains a run
 def test_a_run_with_no_readable_image_fails_with_one_log_line(tmp_path, caplog):
     root = write_folder(tmp_path / "images")
     unreadable_split(root, "train")

@@ -139,6 +139,7 @@ def shake_tiny():
     del MODELS["shake_tiny"]
 
 
+@pytest.mark.slow  # trains a run
 def test_a_shaken_run_with_cutout_is_deterministic_and_resumes_exactly(
     shake_tiny, tmp_path, monkeypatch, signal_at_heartbeat
 ):

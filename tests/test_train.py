@@ -53,6 +53,7 @@ def _cfg(tmp_path, *overrides):
     return compose_config([*TINY, *SMALL_DATA, f"results_dir={tmp_path}", *overrides])
 
 
+@pytest.mark.slow  # trains a run
 def test_synthetic_run_completes_and_records_everything(tmp_path):
     cfg = _cfg(tmp_path, "trainer.epochs=2")
     record = run_job(cfg)
@@ -73,6 +74,7 @@ def test_synthetic_run_completes_and_records_everything(tmp_path):
     assert np.array_equal(kept["label"], build_datasets(cfg)[1].tensors[1].numpy())  # the validation set's order
 
 
+@pytest.mark.slow  # trains a run
 def test_same_seed_same_record_on_cpu(tmp_path):
     first = run_job(_cfg(tmp_path / "a", "trainer.epochs=1"))
     second = run_job(_cfg(tmp_path / "b", "trainer.epochs=1"))
@@ -80,11 +82,13 @@ def test_same_seed_same_record_on_cpu(tmp_path):
     assert first["top1_err"] == second["top1_err"]
 
 
+@pytest.mark.slow  # trains a run
 def test_synthetic_data_is_learnable(tmp_path):
     record = run_job(_cfg(tmp_path, "data.train_size=512", "trainer.epochs=5"))
     assert record["top1_err"] < 60  # chance is 90%; seeds 0..2 end at 12-19% (BN statistics need ~4 epochs)
 
 
+@pytest.mark.slow  # trains a run
 def test_resume_after_interruption_ends_like_an_uninterrupted_run(tmp_path, monkeypatch):
     uninterrupted = run_job(_cfg(tmp_path / "whole", "trainer.epochs=3"))
 
@@ -108,6 +112,7 @@ def test_resume_after_interruption_ends_like_an_uninterrupted_run(tmp_path, monk
     assert (resumed["top1_err"], resumed["top5_err"]) == (uninterrupted["top1_err"], uninterrupted["top5_err"])
 
 
+@pytest.mark.slow  # trains a run
 def test_nan_loss_ends_the_run_as_diverged(tmp_path):
     record = run_job(_cfg(tmp_path, "trainer.lr=1e30", "trainer.epochs=2"))
     assert record["status"] == "diverged"
@@ -116,6 +121,7 @@ def test_nan_loss_ends_the_run_as_diverged(tmp_path):
 
 
 @pytest.mark.parametrize("sync_every", [1, 10])  # 1: the CPU; 10: a GPU, where the host looks every 10 steps
+@pytest.mark.slow  # trains a run
 def test_divergence_is_recorded_at_the_step_it_happens(tmp_path, monkeypatch, sync_every):
     calls = []
 
@@ -142,6 +148,7 @@ def _with_sync_every(sync_every):
     return init
 
 
+@pytest.mark.slow  # trains a run
 def test_cuda_out_of_memory_says_what_to_type(tmp_path, monkeypatch):
     def out_of_memory(self, epoch, partial):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
@@ -155,6 +162,7 @@ def test_cuda_out_of_memory_says_what_to_type(tmp_path, monkeypatch):
     )
 
 
+@pytest.mark.slow  # trains a run
 def test_completed_runs_are_skipped(tmp_path, monkeypatch):
     cfg = _cfg(tmp_path, "trainer.epochs=1")
     first = run_job(cfg)
@@ -162,6 +170,7 @@ def test_completed_runs_are_skipped(tmp_path, monkeypatch):
     assert run_job(cfg) == first
 
 
+@pytest.mark.slow  # trains a run
 def test_cifar_batches_written_by_the_test_load_and_train(tmp_path):
     write_cifar(tmp_path / "cifar")
     cfg = compose_config(
@@ -187,6 +196,7 @@ def test_missing_cifar_says_what_to_pass(tmp_path):
     assert not list(iter_records(tmp_path))  # nothing recorded for a run that never started
 
 
+@pytest.mark.slow  # trains a run
 def test_image_folders_written_by_the_test_load_and_train(tmp_path, caplog):
     rng = np.random.default_rng(0)
     for split, count in (("train", 8), ("val", 4)):
@@ -271,6 +281,7 @@ def _cli(*args, cwd=None):
     )
 
 
+@pytest.mark.slow  # starts the CLI
 def test_cli_bad_value_is_one_line_exit_2(tmp_path):
     result = _cli("se.gate=softmax", f"results_dir={tmp_path}")
     assert result.returncode == 2

@@ -27,6 +27,7 @@ RUN = [*TINY, "trainer=imagenet_paper", "trainer.epochs=1"]
 SMALL_DATA = ["data.train_size=64", "data.val_size=32"]
 
 
+@pytest.mark.slow  # trains a run
 def test_typed_lr_under_the_default_preset_is_the_lr_used_and_recorded(tmp_path, caplog):
     """The issue's command: the default preset (0.6 per 1024 images) must not rescale a typed lr."""
     cfg = compose_config([*RUN, *SMALL_DATA, "trainer.batch_size=64", "trainer.lr=0.1", f"results_dir={tmp_path}"])
@@ -43,6 +44,7 @@ def test_typed_lr_under_the_default_preset_is_the_lr_used_and_recorded(tmp_path,
     assert "device  cpu; AMP off, channels_last off, compile off" in block
 
 
+@pytest.mark.slow  # trains a run
 def test_changing_the_batch_alone_follows_the_presets_rule(tmp_path):
     record = run_job(compose_config([*RUN, *SMALL_DATA, "trainer.batch_size=32", f"results_dir={tmp_path}"]))
     assert record["lr"] == pytest.approx(0.6 * 32 / 1024) and record["effective_batch"] == 32
@@ -111,6 +113,7 @@ def test_the_run_id_ignores_what_cannot_change_a_result_and_sees_every_other_key
     assert checked > 50  # seed, model.*, data.*, trainer.*, se.*, ...
 
 
+@pytest.mark.slow  # trains a run
 def test_auto_device_and_its_resolution_are_one_run(tmp_path):
     auto = run_job(compose_config([*RUN, *SMALL_DATA, "trainer.device=auto", f"results_dir={tmp_path}"]))
     assert auto["config"]["trainer"]["device"] == "cpu"
@@ -194,6 +197,7 @@ def _write_records(directory: str, writer: int, count: int) -> None:
         write_record(record_path(directory, own["run_id"]), own)
 
 
+@pytest.mark.slow  # starts writer processes
 def test_concurrent_writers_into_one_results_dir_lose_nothing(tmp_path):
     context = multiprocessing.get_context("spawn")
     writers = [context.Process(target=_write_records, args=(str(tmp_path), w, 200)) for w in range(2)]
@@ -216,6 +220,7 @@ def _cli(*args):
     "overrides,status,exit_status",
     [([], "completed", 0), (["trainer.lr=1e30"], "diverged", 3)],
 )
+@pytest.mark.slow  # starts the CLI
 def test_exit_status_says_what_happened_and_logs_have_no_carriage_returns(tmp_path, overrides, status, exit_status):
     args = [*RUN, *SMALL_DATA, "trainer.batch_size=32", "trainer.progress=true", f"results_dir={tmp_path}", *overrides]
     result = _cli(*args)
@@ -227,6 +232,7 @@ def test_exit_status_says_what_happened_and_logs_have_no_carriage_returns(tmp_pa
         assert "step 2/2 (100%)" in result.stdout
 
 
+@pytest.mark.slow  # starts the CLI
 def test_cli_refusals_write_nothing_and_touch_no_earlier_record(tmp_path):
     earlier = new_record(run_id="earlier", status="completed", config={}, seed=0, top1_err=50.0, env={})
     write_record(record_path(tmp_path, "earlier"), earlier)
