@@ -1,3 +1,4 @@
+import multiprocessing.process
 import os
 import shutil
 import subprocess
@@ -6,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from senet_ablate.engine.trainer import Trainer
 from senet_ablate.records.claims import Claim
 
 # Under pytest-xdist (`make test`: one worker per CPU) every worker, and every process a test
@@ -25,6 +27,66 @@ def _deterministic():
 def _private_cache(tmp_path_factory, monkeypatch):
     """Dataset fingerprints are cached per user; tests (and the CLIs they start) keep theirs apart."""
     monkeypatch.setenv("SENET_ABLATE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
+# The slow rule. `pytest -m 'not slow'` is the inner loop: it must skip every test that trains or
+# starts a process. So, in a test not marked slow, these raise (and the test fails at teardown
+# even where the code under test swallowed the error, or raised it in another thread):
+#   - Trainer.fit: a run, through run_job, the CLI in this process or a Trainer (run_job itself
+#     cannot be guarded: each test file holds its own reference to it, and a run_job that refuses
+#     a config or skips a completed run trains nothing);
+#   - subprocess.Popen (so subprocess.run, check_output and os.popen too), os.fork, os.system,
+#     os.posix_spawn(p): a process (run_job's `git describe` for the record among them, so an
+#     in-process run is refused before it reaches Trainer.fit);
+#   - multiprocessing's Process.start, which covers torch.multiprocessing and DataLoader workers
+#     (data.num_workers > 0): a worker is a process (forked here, spawned elsewhere), and the tests
+#     that need one are about processes (their signals, their seeds), not about the inner loop.
+# The error is a BaseException, as pytest.fail's is, so run_job's `except Exception` (which
+# records a failed run) does not hide it. Checked per test in the process that runs it, so
+# the rule holds under pytest-xdist as in one process.
+SLOW_ONLY = "this test {what}: mark it @pytest.mark.slow (`pytest -m 'not slow'` is the inner loop)"
+
+
+class StartsSlowWork(BaseException):
+    """Raised where a test not marked slow trains or starts a process."""
+
+
+def _refuse(found: list[str], what):
+    """A stand-in that records and raises; `what(*args)` (or the string `what`) says what was tried."""
+
+    def refused(*args, **kwargs):
+        found.append(what(*args) if callable(what) else what)
+        raise StartsSlowWork(SLOW_ONLY.format(what=found[-1]))
+
+    return refused
+
+
+def _command(popen, args, *rest) -> str:
+    program = args if isinstance(args, str | bytes | os.PathLike) else " ".join(map(str, args[:3]))
+    return f"starts a process (subprocess: {program})"
+
+
+def _process(process) -> str:
+    target = getattr(process, "_target", None)
+    if getattr(target, "__module__", "").startswith("torch.utils.data"):
+        return "starts a process (a DataLoader worker: data.num_workers > 0)"
+    return f"starts a process (multiprocessing: {getattr(target, '__qualname__', process.name)})"
+
+
+@pytest.fixture(autouse=True)
+def _slow_rule(request, monkeypatch):
+    if request.node.get_closest_marker("slow"):
+        yield
+        return
+    found: list[str] = []
+    monkeypatch.setattr(Trainer, "fit", _refuse(found, "trains (Trainer.fit)"))
+    monkeypatch.setattr(subprocess.Popen, "_execute_child", _refuse(found, _command))
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", _refuse(found, _process))
+    for name in ("fork", "system", "posix_spawn", "posix_spawnp"):
+        monkeypatch.setattr(os, name, _refuse(found, f"starts a process (os.{name})"))
+    yield
+    if found:
+        pytest.fail(SLOW_ONLY.format(what="; ".join(dict.fromkeys(found))), pytrace=False)
 
 
 @pytest.fixture

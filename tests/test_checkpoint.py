@@ -198,6 +198,7 @@ def _newest_missing(directory: Path) -> Path:  # as a save killed between its re
     [(_saved_twice, 3), (_one_good, 3), (_newest_damaged, 2), (_newest_missing, 2)],
     ids=["two-good", "one-good", "newest-damaged", "newest-missing"],
 )
+@pytest.mark.slow  # forks a process to kill
 def test_a_kill_at_any_step_of_a_save_leaves_a_good_checkpoint(tmp_path, caplog, setup, operations):
     """Killed: the checkpoint the run resumed from still loads. Finished: it is kept as the previous one."""
     for step in itertools.count(1):

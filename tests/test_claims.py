@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+from helpers import SMALL, TINY
 
 from senet_ablate.config import compose_config
 from senet_ablate.engine.trainer import Trainer
@@ -15,17 +16,7 @@ from senet_ablate.records.claims import Claim, claim_path, claim_run, read_claim
 from senet_ablate.records.store import iter_records
 from senet_ablate.runs.run import run_job
 
-TINY = [
-    "model=resnet20",
-    "data=synthetic",
-    "data.train_size=64",
-    "data.val_size=32",
-    "trainer=smoke",
-    "trainer.epochs=1",
-    "trainer.batch_size=32",
-    "trainer.device=cpu",
-    "trainer.progress=false",
-]
+RUN = [*TINY, *SMALL, "trainer.epochs=1"]
 
 
 def _foreign_claim(tmp_path, run, **holder):
@@ -52,6 +43,7 @@ def test_a_stale_heartbeat_is_taken_over(tmp_path, monkeypatch):
     assert claim_run(tmp_path, "def")["host"] == "node-7"  # fresh on another host: honoured
 
 
+@pytest.mark.slow  # starts a process (for a pid that is gone)
 def test_a_claim_whose_process_is_gone_on_this_host_is_taken_over(tmp_path):
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     _foreign_claim(tmp_path, "abc", host=socket.gethostname(), pid=int(finished.stdout))
@@ -59,7 +51,7 @@ def test_a_claim_whose_process_is_gone_on_this_host_is_taken_over(tmp_path):
 
 
 def test_a_run_claimed_elsewhere_is_not_trained_here(tmp_path, monkeypatch):
-    cfg = compose_config([*TINY, f"results_dir={tmp_path}"])
+    cfg = compose_config([*RUN, f"results_dir={tmp_path}"])
     monkeypatch.setattr(Trainer, "fit", lambda *a, **k: pytest.fail("trained a run another process holds"))
     real_claim_run = claim_run
 
@@ -72,14 +64,15 @@ def test_a_run_claimed_elsewhere_is_not_trained_here(tmp_path, monkeypatch):
     assert record["status"] == "running" and not list(iter_records(tmp_path))
 
 
+@pytest.mark.slow  # trains a run
 def test_a_finished_run_releases_its_claim(tmp_path):
-    record = run_job(compose_config([*TINY, f"results_dir={tmp_path}"]))
+    record = run_job(compose_config([*RUN, f"results_dir={tmp_path}"]))
     assert record["status"] == "completed"
     assert not claim_path(tmp_path / "runs", record["run_id"]).exists()
 
 
 def _sweep(results):
-    args = ["+exp=reduction_sweep", *TINY, f"results_dir={results}"]
+    args = ["+exp=reduction_sweep", *RUN, f"results_dir={results}"]
     return subprocess.Popen(
         [sys.executable, "-m", "senet_ablate", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -153,7 +146,7 @@ def test_a_claim_taken_over_is_neither_refreshed_nor_released_by_its_old_holder(
 def test_a_run_whose_claim_was_taken_over_while_suspended_stops_without_writing(tmp_path, monkeypatch):
     """Ctrl-Z for longer than the stale limit, then `fg`: another start has taken the run over
     meanwhile. The old process must not write its checkpoint or record over the new holder's."""
-    cfg = compose_config([*TINY, "trainer.epochs=2", "data.train_size=128", f"results_dir={tmp_path}"])
+    cfg = compose_config([*RUN, "trainer.epochs=2", "data.train_size=128", f"results_dir={tmp_path}"])
     beats = []
 
     def taken_over_at_the_third_beat(self):

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import SMALL, TINY
 
 from senet_ablate.config import apply_row, compose_config
 from senet_ablate.records.claims import claim_path
@@ -20,18 +21,7 @@ from senet_ablate.report import write_reports
 from senet_ablate.runs.listing import run_state, sweep_states
 from senet_ablate.runs.run import run_job
 
-TINY = [
-    "model=resnet20",
-    "data=synthetic",
-    "data.train_size=64",
-    "data.val_size=32",
-    "data.num_workers=0",
-    "trainer=smoke",
-    "trainer.epochs=1",
-    "trainer.batch_size=32",
-    "trainer.device=cpu",
-    "trainer.progress=false",
-]
+RUN = [*TINY, *SMALL, "data.num_workers=0", "trainer.epochs=1"]
 GATE_ROWS = ["ReLU", "Tanh", "Sigmoid", "ResNet-50"]
 
 
@@ -45,6 +35,7 @@ def _cli(*args, env=None, timeout=600):
     )
 
 
+@pytest.mark.slow  # starts the CLI
 def test_the_slurm_preset_submits_one_task_per_gpu_with_the_warning_signal(tmp_path):
     """sbatch is replaced by a script that keeps what it is given and refuses, so nothing runs
     (and srun by one that does nothing: submitit looks for it to tell it is on a cluster)."""
@@ -59,7 +50,7 @@ def test_the_slurm_preset_submits_one_task_per_gpu_with_the_warning_signal(tmp_p
         (bin_dir / name).chmod(0o755)
     result = _cli(
         "+exp=gate_sweep",
-        *TINY,
+        *RUN,
         f"results_dir={tmp_path}/results",
         "hydra/launcher=slurm",
         "hydra.launcher.partition=gpu",
@@ -90,7 +81,7 @@ def test_the_slurm_preset_submits_one_task_per_gpu_with_the_warning_signal(tmp_p
 @pytest.mark.slow
 def test_a_submitit_local_sweep_completes_every_row_and_its_summary_and_table_list_them(tmp_path):
     results = tmp_path / "results"
-    result = _cli("+exp=gate_sweep", *TINY, f"results_dir={results}", "hydra/launcher=submitit_local")
+    result = _cli("+exp=gate_sweep", *RUN, f"results_dir={results}", "hydra/launcher=submitit_local")
     assert result.returncode == 0, result.stderr[-3000:]
     records = list(iter_records(results))
     assert sorted(r["label"] for r in records) == sorted(GATE_ROWS)
@@ -132,7 +123,7 @@ def test_the_warning_signal_requeues_a_submitit_job_which_resumes_mid_epoch(tmp_
     args = [
         "+exp=gate_sweep",
         "exp.row=ReLU",
-        *TINY,
+        *RUN,
         "data.train_size=3200",  # 100 steps: the signal lands mid-epoch
         f"results_dir={results}",
         "hydra/launcher=submitit_local",
@@ -156,8 +147,9 @@ def test_the_warning_signal_requeues_a_submitit_job_which_resumes_mid_epoch(tmp_
     assert "resumed from" in logs and "at step" in logs, logs[-3000:]
 
 
+@pytest.mark.slow  # trains a run
 def test_sweep_state_comes_from_records_and_claims_alone(tmp_path):
-    overrides = [*TINY, f"results_dir={tmp_path}"]
+    overrides = [*RUN, f"results_dir={tmp_path}"]
     gate_sweep = compose_config(["+exp=gate_sweep", *overrides])
     done = run_job(apply_row(gate_sweep, "ReLU"))
     assert done["status"] == "completed"
@@ -177,7 +169,7 @@ def test_sweep_state_comes_from_records_and_claims_alone(tmp_path):
     assert re.search(r"on gpu-node-12 pid 4242, heartbeat 4\d s ago", states["Tanh"].describe())
     assert [s.label for s in sweep_states("gate_sweep", [0, 1], overrides, rows=["Tanh"])] == ["Tanh", "Tanh"]
 
-    report = write_reports(tmp_path, tmp_path, exps=["gate_sweep"], overrides=TINY)[0].read_text()
+    report = write_reports(tmp_path, tmp_path, exps=["gate_sweep"], overrides=RUN)[0].read_text()
     assert "gpu-node-12" in report and "running" in report
 
     claim_path(runs_dir(tmp_path), tanh_state.run_id).unlink()  # the node died without a word

@@ -108,6 +108,7 @@ def _cli(*args):
     return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow  # starts the CLI
 def test_complexity_cli_json_lists_every_row():
     result = _cli("senet_ablate.complexity", "+exp=reduction_sweep", "format=json")
     assert result.returncode == 0, result.stderr
@@ -116,6 +117,7 @@ def test_complexity_cli_json_lists_every_row():
     assert {"label", "params_m", "gflops"} <= set(rows[0])
 
 
+@pytest.mark.slow  # starts the CLI
 def test_complexity_cli_markdown_single_row():
     result = _cli("senet_ablate.complexity", "model=resnet20", "data=cifar10")
     assert result.returncode == 0, result.stderr
@@ -134,6 +136,7 @@ def test_complexity_cli_markdown_single_row():
         (["format=xml"], "error: format='xml' is not allowed: choose one of markdown, json"),
     ],
 )
+@pytest.mark.slow  # starts the CLI
 def test_cli_errors_are_one_line_with_exit_code_2(args, expected):
     result = _cli("senet_ablate.complexity", *args)
     assert result.returncode == 2
@@ -141,6 +144,7 @@ def test_cli_errors_are_one_line_with_exit_code_2(args, expected):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # starts the CLI
 def test_hydra_type_errors_are_one_line_too():
     result = _cli("senet_ablate.complexity", "se.reduction=abc")
     assert result.returncode == 2

@@ -4,7 +4,7 @@ any number of processes, an exact resume, and the config checks."""
 
 import pytest
 import torch
-from test_data import write_cifar
+from helpers import write_cifar
 
 from senet_ablate.base.distributed import DistributedContext
 from senet_ablate.base.errors import ConfigError

@@ -104,6 +104,7 @@ def test_dali_repeats_resumes_mid_epoch_and_shards_like_one_process(tmp_path):
 
 
 @needs_dali
+@pytest.mark.slow  # trains a run
 def test_a_dali_run_trains_and_records_its_loader(tmp_path):
     root = write_smooth_folder(tmp_path / "images")
     overrides = ["model=resnet20", "trainer=smoke", "trainer.epochs=1", "trainer.progress=false"]

@@ -7,7 +7,6 @@ test, so no test reads a fingerprint cached by another (or by the user)."""
 import io
 import logging
 import os
-import pickle
 import re
 import shutil
 import unicodedata
@@ -15,6 +14,7 @@ import unicodedata
 import numpy as np
 import pytest
 import torch
+from helpers import TINY, write_cifar, write_folder
 from PIL import Image
 from torch.utils.data import DataLoader
 
@@ -37,39 +37,13 @@ from senet_ablate.models.build import build_model
 from senet_ablate.records.store import run_id
 from senet_ablate.runs.run import run_job
 
-TINY = ["model=resnet20", "trainer=smoke", "trainer.device=cpu", "trainer.progress=false", "trainer.epochs=1"]
-
-
-def write_folder(root, seed=0, per_class=4, classes=("cat", "dog"), suffix="png"):
-    """Random images; as BMPs, every file has the same size whatever its pixels."""
-    rng = np.random.default_rng(seed)
-    for split in ("train", "val"):
-        for label in classes:
-            folder = root / split / label
-            folder.mkdir(parents=True, exist_ok=True)
-            for index in range(per_class):
-                Image.fromarray(rng.integers(0, 256, (36, 40, 3), dtype=np.uint8)).save(folder / f"{index}.{suffix}")
-    return root
+RUN = [*TINY, "trainer.epochs=1"]  # and a dataset: each test adds data=imagefolder or data=cifar10
 
 
 def forget_fingerprints():
     """Drop the in-process memo, as a new process starts: the per-file hash cache is what is left."""
     fingerprint_module._folder_listed.cache_clear()
     fingerprint_module._places_listed.cache_clear()
-
-
-def write_cifar(root, seed=0, images=20):
-    rng = np.random.default_rng(seed)
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        batch = {
-            b"data": rng.integers(0, 256, (images, 3072), dtype=np.uint8),
-            b"labels": list(rng.integers(0, 10, images)),
-        }
-        with open(folder / name, "wb") as handle:
-            pickle.dump(batch, handle)
-    return root
 
 
 def folder_data(root, *extra):
@@ -137,7 +111,7 @@ def test_same_names_and_sizes_with_other_pixels_are_other_data_and_other_runs(tm
     prints = [dataset_fingerprint(folder_data(root)) for root in (first, second)]
     assert prints[0] != prints[1]
     cfgs = [
-        compose_config([*TINY, "data=imagefolder", f"data.root={root}", "data.num_classes=2"])
+        compose_config([*RUN, "data=imagefolder", f"data.root={root}", "data.num_classes=2"])
         for root in (first, second)
     ]
     assert run_id(cfgs[0], prints[0]) != run_id(cfgs[1], prints[1])
@@ -276,10 +250,11 @@ def test_missing_datasets_name_data_root(tmp_path):
         dataset_fingerprint(cifar_data(tmp_path))
 
 
+@pytest.mark.slow  # trains a run
 def test_two_datasets_of_one_config_are_two_runs(tmp_path):
     """The issue's case: the second folder was 'skipped' as the first one's completed run."""
     common = [
-        *TINY,
+        *RUN,
         "data=imagefolder",
         "data.num_classes=2",
         "data.image_size=32",
@@ -333,6 +308,7 @@ def test_an_unreadable_image_is_named(tmp_path, name):
         train[index]
 
 
+@pytest.mark.slow  # starts a loader worker process
 def test_an_unreadable_image_is_named_from_a_loader_worker(tmp_path):
     root = write_folder(tmp_path / "images")
     (broken,) = [path for path in break_images(root) if path.parts[-3] == "val"]
@@ -418,11 +394,12 @@ def test_floating_point_images_are_refused_and_can_be_skipped(tmp_path):
     assert CheckedImages([(str(path), 0)], transform=None, skip_corrupt=True)[0] is None
 
 
+@pytest.mark.slow  # trains a run
 def test_skipped_images_are_counted_in_the_record_and_a_failure_names_the_file(tmp_path):
     root = write_folder(tmp_path / "images", per_class=8)
     broken = break_images(root)
     common = [
-        *TINY,
+        *RUN,
         "data=imagefolder",
         f"data.root={root}",
         "data.num_classes=2",
@@ -439,6 +416,7 @@ def test_skipped_images_are_counted_in_the_record_and_a_failure_names_the_file(t
     assert skipped["skipped_images"] == skipped["epochs"][0]["skipped_images"] == 3
 
 
+@pytest.mark.slow  # trains a run
 def test_worker_count_changes_no_result(tmp_path):
     """`data.num_workers` is outside the run id: augmentations are seeded per image, not per worker."""
     root = write_cifar(tmp_path / "cifar", images=40)
@@ -446,7 +424,7 @@ def test_worker_count_changes_no_result(tmp_path):
     for workers in (0, 2):
         cfg = compose_config(
             [
-                *TINY,
+                *RUN,
                 "data=cifar10",
                 f"data.root={root}",
                 f"data.num_workers={workers}",
@@ -481,7 +459,7 @@ def unreadable_split(root, split):
 
 
 def trainer_on(root, tmp_path):
-    cfg = compose_config([*TINY, *folder_options(root), "data.skip_corrupt=true", f"results_dir={tmp_path}"])
+    cfg = compose_config([*RUN, *folder_options(root), "data.skip_corrupt=true", f"results_dir={tmp_path}"])
     device, dist = torch.device("cpu"), DistributedContext()
     loaders = build_loaders(cfg, dist, device)
     return Trainer(cfg, build_model(cfg), loaders, device, dist, tmp_path / "checkpoint.pt")
@@ -513,10 +491,11 @@ def test_a_split_with_no_readable_image_is_a_named_error(tmp_path, split):
     )
 
 
+@pytest.mark.slow  # trains a run
 def test_a_run_with_no_readable_image_fails_with_one_log_line(tmp_path, caplog):
     root = write_folder(tmp_path / "images")
     unreadable_split(root, "train")
-    cfg = compose_config([*TINY, *folder_options(root), "data.skip_corrupt=true", f"results_dir={tmp_path / 'r'}"])
+    cfg = compose_config([*RUN, *folder_options(root), "data.skip_corrupt=true", f"results_dir={tmp_path / 'r'}"])
     with caplog.at_level(logging.ERROR):
         record = run_job(cfg)
     message = (

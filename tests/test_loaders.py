@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import torch
-from test_data import write_cifar
+from helpers import write_cifar
 from torchvision.transforms import v2
 
 from senet_ablate.base.distributed import DistributedContext
@@ -131,6 +131,7 @@ def test_the_gpu_loaders_ranks_make_up_the_single_process_batch_with_the_same_au
 RESULT_KEYS = ("train_loss", "train_top1_err", "val_loss", "top1_err", "top5_err", "val_images", "lr")
 
 
+@pytest.mark.slow  # trains a run
 def test_a_gpu_loader_run_is_deterministic_and_resumes_exactly(tmp_path, monkeypatch, signal_at_heartbeat):
     root = write_cifar(tmp_path / "cifar", images=16)  # 80 training images: 5 steps of 16
     runs = {}

@@ -147,11 +147,50 @@ def test_cifar_models_have_their_published_size(name, params_m):
     assert _params(model) / 1e6 == pytest.approx(params_m, abs=0.01)
 
 
+def _randomised_eval(module):
+    """Eval mode with BN statistics and affines drawn at random, so that no BN is the identity."""
+    for bn in module.modules():
+        if isinstance(bn, torch.nn.BatchNorm2d):
+            bn.weight.data.uniform_(0.5, 1.5)
+            bn.bias.data.normal_()
+            bn.running_mean.normal_()
+            bn.running_var.uniform_(0.5, 2.0)
+    return module.eval()
+
+
+def _bottleneck_by_hand(block, x, position):
+    """A post-activation bottleneck (ResNet-50) with SE at `position`, written out from its layers
+    as models/residual.py defines the positions."""
+    se = lambda t, here: block.se(t) if here == position else t  # noqa: E731
+    out = torch.relu(block.bn1(block.conv1(se(x, "pre"))))
+    out = se(torch.relu(block.bn2(block.conv2(out))), "3x3")
+    out = block.bn3(block.conv3(out))
+    shortcut = se(x if block.downsample is None else block.downsample(x), "identity")
+    return se(torch.relu(se(out, "standard") + shortcut), "post")
+
+
+def _preact_bottleneck_by_hand(block, x, position):
+    """A pre-activation bottleneck (ResNet-164): BN-ReLU before each conv, nothing after the sum."""
+    se = lambda t, here: block.se(t) if here == position else t  # noqa: E731
+    out = block.conv1(torch.relu(block.bn1(se(x, "pre"))))
+    out = se(block.conv2(torch.relu(block.bn2(out))), "3x3")
+    out = block.conv3(torch.relu(block.bn3(out)))
+    shortcut = se(x if block.downsample is None else block.downsample(x), "identity")
+    return se(se(out, "standard") + shortcut, "post")
+
+
 @pytest.mark.parametrize("position", ["standard", "pre", "post", "identity", "3x3"])
-def test_every_position_on_imagenet_and_cifar_bottlenecks(position):
-    for name in ("resnet50", "resnet164"):
-        model = create_model([f"model={name}", f"se.position={position}", "data.image_size=32"])
+@pytest.mark.parametrize("name,by_hand", [("resnet50", _bottleneck_by_hand), ("resnet164", _preact_bottleneck_by_hand)])
+def test_every_position_puts_se_where_it_says_on_imagenet_and_cifar_bottlenecks(name, by_hand, position):
+    """Stage 3's first block (down-sampling, projected shortcut, widths change) and its second
+    (identity shortcut) equal the block written out by hand; the whole model runs."""
+    model = _randomised_eval(create_model([f"model={name}", f"se.position={position}", "data.image_size=32"]))
+    with torch.no_grad():
         assert model(torch.randn(2, 3, 32, 32)).shape == (2, 1000)
+        for block in model.layer2[:2]:
+            x = torch.randn(2, block.conv1.in_channels, 8, 8)
+            torch.testing.assert_close(block(x), by_hand(block, x, position))
+            assert not torch.allclose(block(x), by_hand(block, x, None))  # SE there makes a difference
 
 
 def test_se_widths_follow_their_position():
@@ -438,9 +477,22 @@ def test_mobilenet_v2_attention_sees_the_tensor_of_its_position():
     assert seen["standard"].shape == (1, 24, 8, 8) and seen["standard"].min() < 0  # linear bottleneck
 
 
+def _mbconv_by_hand(block, x, position):
+    """An inverted residual with its attention at `position`, written out from its layers."""
+    attend = lambda t, here: block.se(t) if here == position else t  # noqa: E731
+    out = x
+    if isinstance(block.expand, torch.nn.Sequential):  # 1x1 expand, BN, ReLU6
+        out = torch.clamp(block.expand[1](block.expand[0](out)), 0, 6)
+    out = attend(torch.clamp(block.depthwise[1](block.depthwise[0](out)), 0, 6), "after_depthwise")
+    out = attend(block.project[1](block.project[0](out)), "standard")
+    return x + out if block.has_residual else out
+
+
 @pytest.mark.parametrize("position", ["after_depthwise", "standard"])
 @pytest.mark.parametrize("attention", ["eca", "cbam"])
 def test_every_attention_runs_at_both_mbconv_positions(attention, position):
+    """A block of each kind (stage 1's, without expansion; a stride-2 one; one with a residual)
+    equals the block written out by hand with the attention where the position says."""
     model = create_model(
         [
             "model=mobilenet_v2",
@@ -449,7 +501,13 @@ def test_every_attention_runs_at_both_mbconv_positions(attention, position):
             "data.image_size=32",
             "data.num_classes=10",
         ]
-    ).eval()
+    )
+    model = _randomised_eval(model)
+    assert {type(block.se) for block in model.blocks} == {ATTENTION[attention].module}
     with torch.no_grad():
         assert model(torch.randn(1, 3, 32, 32)).shape == (1, 10)
-    assert {type(block.se) for block in model.blocks} == {ATTENTION[attention].module}
+        for block in model.blocks[:3]:  # 32 -> 16 wide; 16 -> 24, stride 2; 24 -> 24
+            first = block.expand[0] if isinstance(block.expand, torch.nn.Sequential) else block.depthwise[0]
+            x = torch.randn(2, first.in_channels, 8, 8)
+            torch.testing.assert_close(block(x), _mbconv_by_hand(block, x, position))
+            assert not torch.allclose(block(x), _mbconv_by_hand(block, x, None))  # the attention makes a difference

@@ -57,6 +57,7 @@ def _cfg(root, *extra):
     )
 
 
+@pytest.mark.slow  # trains a run
 def test_a_places365_run_trains_on_the_file_lists_images(tmp_path):
     root = write_places(tmp_path / "places")
     record = run_job(_cfg(root, f"results_dir={tmp_path / 'results'}"))
@@ -98,6 +99,7 @@ def test_a_missing_copy_names_the_file_and_bad_keys_are_refused(tmp_path):
         check_config(compose_config(["data=imagenet", "data.small=true"]))
 
 
+@pytest.mark.slow  # trains a run
 def test_download_goes_through_torchvisions_places365(tmp_path, monkeypatch):
     """torchvision's Places365 fetches the devkit and the image archives (faked here: no network
     in tests) and renames the training folder; then we read what it left."""

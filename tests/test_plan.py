@@ -1,6 +1,7 @@
 """The sweep planner: every run with its state, the cost of what is left, the command that runs it."""
 
 import pytest
+from helpers import SMALL, TINY
 from omegaconf import OmegaConf
 
 from senet_ablate import plan as planner
@@ -11,17 +12,7 @@ from senet_ablate.plan import plan
 from senet_ablate.records.store import config_dict, new_record, record_path, run_id, write_record
 from senet_ablate.runs.run import run_job
 
-TINY = [
-    "model=resnet20",
-    "data=synthetic",
-    "data.train_size=64",
-    "data.val_size=32",
-    "trainer=smoke",
-    "trainer.epochs=2",
-    "trainer.batch_size=32",
-    "trainer.device=cpu",
-    "trainer.progress=false",
-]
+RUN = [*TINY, *SMALL, "trainer.epochs=2"]
 # recipe_sweep on generated images: two rows of the SE paper's recipe (300 epochs at 32 px, batch
 # 256) and two of timm's A3 (100 epochs, trained at 160 px, batch 2048); A3's image-folder
 # augmentations are turned off, which leaves the other rows as they were.
@@ -76,7 +67,7 @@ def completed_record(cfg, seed: int, images_per_s: float, wall_time_s: float):
 
 @pytest.mark.slow  # trains one run
 def test_a_half_finished_sweep_costs_a_row_from_the_completed_runs_of_its_other_seeds(tmp_path, probes):
-    overrides = [*TINY, f"results_dir={tmp_path}"]
+    overrides = [*RUN, f"results_dir={tmp_path}"]
     tanh = apply_row(compose_config(["+exp=gate_sweep", *overrides]), "Tanh")
     done = run_job(OmegaConf.merge(tanh, {"seed": 1}))
     lines = plan(["+exp=gate_sweep", "seed=0,1", *overrides])
@@ -100,7 +91,7 @@ def test_a_half_finished_sweep_costs_a_row_from_the_completed_runs_of_its_other_
 
 
 def test_throughput_is_the_runs_images_over_their_time_not_a_mean_of_rates(tmp_path, probes):
-    overrides = [*TINY, f"results_dir={tmp_path}"]
+    overrides = [*RUN, f"results_dir={tmp_path}"]
     tanh = apply_row(compose_config(["+exp=gate_sweep", *overrides]), "Tanh")
     for seed, images_per_s, seconds in ((1, 3000.0, 10.0), (2, 1000.0, 30.0)):
         record = completed_record(tanh, seed, images_per_s, seconds)
@@ -160,17 +151,17 @@ def test_rows_the_run_would_refuse_are_named_with_their_own_epochs_and_not_coste
 
 
 def test_with_no_completed_run_a_timed_probe_gives_the_throughput(tmp_path):
-    lines = plan(["+exp=gate_sweep", "exp.row=ReLU", *TINY, f"results_dir={tmp_path}"])
+    lines = plan(["+exp=gate_sweep", "exp.row=ReLU", *RUN, f"results_dir={tmp_path}"])
     assert row_fields(lines, "ReLU")[:4] == ["1", "2", "2", "64"]
     assert " ".join(row_fields(lines, "ReLU")[6:]) == "a 3-step probe at batch 8 on cpu"
 
 
 def test_devices_must_split_each_rows_batch_and_be_a_positive_count(tmp_path, probes):
-    lines = plan(["+exp=gate_sweep", "exp.row=ReLU", "devices=3", *TINY, f"results_dir={tmp_path}"])
+    lines = plan(["+exp=gate_sweep", "exp.row=ReLU", "devices=3", *RUN, f"results_dir={tmp_path}"])
     refused = "refused when launched: trainer.batch_size=32 is not allowed: a multiple of the 3 processes (devices=)"
     assert " ".join(row_fields(lines, "ReLU")[6:]) == refused and probes == []
     with pytest.raises(ConfigError, match=r"devices='two' is not allowed: .* \(a positive integer\), or auto"):
-        plan(["+exp=gate_sweep", "devices=two", *TINY, f"results_dir={tmp_path}"])
+        plan(["+exp=gate_sweep", "devices=two", *RUN, f"results_dir={tmp_path}"])
 
 
 def test_the_planner_needs_an_experiment():

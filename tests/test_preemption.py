@@ -2,6 +2,7 @@ import os
 import signal
 
 import pytest
+from helpers import TINY
 
 from senet_ablate.config import compose_config
 from senet_ablate.engine.checkpoint import load_checkpoint
@@ -9,7 +10,6 @@ from senet_ablate.engine.preemption import StopSignals
 from senet_ablate.records.store import runs_dir
 from senet_ablate.runs.run import run_job
 
-TINY = ["model=resnet20", "data=synthetic", "trainer=smoke", "trainer.device=cpu", "trainer.progress=false"]
 # 8 steps of 16 images per epoch, 2 epochs.
 SMALL = ["data.train_size=128", "data.val_size=32", "trainer.batch_size=16", "trainer.epochs=2"]
 RESULT_KEYS = ("train_loss", "train_top1_err", "val_loss", "top1_err", "top5_err", "val_images", "lr")
@@ -32,6 +32,7 @@ def _results(record):
         (signal.SIGUSR2, [], 10, {"epoch": 2, "step": 0}),  # in evaluation (8 steps, then 2 val batches): at its end
     ],
 )
+@pytest.mark.slow  # trains a run
 def test_a_warning_signal_checkpoints_the_step_and_a_restart_ends_like_an_uninterrupted_run(
     tmp_path, monkeypatch, signal_at_heartbeat, signum, overrides, beat, stopped_at
 ):
@@ -69,6 +70,7 @@ def test_stop_signals_are_noted_then_handed_to_their_previous_handler():
         signal.signal(signal.SIGUSR1, previous)
 
 
+@pytest.mark.slow  # trains a run
 def test_a_resumed_imagenet_ablation_run_makes_the_same_plateau_decisions(tmp_path, monkeypatch, signal_at_heartbeat):
     """Section 6's recipe (lr /10 at each val-loss plateau, at most 3 times) on a tiny run with
     patience 0 and 2 drops allowed, interrupted in epoch 3: the same lr per epoch and metrics."""

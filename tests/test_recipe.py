@@ -5,7 +5,7 @@ import sys
 
 import pytest
 import torch
-from test_data import write_folder
+from helpers import write_folder
 from timm.loss import BinaryCrossEntropy
 from timm.optim import Lamb
 from torch import nn
@@ -88,6 +88,7 @@ def test_a3_augmentation_trains_small_and_evaluates_large_with_randaugment_seede
     assert torch.equal(seeded[(7, 1)][0], seeded[(7, 1)][0]) and not torch.equal(seeded[(7, 1)][0], seeded[(8, 1)][0])
 
 
+@pytest.mark.slow  # trains a run
 def test_timm_a3_trains_a_step_on_an_image_folder_on_cpu(tmp_path):
     cfg = compose_config(
         [

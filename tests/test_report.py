@@ -350,6 +350,7 @@ def _cli(*args):
     )
 
 
+@pytest.mark.slow  # starts the CLI
 def test_cli_writes_the_tables_and_warns_about_damaged_records(reduction, tmp_path):
     result = _cli(f"results_dir={reduction}", f"out={tmp_path}", "exps=squeeze_sweep")
     assert result.returncode == 0, result.stderr
@@ -366,6 +367,7 @@ def test_cli_writes_the_tables_and_warns_about_damaged_records(reduction, tmp_pa
         (["exps=nope"], "error: exps='nope' is not allowed: choose from attention_sweep, cifar_sweep, gate_sweep,"),
     ],
 )
+@pytest.mark.slow  # starts the CLI
 def test_cli_user_errors_are_one_line_with_exit_code_2(reduction, args, expected):
     result = _cli(f"results_dir={reduction}", *args)
     assert result.returncode == 2

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -36,12 +38,22 @@ def test_no_squeeze_applies_the_fcs_at_every_position():
     assert not torch.allclose(gate[..., 0, 0], gate[..., 1, 1])
 
 
-@pytest.mark.parametrize("gate,low,high", [("sigmoid", 0, 1), ("tanh", -1, 1), ("relu", 0, float("inf"))])
-def test_gate_ranges(gate, low, high):
-    se = SqueezeExcitation(16, reduction=4, gate=gate)
-    scale = se.gate(se.fc2(se.act(se.fc1(se.squeeze(torch.randn(64, 16, 3, 3))))))
-    assert scale.min() >= low and scale.max() <= high
-    assert isinstance(se.gate, {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}[gate])
+@pytest.mark.parametrize(
+    "gate,by_hand",
+    [("sigmoid", lambda z: 1 / (1 + math.exp(-z))), ("tanh", math.tanh), ("relu", lambda z: max(z, 0.0))],
+)
+def test_the_gate_is_its_function_of_the_excitation(gate, by_hand):
+    """FCs set by hand, so the excitation before the gate is known: (2 + 0.5, -3) for channels
+    of 2s and 3s; the output is each channel times the gate of its excitation."""
+    se = SqueezeExcitation(2, reduction=1, gate=gate)
+    with torch.no_grad():
+        se.fc1.weight.copy_(torch.eye(2).view(2, 2, 1, 1))
+        se.fc1.bias.zero_()
+        se.fc2.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, -1.0]]).view(2, 2, 1, 1))
+        se.fc2.bias.copy_(torch.tensor([0.5, 0.0]))
+    x = torch.tensor([2.0, 3.0]).view(1, 2, 1, 1).expand(1, 2, 3, 3)
+    expected = torch.tensor([2.0 * by_hand(2.5), 3.0 * by_hand(-3.0)]).view(1, 2, 1, 1).expand(1, 2, 3, 3)
+    torch.testing.assert_close(se(x), expected)
 
 
 def test_bias_switch():

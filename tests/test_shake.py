@@ -1,14 +1,18 @@
 """Shake-Shake models and the shake regularisation: sizes against Gastaldi 2017, the autograd
 semantics of the shaken combination, its modes as config keys, and determinism under the trainer."""
 
+import signal
+
 import pytest
 import torch
+from helpers import write_cifar
 
 from senet_ablate import ConfigError, create_model
 from senet_ablate.config import check_config, compose_config
 from senet_ablate.models.checks import check_model
 from senet_ablate.models.shake import ShakeBasicBlock, ShakeNet
 from senet_ablate.models.shake_mix import ShakeMode, global_batch, shake_combine
+from senet_ablate.runs.run import run_job
 
 
 def _params(model) -> int:
@@ -164,15 +168,10 @@ def shake_tiny():
     del MODELS["shake_tiny"]
 
 
+@pytest.mark.slow  # trains a run
 def test_a_shaken_run_with_cutout_is_deterministic_and_resumes_exactly(
     shake_tiny, tmp_path, monkeypatch, signal_at_heartbeat
 ):
-    import signal
-
-    from test_data import write_cifar
-
-    from senet_ablate.runs.run import run_job
-
     root = write_cifar(tmp_path / "cifar", images=8)  # 40 training images: 5 steps of 8
     keys = ("train_loss", "val_loss", "top1_err", "lr")
     results = {}

@@ -84,6 +84,7 @@ def test_a_second_cluster_signal_does_not_change_which_one_counts():
     assert signals.received == signal.SIGUSR2
 
 
+@pytest.mark.slow  # starts a process
 def test_a_loader_worker_ignores_every_stop_signal():
     """What `data.build` gives its DataLoader workers as worker_init_fn, run in a child process."""
     child = subprocess.run(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import SMALL, TINY
 
 from senet_ablate.__main__ import check_command_line
 from senet_ablate.base.errors import ConfigError
@@ -20,17 +21,7 @@ from senet_ablate.records.claims import claim_run
 from senet_ablate.records.store import new_record, write_record
 from senet_ablate.runs.run import run_job
 
-TINY = [
-    "model=resnet20",
-    "data=synthetic",
-    "data.train_size=64",
-    "data.val_size=32",
-    "trainer=smoke",
-    "trainer.epochs=3",
-    "trainer.batch_size=32",
-    "trainer.device=cpu",
-    "trainer.progress=false",
-]
+RUN = [*TINY, *SMALL, "trainer.epochs=3"]
 
 
 def _disk_full_at(call: int, real):
@@ -48,7 +39,7 @@ def _disk_full_at(call: int, real):
 @pytest.mark.slow
 def test_a_full_disk_at_a_checkpoint_leaves_the_record_no_ahead_of_the_checkpoint(tmp_path, monkeypatch):
     monkeypatch.setattr(trainer_module, "save_checkpoint", _disk_full_at(2, save_checkpoint))
-    record = run_job(compose_config([*TINY, f"results_dir={tmp_path}"]))
+    record = run_job(compose_config([*RUN, f"results_dir={tmp_path}"]))
     assert record["status"] == "failed" and "No space left on device" in record["error"]
     (path,) = (tmp_path / "runs").glob("*.json")
     on_disk = json.loads(path.read_text())
@@ -64,7 +55,7 @@ def test_a_run_whose_final_record_cannot_be_written_does_not_count_as_completed(
         write_record(path, record)
 
     monkeypatch.setattr("senet_ablate.runs.run.write_record", full_when_completed)
-    record = run_job(compose_config([*TINY, f"results_dir={tmp_path}"]))
+    record = run_job(compose_config([*RUN, f"results_dir={tmp_path}"]))
     assert record["status"] == "failed" and record["error"].startswith("record not written")
     (path,) = (tmp_path / "runs").glob("*.json")
     assert json.loads(path.read_text())["status"] == "running"  # what it said last: the next start looks again
@@ -88,14 +79,14 @@ def test_a_results_dir_that_is_a_file_is_one_line_before_anything_runs(tmp_path)
     taken = tmp_path / "results"
     taken.write_text("not a folder")
     with pytest.raises(ConfigError, match="results_dir=.* is not allowed: a directory to write into, but it is a file"):
-        check_command_line([*TINY, f"results_dir={taken}"])
+        check_command_line([*RUN, f"results_dir={taken}"])
 
 
 @pytest.mark.slow
 def test_a_read_only_results_dir_is_one_line_with_exit_status_2(tmp_path, make_read_only):
     read_only_dir = make_read_only(tmp_path)
     result = subprocess.run(
-        [sys.executable, "-m", "senet_ablate", *TINY, f"results_dir={read_only_dir}"],
+        [sys.executable, "-m", "senet_ablate", *RUN, f"results_dir={read_only_dir}"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -123,7 +114,7 @@ def test_a_claim_the_full_disk_refuses_is_one_line_and_leaves_no_claim(tmp_path)
         "sys.argv = ['senet_ablate', *sys.argv[1:]]\n"
         "runpy.run_module('senet_ablate', run_name='__main__', alter_sys=True)\n"
     )
-    args = [*TINY, "trainer.epochs=1", f"results_dir={tmp_path}"]
+    args = [*RUN, "trainer.epochs=1", f"results_dir={tmp_path}"]
     result = subprocess.run(
         [sys.executable, "-c", full_at_the_claim, *args], capture_output=True, text=True, timeout=300
     )

@@ -63,6 +63,7 @@ LISTED = "print('senet_ablate_resnet50' in timm.list_models('senet_ablate_*'))"
         f"import timm, senet_ablate\n{LISTED}",  # timm first: registered at once
     ],
 )
+@pytest.mark.slow  # starts the CLI
 def test_registered_whichever_is_imported_first_and_the_cli_does_not_import_timm(script):
     import subprocess
     import sys

@@ -1,6 +1,5 @@
 import json
 import logging
-import pickle
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -9,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import TINY, write_cifar
 from PIL import Image
+from torch import nn
 
 from senet_ablate.base.distributed import DistributedContext
 from senet_ablate.base.errors import ConfigError
@@ -18,18 +19,43 @@ from senet_ablate.data import Loaders
 from senet_ablate.data.build import build_datasets, build_loaders
 from senet_ablate.engine.trainer import Trainer, autocast_dtype
 from senet_ablate.models.build import build_model
+from senet_ablate.models.complexity import config_complexity, count_complexity
 from senet_ablate.records.store import iter_records, record_path
 from senet_ablate.runs.loggers import WandbLogger
 from senet_ablate.runs.run import run_job
 
-TINY = ["model=resnet20", "data=synthetic", "trainer=smoke", "trainer.device=cpu", "trainer.progress=false"]
 SMALL_DATA = ["data.train_size=128", "data.val_size=64", "trainer.batch_size=32"]
+
+
+def resnet20_se_multiply_adds() -> int:
+    """ResNet-20 with SE in every block, one 32 px image, counted by hand: He et al.'s ~41M."""
+
+    def conv3x3(size, c_in, c_out):  # multiply-adds of a 3x3 conv with a size x size output
+        return size * size * c_out * c_in * 9
+
+    total = conv3x3(32, 3, 16)  # the stem
+    for size, c_in, width in ((32, 16, 16), (16, 16, 32), (8, 32, 64)):  # three stages of 3 blocks
+        total += conv3x3(size, c_in, width) + 5 * conv3x3(size, width, width)  # (option A shortcuts: free)
+        total += 3 * 2 * width * (width // 16)  # each block's SE: two FCs on the pooled 1x1 map, r=16
+    return total + 64 * 10  # the classifier
+
+
+def test_complexity_is_the_multiply_adds_of_convs_and_linears_counted_by_hand():
+    tiny = nn.Sequential(
+        nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2)
+    )
+    counted = count_complexity(tiny, 8)  # the conv's output is 4 x 4
+    assert counted.gflops == pytest.approx((4 * 4 * 4 * 3 * 9 + 4 * 2) / 1e9)
+    assert counted.params_m == pytest.approx((4 * 3 * 9 + 4 + 4 * 2 + 2) / 1e6)
+    resnet20 = config_complexity(compose_config(TINY))
+    assert resnet20.gflops == pytest.approx(resnet20_se_multiply_adds() / 1e9)
 
 
 def _cfg(tmp_path, *overrides):
     return compose_config([*TINY, *SMALL_DATA, f"results_dir={tmp_path}", *overrides])
 
 
+@pytest.mark.slow  # trains a run
 def test_synthetic_run_completes_and_records_everything(tmp_path):
     cfg = _cfg(tmp_path, "trainer.epochs=2")
     record = run_job(cfg)
@@ -39,7 +65,8 @@ def test_synthetic_run_completes_and_records_everything(tmp_path):
     assert [m["epoch"] for m in record["epochs"]] == [1, 2]
     assert record["top1_err"] == record["epochs"][-1]["top1_err"]
     assert 0 <= record["top5_err"] <= record["top1_err"] <= 100
-    assert record["params_m"] == pytest.approx(0.272, abs=0.001) and record["gflops"] > 0
+    assert record["params_m"] == pytest.approx(0.272, abs=0.001)
+    assert record["gflops"] == pytest.approx(resnet20_se_multiply_adds() / 1e9)
     assert record["images_per_s"] > 0 and record["wall_time_s"] > 0
     assert {"torch", "torchvision", "cuda", "device", "code_version"} <= set(record["env"])
     assert (tmp_path / "runs" / record["run_id"] / "checkpoint.pt").exists()
@@ -49,6 +76,7 @@ def test_synthetic_run_completes_and_records_everything(tmp_path):
     assert np.array_equal(kept["label"], build_datasets(cfg)[1].tensors[1].numpy())  # the validation set's order
 
 
+@pytest.mark.slow  # trains a run
 def test_same_seed_same_record_on_cpu(tmp_path):
     first = run_job(_cfg(tmp_path / "a", "trainer.epochs=1"))
     second = run_job(_cfg(tmp_path / "b", "trainer.epochs=1"))
@@ -56,11 +84,13 @@ def test_same_seed_same_record_on_cpu(tmp_path):
     assert first["top1_err"] == second["top1_err"]
 
 
+@pytest.mark.slow  # trains a run
 def test_synthetic_data_is_learnable(tmp_path):
     record = run_job(_cfg(tmp_path, "data.train_size=512", "trainer.epochs=5"))
     assert record["top1_err"] < 60  # chance is 90%; seeds 0..2 end at 12-19% (BN statistics need ~4 epochs)
 
 
+@pytest.mark.slow  # trains a run
 def test_resume_after_interruption_ends_like_an_uninterrupted_run(tmp_path, monkeypatch):
     uninterrupted = run_job(_cfg(tmp_path / "whole", "trainer.epochs=3"))
 
@@ -84,6 +114,7 @@ def test_resume_after_interruption_ends_like_an_uninterrupted_run(tmp_path, monk
     assert (resumed["top1_err"], resumed["top5_err"]) == (uninterrupted["top1_err"], uninterrupted["top5_err"])
 
 
+@pytest.mark.slow  # trains a run
 def test_nan_loss_ends_the_run_as_diverged(tmp_path):
     record = run_job(_cfg(tmp_path, "trainer.lr=1e30", "trainer.epochs=2"))
     assert record["status"] == "diverged"
@@ -92,6 +123,7 @@ def test_nan_loss_ends_the_run_as_diverged(tmp_path):
 
 
 @pytest.mark.parametrize("sync_every", [1, 10])  # 1: the CPU; 10: a GPU, where the host looks every 10 steps
+@pytest.mark.slow  # trains a run
 def test_divergence_is_recorded_at_the_step_it_happens(tmp_path, monkeypatch, sync_every):
     calls = []
 
@@ -118,6 +150,7 @@ def _with_sync_every(sync_every):
     return init
 
 
+@pytest.mark.slow  # trains a run
 def test_cuda_out_of_memory_says_what_to_type(tmp_path, monkeypatch):
     def out_of_memory(self, epoch, partial):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
@@ -131,6 +164,7 @@ def test_cuda_out_of_memory_says_what_to_type(tmp_path, monkeypatch):
     )
 
 
+@pytest.mark.slow  # trains a run
 def test_completed_runs_are_skipped(tmp_path, monkeypatch):
     cfg = _cfg(tmp_path, "trainer.epochs=1")
     first = run_job(cfg)
@@ -138,22 +172,9 @@ def test_completed_runs_are_skipped(tmp_path, monkeypatch):
     assert run_job(cfg) == first
 
 
-def _write_cifar(
-    root,
-    name="cifar-10-batches-py",
-    files=("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"),
-):
-    rng = np.random.default_rng(0)
-    folder = root / name
-    folder.mkdir(parents=True)
-    for file_name in files:
-        batch = {b"data": rng.integers(0, 256, (20, 3072), dtype=np.uint8), b"labels": list(rng.integers(0, 10, 20))}
-        with open(folder / file_name, "wb") as handle:
-            pickle.dump(batch, handle)
-
-
+@pytest.mark.slow  # trains a run
 def test_cifar_batches_written_by_the_test_load_and_train(tmp_path):
-    _write_cifar(tmp_path / "cifar")
+    write_cifar(tmp_path / "cifar")
     cfg = compose_config(
         [
             *TINY,
@@ -177,6 +198,7 @@ def test_missing_cifar_says_what_to_pass(tmp_path):
     assert not list(iter_records(tmp_path))  # nothing recorded for a run that never started
 
 
+@pytest.mark.slow  # trains a run
 def test_image_folders_written_by_the_test_load_and_train(tmp_path, caplog):
     rng = np.random.default_rng(0)
     for split, count in (("train", 8), ("val", 4)):
@@ -223,7 +245,7 @@ def test_every_row_of_every_exp_file_builds_and_its_first_and_last_train_a_step(
     all rows here (tens of ResNet-50s) would only repeat them."""
     on_cifar = compose_config([f"+exp={exp}"]).data.name == "cifar10"
     if on_cifar:
-        _write_cifar(tmp_path / "cifar")
+        write_cifar(tmp_path / "cifar")
     generated = ["data=synthetic", "data.train_size=8", "data.val_size=4"]
     data = [f"data.root={tmp_path / 'cifar'}"] if on_cifar else generated
     cfg = compose_config(
@@ -261,6 +283,7 @@ def _cli(*args, cwd=None):
     )
 
 
+@pytest.mark.slow  # starts the CLI
 def test_cli_bad_value_is_one_line_exit_2(tmp_path):
     result = _cli("se.gate=softmax", f"results_dir={tmp_path}")
     assert result.returncode == 2

@@ -1,6 +1,7 @@
 """What a researcher must be able to trust: the typed lr is the lr, a run's id is its data and
 config, every key does what it says, logs fit a cluster's files, exit statuses are honest."""
 
+import copy
 import json
 import logging
 import multiprocessing
@@ -9,6 +10,7 @@ import sys
 
 import pytest
 import torch
+from helpers import TINY
 from omegaconf import OmegaConf
 
 from senet_ablate import create_model
@@ -17,24 +19,18 @@ from senet_ablate.data.build import workers_per_loader
 from senet_ablate.engine.optim import build_scheduler, step_scheduler
 from senet_ablate.engine.progress import EpochProgress
 from senet_ablate.models.residual import ResidualUnit
-from senet_ablate.records.store import (
-    RUNTIME_KEYS,
-    iter_records,
-    new_record,
-    read_record,
-    record_path,
-    run_id,
-    write_record,
-)
+from senet_ablate.records.store import iter_records, new_record, read_record, record_path, run_id, write_record
 from senet_ablate.runs.run import run_job
 
-TINY = ["model=resnet20", "data=synthetic", "trainer.device=cpu", "trainer.progress=false", "trainer.epochs=1"]
+# Under the default preset (conf/config.yaml's trainer), whose lr follows the batch: what these tests trust.
+RUN = [*TINY, "trainer=imagenet_paper", "trainer.epochs=1"]
 SMALL_DATA = ["data.train_size=64", "data.val_size=32"]
 
 
+@pytest.mark.slow  # trains a run
 def test_typed_lr_under_the_default_preset_is_the_lr_used_and_recorded(tmp_path, caplog):
     """The issue's command: the default preset (0.6 per 1024 images) must not rescale a typed lr."""
-    cfg = compose_config([*TINY, *SMALL_DATA, "trainer.batch_size=64", "trainer.lr=0.1", f"results_dir={tmp_path}"])
+    cfg = compose_config([*RUN, *SMALL_DATA, "trainer.batch_size=64", "trainer.lr=0.1", f"results_dir={tmp_path}"])
     with caplog.at_level(logging.INFO):
         record = run_job(cfg)
     assert record["status"] == "completed"
@@ -48,33 +44,80 @@ def test_typed_lr_under_the_default_preset_is_the_lr_used_and_recorded(tmp_path,
     assert "device  cpu; AMP off, channels_last off, compile off" in block
 
 
+@pytest.mark.slow  # trains a run
 def test_changing_the_batch_alone_follows_the_presets_rule(tmp_path):
-    record = run_job(compose_config([*TINY, *SMALL_DATA, "trainer.batch_size=32", f"results_dir={tmp_path}"]))
+    record = run_job(compose_config([*RUN, *SMALL_DATA, "trainer.batch_size=32", f"results_dir={tmp_path}"]))
     assert record["lr"] == pytest.approx(0.6 * 32 / 1024) and record["effective_batch"] == 32
 
 
-def test_runtime_keys_are_exactly_those_that_cannot_change_a_result():
-    assert set(RUNTIME_KEYS) == {
-        "results_dir",
-        "exp",
-        "logger",
-        "data.root",
-        "data.download",
-        "data.num_workers",
-        "trainer.progress",
-    }
-    base = compose_config(TINY)
+# What cannot change a result, each as a user changes it: where results go, how they are logged,
+# where the data lies (its content is in the id as its fingerprint) and whether it may be
+# downloaded, how many loader workers read it (augmentations are seeded per image), whether a
+# progress bar is drawn, and which experiment file and row asked for the run.
+RUNTIME_OVERRIDES = {
+    "results_dir": "results_dir=elsewhere",
+    "logger": "logger=wandb",
+    "data.root": "data.root=/mnt/copy",
+    "data.download": "data.download=true",
+    "data.num_workers": "data.num_workers=7",
+    "trainer.progress": "trainer.progress=true",
+    "exp": "exp.row=another",
+}
+
+
+def _leaves(node: dict, prefix: str = ""):
+    for key, value in node.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            yield from _leaves(value, f"{path}.")
+        else:
+            yield path
+
+
+def _changed(value):
+    """Another value of the same kind."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int | float):
+        return value * 2 + 1
+    if isinstance(value, str):
+        return value + "-changed"
+    if isinstance(value, list):
+        return [*value, 1]
+    if isinstance(value, dict):  # an empty mapping
+        return {"added": 1}
+    return "set"  # None
+
+
+def test_the_run_id_ignores_what_cannot_change_a_result_and_sees_every_other_key():
+    base = compose_config(RUN)
     assert run_id(base, "a") != run_id(base, "b")  # the data's content is part of the id
-    for override in ("results_dir=elsewhere", "logger=wandb", "data.root=/mnt/copy", "trainer.progress=true"):
-        assert run_id(compose_config([*TINY, override]), "a") == run_id(base, "a"), override
-    for override in ("trainer.device=cuda", "trainer.amp=false", "data.skip_corrupt=true", "seed=1"):
-        assert run_id(compose_config([*TINY, override]), "a") != run_id(base, "a"), override
+    for key, override in RUNTIME_OVERRIDES.items():
+        moved = compose_config([*RUN, override])
+        assert OmegaConf.select(moved, key) != OmegaConf.select(base, key), override  # it did change
+        assert run_id(moved, "a") == run_id(base, "a"), override
+    identity = OmegaConf.to_container(base, resolve=True)
+    assert run_id(OmegaConf.create(identity), "a") == run_id(base, "a")
+    checked = 0
+    for path in _leaves(identity):
+        if any(path == key or path.startswith(f"{key}.") for key in RUNTIME_OVERRIDES):
+            continue
+        *parents, leaf = path.split(".")
+        changed = copy.deepcopy(identity)
+        node = changed
+        for parent in parents:
+            node = node[parent]
+        node[leaf] = _changed(node[leaf])
+        assert run_id(OmegaConf.create(changed), "a") != run_id(base, "a"), f"{path} is not in the run id"
+        checked += 1
+    assert checked > 50  # seed, model.*, data.*, trainer.*, se.*, ...
 
 
+@pytest.mark.slow  # trains a run
 def test_auto_device_and_its_resolution_are_one_run(tmp_path):
-    auto = run_job(compose_config([*TINY, *SMALL_DATA, "trainer.device=auto", f"results_dir={tmp_path}"]))
+    auto = run_job(compose_config([*RUN, *SMALL_DATA, "trainer.device=auto", f"results_dir={tmp_path}"]))
     assert auto["config"]["trainer"]["device"] == "cpu"
-    again = run_job(compose_config([*TINY, *SMALL_DATA, f"results_dir={tmp_path}"]))
+    again = run_job(compose_config([*RUN, *SMALL_DATA, f"results_dir={tmp_path}"]))
     assert again == auto  # skipped: the same run
 
 
@@ -137,7 +180,7 @@ def test_progress_off_a_terminal_is_a_line_per_tenth_without_carriage_returns(ca
 
 
 def _write_records(directory: str, writer: int, count: int) -> None:
-    cfg = compose_config(TINY)
+    cfg = compose_config(RUN)
     for index in range(count):
         shared = new_record(
             run_id="shared", status="running", config={"writer": writer, "index": index}, seed=0, env={}
@@ -154,6 +197,7 @@ def _write_records(directory: str, writer: int, count: int) -> None:
         write_record(record_path(directory, own["run_id"]), own)
 
 
+@pytest.mark.slow  # starts writer processes
 def test_concurrent_writers_into_one_results_dir_lose_nothing(tmp_path):
     context = multiprocessing.get_context("spawn")
     writers = [context.Process(target=_write_records, args=(str(tmp_path), w, 200)) for w in range(2)]
@@ -176,8 +220,9 @@ def _cli(*args):
     "overrides,status,exit_status",
     [([], "completed", 0), (["trainer.lr=1e30"], "diverged", 3)],
 )
+@pytest.mark.slow  # starts the CLI
 def test_exit_status_says_what_happened_and_logs_have_no_carriage_returns(tmp_path, overrides, status, exit_status):
-    args = [*TINY, *SMALL_DATA, "trainer.batch_size=32", "trainer.progress=true", f"results_dir={tmp_path}", *overrides]
+    args = [*RUN, *SMALL_DATA, "trainer.batch_size=32", "trainer.progress=true", f"results_dir={tmp_path}", *overrides]
     result = _cli(*args)
     assert result.returncode == exit_status, result.stderr[-2000:]
     (record,) = iter_records(tmp_path)
@@ -187,12 +232,13 @@ def test_exit_status_says_what_happened_and_logs_have_no_carriage_returns(tmp_pa
         assert "step 2/2 (100%)" in result.stdout
 
 
+@pytest.mark.slow  # starts the CLI
 def test_cli_refusals_write_nothing_and_touch_no_earlier_record(tmp_path):
     earlier = new_record(run_id="earlier", status="completed", config={}, seed=0, top1_err=50.0, env={})
     write_record(record_path(tmp_path, "earlier"), earlier)
     before = record_path(tmp_path, "earlier").read_bytes()
     for args in (["se.reduction=abc"], ["data=cifar10", f"data.root={tmp_path / 'none'}"]):
-        result = _cli(*TINY, f"results_dir={tmp_path}", *args)
+        result = _cli(*RUN, f"results_dir={tmp_path}", *args)
         assert result.returncode == 2, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("error: ")
     assert [path.name for path in (tmp_path / "runs").iterdir()] == ["earlier.json"]
