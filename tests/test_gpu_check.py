@@ -44,6 +44,7 @@ def test_the_rehearsal_runs_every_check_and_passes_or_says_why_not(tmp_path, mon
     assert "## CPU (" in benchmarks and "peak memory" not in benchmarks
 
 
+@pytest.mark.slow
 def test_a_rehearsal_never_writes_into_results_and_cuda_needs_a_gpu(tmp_path):
     refused = _check("--device", "cpu")
     assert refused.returncode == 2 and "--device cpu needs --out" in refused.stderr
