@@ -344,7 +344,7 @@ def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"CPU ({platform.processor() or platform.machine()}, {cores} cores, {torch.get_num_threads()} threads)"
+    return f"CPU ({platform.machine()}, {cores} cores, {torch.get_num_threads()} threads)"
 
 
 def settings(args) -> str:
