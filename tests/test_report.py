@@ -664,15 +664,10 @@ def test_a_table_beyond_the_paper_has_no_paper_columns_and_says_why(tmp_path, fa
 
 
 def test_what_auto_resolved_on_the_machine_is_not_listed_as_a_difference(tmp_path):
-    """A CPU run records data.loader=dataloader and trainer.device=cpu where the file says auto."""
-    add_run(
-        tmp_path,
-        "gate_sweep",
-        "Tanh",
-        top1=40.0,
-        top5=9.0,
-        small=(*SMALL, "data.loader=dataloader", "trainer.device=cpu"),
-    )
+    """A CPU run records data.loader=dataloader, trainer.device=cpu and trainer.channels_last=false
+    where the file says auto, auto and null."""
+    resolved = ("data.loader=dataloader", "trainer.device=cpu", "trainer.channels_last=false")
+    add_run(tmp_path, "gate_sweep", "Tanh", top1=40.0, top5=9.0, small=(*SMALL, *resolved))
     write_reports(tmp_path, tmp_path, exps=["gate_sweep"], overrides=SMALL)
     markdown = (tmp_path / "gate_sweep.md").read_text()
     assert "- differs from the experiment file's defaults in: nothing" in markdown

@@ -6,6 +6,7 @@ The leaf of the package: it imports nothing of ours but the base, so every stage
 from senet_ablate.config.checks import check_config
 from senet_ablate.config.compose import (
     CONFIG_DIR,
+    RESOLVED_BY_THE_MACHINE,
     apply_row,
     compose_config,
     config_dirs,
@@ -37,6 +38,7 @@ __all__ = [
     "ATTENTION_GROUPS",
     "CIFAR_CLASSES",
     "CONFIG_DIR",
+    "RESOLVED_BY_THE_MACHINE",
     "COUNTED",
     "COUNT_RELATIONS",
     "DATASETS",

@@ -33,6 +33,11 @@ def resolve_channels_last(recipe: DictConfig, device_type: str) -> bool:
     return recipe.amp and device_type == "cuda"
 
 
+# The keys whose `auto` (or null) `for_device` decides on the machine that runs: a record holds the
+# decided value, which nobody typed.
+RESOLVED_BY_THE_MACHINE = ("trainer.device", "data.loader", "trainer.channels_last")
+
+
 def for_device(cfg: DictConfig, device_type: str) -> DictConfig:
     """`cfg` with what `auto` (or null) leaves to the machine decided for `device_type` (cpu |
     cuda): the device, the loader and the memory format. A run's id is computed from this, so

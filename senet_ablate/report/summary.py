@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from senet_ablate.base.errors import ConfigError
 from senet_ablate.base.metrics import TOP5_UNDEFINED, top5_defined
-from senet_ablate.config import ATTENTION_GROUPS, PAIRS, Config
+from senet_ablate.config import ATTENTION_GROUPS, PAIRS, RESOLVED_BY_THE_MACHINE, Config
 from senet_ablate.models.complexity import Complexity, config_complexity
 from senet_ablate.records.status import STATES, RunState, state_of
 from senet_ablate.report import conclusions, stats
@@ -118,10 +118,12 @@ def summarize_section(
         ]
     comparisons = compare_rows(rows, experiment, section, floors)
     setting, defaults = section.setting, experiment.defaults
-    differs = sorted(  # `auto` resolves on the machine that runs (data.loader, trainer.device): not typed
+    differs = sorted(  # what the machine decided (data.loader=auto, channels_last=null) nobody typed
         key
         for key in setting.keys() | defaults.keys()
-        if key != FINGERPRINT and setting.get(key) != defaults.get(key) and defaults.get(key) != "auto"
+        if key != FINGERPRINT
+        and setting.get(key) != defaults.get(key)
+        and not (key in RESOLVED_BY_THE_MACHINE and defaults.get(key) in ("auto", None))
     )
     return {
         "setting": section.setting,
