@@ -2,7 +2,7 @@
 what it will cost, and the command that launches it.
 
 It lists every (row, seed) run with its run id and state (from records and claims: see
-`status.py`), then costs the runs not completed, each row from its own config (a row may select
+`records/status.py`), then costs the runs not completed, each row from its own config (a row may select
 another recipe, model or image size than its neighbours):
     remaining epochs x training images per epoch / images per second of one device
 in device-hours. A row's images/s is measured when completed runs of its config exist, of any seed

@@ -18,7 +18,7 @@ A claimant can lose its claim without knowing: suspended (Ctrl-Z) or cut off for
 stale limit, it finds on waking that another process has taken the run over. So a claim is only
 refreshed, released or trusted after checking that the file still holds this claimant's token
 (`Claim.owned`); the trainer checks before every checkpoint, and a run that lost its claim stops
-without writing anything (`run.py`).
+without writing anything (`runs/run.py`).
 """
 
 import json

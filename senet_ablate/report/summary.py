@@ -51,7 +51,7 @@ def status_counts(statuses: dict[str, int]) -> str:
 
 
 def measured(records: list[dict], metric: str, paper: float | None, states: list[str]) -> dict:
-    """One error cell. Only completed runs give numbers; the others show their state (`status.py`)."""
+    """One error cell. Only completed runs give numbers; the others show their state (`records/status.py`)."""
     values = [r[metric] for r in records if r["status"] == "completed" and r.get(metric) is not None]
     mean = statistics.fmean(values) if values else None
     std = statistics.stdev(values) if len(values) > 1 else None

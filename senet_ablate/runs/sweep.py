@@ -1,6 +1,6 @@
 """Hydra callback that closes a sweep: the state of every (row, seed) run, then the sweep's table.
 
-Both come from the run records and claims in `results_dir` (see `status.py`), never from the
+Both come from the run records and claims in `results_dir` (see `records/status.py`), never from the
 jobs' return values, so they are complete under any launcher: the basic one, submitit_local, or
 SLURM jobs that ran on other nodes. Failed rows do not stop a sweep; they are listed here, at
 the end, all of them, and make the command exit non-zero (as does a sweep whose runs cannot be
