@@ -279,14 +279,16 @@ def validation_noise(
     if len(sizes) != 1 or not errors:
         return None
     (images,) = sizes
+    mean_error = statistics.fmean(errors)
+    binomial = stats.binomial_std(mean_error, images)
     bootstrapped = [floors[run["run_id"]] for run in completed if run["run_id"] in floors]
     if bootstrapped:
         floor = f"{statistics.fmean(bootstrapped):.2f} points (per-image bootstrap, {stats.BOOTSTRAP_RESAMPLES} "
         floor += f"resamples, mean over the {len(bootstrapped)} runs that kept their predictions; binomial: "
-        floor += f"{stats.binomial_std(statistics.fmean(errors), images):.2f})"
+        floor += f"{binomial:.2f})"
     else:
-        floor = f"{stats.binomial_std(statistics.fmean(errors), images):.2f} points (binomial, at the section's "
-        floor += f"mean error {statistics.fmean(errors):.2f}%: no run kept its per-image predictions)"
+        floor = f"{binomial:.2f} points (binomial, at the section's mean error {mean_error:.2f}%: no run kept "
+        floor += "its per-image predictions)"
     seeds = "" if spread.std is None else f"; the seed-to-seed std pooled over the rows is {spread.std:.2f}"
     return f"Validation noise: one run's top-1 error on these {images} images has a standard error of {floor}{seeds}."
 
