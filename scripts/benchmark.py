@@ -50,10 +50,11 @@ from torchvision.transforms import v2
 
 import senet_ablate
 from senet_ablate.base.distributed import DistributedContext
-from senet_ablate.config import compose_config, for_device
+from senet_ablate.config import compose_config
 from senet_ablate.data.build import GlobalBatchSampler, Loaders, Normalize
 from senet_ablate.data.cifar import MEAN_STD, CifarArrays
 from senet_ablate.data.gpu_cifar import PAD, DeviceCifarTrain, DeviceCifarVal
+from senet_ablate.engine.machine import for_device
 from senet_ablate.engine.trainer import Trainer, autocast_dtype
 from senet_ablate.models.build import build_model
 from senet_ablate.models.residual import ResidualUnit

@@ -459,8 +459,9 @@ def suspended_claim(report: Report, work: Path) -> None:
 
 
 def run_id_of(args: list[str]) -> str:
-    from senet_ablate.config import compose_config, for_device
-    from senet_ablate.data.fingerprint import dataset_fingerprint
+    from senet_ablate.config import compose_config
+    from senet_ablate.data import dataset_fingerprint
+    from senet_ablate.engine.machine import for_device
     from senet_ablate.records.store import run_id
 
     cfg = for_device(compose_config([*RUN, *args]), "cpu")

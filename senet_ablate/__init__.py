@@ -7,6 +7,7 @@ from torch import nn
 
 from senet_ablate.base.errors import ConfigError
 from senet_ablate.config import compose_config
+from senet_ablate.data import DATASETS  # noqa: F401  (importing the data registers the data= options)
 from senet_ablate.integrations.timm_hook import register_with_timm_when_imported
 from senet_ablate.models import load_pretrained
 from senet_ablate.models.build import build_model

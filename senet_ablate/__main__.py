@@ -29,13 +29,13 @@ from senet_ablate.base.errors import ConfigError
 from senet_ablate.config import (
     CONFIG_DIR,
     apply_row,
-    check_config,
     compose_config,
     expand_user_paths,
     name_experiment,
     row_configs,
 )
-from senet_ablate.models.checks import check_model
+from senet_ablate.runs.checks import check_run
+from senet_ablate.runs.run import run_job
 
 # running: claimed by another process. interrupted: the cluster asked the job to stop, so a sweep stops too.
 EXIT_STATUS = {"completed": 0, "failed": 1, "diverged": 3, "running": 4, "interrupted": 5}
@@ -72,8 +72,7 @@ def check_command_line(argv: list[str]) -> None:
             rows = [apply_row(cfg, cfg.exp.row)] if cfg.exp.row is not None else row_configs(cfg)
             for row_cfg in rows:
                 try:
-                    check_config(row_cfg)
-                    check_model(row_cfg)
+                    check_run(row_cfg)
                 except ConfigError as error:
                     if row_cfg.exp.row is None:
                         raise
@@ -118,16 +117,13 @@ def refuse_sweeps_in_a_single_run(parsed: list[Override]) -> None:
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
 def main(cfg: DictConfig) -> dict:
-    from senet_ablate.runs.run import run_job  # torch and the data stack, not needed to check a command line
-
     try:
         cfg.exp.overrides = list(HydraConfig.get().overrides.task)
         name_experiment(cfg, HydraConfig.get().runtime.choices)
         cfg = expand_user_paths(cfg)
         if cfg.exp.row is not None:
             cfg = apply_row(cfg, cfg.exp.row)
-        check_config(cfg)
-        check_model(cfg)
+        check_run(cfg)
         record = run_job(cfg)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)

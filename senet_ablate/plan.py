@@ -30,14 +30,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from senet_ablate.base.cli import pop_option, run_cli
 from senet_ablate.base.errors import ConfigError
-from senet_ablate.config import check_config, for_device
-from senet_ablate.data.build import build_datasets
+from senet_ablate.data import build_datasets
+from senet_ablate.engine.machine import for_device
 from senet_ablate.engine.optim import build_optimizer
 from senet_ablate.engine.trainer import autocast_dtype, resolve_device
 from senet_ablate.models.build import build_model
-from senet_ablate.models.checks import check_model
 from senet_ablate.records.status import RunState
 from senet_ablate.records.store import FINAL_STATUSES, RunRecord, iter_records, run_id
+from senet_ablate.runs.checks import check_run
 from senet_ablate.runs.listing import run_ids, run_state, sweep_configs
 from senet_ablate.runs.sweep import common_overrides, swept_values
 
@@ -105,8 +105,7 @@ def devices_per_run(typed: str, measured: list[RunRecord]) -> int:
 def refusal(cfg: DictConfig, devices: int) -> str | None:
     """Why a run of `cfg` on `devices` devices would be refused before it trains, or None."""
     try:
-        check_config(cfg)
-        check_model(cfg)
+        check_run(cfg)
         if cfg.trainer.batch_size % devices:
             raise ConfigError(
                 "trainer.batch_size", cfg.trainer.batch_size, f"a multiple of the {devices} processes (devices=)"

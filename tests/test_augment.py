@@ -9,9 +9,10 @@ import torch
 from PIL import Image
 
 from senet_ablate.base.errors import ConfigError
-from senet_ablate.config import check_config, compose_config
+from senet_ablate.config import compose_config
 from senet_ablate.data.imagefolder import Augmentation, train_eval_transforms
 from senet_ablate.records.store import iter_records, run_id
+from senet_ablate.runs.checks import check_run
 
 IMAGE = np.arange(32 * 32 * 3, dtype=np.int64).reshape(32, 32, 3) % 251  # every pixel tells where it was
 
@@ -60,14 +61,14 @@ def folder(*overrides):
 
 def test_augment_is_refused_where_it_does_not_apply_and_is_part_of_the_run_id():
     with pytest.raises(ConfigError, match="data.augment='imagenet' is not allowed: data=cifar10 is augmented as cifar"):
-        check_config(compose_config(["data=cifar10", "data.augment=imagenet"]))
+        check_run(compose_config(["data=cifar10", "data.augment=imagenet"]))
     with pytest.raises(ConfigError, match="data.augment='cifar' is not allowed: data.loader=dali augments as imagenet"):
-        check_config(folder("data.loader=dali", "data.augment=cifar"))
+        check_run(folder("data.loader=dali", "data.augment=cifar"))
     with pytest.raises(ConfigError, match="trainer.eval_crop_pct=0.9 is not allowed: data.augment=cifar trains"):
-        check_config(folder("data.augment=cifar", "trainer.eval_crop_pct=0.9"))
+        check_run(folder("data.augment=cifar", "trainer.eval_crop_pct=0.9"))
     with pytest.raises(ConfigError, match="data.augment='flip' is not allowed: choose one of imagenet, cifar, none"):
-        check_config(folder("data.augment=flip"))
-    check_config(folder("data.augment=cifar"))
+        check_run(folder("data.augment=flip"))
+    check_run(folder("data.augment=cifar"))
     assert run_id(folder("data.augment=cifar"), "f") != run_id(folder(), "f")
 
 

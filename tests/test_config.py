@@ -10,9 +10,11 @@ from omegaconf import OmegaConf
 from senet_ablate import ConfigError, create_model
 from senet_ablate.__main__ import check_command_line
 from senet_ablate.base.cli import run_cli
-from senet_ablate.config import CONFIG_DIR, PRESET_GROUPS, apply_row, check_config, compose_config, for_device
+from senet_ablate.config import CONFIG_DIR, PRESET_GROUPS, apply_row, compose_config
+from senet_ablate.engine.machine import for_device
 from senet_ablate.models.checks import check_model
 from senet_ablate.records.store import run_id
+from senet_ablate.runs.checks import check_run
 
 EXP_FILES = sorted(path.stem for path in (CONFIG_DIR / "exp").glob("*.yaml"))
 
@@ -42,7 +44,7 @@ def test_every_exp_file_composes_with_rows_that_apply(exp):
     assert labels and len(set(labels)) == len(labels)
     for row in cfg.exp.rows:
         applied = apply_row(cfg, row.label)
-        check_config(applied)
+        check_run(applied)
         check_model(applied)
         for item in row.set:
             key, value = item.split("=", 1)
@@ -287,9 +289,9 @@ def test_a_tilde_path_is_one_line_and_a_quoted_one_is_the_home_directory():
 
 def test_an_experiments_reference_must_be_one_of_its_rows_and_its_margin_positive():
     with pytest.raises(ConfigError, match="exp.reference='SE-ResNet-50' is not allowed: choose one of pairs, 2, 4, 8"):
-        check_config(compose_config(["+exp=reduction_sweep", "exp.reference=SE-ResNet-50"]))
+        check_run(compose_config(["+exp=reduction_sweep", "exp.reference=SE-ResNet-50"]))
     with pytest.raises(ConfigError, match="exp.margin=0.0 is not allowed: must be 0 < margin"):
-        check_config(compose_config(["+exp=reduction_sweep", "exp.margin=0"]))
+        check_run(compose_config(["+exp=reduction_sweep", "exp.margin=0"]))
     for name in EXP_FILES:  # every file names its reference: a row of its own, or `pairs`
         cfg = compose_config([f"+exp={name}"])
         assert cfg.exp.reference in ["pairs", *(row.label for row in cfg.exp.rows)], name
@@ -297,10 +299,10 @@ def test_an_experiments_reference_must_be_one_of_its_rows_and_its_margin_positiv
 
 def test_a_claim_must_name_rows_of_its_experiment_and_a_known_relation():
     with pytest.raises(ConfigError, match=r"exp.claims\[0\].rows='64' is not allowed: choose one of 2, 4, 8"):
-        check_config(compose_config(["+exp=reduction_sweep", "exp.claims=[{says: x, relation: worse, rows: ['64']}]"]))
+        check_run(compose_config(["+exp=reduction_sweep", "exp.claims=[{says: x, relation: worse, rows: ['64']}]"]))
     bad = "exp.claims=[{says: x, relation: faster, rows: ['2'], than: ['4']}]"
     with pytest.raises(ConfigError, match=r"exp.claims\[0\].relation='faster' is not allowed: choose one of better"):
-        check_config(compose_config(["+exp=reduction_sweep", bad]))
+        check_run(compose_config(["+exp=reduction_sweep", bad]))
 
 
 def test_channels_last_is_on_for_amp_on_cuda_unless_set_and_cpu_run_ids_are_unchanged():

@@ -8,9 +8,10 @@ from helpers import write_cifar
 
 from senet_ablate.base.distributed import DistributedContext
 from senet_ablate.base.errors import ConfigError
-from senet_ablate.config import check_config, compose_config
+from senet_ablate.config import compose_config
 from senet_ablate.data.build import GlobalBatchSampler, build_loaders
 from senet_ablate.data.cutout import CutoutBatches, cut_out
+from senet_ablate.runs.checks import check_run
 
 CPU = torch.device("cpu")
 
@@ -95,8 +96,8 @@ def test_both_loaders_cut_the_same_squares_for_any_number_of_processes_and_on_re
 
 def test_cutout_is_refused_outside_cifar_and_beyond_the_image():
     with pytest.raises(ConfigError, match="data.cutout=16 .*only cifar10, cifar100 have Cutout"):
-        check_config(compose_config(["data=imagenet", "data.cutout=16"]))
+        check_run(compose_config(["data=imagenet", "data.cutout=16"]))
     for size in (-1, 33):
         with pytest.raises(ConfigError, match=f"data.cutout={size} .*must be 0 <= cutout <= 32"):
-            check_config(compose_config(["data=cifar100", f"data.cutout={size}"]))
-    check_config(compose_config(["data=cifar100", "data.cutout=8"]))
+            check_run(compose_config(["data=cifar100", f"data.cutout={size}"]))
+    check_run(compose_config(["data=cifar100", "data.cutout=8"]))

@@ -13,10 +13,12 @@ from torchvision.transforms import v2
 
 from senet_ablate.base.distributed import DistributedContext
 from senet_ablate.base.errors import ConfigError
-from senet_ablate.config import check_config, compose_config, for_device
+from senet_ablate.config import compose_config
 from senet_ablate.data.build import build_loaders
 from senet_ablate.data.dali import DaliFailure, eval_cut, import_dali, read_image, train_cut
 from senet_ablate.data.imagefolder import CorruptImage
+from senet_ablate.engine.machine import for_device
+from senet_ablate.runs.checks import check_run
 from senet_ablate.runs.run import run_job
 
 CPU = torch.device("cpu")
@@ -53,7 +55,7 @@ def write_smooth_folder(root, suffix="png", per_class=5):
 def folder_cfg(root, *extra):
     common = ["data=imagefolder", f"data.root={root}", "data.num_classes=2", "data.image_size=32"]
     cfg = compose_config([*common, "trainer.batch_size=4", "trainer.device=cpu", "data.num_workers=0", *extra])
-    check_config(cfg)
+    check_run(cfg)
     return cfg
 
 
@@ -190,11 +192,11 @@ def test_auto_never_picks_dali_and_dali_is_only_for_image_folders(tmp_path):
     assert for_device(compose_config(["data=imagenet", "data.loader=dali"]), "cuda").data.loader == "dali"
     for data in ("cifar10", "synthetic"):
         with pytest.raises(ConfigError, match="data.loader='dali' is not allowed: only image folders"):
-            check_config(compose_config([f"data={data}", "data.loader=dali"]))
+            check_run(compose_config([f"data={data}", "data.loader=dali"]))
     with pytest.raises(ConfigError, match="data.skip_corrupt=True .*dali cannot skip images"):
-        check_config(compose_config(["data=imagenet", "data.loader=dali", "data.skip_corrupt=true"]))
+        check_run(compose_config(["data=imagenet", "data.loader=dali", "data.skip_corrupt=true"]))
     with pytest.raises(ConfigError, match="trainer.randaugment='rand-m6' .*dali has none"):
-        check_config(compose_config(["data=imagenet", "data.loader=dali", "trainer.randaugment=rand-m6"]))
+        check_run(compose_config(["data=imagenet", "data.loader=dali", "trainer.randaugment=rand-m6"]))
 
 
 def test_without_dali_the_error_says_how_to_install_it(tmp_path, monkeypatch):

@@ -21,9 +21,8 @@ from torch.utils.data import DataLoader
 from senet_ablate.base.distributed import DistributedContext
 from senet_ablate.base.errors import ConfigError
 from senet_ablate.config import compose_config
-from senet_ablate.data import build_loaders
+from senet_ablate.data import build_loaders, dataset_fingerprint
 from senet_ablate.data import fingerprint as fingerprint_module
-from senet_ablate.data.fingerprint import dataset_fingerprint
 from senet_ablate.data.imagefolder import (
     Augmentation,
     CheckedImages,

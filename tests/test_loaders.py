@@ -11,10 +11,11 @@ from torchvision.transforms import v2
 
 from senet_ablate.base.distributed import DistributedContext
 from senet_ablate.base.errors import ConfigError
-from senet_ablate.config import compose_config, for_device
+from senet_ablate.config import compose_config
 from senet_ablate.data.build import Normalize, build_loaders
 from senet_ablate.data.cifar import MEAN_STD
 from senet_ablate.data.gpu_cifar import PAD, crop_flip, draw_crop_flip
+from senet_ablate.engine.machine import for_device
 from senet_ablate.records.store import run_id
 from senet_ablate.runs.run import run_job
 
@@ -162,12 +163,12 @@ def test_auto_means_gpu_for_cifar_on_cuda_only_and_the_loader_is_part_of_the_id(
 
 
 def test_the_gpu_loader_is_refused_for_data_that_is_not_cifar():
-    from senet_ablate.config import check_config
+    from senet_ablate.runs.checks import check_run
 
     with pytest.raises(ConfigError, match="data.loader='gpu'.*only cifar10, cifar100 fit on the device"):
-        check_config(compose_config(["data=imagenet", "data.loader=gpu"]))
+        check_run(compose_config(["data=imagenet", "data.loader=gpu"]))
     with pytest.raises(ConfigError, match="data.loader='dala'.*choose one of auto, gpu, dataloader, dali"):
-        check_config(compose_config(["data=imagenet", "data.loader=dala"]))
+        check_run(compose_config(["data=imagenet", "data.loader=dala"]))
 
 
 def load_benchmark():

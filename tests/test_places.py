@@ -8,8 +8,9 @@ import pytest
 from PIL import Image
 
 from senet_ablate.base.errors import ConfigError
-from senet_ablate.config import check_config, compose_config
-from senet_ablate.data.fingerprint import dataset_fingerprint
+from senet_ablate.config import compose_config
+from senet_ablate.data import dataset_fingerprint
+from senet_ablate.runs.checks import check_run
 from senet_ablate.runs.run import run_job
 
 TRAIN = [("/a/airfield/00000001.jpg", 0), ("/a/airfield/00000002.jpg", 0), ("/b/bakery/00000001.jpg", 2)] * 2
@@ -94,9 +95,9 @@ def test_a_missing_copy_names_the_file_and_bad_keys_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="data.root=.* no Places-365 at .*categories_places365.txt"):
         dataset_fingerprint(_cfg(tmp_path / "nothing").data)
     with pytest.raises(ConfigError, match="data.variant='hard'.*choose one of challenge, standard"):
-        check_config(_cfg(tmp_path, "data.variant=hard"))
+        check_run(_cfg(tmp_path, "data.variant=hard"))
     with pytest.raises(ConfigError, match="data.small=True.*only data=places365"):
-        check_config(compose_config(["data=imagenet", "data.small=true"]))
+        check_run(compose_config(["data=imagenet", "data.small=true"]))
 
 
 @pytest.mark.slow  # trains a run

@@ -6,8 +6,9 @@ from omegaconf import OmegaConf
 
 from senet_ablate import plan as planner
 from senet_ablate.base.errors import ConfigError
-from senet_ablate.config import apply_row, compose_config, for_device
-from senet_ablate.data.fingerprint import dataset_fingerprint
+from senet_ablate.config import apply_row, compose_config
+from senet_ablate.data import dataset_fingerprint
+from senet_ablate.engine.machine import for_device
 from senet_ablate.plan import plan
 from senet_ablate.records.store import config_dict, new_record, record_path, run_id, write_record
 from senet_ablate.runs.run import run_job

@@ -11,12 +11,13 @@ from timm.optim import Lamb
 from torch import nn
 
 from senet_ablate import ConfigError
-from senet_ablate.config import apply_row, check_config, compose_config
+from senet_ablate.config import apply_row, compose_config
 from senet_ablate.data.build import SeededPerImage
 from senet_ablate.data.imagefolder import Augmentation, imagefolder_datasets, train_eval_transforms
 from senet_ablate.engine.loss import BatchMixer, build_loss, check_pairs_stay_on_one_process
 from senet_ablate.engine.optim import build_optimizer
 from senet_ablate.records.store import iter_records
+from senet_ablate.runs.checks import check_run
 from senet_ablate.runs.run import run_job
 
 A3 = compose_config(["trainer=timm_a3"]).trainer
@@ -127,7 +128,7 @@ def test_timm_a3_trains_a_step_on_an_image_folder_on_cpu(tmp_path):
 )
 def test_recipe_parts_that_cannot_apply_are_refused_naming_the_key(overrides, key):
     with pytest.raises(ConfigError) as error:
-        check_config(compose_config(overrides))
+        check_run(compose_config(overrides))
     assert error.value.key == key
 
 

@@ -8,10 +8,11 @@ import torch
 from helpers import write_cifar
 
 from senet_ablate import ConfigError, create_model
-from senet_ablate.config import check_config, compose_config
+from senet_ablate.config import compose_config
 from senet_ablate.models.checks import check_model
 from senet_ablate.models.shake import ShakeBasicBlock, ShakeNet
 from senet_ablate.models.shake_mix import ShakeMode, global_batch, shake_combine
+from senet_ablate.runs.checks import check_run
 from senet_ablate.runs.run import run_job
 
 
@@ -144,7 +145,7 @@ def test_config_keys_override_the_models_default_mode_and_are_refused_elsewhere(
 def test_trainer_presets_hold_the_shake_shake_papers_recipes(preset, model, data, cutout, recipe):
     overrides = [f"trainer={preset}", f"model={model}", f"data={data}", f"data.cutout={cutout}"]
     cfg = compose_config(overrides)
-    check_config(cfg)
+    check_run(cfg)
     check_model(cfg)
     trainer = cfg.trainer
     assert (trainer.batch_size, trainer.lr, trainer.weight_decay) == pytest.approx(recipe)

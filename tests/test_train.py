@@ -14,13 +14,13 @@ from torch import nn
 
 from senet_ablate.base.distributed import DistributedContext
 from senet_ablate.base.errors import ConfigError
-from senet_ablate.config import CONFIG_DIR, apply_row, check_config, compose_config
-from senet_ablate.data import Loaders
-from senet_ablate.data.build import build_datasets, build_loaders
+from senet_ablate.config import CONFIG_DIR, apply_row, compose_config
+from senet_ablate.data import Loaders, build_datasets, build_loaders
 from senet_ablate.engine.trainer import Trainer, autocast_dtype
 from senet_ablate.models.build import build_model
 from senet_ablate.models.complexity import config_complexity, count_complexity
 from senet_ablate.records.store import iter_records, record_path
+from senet_ablate.runs.checks import check_run
 from senet_ablate.runs.loggers import WandbLogger
 from senet_ablate.runs.run import run_job
 
@@ -405,7 +405,7 @@ def test_amp_uses_bf16_only_where_the_gpu_computes_it_natively(monkeypatch, nati
 
 def test_an_unknown_amp_dtype_is_one_line():
     with pytest.raises(ConfigError, match="trainer.amp_dtype='half' is not allowed: choose one of auto, bfloat16"):
-        check_config(_cfg(Path("."), "trainer.amp_dtype=half"))
+        check_run(_cfg(Path("."), "trainer.amp_dtype=half"))
 
 
 def test_a_bf16_checkpoint_resumes_where_fp16_loss_scaling_is_chosen(tmp_path):

@@ -1,26 +1,21 @@
 """The config's meaning, checked before anything runs: allowed names, ranges, and keys that would be
 silently ignored. Each refusal is a ConfigError naming the key, the value and what is allowed.
-The checks that depend on the model (its stages, SE positions, attention) are `models/checks.py`.
+The checks that depend on the model (its stages, SE positions, attention) are `models/checks.py`;
+those that depend on the dataset (its classes, sizes, augmentations, loaders) `data/checks.py`.
 """
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from senet_ablate.base.errors import ConfigError
 from senet_ablate.config.schema import (
     AMP_DTYPES,
-    AUGMENTS,
-    CIFAR_CLASSES,
     COUNT_RELATIONS,
     COUNTED,
-    DATASETS,
     DEVICES,
-    IMAGE_FOLDERS,
     INTERPOLATIONS,
-    LOADERS,
     LOGGERS,
     LOSSES,
     PAIRS,
-    PLACES_VARIANTS,
     RELATIONS,
     SCHEDULES,
     WANDB_MODES,
@@ -45,56 +40,6 @@ def within(key: str, value, low=None, high=None, low_open=False, high_open=True)
 def positive(key: str, value) -> None:
     if value is None or value <= 0:
         raise ConfigError(key, value, "must be > 0")
-
-
-def _check_data(data: DictConfig) -> None:
-    choice("data.name", data.name, DATASETS)
-    if OmegaConf.is_missing(data, "num_classes"):
-        raise ConfigError("data.num_classes", "???", f"set the number of classes of {data.name}")
-    positive("data.num_classes", data.num_classes)
-    positive("data.image_size", data.image_size)
-    if data.name in CIFAR_CLASSES:
-        choice("data.num_classes", data.num_classes, [CIFAR_CLASSES[data.name]])
-        choice("data.image_size", data.image_size, [32])
-    elif data.download and data.name != "places365":
-        raise ConfigError(
-            "data.download", True, f"only CIFAR and Places-365 can be downloaded; put {data.name} in data.root"
-        )
-    if data.name == "places365":
-        choice("data.num_classes", data.num_classes, [365])
-        choice("data.variant", data.variant, PLACES_VARIANTS)
-    elif data.variant is not None or data.small:
-        key, value = ("data.variant", data.variant) if data.variant is not None else ("data.small", True)
-        raise ConfigError(key, value, "only data=places365 has variants and small images")
-    if data.num_workers is not None:
-        within("data.num_workers", data.num_workers, low=0)
-    for key in ("train_size", "val_size"):
-        if data.name == "synthetic":
-            positive(f"data.{key}", data[key])
-        elif data[key] is not None:
-            raise ConfigError(f"data.{key}", data[key], "only data=synthetic has a size to set; use null")
-    choice("data.augment", data.augment, AUGMENTS)
-    fixed = {**dict.fromkeys(CIFAR_CLASSES, "cifar"), "synthetic": "none"}  # datasets with one augmentation
-    if data.name in fixed and data.augment != fixed[data.name]:
-        allowed = f"data={data.name} is augmented as {fixed[data.name]} (image folders choose): use {fixed[data.name]}"
-        raise ConfigError("data.augment", data.augment, allowed)
-    choice("data.loader", data.loader, LOADERS)
-    if data.loader == "gpu" and data.name not in CIFAR_CLASSES:
-        raise ConfigError("data.loader", "gpu", f"only {', '.join(CIFAR_CLASSES)} fit on the device: use dataloader")
-    if data.loader == "dali":
-        if data.name not in IMAGE_FOLDERS:
-            raise ConfigError("data.loader", "dali", f"only image folders ({', '.join(IMAGE_FOLDERS)}): use auto")
-        if data.skip_corrupt:
-            raise ConfigError("data.skip_corrupt", True, "data.loader=dali cannot skip images: use dataloader")
-        if data.augment != "imagenet":
-            raise ConfigError(
-                "data.augment", data.augment, "data.loader=dali augments as imagenet only: use dataloader"
-            )
-    if data.cutout and data.name not in CIFAR_CLASSES:
-        raise ConfigError("data.cutout", data.cutout, f"only {', '.join(CIFAR_CLASSES)} have Cutout: use 0")
-    within("data.cutout", data.cutout, low=0, high=data.image_size, high_open=False)
-    if data.skip_corrupt and data.name not in IMAGE_FOLDERS:
-        raise ConfigError("data.skip_corrupt", True, f"only image folders ({', '.join(IMAGE_FOLDERS)}) can skip images")
 
 
 def _check_trainer(trainer: DictConfig) -> None:
@@ -155,31 +100,12 @@ def _check_recipe_parts(trainer: DictConfig) -> None:
         within("trainer.eval_crop_pct", trainer.eval_crop_pct, low=0, high=1, low_open=True, high_open=False)
 
 
-def _check_recipe_fits_data(cfg: DictConfig) -> None:
-    """Image-folder augmentations need image files; CIFAR's size is fixed."""
-    trainer, data = cfg.trainer, cfg.data
-    for key, default in (("randaugment", None), ("eval_crop_pct", None), ("interpolation", "bilinear")):
-        if trainer[key] != default and data.name not in IMAGE_FOLDERS:
-            allowed = f"only image folders ({', '.join(IMAGE_FOLDERS)}) have it: use {default} with data={data.name}"
-            raise ConfigError(f"trainer.{key}", trainer[key], allowed)
-    if trainer.randaugment is not None and data.loader == "dali":  # timm's RandAugment works on PIL images
-        raise ConfigError("trainer.randaugment", trainer.randaugment, "data.loader=dali has none: use null")
-    if trainer.train_image_size is not None and data.name in CIFAR_CLASSES:
-        choice("trainer.train_image_size", trainer.train_image_size, [None, 32])
-    if data.name in IMAGE_FOLDERS and data.augment == "cifar":  # CIFAR's protocol: one size, the whole image
-        for key in ("train_image_size", "eval_crop_pct"):
-            if trainer[key] is not None:
-                why = "data.augment=cifar trains and evaluates whole images at data.image_size: use null"
-                raise ConfigError(f"trainer.{key}", trainer[key], why)
-
-
 def check_config(cfg: DictConfig) -> None:
     """Raise ConfigError for the first value that Hydra's type check lets through but cannot make a
     meaningful run: unknown names, out-of-range numbers, and keys that would be silently ignored.
-    The model's own keys are `models.checks.check_model`'s (build_model calls both)."""
-    _check_data(cfg.data)
+    The model's and the dataset's own keys are `models.checks.check_model`'s and
+    `data.checks.check_data`'s (the commands run all three; build_model the first two)."""
     _check_trainer(cfg.trainer)
-    _check_recipe_fits_data(cfg)
     choice("logger.name", cfg.logger.name, LOGGERS)
     choice("logger.mode", cfg.logger.mode, WANDB_MODES)
     within("seed", cfg.seed, low=0)

@@ -1,5 +1,5 @@
-"""Composition: the config a command line would run (`compose_config`), each experiment row's
-config (`apply_row`, `row_configs`), and what `auto` leaves to the machine (`for_device`).
+"""Composition: the config a command line would run (`compose_config`) and each experiment row's
+config (`apply_row`, `row_configs`).
 """
 
 import os
@@ -11,39 +11,16 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from senet_ablate.base.errors import ConfigError
 from senet_ablate.config.checks import choice
-from senet_ablate.config.schema import CIFAR_CLASSES, PRESET_GROUPS, register_configs
+from senet_ablate.config.schema import PRESET_GROUPS, register_configs
 
 # The repository's conf/, which pyproject.toml installs as the package senet_ablate.conf: the same
 # directory in a checkout (editable install) as in site-packages (wheel, `pip install .`).
 CONFIG_DIR = Path(str(files("senet_ablate.conf"))).resolve()
 
 
-def resolve_loader(data: DictConfig, device_type: str) -> str:
-    """`data.loader`, with `auto` resolved: the GPU-resident loader for CIFAR on CUDA."""
-    if data.loader != "auto":
-        return data.loader
-    return "gpu" if data.name in CIFAR_CLASSES and device_type == "cuda" else "dataloader"
-
-
-def resolve_channels_last(recipe: DictConfig, device_type: str) -> bool:
-    """`trainer.channels_last`, with null resolved: on for AMP on CUDA, whose reduced-precision
-    convolutions run NHWC on tensor cores (NCHW input costs a transpose per conv), off otherwise."""
-    if recipe.channels_last is not None:
-        return recipe.channels_last
-    return recipe.amp and device_type == "cuda"
-
-
-# The keys whose `auto` (or null) `for_device` decides on the machine that runs: a record holds the
-# decided value, which nobody typed.
+# The keys whose `auto` (or null) `engine.machine.for_device` decides on the machine that runs: a
+# record holds the decided value, which nobody typed.
 RESOLVED_BY_THE_MACHINE = ("trainer.device", "data.loader", "trainer.channels_last")
-
-
-def for_device(cfg: DictConfig, device_type: str) -> DictConfig:
-    """`cfg` with what `auto` (or null) leaves to the machine decided for `device_type` (cpu |
-    cuda): the device, the loader and the memory format. A run's id is computed from this, so
-    `auto` is never an identity (and a CPU run's id is what it was with channels_last=false)."""
-    trainer = {"device": device_type, "channels_last": resolve_channels_last(cfg.trainer, device_type)}
-    return OmegaConf.merge(cfg, {"trainer": trainer, "data": {"loader": resolve_loader(cfg.data, device_type)}})
 
 
 def _override_key(override: str) -> str:
@@ -75,7 +52,8 @@ def compose_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
     """The config that `python -m senet_ablate <overrides>` would run, without running it.
 
     Experiment files compose too; their sweep settings live under `hydra` and are not returned.
-    Models registered since import (`senet_ablate.models.register_model`) are options too.
+    Models and datasets registered since import (`senet_ablate.models.register_model`,
+    `senet_ablate.data.registry.register_dataset`) are options too.
     """
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra

@@ -1,9 +1,10 @@
 """The schema every YAML file under conf/ is merged into: one dataclass per config group, each key
 documented where it is defined (as in pycls), and the names a key may take.
 
-Hydra checks types against these dataclasses; `checks.py` then checks meaning. The model and
-attention names are not listed here: the model registry adds the `model=<name>` options itself
-(`models/registry.py`), and `models/checks.py` checks the keys that depend on the model.
+Hydra checks types against these dataclasses; `checks.py` then checks meaning. The model,
+dataset and attention names are not listed here: the model and dataset registries add the
+`model=<name>` and `data=<name>` options themselves (`models/registry.py`, `data/registry.py`),
+and `models/checks.py` and `data/checks.py` check the keys that depend on them.
 """
 
 from dataclasses import dataclass, field
@@ -15,20 +16,11 @@ from omegaconf import MISSING, OmegaConf
 PAIRS = "pairs"  # exp.reference of the paired tables: each row SE-X against its own X
 SQUEEZES = ("avg", "max", "none")
 GATES = ("sigmoid", "tanh", "relu")
-DATASETS = ("cifar10", "cifar100", "imagenet", "imagefolder", "places365", "synthetic")
-CIFAR_CLASSES = {"cifar10": 10, "cifar100": 100}
-IMAGE_FOLDERS = ("imagenet", "imagefolder", "places365")  # datasets of image files
 SCHEDULES = ("step", "multistep", "cosine", "plateau")
 DEVICES = ("auto", "cpu", "cuda")
-LOADERS = ("auto", "gpu", "dataloader", "dali")
-# Training augmentation of image folders: ImageNet's RandomResizedCrop and flip; CIFAR's 4 px pad,
-# random crop and flip (for small images); none. CIFAR's own loaders augment as `cifar`, and
-# generated data is not augmented.
-AUGMENTS = ("imagenet", "cifar", "none")
 AMP_DTYPES = ("auto", "bfloat16", "float16")
 LOSSES = ("cross_entropy", "bce")
 INTERPOLATIONS = ("bilinear", "bicubic")
-PLACES_VARIANTS = ("challenge", "standard")
 LOGGERS = ("none", "wandb")
 WANDB_MODES = ("online", "offline", "disabled")
 
@@ -71,10 +63,10 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
-    name: str = "imagenet"  # cifar10 | cifar100 | imagenet | imagefolder | synthetic
+    name: str = "imagenet"  # a registered dataset: senet_ablate.data.DATASETS (`data=<name>` selects it)
     root: str = "data"  # dataset directory, relative to where the command is started
-    download: bool = False  # CIFAR only: fetch with torchvision if missing
-    num_classes: int = MISSING  # set by each data/*.yaml; image folders: the number of class folders
+    download: bool = False  # CIFAR and Places-365 only: fetch with torchvision if missing
+    num_classes: int = MISSING  # set by each `data=` option; image folders: the number of class folders
     image_size: int = 224  # train crop; eval resizes to image_size * 256 / 224 then crops
     # DataLoader workers per loader (data.loader=dali: DALI's and the file-reading threads); null =
     # the CPUs this process may use (its affinity), split between the train and validation loaders.
@@ -91,7 +83,8 @@ class DataConfig:
     variant: str | None = None  # places365 only: challenge (8M images, the paper's) | standard (1.8M)
     small: bool = False  # places365 only: the 256x256 copies of the images instead of the originals
     skip_corrupt: bool = False  # image folders: skip (and count) unreadable images instead of failing
-    # Training augmentation (AUGMENTS): image folders choose; cifar10/100 are `cifar`, synthetic `none`.
+    # Training augmentation: imagenet (RandomResizedCrop and flip) | cifar (4 px pad, random crop and
+    # flip: for small images) | none. Image folders choose; cifar10/100 are `cifar`, synthetic `none`.
     augment: str = "imagenet"
     train_size: int | None = None  # synthetic only (refused otherwise): number of generated training images
     val_size: int | None = None  # synthetic only (refused otherwise): number of generated validation images

@@ -28,20 +28,11 @@ from torch.utils.data import DataLoader, Dataset, Sampler, Subset, default_colla
 from senet_ablate.base.distributed import DistributedContext
 from senet_ablate.base.errors import ConfigError
 from senet_ablate.base.stop_signals import held_while_workers_start, ignore_stop_signals
-from senet_ablate.config import resolve_loader
-from senet_ablate.data.cifar import MEAN_STD as CIFAR_MEAN_STD
-from senet_ablate.data.cifar import cifar_datasets
 from senet_ablate.data.cutout import CutoutBatches
 from senet_ablate.data.gpu_cifar import DeviceCifarTrain, DeviceCifarVal
-from senet_ablate.data.imagefolder import (
-    IMAGENET_MEAN_STD,
-    Augmentation,
-    collate_skipping_none,
-    imagefolder_datasets,
-)
-from senet_ablate.data.places365 import places365_datasets
+from senet_ablate.data.imagefolder import Augmentation, collate_skipping_none
+from senet_ablate.data.registry import DATASETS, auto_loader, build_datasets
 from senet_ablate.data.seeds import mix_seed
-from senet_ablate.data.synthetic import make_synthetic
 
 Batch = tuple[Tensor, Tensor]
 
@@ -205,29 +196,6 @@ class Loaders:
         self.sampler.set_epoch(seed, start_step)
 
 
-def build_datasets(cfg: DictConfig) -> tuple[Dataset, Dataset]:
-    """Train and val datasets; CIFAR and image folders give uint8 images (see `mean_std`)."""
-    data = cfg.data
-    if data.name == "synthetic":  # generated at the recipe's training size, evaluated at data.image_size
-        return (
-            make_synthetic("train", data.train_size, data.num_classes, cfg.trainer.train_image_size or data.image_size),
-            make_synthetic("val", data.val_size, data.num_classes, data.image_size),
-        )
-    if data.name in ("cifar10", "cifar100"):
-        return cifar_datasets(data.name, data.root, data.download)
-    augmentation = Augmentation.from_config(cfg)
-    if data.name == "places365":
-        return places365_datasets(data.root, data.variant, data.small, augmentation, data.download, data.skip_corrupt)
-    return imagefolder_datasets(data.root, augmentation, data.num_classes, skip_corrupt=data.skip_corrupt)
-
-
-def mean_std(name: str) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
-    """The normalisation of a dataset's uint8 images; None for synthetic data (already float)."""
-    if name == "synthetic":
-        return None
-    return CIFAR_MEAN_STD.get(name, IMAGENET_MEAN_STD)
-
-
 def workers_per_loader(configured: int | None) -> int:
     """`data.num_workers`, or by default half the CPUs this process may use (train and val each)."""
     if configured is not None:
@@ -240,7 +208,7 @@ def build_loaders(cfg: DictConfig, dist: DistributedContext, device: torch.devic
 
     Validation is sharded without padding (rank r takes images r, r + W, ...), so that summing
     the ranks' counts evaluates every image exactly once."""
-    kind = resolve_loader(cfg.data, device.type)
+    kind = auto_loader(cfg.data, device.type)
     if kind == "dali":
         from senet_ablate.data.dali import import_dali
 
@@ -252,7 +220,7 @@ def build_loaders(cfg: DictConfig, dist: DistributedContext, device: torch.devic
         )
     if dist.world_size > 1 and len(train_set) < cfg.trainer.batch_size:  # a rank would get no images
         raise ConfigError("trainer.batch_size", cfg.trainer.batch_size, f"at most the {len(train_set)} training images")
-    stats = mean_std(cfg.data.name)
+    stats = DATASETS[cfg.data.name].mean_std
     normalize = Normalize(stats, device) if stats else None
     val_batch = cfg.trainer.batch_size // dist.world_size
     sampler_device = device if kind == "gpu" else torch.device("cpu")

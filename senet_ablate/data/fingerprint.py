@@ -133,15 +133,9 @@ def file_hashes(folder: Path, names: list[str]) -> list[str]:
     return [files[name][2] for name in names]
 
 
-def _cifar_fingerprint(name: str, root: str, download: bool) -> str:
-    files = batch_files(name, root, download)
-    hashes = file_hashes(files[0].parent, [path.name for path in files])
-    return _digest([name, [[path.name, sha] for path, sha in zip(files, hashes, strict=True)]])
-
-
 @functools.cache
 def _places_listed(root: str, variant: str, small: bool, signature: tuple) -> str:
-    """The Places fingerprint, memoised per process; `signature` (`_places_fingerprint`) is only its key."""
+    """The Places fingerprint, memoised per process; `signature` (`places_fingerprint`) is only its key."""
     files = present_files(root, variant, small, download_missing=False)
     lists = [files[key] for key in ("categories", "train_list", "val_list")]
     images = []
@@ -154,7 +148,8 @@ def _places_listed(root: str, variant: str, small: bool, signature: tuple) -> st
     return _digest(["places365", variant, small, [[p.name, _sha256(p)] for p in lists], images])
 
 
-def _places_fingerprint(data: DictConfig) -> str:
+def places_fingerprint(data: DictConfig) -> str:
+    """The lists, the categories and every listed image (a missing one is a ConfigError)."""
     files = present_files(data.root, data.variant, data.small, data.download)
     stats = [files[key].stat() for key in ("categories", "train_list", "val_list")]
     signature = (str(Path(data.root).resolve()), *((stat.st_size, stat.st_mtime_ns) for stat in stats))
@@ -183,15 +178,18 @@ def _folder_signature(root: str) -> tuple:
     return tuple(signature)
 
 
-def dataset_fingerprint(data: DictConfig) -> str:
-    """The fingerprint of the `cfg.data` node (see the module docstring).
+def synthetic_fingerprint(data: DictConfig) -> str:
+    """The generator's version: the sizes are config keys, already in the id."""
+    return _digest(["synthetic", GENERATOR_VERSION])
 
-    A missing dataset raises the ConfigError that loading it would (CIFAR with
-    `data.download=true` is downloaded instead)."""
-    if data.name == "synthetic":
-        return _digest(["synthetic", GENERATOR_VERSION])
-    if data.name in ("cifar10", "cifar100"):
-        return _cifar_fingerprint(data.name, data.root, data.download)
-    if data.name == "places365":
-        return _places_fingerprint(data)
+
+def cifar_fingerprint(data: DictConfig) -> str:
+    """The batch files' bytes; missing ones are a ConfigError (downloaded with `data.download=true`)."""
+    files = batch_files(data.name, data.root, data.download)
+    hashes = file_hashes(files[0].parent, [path.name for path in files])
+    return _digest([data.name, [[path.name, sha] for path, sha in zip(files, hashes, strict=True)]])
+
+
+def folder_fingerprint(data: DictConfig) -> str:
+    """Every image of the split folders (a missing folder is a ConfigError)."""
     return _folder_listed(data.root, _folder_signature(data.root))

@@ -17,6 +17,7 @@ from senet_ablate.base.errors import ConfigError
 from senet_ablate.data.imagefolder import Augmentation, CheckedImages, train_eval_transforms
 
 NUM_CLASSES = 365
+VARIANTS = ("challenge", "standard")  # data.variant: 8M training images (the paper's), 1.8M
 
 
 def places_files(root: Path, variant: str, small: bool) -> dict[str, Path]:

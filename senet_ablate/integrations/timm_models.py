@@ -21,8 +21,7 @@ from torch import nn
 
 from senet_ablate.base.errors import ConfigError
 from senet_ablate.config import ATTENTION_GROUPS, compose_config
-from senet_ablate.data.cifar import MEAN_STD as CIFAR_MEAN_STD
-from senet_ablate.data.imagefolder import IMAGENET_MEAN_STD
+from senet_ablate.data import DATASETS
 from senet_ablate.models import MODELS
 from senet_ablate.models.build import build_model
 
@@ -65,7 +64,8 @@ def _entrypoint(name: str, family: str) -> Callable[..., nn.Module]:
         classes = [f"data.num_classes={num_classes}"] if num_classes is not None else []
         overrides = [f"model={name}", *classes, *(override(key, value) for key, value in kwargs.items())]
         model = build_model(compose_config(overrides))
-        size, mean_std = (224, IMAGENET_MEAN_STD) if family == "imagenet" else (32, CIFAR_MEAN_STD["cifar10"])
+        data = DATASETS["imagenet" if family == "imagenet" else "cifar10"]  # the data the family is designed for
+        size, mean_std = data.image_size, data.mean_std
         # what timm's data tools read to build the eval transform
         model.pretrained_cfg = {
             "architecture": PREFIX + name,

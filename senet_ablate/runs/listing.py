@@ -6,8 +6,9 @@ from collections.abc import Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
-from senet_ablate.config import compose_config, for_device, row_configs
-from senet_ablate.data.fingerprint import dataset_fingerprint
+from senet_ablate.config import compose_config, row_configs
+from senet_ablate.data import dataset_fingerprint
+from senet_ablate.engine.machine import for_device
 from senet_ablate.engine.trainer import resolve_device
 from senet_ablate.records.status import RunState, live_holder, state_of
 from senet_ablate.records.store import read_record, record_path, run_id

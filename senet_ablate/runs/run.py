@@ -30,9 +30,8 @@ from omegaconf import DictConfig
 from senet_ablate.base.atomic import FULL_OR_READ_ONLY
 from senet_ablate.base.distributed import DistributedContext, init_distributed
 from senet_ablate.base.errors import ConfigError
-from senet_ablate.config import for_device
-from senet_ablate.data import Loaders, build_loaders
-from senet_ablate.data.fingerprint import dataset_fingerprint
+from senet_ablate.data import Loaders, build_loaders, dataset_fingerprint
+from senet_ablate.engine.machine import for_device
 from senet_ablate.engine.preemption import StopSignals
 from senet_ablate.engine.trainer import Diverged, Interrupted, NoImagesLeft, TakenOver, Trainer, resolve_device
 from senet_ablate.models.build import build_model
