@@ -8,7 +8,7 @@ import yaml
 
 import senet_ablate
 from senet_ablate import ConfigError, create_model, load_pretrained
-from senet_ablate.attention import ATTENTION, AttentionSpec
+from senet_ablate.attention import ATTENTION, AttentionSpec, SqueezeExcitation
 from senet_ablate.complexity import complexity_rows
 from senet_ablate.config import compose_config
 from senet_ablate.models import MODELS
@@ -220,6 +220,44 @@ def test_stages_select_where_se_blocks_go():
     assert [block.se is not None for block in model.layer1] == [False] * 3
     assert all(block.se is not None for block in model.layer2)
     assert all(block.se is None for block in (*model.layer3, *model.layer4))
+
+
+# Stage k's SE blocks see maps at stride 2^(k + shift): the paper's numbering (ImageNet's stem, stage 1,
+# at stride 2; CIFAR's stage 2 at full size), except that VGG's SE comes before its stage's closing pool
+# and ShuffleNet numbers its stages as its own paper does (stage 2 at stride 8).
+STRIDE_SHIFT = {"imagenet": 0, "cifar": -2, "vgg16": -1, "shufflenet_g3": 1}
+
+
+def _attention_strides(name: str, stages: str) -> dict[str, int]:
+    """log2 of the stride of the map each SE block of `name` squeezes, by the block's module name."""
+    size = 32 if MODELS[name].family == "cifar" else 299 if name == "inception_resnet_v2" else 224  # their design sizes
+    with torch.device("meta"):  # shapes only
+        model = create_model([f"model={name}", f"se.stages={stages}"])
+        seen = {}
+        for key, module in model.named_modules():
+            if isinstance(module, SqueezeExcitation):
+                module.squeeze.register_forward_hook(
+                    lambda _, x, __, key=key: seen.update({key: round(math.log2(size / x[0].shape[-1]))})
+                )
+        model(torch.randn(2, 3, size, size))
+    return seen
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_each_registered_stage_puts_se_in_its_own_stage_only(name):
+    """The registry alone numbers a model's stages and its loop consumes one entry per stage: each
+    registered stage alone puts SE in blocks of that stage's stride only, disjoint from the other
+    stages' blocks and together all of `se.stages=all`'s. A registry declaring stages the loop does
+    not build, or numbering them otherwise, fails."""
+    spec = MODELS[name]
+    every = _attention_strides(name, "all")
+    by_stage = {stage: _attention_strides(name, f"[{stage}]") for stage in spec.stages}
+    shift = STRIDE_SHIFT.get(name, STRIDE_SHIFT[spec.family])
+    assert {stage: set(strides.values()) for stage, strides in by_stage.items()} == {
+        stage: {stage + shift} for stage in spec.stages
+    }
+    assert sum(map(len, by_stage.values())) == len(every)
+    assert {key: stride for strides in by_stage.values() for key, stride in strides.items()} == every
 
 
 def test_public_api_uses_the_cli_override_grammar():

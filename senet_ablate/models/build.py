@@ -25,11 +25,9 @@ def build_model(cfg: DictConfig) -> nn.Module:
     check_model(cfg)
     spec = MODELS[cfg.model.name]
     se = AttentionSpec(cfg.se.position, attention_factory(cfg)) if cfg.se.enabled else None
-    options = dict(
-        num_classes=cfg.data.num_classes,
-        se=se,
-        se_stages=se_stages(cfg) if se else (),
-    )
+    chosen = se_stages(cfg) if se else ()
+    stage_attention = tuple(se if stage in chosen else None for stage in spec.stages)  # the registry's order
+    options = dict(num_classes=cfg.data.num_classes, stage_attention=stage_attention)
     if spec.residual:
         options["zero_init_residual"] = cfg.model.zero_init_residual
     if spec.stride_in_1x1 is not None:

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from senet_ablate.models.registry import BOTTLENECK_POSITIONS, NO_3X3, register_model
+from senet_ablate.models.registry import BOTTLENECK_POSITIONS, NO_3X3, per_stage, register_model
 from senet_ablate.models.residual import ResidualUnit, conv1x1, conv3x3, init_weights
 
 
@@ -119,8 +119,7 @@ class CifarResNet(nn.Module):
         blocks_per_stage: int,
         widths: Sequence[int],
         num_classes: int = 10,
-        se=None,
-        se_stages: Sequence[int] = (),
+        stage_attention=None,
         zero_init_residual: bool = False,
     ):
         super().__init__()
@@ -130,8 +129,7 @@ class CifarResNet(nn.Module):
         self.bn1 = None if self.preact else nn.BatchNorm2d(16)
         self.relu = nn.ReLU(inplace=True)
         in_channels = 16
-        for index, width in enumerate(widths):
-            stage_se = se if index + 2 in se_stages else None
+        for index, (width, stage_se) in enumerate(zip(widths, per_stage(stage_attention, len(widths)), strict=True)):
             stage_blocks = []
             for block_index in range(blocks_per_stage):
                 stride = 2 if index > 0 and block_index == 0 else 1

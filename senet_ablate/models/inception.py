@@ -35,12 +35,10 @@ Inception-ResNet-v2 uses unpadded convs as the original does, so it needs inputs
 (registered as its `min_image_size`: the config check refuses smaller ones).
 """
 
-from collections.abc import Sequence
-
 import torch
 from torch import Tensor, nn
 
-from senet_ablate.models.registry import register_model
+from senet_ablate.models.registry import per_stage, register_model
 from senet_ablate.models.residual import ResidualUnit, init_weights
 
 
@@ -81,8 +79,8 @@ BN_INCEPTION_MODULES = {
     "5a": (352, 192, 320, 160, 224, "avg", 128, 1),
     "5b": (352, 192, 320, 192, 224, "max", 128, 1),
 }
-# The stage each module's output belongs to (by resolution, see the module docstring).
-BN_INCEPTION_STAGES = {3: ("3a", "3b"), 4: ("3c", "4a", "4b", "4c", "4d"), 5: ("4e", "5a", "5b")}
+# The stage each module's output belongs to (by resolution, see the module docstring): stages 3, 4, 5.
+BN_INCEPTION_STAGES = {"stage3": ("3a", "3b"), "stage4": ("3c", "4a", "4b", "4c", "4d"), "stage5": ("4e", "5a", "5b")}
 
 
 class InceptionModule(nn.Module):
@@ -116,18 +114,18 @@ class InceptionModule(nn.Module):
 
 
 class BNInception(nn.Module):
-    def __init__(self, num_classes: int = 1000, se=None, se_stages: Sequence[int] = ()):
+    def __init__(self, num_classes: int = 1000, stage_attention=None):
         super().__init__()
         self.stage1 = conv_bn(3, 64, 7, 2, 3)
         self.stage2 = nn.Sequential(nn.MaxPool2d(3, 2, 1), conv_bn(64, 64, 1), conv_bn(64, 192, 3, 1, 1))
         in_channels = 192
-        for stage, names in BN_INCEPTION_STAGES.items():
-            modules = [nn.MaxPool2d(3, 2, 1)] if stage == 3 else []
-            module_se = se if stage in se_stages else None
+        stages = zip(BN_INCEPTION_STAGES.items(), per_stage(stage_attention, len(BN_INCEPTION_STAGES)), strict=True)
+        for index, ((stage, names), module_se) in enumerate(stages):
+            modules = [] if index else [nn.MaxPool2d(3, 2, 1)]
             for name in names:
                 modules.append(InceptionModule(in_channels, BN_INCEPTION_MODULES[name], module_se))
                 in_channels = modules[-1].out_channels
-            setattr(self, f"stage{stage}", nn.Sequential(*modules))
+            setattr(self, stage, nn.Sequential(*modules))
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(in_channels, num_classes)
         init_weights(self, zero_init_residual=False)
@@ -235,18 +233,15 @@ def reduction_b() -> Branches:
 
 
 class InceptionResNetV2(nn.Module):
-    def __init__(self, num_classes: int = 1000, se=None, se_stages: Sequence[int] = (), zero_init_residual=False):
+    def __init__(self, num_classes: int = 1000, stage_attention=None, zero_init_residual=False):
         super().__init__()
-
-        def stage_se(stage: int):
-            return se if stage in se_stages else None
-
+        se3, se4, se5 = per_stage(stage_attention, 3)  # SE blocks in stages 3-5 only
         self.stage1 = nn.Sequential(conv_bn(3, 32, 3, 2), conv_bn(32, 32, 3), conv_bn(32, 64, 3, 1, 1))
         self.stage2 = nn.Sequential(nn.MaxPool2d(3, 2), conv_bn(64, 80, 1), conv_bn(80, 192, 3))
-        self.stage3 = nn.Sequential(nn.MaxPool2d(3, 2), mixed_5b(), *[block35(stage_se(3)) for _ in range(10)])
-        self.stage4 = nn.Sequential(reduction_a(), *[block17(stage_se(4)) for _ in range(20)])
-        last_c = block8(scale=1.0, relu=False, se=stage_se(5))
-        c_units = [*[block8(se=stage_se(5)) for _ in range(9)], last_c]
+        self.stage3 = nn.Sequential(nn.MaxPool2d(3, 2), mixed_5b(), *[block35(se3) for _ in range(10)])
+        self.stage4 = nn.Sequential(reduction_a(), *[block17(se4) for _ in range(20)])
+        last_c = block8(scale=1.0, relu=False, se=se5)
+        c_units = [*[block8(se=se5) for _ in range(9)], last_c]
         self.stage5 = nn.Sequential(reduction_b(), *c_units, conv_bn(2080, 1536, 1))
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(0.2)  # the paper's Fig. 15: dropout, keep 0.8

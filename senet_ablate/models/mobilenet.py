@@ -9,12 +9,10 @@ Stages follow the resolution a block outputs, numbered like ResNet's: stage 1 is
 (the 3x3/2 conv and the first block, both at 112 px), stages 2..5 output 56, 28, 14 and 7 px.
 """
 
-from collections.abc import Sequence
-
 import torch
 from torch import Tensor, nn
 
-from senet_ablate.models.registry import register_model
+from senet_ablate.models.registry import per_stage, register_model
 from senet_ablate.models.residual import conv1x1, init_weights
 
 # (output channels, stride) of the 13 blocks of 1.0 MobileNet-224 (Table 1 of its paper).
@@ -44,15 +42,16 @@ class MobileNet(nn.Module):
     def __init__(
         self,
         num_classes: int = 1000,
-        se=None,
-        se_stages: Sequence[int] = (),
+        stage_attention=None,
     ):
         super().__init__()
         self.stem = conv_bn_relu(nn.Conv2d(3, 32, 3, stride=2, padding=1, bias=False))
-        blocks, in_channels, stage = [], 32, 1
+        # a stage starts at each stride 2; the first block, before any, is the stem's and takes none
+        stage_attention = (None, *per_stage(stage_attention, sum(stride == 2 for _, stride in BLOCKS)))
+        blocks, in_channels, stage = [], 32, 0
         for out_channels, stride in BLOCKS:
             stage += stride == 2
-            blocks.append(DepthwiseSeparable(in_channels, out_channels, stride, se if stage in se_stages else None))
+            blocks.append(DepthwiseSeparable(in_channels, out_channels, stride, stage_attention[stage]))
             in_channels = out_channels
         self.blocks = nn.Sequential(*blocks)
         self.avgpool = nn.AdaptiveAvgPool2d(1)

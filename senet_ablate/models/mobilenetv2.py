@@ -30,7 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from senet_ablate.attention import AttentionSpec
-from senet_ablate.models.registry import register_model
+from senet_ablate.models.registry import per_stage, register_model
 from senet_ablate.models.residual import conv1x1, init_weights
 
 # (expansion t, output channels c, blocks n, stride s of the first) per row of Table 2 of Sandler et al.
@@ -80,18 +80,18 @@ class MobileNetV2(nn.Module):
     def __init__(
         self,
         num_classes: int = 1000,
-        se: AttentionSpec | None = None,
-        se_stages: Sequence[int] = (),
+        stage_attention: Sequence[AttentionSpec | None] | None = None,
     ):
         super().__init__()
         self.stem = conv_bn_relu6(nn.Conv2d(3, STEM_CHANNELS, 3, stride=2, padding=1, bias=False))
-        blocks, in_channels, stage = [], STEM_CHANNELS, 1
+        # the stem's stage, then one more at each stride 2
+        stage_attention = per_stage(stage_attention, 1 + sum(row[3] == 2 for row in INVERTED_RESIDUALS))
+        blocks, in_channels, stage = [], STEM_CHANNELS, 0
         for expansion, out_channels, repeats, first_stride in INVERTED_RESIDUALS:
             for index in range(repeats):
                 stride = first_stride if index == 0 else 1
                 stage += stride == 2
-                block_se = se if stage in se_stages else None
-                blocks.append(InvertedResidual(in_channels, out_channels, stride, expansion, block_se))
+                blocks.append(InvertedResidual(in_channels, out_channels, stride, expansion, stage_attention[stage]))
                 in_channels = out_channels
         self.blocks = nn.Sequential(*blocks)
         self.head = conv_bn_relu6(conv1x1(in_channels, HEAD_CHANNELS))

@@ -3,21 +3,24 @@
 A model's name, input family, SE stages, SE positions and default layout are declared once,
 with the function that builds it (as timm's `@register_model`); registering also adds the
 `model=<name>` option to Hydra's config store, and the model checks and `build_model` read
-`MODELS`. The builder takes the common keyword arguments `num_classes`, `se` (an AttentionSpec
-or None) and `se_stages`; models with residual units also `zero_init_residual`, those with the
-choice (`stride_in_1x1` not None) `stride_in_1x1`, and those with shaken branch pairs (`shake` not
-None) `shake`: their default ShakeMode with the config's `model.shake_*` keys applied.
+`MODELS`. The builder takes the common keyword arguments `num_classes` and `stage_attention`: an
+AttentionSpec or None for each registered stage, in the order of `stages` (None alone: no attention
+anywhere), which its loop takes by position through `per_stage`, so that only the registry numbers
+stages. Models with residual units also take `zero_init_residual`, those with the choice
+(`stride_in_1x1` not None) `stride_in_1x1`, and those with shaken branch pairs (`shake` not None)
+`shake`: their default ShakeMode with the config's `model.shake_*` keys applied.
 
 Each model declares the `se.position` values it takes; the config check accepts any value some
 registered model takes (`supported_positions`), then refuses one that the chosen model lacks.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from hydra.core.config_store import ConfigStore
 from torch import nn
 
+from senet_ablate.attention import AttentionSpec
 from senet_ablate.models.shake_mix import ShakeMode
 
 # The places of a ResidualUnit (senet_ablate/models/residual.py): the default of residual models.
@@ -74,3 +77,12 @@ def register_model(
 def supported_positions() -> list[str]:
     """Every `se.position` that some registered model takes, sorted."""
     return sorted({position for spec in MODELS.values() for position in spec.positions})
+
+
+def per_stage(stage_attention: Sequence[AttentionSpec | None] | None, count: int) -> tuple[AttentionSpec | None, ...]:
+    """A builder's `stage_attention` for the `count` stages its loop builds; a registry that
+    declares another number of stages than the loop builds raises at the first build."""
+    stage_attention = (None,) * count if stage_attention is None else tuple(stage_attention)
+    if len(stage_attention) != count:
+        raise ValueError(f"the model builds {count} stages, the registry declares {len(stage_attention)}")
+    return stage_attention

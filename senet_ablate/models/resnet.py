@@ -5,7 +5,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from senet_ablate.models.registry import register_model
+from senet_ablate.models.registry import per_stage, register_model
 from senet_ablate.models.residual import ResidualUnit, conv1x1, conv3x3, init_weights
 
 
@@ -68,8 +68,7 @@ class ResNet(nn.Module):
         groups: int = 1,
         base_width: int = 64,
         stride_in_1x1: bool = True,
-        se=None,
-        se_stages: Sequence[int] = (),
+        stage_attention=None,
         zero_init_residual: bool = False,
     ):
         super().__init__()
@@ -79,9 +78,8 @@ class ResNet(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         in_channels = 64
-        for index, (planes, blocks) in enumerate(zip((64, 128, 256, 512), layers, strict=True)):
-            stage = index + 2
-            stage_se = se if stage in se_stages else None
+        stages = zip((64, 128, 256, 512), layers, per_stage(stage_attention, len(layers)), strict=True)
+        for index, (planes, blocks, stage_se) in enumerate(stages):
             stride = 1 if index == 0 else 2
             stage_blocks = []
             for block_index in range(blocks):

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from senet_ablate.models.registry import NO_3X3, register_model
+from senet_ablate.models.registry import NO_3X3, per_stage, register_model
 from senet_ablate.models.residual import ResidualUnit, conv1x1, conv3x3, init_weights
 from senet_ablate.models.shake_mix import ShakeMode, shake_combine
 
@@ -145,16 +145,14 @@ class ShakeNet(nn.Module):
         widths: Sequence[int],
         shake: ShakeMode,
         num_classes: int = 10,
-        se=None,
-        se_stages: Sequence[int] = (),
+        stage_attention=None,
     ):
         super().__init__()
         self.stem = nn.Sequential(conv3x3(3, stem_channels), nn.BatchNorm2d(stem_channels))
         if not block.preact:
             self.stem.append(nn.ReLU(inplace=True))
         in_channels = stem_channels
-        for index, width in enumerate(widths):
-            stage_se = se if index + 2 in se_stages else None
+        for index, (width, stage_se) in enumerate(zip(widths, per_stage(stage_attention, len(widths)), strict=True)):
             stage_blocks = []
             for block_index in range(blocks_per_stage):
                 stride = 2 if index > 0 and block_index == 0 else 1

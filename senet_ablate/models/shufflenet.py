@@ -11,12 +11,10 @@ Stages are numbered like ResNet's: 1 is the stem (3x3/2 conv, 3x3/2 max pool), 2
 stages of units (at 28, 14 and 7 px).
 """
 
-from collections.abc import Sequence
-
 import torch
 from torch import Tensor, nn
 
-from senet_ablate.models.registry import register_model
+from senet_ablate.models.registry import per_stage, register_model
 from senet_ablate.models.residual import init_weights
 
 GROUPS = 3
@@ -64,8 +62,7 @@ class ShuffleNet(nn.Module):
     def __init__(
         self,
         num_classes: int = 1000,
-        se=None,
-        se_stages: Sequence[int] = (),
+        stage_attention=None,
     ):
         super().__init__()
         self.conv1 = nn.Conv2d(3, STEM_CHANNELS, 3, stride=2, padding=1, bias=False)
@@ -73,8 +70,8 @@ class ShuffleNet(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
         in_channels = STEM_CHANNELS
-        for index, (out_channels, units) in enumerate(zip(STAGE_CHANNELS, STAGE_UNITS, strict=True)):
-            stage_se = se if index + 2 in se_stages else None
+        stages = zip(STAGE_CHANNELS, STAGE_UNITS, per_stage(stage_attention, len(STAGE_UNITS)), strict=True)
+        for index, (out_channels, units, stage_se) in enumerate(stages):
             stage = []
             for unit in range(units):
                 group_first = not (index == 0 and unit == 0)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from senet_ablate.models.registry import register_model
+from senet_ablate.models.registry import per_stage, register_model
 from senet_ablate.models.residual import init_weights
 
 # Output channels of the convs of each stage of VGG-16; each stage ends with a 2x2/2 max pool.
@@ -41,13 +41,11 @@ class VGG(nn.Module):
         self,
         stages: Sequence[Sequence[int]],
         num_classes: int = 1000,
-        se=None,
-        se_stages: Sequence[int] = (),
+        stage_attention=None,
     ):
         super().__init__()
         in_channels = 3
-        for index, widths in enumerate(stages):
-            stage_se = se if index + 1 in se_stages else None
+        for index, (widths, stage_se) in enumerate(zip(stages, per_stage(stage_attention, len(stages)), strict=True)):
             layers = []
             for width in widths:
                 layers.append(ConvBNReLU(in_channels, width, stage_se))
