@@ -23,8 +23,8 @@ section of the same device and settings and keeping the others, with versions an
 The section is written again after each measurement, and a measurement that fails is shown with
 its error: one failure does not lose the figures measured before or after it.
 
-AMP (`--amp`) autocasts in the trainer's dtype (`autocast_dtype`: bf16 where the GPU computes it
-natively, else fp16 with a GradScaler).
+Training steps are the trainer's (`engine/trainer.py`'s TrainStep); AMP (`--amp`) autocasts in its dtype
+(`autocast_dtype`: bf16 where the GPU computes it natively, else fp16 with a GradScaler; `--amp-dtype`).
 
     python scripts/benchmark.py                                  # CPU-sized defaults (make bench)
     python scripts/benchmark.py --device cuda --batch-size 256 --image-size 224 --amp --channels-last
@@ -51,11 +51,12 @@ from torchvision.transforms import v2
 import senet_ablate
 from senet_ablate.base.distributed import DistributedContext
 from senet_ablate.config import compose_config
+from senet_ablate.config.schema import AMP_DTYPES
 from senet_ablate.data.build import GlobalBatchSampler, Loaders, Normalize
 from senet_ablate.data.cifar import MEAN_STD, CifarArrays
 from senet_ablate.data.gpu_cifar import PAD, DeviceCifarTrain, DeviceCifarVal
 from senet_ablate.engine.machine import for_device
-from senet_ablate.engine.trainer import Trainer, autocast_dtype
+from senet_ablate.engine.trainer import Trainer, TrainStep, autocast_dtype
 from senet_ablate.models.build import build_model
 from senet_ablate.models.residual import ResidualUnit
 
@@ -89,10 +90,9 @@ class TrainingSteps:
         before = torch.cuda.memory_allocated(self.device) if self.device.type == "cuda" else 0
         torch.manual_seed(0)
         self.model = build().to(self.device, memory_format=memory_format).train()
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9)
-        self.dtype = autocast_dtype(args.amp, self.device)
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.dtype == torch.float16)
-        self.network = torch.compile(self.model) if args.compile else self.model
+        optimizer = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9)
+        network = torch.compile(self.model) if args.compile else self.model
+        self.step = TrainStep(network, optimizer, torch.nn.CrossEntropyLoss(), self.device, args.amp, args.amp_dtype)
         images = torch.randn(args.batch_size, 3, image_size, image_size, device=self.device)
         self.images = images.contiguous(memory_format=memory_format)
         self.labels = torch.randint(1000, (args.batch_size,), device=self.device)
@@ -105,12 +105,7 @@ class TrainingSteps:
         ResidualUnit.fuse_se_scale = self.fused  # read at each forward: set for this model's steps
         try:
             for _ in range(steps):
-                with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype is not None):
-                    loss = torch.nn.functional.cross_entropy(self.network(self.images), self.labels)
-                self.scaler.scale(loss).backward()
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
-                self.optimizer.zero_grad(set_to_none=True)
+                self.step(self.images, self.labels)
         finally:
             ResidualUnit.fuse_se_scale = True
 
@@ -349,7 +344,7 @@ def device_name(device: torch.device) -> str:
 
 
 def settings(args) -> str:
-    dtype = autocast_dtype(args.amp, torch.device(args.device))
+    dtype = autocast_dtype(args.amp, torch.device(args.device), args.amp_dtype)
     precision = {torch.bfloat16: "bf16 autocast", torch.float16: "fp16 autocast + GradScaler"}.get(dtype, "fp32")
     layout = "channels_last" if args.channels_last else "NCHW"
     compiled = "on" if args.compile else "off"
@@ -492,6 +487,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3, help="timed runs; the median is reported")
     parser.add_argument("--amp", action="store_true", help="autocast in the trainer's dtype (bf16 where native)")
+    parser.add_argument("--amp-dtype", choices=AMP_DTYPES, default="auto", help="as trainer.amp_dtype")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--compile", action="store_true", help="torch.compile every model")
     parser.add_argument("--cifar-batch", type=int, default=128)

@@ -31,9 +31,10 @@ from omegaconf import DictConfig, OmegaConf
 from senet_ablate.base.cli import pop_option, run_cli
 from senet_ablate.base.errors import ConfigError
 from senet_ablate.data import build_datasets
+from senet_ablate.engine.loss import build_loss
 from senet_ablate.engine.machine import for_device
 from senet_ablate.engine.optim import build_optimizer
-from senet_ablate.engine.trainer import autocast_dtype, resolve_device
+from senet_ablate.engine.trainer import TrainStep, resolve_device
 from senet_ablate.models.build import build_model
 from senet_ablate.records.status import RunState
 from senet_ablate.records.store import FINAL_STATUSES, RunRecord, iter_records, run_id
@@ -125,7 +126,7 @@ def probe_batch(cfg: DictConfig, devices: int) -> int:
 def probe_key(cfg: DictConfig, batch: int) -> str:
     """What a probe's timing depends on: rows equal in these share one probe."""
     keys = ("model", "se", "attention", "eca", "cbam", "data.num_classes")
-    keys += ("trainer.amp", "trainer.channels_last", "trainer.optimizer", "trainer.device")
+    keys += ("trainer.amp", "trainer.amp_dtype", "trainer.channels_last", "trainer.optimizer", "trainer.device")
     timed = {key: OmegaConf.select(cfg, key) for key in keys}
     timed.update(side=train_side(cfg), batch=batch)
     return json.dumps(OmegaConf.to_container(OmegaConf.create(timed), resolve=True), sort_keys=True)
@@ -133,30 +134,24 @@ def probe_key(cfg: DictConfig, batch: int) -> str:
 
 def probe_images_per_second(cfg: DictConfig, batch: int) -> tuple[float, str]:
     """Training images/s of `cfg`'s model on one of this machine's devices at `batch` images a step,
-    timed over a few steps with the run's optimiser, precision and memory format (not torch.compile)."""
+    timed over a few TrainSteps, the trainer's, with the run's optimiser, loss, precision and memory format
+    (not torch.compile)."""
     device = resolve_device(cfg.trainer.device)
     cfg = for_device(cfg, device.type)  # the memory format the run will use
     memory_format = torch.channels_last if cfg.trainer.channels_last else torch.contiguous_format
     model = build_model(cfg).to(device, memory_format=memory_format).train()
-    optimizer = build_optimizer(model, cfg.trainer)
+    recipe = cfg.trainer
+    step = TrainStep(model, build_optimizer(model, recipe), build_loss(recipe), device, recipe.amp, recipe.amp_dtype)
     size = train_side(cfg)
     images = torch.randn(batch, 3, size, size, device=device).contiguous(memory_format=memory_format)
     labels = torch.randint(cfg.data.num_classes, (batch,), device=device)
-    dtype = autocast_dtype(cfg.trainer.amp, device, cfg.trainer.amp_dtype)
 
-    def step() -> None:
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            loss = torch.nn.functional.cross_entropy(model(images), labels)
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
-    step()
+    step(images, labels)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     started = time.perf_counter()
     for _ in range(PROBE_STEPS):
-        step()
+        step(images, labels)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     speed = PROBE_STEPS * batch / (time.perf_counter() - started)

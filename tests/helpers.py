@@ -8,6 +8,7 @@ module level (parametrize lists, a file's `_cfg` helper) are constants here, not
 Importable because pytest's default (prepend) import mode puts tests/ on sys.path.
 """
 
+import importlib.util
 import pickle
 from pathlib import Path
 
@@ -51,3 +52,11 @@ def write_folder(root: Path, seed: int = 0, per_class: int = 4, classes=("cat", 
             for index in range(per_class):
                 Image.fromarray(rng.integers(0, 256, (36, 40, 3), dtype=np.uint8)).save(folder / f"{index}.{suffix}")
     return root
+
+
+def load_benchmark():
+    """scripts/benchmark.py as a module (scripts/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("benchmark", Path(__file__).parents[1] / "scripts" / "benchmark.py")
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    return benchmark

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import torch
-from helpers import write_cifar
+from helpers import load_benchmark, write_cifar
 from torchvision.transforms import v2
 
 from senet_ablate.base.distributed import DistributedContext
@@ -169,16 +169,6 @@ def test_the_gpu_loader_is_refused_for_data_that_is_not_cifar():
         check_run(compose_config(["data=imagenet", "data.loader=gpu"]))
     with pytest.raises(ConfigError, match="data.loader='dala'.*choose one of auto, gpu, dataloader, dali"):
         check_run(compose_config(["data=imagenet", "data.loader=dala"]))
-
-
-def load_benchmark():
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.spec_from_file_location("benchmark", Path(__file__).parents[1] / "scripts" / "benchmark.py")
-    benchmark = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(benchmark)
-    return benchmark
 
 
 def test_the_benchmark_writes_each_measurement_as_it_goes_and_a_failure_loses_nothing_else(tmp_path, monkeypatch):

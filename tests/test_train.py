@@ -386,9 +386,8 @@ def test_validation_ranks_the_logits_in_full_precision_under_amp(tmp_path):
     loaders = Loaders([], [batch], sampler=None, train_size=0, val_size=4, kind="dataloader")
     cfg = _cfg(tmp_path, "data.num_classes=2")
     trainer = Trainer(cfg, classifier, loaders, torch.device("cpu"), DistributedContext(), tmp_path / "ckpt.pt")
-    trainer.amp_dtype, trainer.use_amp = torch.bfloat16, True
-    with trainer.autocast():
-        assert classifier(batch[0]).dtype == torch.bfloat16  # the training step's logits
+    trainer.step.dtype = torch.bfloat16
+    assert trainer.step.backward(*batch)[0].dtype == torch.bfloat16  # the training step's logits
     assert trainer.evaluate()["top1_err"] == 0.0
 
 
@@ -421,9 +420,9 @@ def test_a_bf16_checkpoint_resumes_where_fp16_loss_scaling_is_chosen(tmp_path):
     bf16_run = trainer()
     bf16_run.save([{"epoch": 1}])
     fp16_run = trainer()
-    fp16_run.scaler = torch.amp.GradScaler("cpu", enabled=True)
+    fp16_run.step.scaler = torch.amp.GradScaler("cpu", enabled=True)
     assert fp16_run.resume() == ([{"epoch": 1}], None)
-    assert fp16_run.scaler.get_scale() == torch.amp.GradScaler("cpu").get_scale()  # its initial scale
+    assert fp16_run.step.scaler.get_scale() == torch.amp.GradScaler("cpu").get_scale()  # its initial scale
 
 
 @pytest.mark.slow

@@ -84,14 +84,42 @@ def autocast_dtype(amp: bool, device: torch.device, choice: str = "auto") -> tor
     full precision: AMP is CUDA-only, bfloat16 where the GPU computes it natively (compute
     capability 8.0 on; no loss scaling needed), else float16 with a GradScaler. Emulated bf16
     (Turing and older, which `is_bf16_supported()` counts by default) would run without tensor
-    cores. The one rule for the trainer, the planner's probe and scripts/benchmark.py, so that
-    they time what the trainer runs. `choice` (`trainer.amp_dtype`) other than auto names the dtype."""
+    cores. The rule of TrainStep. `choice` (`trainer.amp_dtype`) other than auto names the dtype."""
     if not (amp and device.type == "cuda"):
         return None
     if choice != "auto":
         return getattr(torch, choice)
     native = torch.cuda.is_bf16_supported(including_emulation=False)  # the current device: the run's
     return torch.bfloat16 if native else torch.float16
+
+
+class TrainStep:
+    """The training step of the trainer, the planner's probe and scripts/benchmark.py, so that they time
+    what the trainer runs: autocast forward and loss, GradScaler-scaled backward (`backward`, once per
+    micro-batch), then `update`: the scaler's optimiser step, its update, zero_grad."""
+
+    def __init__(self, network, optimizer, criterion, device: torch.device, amp: bool, amp_dtype: str = "auto"):
+        self.network, self.optimizer, self.criterion, self.device = network, optimizer, criterion, device
+        self.dtype = autocast_dtype(amp, device, amp_dtype)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.dtype == torch.float16)
+
+    def backward(self, images: torch.Tensor, targets: torch.Tensor, accumulate: int = 1):
+        """Add up the gradients of a micro-batch of `accumulate`; return (logits, detached loss)."""
+        with nullcontext() if self.dtype is None else torch.autocast(self.device.type, dtype=self.dtype):
+            logits = self.network(images)
+            loss = self.criterion(logits, targets)
+        self.scaler.scale(loss / accumulate).backward()
+        return logits, loss.detach()
+
+    def update(self) -> None:
+        self.scaler.step(self.optimizer)  # skipped where the gradients are not finite
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def __call__(self, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        loss = self.backward(images, targets)[1]
+        self.update()
+        return loss
 
 
 def restore_scaler(scaler: torch.amp.GradScaler, state: dict) -> None:
@@ -130,10 +158,6 @@ class Trainer:
         self.model = model.to(device, memory_format=self.memory_format)
         self.optimizer = build_optimizer(self.model, self.recipe)
         self.scheduler = build_scheduler(self.optimizer, self.recipe)
-        self.amp_dtype = autocast_dtype(self.recipe.amp, device, self.recipe.amp_dtype)
-        self.use_amp = self.amp_dtype is not None
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
-        self.criterion = build_loss(self.recipe)
         check_pairs_stay_on_one_process(self.recipe, dist.world_size)
         self.mixer = BatchMixer(self.recipe, cfg.data.num_classes)
         network = self.model
@@ -150,6 +174,9 @@ class Trainer:
             # new model until the recompile limit (8) is hit, and every later run silently runs eager.
             torch._dynamo.reset()
         self.network = torch.compile(network) if self.recipe.compile else network
+        self.step = TrainStep(
+            self.network, self.optimizer, build_loss(self.recipe), device, self.recipe.amp, self.recipe.amp_dtype
+        )
         if device.type == "cuda":
             # cuDNN times its algorithms for each new input shape (a run has two: train and eval)
             # and keeps the fastest; the choice may differ between processes, so GPU runs repeat
@@ -160,11 +187,6 @@ class Trainer:
         self.heartbeat: Callable[[], None] = lambda: None  # called often; keeps the run's claim alive
         self.stop_requested: Callable[[], bool] = lambda: False  # polled at host syncs: see Interrupted
         self.owns_run: Callable[[], bool] = lambda: True  # checked before every checkpoint: see TakenOver
-
-    def autocast(self):
-        if not self.use_amp:
-            return nullcontext()
-        return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
     def gradients_synced(self, stepped: bool):
         """DDP all-reduces gradients in every backward pass; a micro-batch that no optimiser step
@@ -285,20 +307,14 @@ class Trainer:
                 images, targets = self.mixer(images, labels, mix_seed(epoch_seed(self.cfg.seed, epoch), step))
                 sampler = self.loaders.sampler
                 with self.gradients_synced(stepped), global_batch(sampler.offset, sampler.global_batch_size(step)):
-                    with self.autocast():
-                        logits = self.network(self.in_memory_format(images))
-                        loss = self.criterion(logits, targets)
-                    self.scaler.scale(loss / accumulate).backward()
-                loss = loss.detach()
+                    logits, loss = self.step.backward(self.in_memory_format(images), targets, accumulate)
                 newly_bad = (first_bad_step < 0) & ~torch.isfinite(loss)
                 first_bad_step = torch.where(newly_bad, torch.full_like(first_bad_step, step), first_bad_step)
                 loss_sum += loss * len(labels)
                 correct += (logits.argmax(1) == labels).sum()
                 seen += len(labels)
             if stepped:
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
-                self.optimizer.zero_grad(set_to_none=True)
+                self.step.update()
             if (step + 1) % self.sync_every == 0 or step + 1 == steps:
                 self.heartbeat()
                 self.check_finite(first_bad_step, loss_sum, epoch)
@@ -411,7 +427,7 @@ class Trainer:
                 "model": self.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(),
-                "scaler": self.scaler.state_dict(),
+                "scaler": self.step.scaler.state_dict(),
                 "history": history,
                 "partial_epoch": partial,
             },
@@ -428,7 +444,7 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        restore_scaler(self.scaler, state["scaler"])
+        restore_scaler(self.step.scaler, state["scaler"])
         history, partial = state["history"], state.get("partial_epoch")
         if partial:
             log.info("resumed from %s at step %d of epoch %d", self.checkpoint_path, partial["step"], len(history) + 1)

@@ -128,8 +128,8 @@ def describe_run(cfg: DictConfig, run: str, loaders: Loaders, fingerprint: str, 
         f"accumulation, over {world} process{'es' if world > 1 else ''})",
         f"  lr      {recipe.lr:g} peak, {recipe.schedule} schedule, {recipe.warmup_epochs} warm-up epochs, "
         f"{recipe.epochs} epochs",
-        f"  device  {recipe.device}; AMP {_on(trainer.use_amp)}, channels_last {_on(recipe.channels_last)}, "
-        f"compile {_on(recipe.compile)}",
+        f"  device  {recipe.device}; AMP {_on(trainer.step.dtype is not None)}, "
+        f"channels_last {_on(recipe.channels_last)}, compile {_on(recipe.compile)}",
     ]
     return "\n".join(lines)
 

@@ -1,0 +1,94 @@
+"""The training step (engine/trainer.py's TrainStep): what the trainer did by hand, and the one step that the
+trainer, the planner's probe and the benchmark all run."""
+
+import copy
+from types import SimpleNamespace
+
+import pytest
+import torch
+from helpers import TINY, load_benchmark
+from torch import nn
+
+from senet_ablate.base.distributed import DistributedContext
+from senet_ablate.config import compose_config
+from senet_ablate.data.build import build_loaders
+from senet_ablate.engine.trainer import Trainer, TrainStep
+from senet_ablate.models.build import build_model
+from senet_ablate.plan import PROBE_STEPS, probe_images_per_second
+
+
+def tiny(classes: int = 5) -> nn.Module:
+    layers = [nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, classes)]
+    return nn.Sequential(*layers)
+
+
+def sgd(model: nn.Module) -> torch.optim.Optimizer:
+    return torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+
+
+def test_a_step_is_the_hand_written_scaled_step_and_accumulates_as_the_trainer_did():
+    """A CPU GradScaler that grows at every finite step stands in for fp16's (CUDA's cannot be
+    enabled without a GPU): 3 steps, the last of 2 accumulated micro-batches, then a step whose
+    gradients are not finite, which the scaler skips and halves its scale for."""
+    model = tiny()
+    reference, criterion = copy.deepcopy(model), nn.CrossEntropyLoss(label_smoothing=0.1)
+    step = TrainStep(model, sgd(model), criterion, torch.device("cpu"), amp=True)
+    step.scaler = torch.amp.GradScaler("cpu", growth_interval=1)
+    optimizer, scaler = sgd(reference), torch.amp.GradScaler("cpu", growth_interval=1)
+    batches = [(torch.randn(4, 3, 8, 8), torch.randint(5, (4,))) for _ in range(4)]
+
+    def by_hand(micro_batches):
+        losses = []
+        for images, labels in micro_batches:
+            loss = criterion(reference(images), labels)
+            scaler.scale(loss / len(micro_batches)).backward()
+            losses.append(loss.detach())
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+        return losses
+
+    for images, labels in batches[:2]:
+        assert torch.equal(step(images, labels), by_hand([(images, labels)])[0])
+    losses = [step.backward(images, labels, accumulate=2)[1] for images, labels in batches[2:]]
+    step.update()
+    assert all(map(torch.equal, losses, by_hand(batches[2:])))
+    assert step.scaler.get_scale() == scaler.get_scale() == 2**16 * 2**3  # grown at each of the 3 steps
+    assert all(map(torch.equal, model.state_dict().values(), reference.state_dict().values()))
+    assert all(p.grad is None for p in model.parameters())
+    before = copy.deepcopy(model.state_dict())
+    assert not torch.isfinite(step(torch.full((4, 3, 8, 8), float("inf")), batches[0][1]))
+    assert step.scaler.get_scale() == 2**18  # halved, and the optimiser step skipped
+    params = dict(model.named_parameters())
+    assert all(torch.equal(params[name], before[name]) for name in params)
+
+
+@pytest.fixture
+def updates(monkeypatch):
+    """The type of the network of every optimiser step: each goes through TrainStep.update, so a
+    caller with a step of its own records none."""
+    stepped = []
+    update = TrainStep.update
+    monkeypatch.setattr(TrainStep, "update", lambda self: stepped.append(type(self.network)) or update(self))
+    return stepped
+
+
+def test_the_trainer_runs_the_shared_step(updates):
+    cfg = compose_config([*TINY, "data.image_size=8", "data.train_size=8", "trainer.batch_size=4"])
+    device, dist = torch.device("cpu"), DistributedContext()
+    Trainer(cfg, build_model(cfg), build_loaders(cfg, dist, device), device, dist, None).train_one_epoch(0)
+    assert len(updates) == 2  # 8 images in batches of 4
+
+
+def test_the_planners_probe_runs_the_shared_step(updates):
+    probe_images_per_second(compose_config([*TINY, "data.image_size=8"]), batch=2)
+    assert len(updates) == 1 + PROBE_STEPS  # a warm-up step, then the timed ones
+
+
+def test_the_benchmark_runs_the_shared_step(updates, monkeypatch):
+    benchmark = load_benchmark()
+    monkeypatch.setattr(benchmark, "MODELS", {"tiny": (lambda: tiny(1000), True)})
+    sizes = dict(batch_size=2, image_size=8, steps=2, warmup=1, repeats=2)
+    args = SimpleNamespace(device="cpu", amp=True, amp_dtype="auto", channels_last=False, compile=False, **sizes)
+    assert list(benchmark.model_rows(args)) == ["tiny"]
+    assert updates == [nn.Sequential] * (1 + 2 * 2)  # warm-up, then 2 repeats of 2 steps
