@@ -317,3 +317,17 @@ def test_channels_last_is_on_for_amp_on_cuda_unless_set_and_cpu_run_ids_are_unch
     unset = for_device(compose_config(["data=synthetic"]), "cpu")
     explicit = for_device(compose_config(["data=synthetic", "trainer.channels_last=false"]), "cpu")
     assert run_id(unset, "fingerprint") == run_id(explicit, "fingerprint")
+
+
+def test_a_composed_config_is_the_callers_own_and_a_home_is_read_at_each_call(monkeypatch, tmp_path):
+    """Composition is memoised per process: each call still gets its own copy, and `~` expands to
+    the home of the moment of the call."""
+    overrides = ["data=synthetic", "data.root='~/images'", "results_dir='~/results'"]
+    monkeypatch.setenv("HOME", str(tmp_path / "ann"))
+    first = compose_config(overrides)
+    first.trainer.epochs, first.exp.overrides[0] = 999, "changed"
+    monkeypatch.setenv("HOME", str(tmp_path / "bob"))
+    second = compose_config(overrides)
+    assert second.trainer.epochs != 999 and second.exp.overrides == overrides
+    assert (first.data.root, second.data.root) == (f"{tmp_path}/ann/images", f"{tmp_path}/bob/images")
+    assert second.results_dir == f"{tmp_path}/bob/results"
