@@ -53,7 +53,8 @@ from senet_ablate.base.distributed import DistributedContext
 from senet_ablate.config import compose_config
 from senet_ablate.config.schema import AMP_DTYPES
 from senet_ablate.data.build import GlobalBatchSampler, Loaders, Normalize
-from senet_ablate.data.cifar import MEAN_STD, CifarArrays
+from senet_ablate.data.cifar import CifarArrays
+from senet_ablate.data.datasets import CIFAR_MEAN_STD
 from senet_ablate.data.gpu_cifar import PAD, DeviceCifarTrain, DeviceCifarVal
 from senet_ablate.engine.machine import for_device
 from senet_ablate.engine.trainer import Trainer, TrainStep, autocast_dtype
@@ -160,10 +161,10 @@ def loader_rows(args) -> dict[str, float]:
     would wait for them inside its timing (which understated torchvision's rate)."""
     device = torch.device(args.device)
     images, labels = cifar_like(args.cifar_images)
-    normalize = Normalize(MEAN_STD["cifar10"], device)
+    normalize = Normalize(CIFAR_MEAN_STD["cifar10"], device)
     sampler = GlobalBatchSampler(len(labels), args.cifar_batch, 0, 1, torch.Generator(device=device))
     ours = DeviceCifarTrain(images.to(device), labels.to(device), sampler, normalize)
-    mean, std = MEAN_STD["cifar10"]
+    mean, std = CIFAR_MEAN_STD["cifar10"]
     augment = v2.Compose(
         [
             v2.RandomCrop(32, padding=PAD),
@@ -279,7 +280,7 @@ def cifar_projection(args) -> tuple[str, float]:
     cfg = for_device(cfg, device.type)  # the memory format a run on this device uses
     train_images, train_labels = cifar_like(CIFAR_TRAIN)
     val_images, val_labels = cifar_like(args.projection_steps * cfg.trainer.batch_size)
-    normalize = Normalize(MEAN_STD["cifar10"], device)
+    normalize = Normalize(CIFAR_MEAN_STD["cifar10"], device)
     dist = DistributedContext(0, 1)
     sampler = GlobalBatchSampler(CIFAR_TRAIN, cfg.trainer.batch_size, 0, 1, torch.Generator(device=device))
     loaders = Loaders(

@@ -35,7 +35,6 @@ from senet_ablate.config import (
     row_configs,
 )
 from senet_ablate.runs.checks import check_run
-from senet_ablate.runs.run import run_job
 
 # running: claimed by another process. interrupted: the cluster asked the job to stop, so a sweep stops too.
 EXIT_STATUS = {"completed": 0, "failed": 1, "diverged": 3, "running": 4, "interrupted": 5}
@@ -117,6 +116,8 @@ def refuse_sweeps_in_a_single_run(parsed: list[Override]) -> None:
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
 def main(cfg: DictConfig) -> dict:
+    from senet_ablate.runs.run import run_job  # torch's data stack (1.3 s), not needed to check a command line
+
     try:
         cfg.exp.overrides = list(HydraConfig.get().overrides.task)
         name_experiment(cfg, HydraConfig.get().runtime.choices)

@@ -2,6 +2,8 @@
 loader choice, its fingerprint and its loading all read the `DatasetSpec`."""
 
 import re
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -94,3 +96,18 @@ def test_a_dataset_added_by_one_registration_is_checked_fingerprinted_and_loaded
         bad = OmegaConf.merge(cfg, OmegaConf.from_dotlist([f"{key}={value}"]))
         with pytest.raises(ConfigError, match=re.escape(f"{key}={value!r} is not allowed: {allowed}")):
             check_run(bad)
+
+
+@pytest.mark.slow
+def test_checking_a_command_line_or_writing_a_report_imports_no_torchvision():
+    """The registry holds facts only: the loading modules, which import torchvision (1.3 s), are
+    imported when data is loaded or fingerprinted."""
+    code = (
+        "import sys, senet_ablate.__main__, senet_ablate.report.__main__\n"
+        "from senet_ablate import compose_config\n"
+        "from senet_ablate.runs.checks import check_run\n"
+        "for name in ('imagenet', 'cifar10', 'places365'):\n"
+        "    check_run(compose_config([f'data={name}']))\n"
+        "print('torchvision' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"

@@ -13,7 +13,7 @@ from senet_ablate.base.distributed import DistributedContext
 from senet_ablate.base.errors import ConfigError
 from senet_ablate.config import compose_config
 from senet_ablate.data.build import Normalize, build_loaders
-from senet_ablate.data.cifar import MEAN_STD
+from senet_ablate.data.datasets import CIFAR_MEAN_STD
 from senet_ablate.data.gpu_cifar import PAD, crop_flip, draw_crop_flip
 from senet_ablate.engine.machine import for_device
 from senet_ablate.records.store import run_id
@@ -87,9 +87,9 @@ def test_each_crop_is_the_padded_image_cut_at_its_offset_and_mirrored_if_flipped
 
 def test_normalisation_on_the_device_equals_torchvisions():
     images = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
-    mean, std = MEAN_STD["cifar10"]
+    mean, std = CIFAR_MEAN_STD["cifar10"]
     reference = v2.Compose([v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)])(images)
-    torch.testing.assert_close(Normalize(MEAN_STD["cifar10"], CPU)(images), reference)
+    torch.testing.assert_close(Normalize(CIFAR_MEAN_STD["cifar10"], CPU)(images), reference)
 
 
 def _cifar_cfg(root, *extra):

@@ -16,12 +16,7 @@ from torchvision.transforms import v2
 
 from senet_ablate.base.errors import ConfigError
 
-# Per-channel statistics of the CIFAR training sets.
 PAD = 4  # pixels of zero padding around each image before the random crop (He et al.'s CIFAR protocol)
-MEAN_STD = {
-    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
-    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
-}
 _LAYOUT = {
     # name: (folder, train files, test files, label key, torchvision class)
     "cifar10": (
@@ -76,7 +71,7 @@ def _read_batches(files: list[Path], label_key: bytes) -> tuple[torch.Tensor, to
 
 def cifar_datasets(name: str, root: str, download: bool) -> tuple[CifarArrays, CifarArrays]:
     """Train (4-pixel zero pad, random 32 crop, flip) and test sets of uint8 images; the loader
-    normalises them on the device with `MEAN_STD[name]`."""
+    normalises them on the device with the dataset's `mean_std` (datasets.py)."""
     _, train_files, _, label_key, _ = _LAYOUT[name]
     files = batch_files(name, root, download)
     train_transform = v2.Compose([v2.RandomCrop(32, padding=PAD), v2.RandomHorizontalFlip()])

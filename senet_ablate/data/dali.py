@@ -28,7 +28,8 @@ from PIL import Image
 from torch import Tensor
 
 from senet_ablate.base.errors import ConfigError
-from senet_ablate.data.imagefolder import IMAGENET_MEAN_STD, Augmentation, CheckedImages, CorruptImage
+from senet_ablate.data.datasets import IMAGENET_MEAN_STD
+from senet_ablate.data.imagefolder import Augmentation, CheckedImages, CorruptImage
 from senet_ablate.data.seeds import mix_seed
 
 INSTALL = "pip install 'senet-ablate[dali]' (NVIDIA DALI for CUDA 13), or use data.loader=dataloader"

@@ -1,24 +1,25 @@
 """Every dataset the runs can train on, one `DatasetSpec` each (see `registry.py` for the fields).
 
-Importing this module registers them, with their `data=<name>` options. The builders below
-adapt the run config to each dataset module's loader.
+Importing this module registers them, with their `data=<name>` options. It imports none of the
+loading modules: they import torchvision (1.3 s), which checking a command line or writing a
+report does not need, so the builders and fingerprints below import theirs when called.
 """
+
+from dataclasses import replace
 
 from omegaconf import DictConfig
 
-from senet_ablate.data.cifar import MEAN_STD as CIFAR_MEAN_STD
-from senet_ablate.data.cifar import cifar_datasets
-from senet_ablate.data.fingerprint import (
-    cifar_fingerprint,
-    folder_fingerprint,
-    places_fingerprint,
-    synthetic_fingerprint,
-)
-from senet_ablate.data.imagefolder import IMAGENET_MEAN_STD, Augmentation, imagefolder_datasets
-from senet_ablate.data.places365 import NUM_CLASSES as PLACES_CLASSES
-from senet_ablate.data.places365 import places365_datasets
 from senet_ablate.data.registry import DatasetSpec, register_dataset
 from senet_ablate.data.synthetic import make_synthetic
+
+# Per-channel statistics of the training sets, by which the loader normalises their uint8 images.
+IMAGENET_MEAN_STD = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))  # every image folder's
+CIFAR_MEAN_STD = {
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
+}
+PLACES_CLASSES = 365
+PLACES_VARIANTS = ("challenge", "standard")  # data.variant: 8M training images (the paper's), 1.8M
 
 
 def _synthetic(cfg: DictConfig):
@@ -32,72 +33,93 @@ def _synthetic(cfg: DictConfig):
 
 
 def _cifar(cfg: DictConfig):
+    from senet_ablate.data.cifar import cifar_datasets
+
     return cifar_datasets(cfg.data.name, cfg.data.root, cfg.data.download)
 
 
 def _folder(cfg: DictConfig):
+    from senet_ablate.data.imagefolder import Augmentation, imagefolder_datasets
+
     data = cfg.data
     return imagefolder_datasets(data.root, Augmentation.from_config(cfg), data.num_classes, data.skip_corrupt)
 
 
 def _places(cfg: DictConfig):
+    from senet_ablate.data.imagefolder import Augmentation
+    from senet_ablate.data.places365 import places365_datasets
+
     data, augmentation = cfg.data, Augmentation.from_config(cfg)
     return places365_datasets(data.root, data.variant, data.small, augmentation, data.download, data.skip_corrupt)
 
 
-IMAGE_FOLDER = dict(
-    augments=("imagenet", "cifar", "none"), loaders=("dataloader", "dali"), mean_std=IMAGENET_MEAN_STD, image_files=True
-)
-CIFAR = dict(
+def _fingerprint(name: str):
+    """`fingerprint.<name>`, imported at the first fingerprint (it reads the loading modules)."""
+
+    def fingerprint(data: DictConfig) -> str:
+        from senet_ablate.data import fingerprint
+
+        return getattr(fingerprint, name)(data)
+
+    return fingerprint
+
+
+CIFAR10 = DatasetSpec(
+    "cifar10",  # CIFAR-10/100 in torchvision's layout (<root>/cifar-10-batches-py, <root>/cifar-100-python)
+    num_classes=10,
     image_size=32,
     augments=("cifar",),
     loaders=("dataloader", "gpu"),
     build=_cifar,
-    fingerprint=cifar_fingerprint,
+    fingerprint=_fingerprint("cifar_fingerprint"),
+    mean_std=CIFAR_MEAN_STD["cifar10"],
     fixed_classes=True,
     fixed_size=True,
     downloadable=True,
 )
+IMAGENET = DatasetSpec(
+    "imagenet",  # ImageNet-1k as two folders of class folders: <root>/train and <root>/val
+    num_classes=1000,
+    image_size=224,
+    augments=("imagenet", "cifar", "none"),
+    loaders=("dataloader", "dali"),
+    build=_folder,
+    fingerprint=_fingerprint("folder_fingerprint"),
+    mean_std=IMAGENET_MEAN_STD,
+    root="data/imagenet",
+    image_files=True,
+)
 
 for spec in (
-    # Generated, seeded, learnable images (class-dependent patterns); no files needed. The images are
-    # generated into memory, so loader workers would only copy them.
     DatasetSpec(
-        "synthetic",
+        "synthetic",  # generated, seeded, learnable images (class-dependent patterns); no files
         num_classes=10,
         image_size=32,
         augments=("none",),
         loaders=("dataloader",),
         build=_synthetic,
-        fingerprint=synthetic_fingerprint,
+        fingerprint=_fingerprint("synthetic_fingerprint"),
         mean_std=None,
         root="",
         own_keys=("train_size", "val_size"),
-        options={"num_workers": 0, "train_size": 2048, "val_size": 512},
+        options={"num_workers": 0, "train_size": 2048, "val_size": 512},  # in memory: workers would only copy
     ),
-    # CIFAR-10/100 in torchvision's layout (<root>/cifar-10-batches-py, <root>/cifar-100-python).
-    DatasetSpec("cifar10", 10, **CIFAR, mean_std=CIFAR_MEAN_STD["cifar10"]),
-    DatasetSpec("cifar100", 100, **CIFAR, mean_std=CIFAR_MEAN_STD["cifar100"]),
-    # ImageNet-1k as two folders of class folders: <root>/train and <root>/val.
-    DatasetSpec(
-        "imagenet", 1000, 224, **IMAGE_FOLDER, build=_folder, fingerprint=folder_fingerprint, root="data/imagenet"
-    ),
-    # Any dataset laid out as <root>/{train,val}/<class>/<image>; set data.root and data.num_classes.
-    DatasetSpec("imagefolder", None, 224, **IMAGE_FOLDER, build=_folder, fingerprint=folder_fingerprint),
-    # Places-365 in torchvision's layout (see places365.py); the paper's Table 6 trains on the
-    # challenge variant.
-    DatasetSpec(
-        "places365",
-        PLACES_CLASSES,
-        224,
-        **IMAGE_FOLDER,
+    CIFAR10,
+    replace(CIFAR10, name="cifar100", num_classes=100, mean_std=CIFAR_MEAN_STD["cifar100"]),
+    IMAGENET,
+    # any dataset laid out as <root>/{train,val}/<class>/<image>; data.root and data.num_classes say which
+    replace(IMAGENET, name="imagefolder", num_classes=None, root="data"),
+    replace(  # Places-365 in torchvision's layout (places365.py); the paper's Table 6 trains on `challenge`
+        IMAGENET,
+        name="places365",
+        num_classes=PLACES_CLASSES,
         build=_places,
-        fingerprint=places_fingerprint,
+        fingerprint=_fingerprint("places_fingerprint"),
         root="data/places365",
         fixed_classes=True,
         downloadable=True,
         own_keys=("variant", "small"),
-        options={"variant": "challenge"},
+        options={"variant": PLACES_VARIANTS[0]},
     ),
 ):
     register_dataset(spec)

@@ -32,9 +32,9 @@ from torchvision.transforms import v2
 
 from senet_ablate.base.errors import ConfigError
 from senet_ablate.data.cifar import PAD as CIFAR_PAD
+from senet_ablate.data.datasets import IMAGENET_MEAN_STD
 
 log = logging.getLogger(__name__)
-IMAGENET_MEAN_STD = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 SPLITS = ("train", "val")
 
 

@@ -14,10 +14,8 @@ challenge variant (8M images); `data.variant=standard` is the 1.8M-image one.
 from pathlib import Path
 
 from senet_ablate.base.errors import ConfigError
+from senet_ablate.data.datasets import PLACES_CLASSES
 from senet_ablate.data.imagefolder import Augmentation, CheckedImages, train_eval_transforms
-
-NUM_CLASSES = 365
-VARIANTS = ("challenge", "standard")  # data.variant: 8M training images (the paper's), 1.8M
 
 
 def places_files(root: Path, variant: str, small: bool) -> dict[str, Path]:
@@ -67,8 +65,8 @@ def places365_datasets(
     """Train (RandomResizedCrop, flip, ...) and val (resize, centre crop) sets of uint8 images."""
     files = present_files(root, variant, small, download_missing)
     classes = len(files["categories"].read_text().splitlines())
-    if classes != NUM_CLASSES:
-        raise ConfigError("data.root", root, f"{files['categories']} lists {classes} categories, not {NUM_CLASSES}")
+    if classes != PLACES_CLASSES:
+        raise ConfigError("data.root", root, f"{files['categories']} lists {classes} categories, not {PLACES_CLASSES}")
     train_transform, eval_transform = train_eval_transforms(augmentation)
     return (
         CheckedImages(read_file_list(files["train_list"], files["train_images"]), train_transform, skip_corrupt),
