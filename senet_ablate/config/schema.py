@@ -184,8 +184,8 @@ class ExpConfig:
     reference: str | None = None
     # The smallest difference of interest, in top-1 error points: rows within it of the reference
     # are called equivalent (two one-sided tests), and unresolved rows are told how many seeds would
-    # detect it. 0.2 by default: above ImageNet ResNet-50's seed noise (0.07-0.10, DESIGN.md), below
-    # most of the paper's ablation differences.
+    # detect it. 0.2 by default: above ImageNet ResNet-50's seed noise (0.07-0.10 points over 8
+    # seeds, NVIDIA's DeepLearningExamples), below most of the paper's ablation differences.
     margin: float = 0.2
     # The paper's conclusions from this table (its section 6), as comparisons between rows: data the
     # report checks on the runs and calls holds / contradicted / unresolved.
