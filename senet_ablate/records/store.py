@@ -5,7 +5,6 @@ the run, the reporter and the tests. The reporter reads only these files, the ex
 and the per-image predictions each completed run keeps beside its checkpoint (`predictions.py`).
 """
 
-import copy
 import hashlib
 import json
 import logging
@@ -127,13 +126,17 @@ def run_id(cfg: DictConfig, data_fingerprint: str | None, leave_out: tuple[str, 
 def config_id(config: dict, data_fingerprint: str | None, leave_out: tuple[str, ...] = ()) -> str:
     """`run_id` of a config as plain data, such as a record's: its values are hashed as they are
     (a string that looks like an OmegaConf interpolation is a string, never resolved)."""
-    identity = copy.deepcopy(config)
+    identity = dict(config)
     for dotted in (*RUNTIME_KEYS, *leave_out):
         *parents, leaf = dotted.split(".")
         node = identity
-        for parent in parents:
-            node = node.get(parent) if isinstance(node, dict) else None
-        if isinstance(node, dict):
+        for parent in parents:  # copied on the way down: the caller's config is left as it is
+            child = node.get(parent)
+            if not isinstance(child, dict):
+                break
+            node[parent] = dict(child)
+            node = node[parent]
+        else:
             node.pop(leaf, None)
     identity["data_fingerprint"] = data_fingerprint
     canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
