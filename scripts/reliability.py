@@ -30,6 +30,18 @@ What is checked:
   mistakes        a first hour's mistakes (image-folder layouts, NFC/NFD class names, a comma or
                   `~` in a path, every image unreadable, 5 classes, the reporter's out=, empty and
                   damaged results dirs): one line each, the right exit status, no traceback
+  copied record   a record copied as `<id> (1).json`: the report counts the run once, names the copy
+  record from another schema
+                  a record without `se.bias` (an older version's), one with a key this version
+                  lacks: migrated, counted in their row, said under the table
+  bad predictions file
+                  a run's predictions.npz truncated, or with one label for all (it would broadcast):
+                  named under the table, left out of the noise floor; exit 0
+  non-finite metric
+                  top-1 errors of NaN and Infinity in records: named, not counted; exit 0
+  interpolation in a record
+                  `${no.such.key}` in a record's config: the planner reads it as data, the report
+                  names a record it makes unfit for the schema; exit 0
 
     python scripts/reliability.py                  # 12 kills, writes results/reliability.md
     python scripts/reliability.py --kills 3 --out /tmp/r.md
@@ -765,6 +777,147 @@ def report_mistakes(report: Report, work: Path) -> None:
         report.add("report mistakes", detail, ok, "" if ok else result.stderr[-400:])
 
 
+# --- records in a shared results dir: read by identity, migrated, finite, with usable predictions ------
+
+SHARED_NOTES = "Records and predictions not counted, or counted with a change:"
+
+
+def shared_copy(work: Path, name: str) -> tuple[Path, dict]:
+    """A copy of the reference run's results dir to plant a file in, and its completed record."""
+    results = work / name
+    shutil.copytree(work / "reference", results)
+    return results, the_record(work / "reference")
+
+
+def refile(results: Path, record: dict) -> str:
+    """Write `record` under the id its content has, as the version that wrote it would; the id."""
+    from senet_ablate.records.store import config_id
+
+    record["run_id"] = config_id(record["config"], record["data_fingerprint"])
+    (results / "runs" / f"{record['run_id']}.json").write_text(json.dumps(record))
+    return record["run_id"]
+
+
+def report_on(results: Path) -> tuple[int, str, str]:
+    """The report CLI on squeeze_sweep (the reference run is its Avg row): (exit status, the Avg
+    line of its table or '', the notes under it or '')."""
+    out = results / "tables"
+    result = subprocess.run(
+        [sys.executable, "-m", "senet_ablate.report", f"results_dir={results}", f"out={out}", "exps=squeeze_sweep"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    table = out / "squeeze_sweep.md"
+    markdown = table.read_text() if table.exists() else ""
+    avg = next((line for line in markdown.splitlines() if line.startswith("| Avg |")), "")
+    notes = markdown.split(SHARED_NOTES, 1)[1].split("\n\n", 2)[1] if SHARED_NOTES in markdown else ""
+    if result.returncode != 0 or "Traceback" in result.stderr:
+        notes += result.stderr[-400:]
+    return result.returncode, avg, notes
+
+
+def report_trial(report: Report, fault: str, what: str, results: Path, said: list[str]) -> None:
+    """The report on `results` must exit 0, count the reference run alone in the Avg row (n=1) and
+    say each of `said` under the table."""
+    status, avg, notes = report_on(results)
+    cells = avg.split(" | ")
+    ok = status == 0 and len(cells) > 1 and cells[1].endswith("(n=1)") and all(text in notes for text in said)
+    shown = cells[1] if len(cells) > 1 else "no table"
+    detail = f"{what}: exit {status}, Avg top-1 {shown}, each file named under the table: {ok}"
+    report.add(fault, detail, ok, "" if ok else notes)
+
+
+def copied_record(report: Report, work: Path) -> None:
+    """A record copied under a second name, as a file manager names a copy: the run counts once."""
+    results, record = shared_copy(work, "copied-record")
+    run = record["run_id"]
+    shutil.copy(results / "runs" / f"{run}.json", results / "runs" / f"{run} (1).json")
+    said = [f"`runs/{run} (1).json`: not counted: the same run as `runs/{run}.json`"]
+    report_trial(report, "copied record", f"`{run} (1).json` beside `{run}.json`", results, said)
+
+
+def other_schema(report: Report, work: Path, quick: bool) -> None:
+    """Records of an older version (no `se.bias`) and of a newer one (a key this one lacks): migrated,
+    counted in their row, and said. `quick`: the older one only."""
+    cases = {
+        "an older record without se.bias": lambda config: config["se"].pop("bias"),
+        "a newer record with se.shape": lambda config: config["se"].update(shape="round"),
+    }
+    for index, (what, change) in enumerate(list(cases.items())[: 1 if quick else None]):
+        results, record = shared_copy(work, f"other-schema-{index}")
+        (results / "runs" / f"{record['run_id']}.json").unlink()
+        change(record["config"])
+        run = refile(results, record)
+        said = [f"`runs/{run}.json`: migrated from another version's schema:"]
+        report_trial(report, "record from another schema", what, results, said)
+
+
+def bad_predictions(report: Report, work: Path, quick: bool) -> None:
+    """The reference run's per-image predictions truncated, or with one label for every prediction
+    (which would broadcast): named and left out of the validation noise; the table still written.
+    `quick`: truncated only."""
+    import numpy as np
+
+    cases = {
+        "truncated": lambda path: path.write_bytes(path.read_bytes()[:100]),
+        "one label": lambda path: np.savez_compressed(
+            path, predicted=np.zeros(128, np.int16), label=np.zeros(1, np.int16)
+        ),
+    }
+    for what, damage in list(cases.items())[: 1 if quick else None]:
+        results, record = shared_copy(work, f"predictions-{what.replace(' ', '-')}")
+        path = results / "runs" / record["run_id"] / "predictions.npz"
+        damage(path)
+        said = [f"`runs/{record['run_id']}/predictions.npz`: not used for the validation noise"]
+        report_trial(report, "bad predictions file", f"predictions.npz {what}", results, said)
+
+
+def non_finite_metric(report: Report, work: Path) -> None:
+    """Seeds 1 and 2 of the reference run planted with a top-1 error of NaN and Infinity: each named
+    and not counted, the table still written from seed 0."""
+    results, record = shared_copy(work, "non-finite")
+    runs = []
+    for seed, value in ((1, float("nan")), (2, float("inf"))):
+        planted = json.loads(json.dumps(record))
+        planted["config"]["seed"] = planted["seed"] = seed
+        planted["top1_err"] = value
+        runs.append(refile(results, planted))
+    said = [
+        f"`runs/{runs[0]}.json`: not counted: top1_err=NaN",
+        f"`runs/{runs[1]}.json`: not counted: top1_err=Infinity",
+    ]
+    report_trial(report, "non-finite metric", "top-1 NaN and Infinity in two records", results, said)
+
+
+def interpolation_in_record(report: Report, work: Path, quick: bool) -> None:
+    """A record whose config holds `${no.such.key}`: data, never resolved. In `data.root` (the same
+    run) the planner costs the row from it; in `trainer.lr` the report names it and counts it not
+    (`quick`: the planner only)."""
+    results, record = shared_copy(work, "interpolation")
+    record["config"]["data"]["root"] = "${no.such.key}"
+    (results / "runs" / f"{record['run_id']}.json").write_text(json.dumps(record))
+    command = [sys.executable, "-m", "senet_ablate.plan", "+exp=squeeze_sweep", "exp.row=Avg", "seed=0,1"]
+    result = subprocess.run(
+        [*command, *RUN, *SYNTHETIC, f"results_dir={results}"], capture_output=True, text=True, timeout=600
+    )
+    measured = any(
+        line.startswith("  Avg ") and "measured over 1 completed" in line for line in result.stdout.splitlines()
+    )
+    ok = result.returncode == 0 and measured
+    detail = f"plan, data.root=${{no.such.key}}: exit {result.returncode}, Avg costed from the record: {measured}"
+    report.add("interpolation in a record", detail, ok, "" if ok else (result.stdout + result.stderr)[-400:])
+    if quick:
+        return
+    results, record = shared_copy(work, "interpolation-report")
+    seeded = json.loads(json.dumps(record))
+    seeded["config"]["seed"] = seeded["seed"] = 1
+    seeded["config"]["trainer"]["lr"] = "${no.such.key}"
+    run = refile(results, seeded)
+    said = [f"`runs/{run}.json`: not counted: its config does not fit this version's schema: trainer.lr="]
+    report_trial(report, "interpolation in a record", "report, trainer.lr=${no.such.key}", results, said)
+
+
 def markdown(report: Report, args: argparse.Namespace, seconds: float) -> str:
     lines = [
         "# Reliability",
@@ -811,7 +964,9 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the kill moments")
     parser.add_argument(
-        "--quick", action="store_true", help="two checkpoint damages and two refusals instead of all (the test suite's)"
+        "--quick",
+        action="store_true",
+        help="two checkpoint damages, two refusals, one case of each record fault instead of all (the test suite's)",
     )
     parser.add_argument("--out", type=Path, default=Path("results/reliability.md"))
     args = parser.parse_args()
@@ -842,6 +997,11 @@ def main() -> None:
         sixteen_bit_png(report, work)
         one_line_mistakes(report, work)
         report_mistakes(report, work)
+        copied_record(report, work)
+        other_schema(report, work, args.quick)
+        bad_predictions(report, work, args.quick)
+        non_finite_metric(report, work)
+        interpolation_in_record(report, work, args.quick)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(markdown(report, args, time.perf_counter() - started))
     print(args.out)

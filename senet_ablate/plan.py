@@ -37,7 +37,8 @@ from senet_ablate.engine.optim import build_optimizer
 from senet_ablate.engine.trainer import TrainStep, resolve_device
 from senet_ablate.models.build import build_model
 from senet_ablate.records.status import RunState
-from senet_ablate.records.store import FINAL_STATUSES, RunRecord, iter_records, run_id
+from senet_ablate.records.store import FINAL_STATUSES, RunRecord, config_id
+from senet_ablate.records.trusted import read_trusted
 from senet_ablate.runs.checks import check_run
 from senet_ablate.runs.listing import run_ids, run_state, sweep_configs
 from senet_ablate.runs.sweep import common_overrides, swept_values
@@ -85,12 +86,13 @@ def measured_throughput(records: list[RunRecord]) -> Throughput:
 
 def completed_by_config(results_dir: str) -> dict[str, list[RunRecord]]:
     """The completed runs under `results_dir` with a measured throughput, keyed by the id of their
-    config without the seed: every seed of a row trains the same model on the same images."""
+    config without the seed: every seed of a row trains the same model on the same images. Records
+    are read as the report reads them (`records/trusted.py`: each run once, migrated to this
+    schema, with finite figures), their configs as data, never resolved."""
     found: dict[str, list[RunRecord]] = {}
-    for record in iter_records(results_dir):
+    for record in read_trusted(results_dir).counted:
         if record["status"] == "completed" and record["images_per_s"] and record["wall_time_s"]:
-            config = OmegaConf.create(record["config"])
-            found.setdefault(run_id(config, record["data_fingerprint"], ("seed",)), []).append(record)
+            found.setdefault(config_id(record["config"], record["data_fingerprint"], ("seed",)), []).append(record)
     return found
 
 

@@ -732,7 +732,7 @@ def test_the_validation_sets_noise_floor_is_said_beside_the_seed_noise(tmp_path)
     binomial = 100 * (0.22 * 0.78 / 5_000) ** 0.5
     assert (
         f"Validation noise: one run's top-1 error on these 5000 images has a standard error of {binomial:.2f} points "
-        "(binomial, at the section's mean error 22.00%: no run kept its per-image predictions); the seed-to-seed "
+        "(binomial, at the section's mean error 22.00%: no run kept usable per-image predictions); the seed-to-seed "
         "std pooled over the rows is 0.20." in (tmp_path / "reduction_sweep.md").read_text()
     )
     # Two runs keep their predictions, wrong on the first 1,100 and 1,110 of the 5,000 images.

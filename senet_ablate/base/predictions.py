@@ -7,6 +7,8 @@ holds `predicted` and `label`, one small integer each per image (100 KB for Imag
 in the validation set's order when no image was skipped as unreadable.
 """
 
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -31,9 +33,25 @@ def save_predictions(path: Path, predicted: torch.Tensor, label: torch.Tensor) -
 
 def load_correct(path: Path) -> np.ndarray | None:
     """Whether each validation image was classified right (top-1), or None if the run kept no
-    predictions (runs from before they were kept) or the file cannot be read."""
+    predictions (runs from before they were kept). A file that cannot be used (unreadable,
+    truncated, not one integer prediction per label) is a ValueError saying why: in a shared
+    results dir it may be anything, and a shorter array would broadcast against the longer one."""
     try:
-        with np.load(path) as saved:
-            return saved["predicted"] == saved["label"]
-    except (OSError, KeyError, ValueError):
+        saved = np.load(path)  # never unpickles: allow_pickle is off
+    except FileNotFoundError:
         return None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"cannot be read ({type(error).__name__}: {error})") from error
+    if not isinstance(saved, np.lib.npyio.NpzFile):
+        raise ValueError("is not an .npz archive")
+    with saved:
+        try:
+            predicted, label = saved["predicted"], saved["label"]
+        except (KeyError, OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+            raise ValueError(f"cannot be read ({type(error).__name__}: {error})") from error
+    for name, array in (("predicted", predicted), ("label", label)):
+        if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
+            raise ValueError(f"its {name} is {array.dtype} of shape {array.shape}, not one class index per image")
+    if len(predicted) != len(label):
+        raise ValueError(f"holds {len(predicted)} predictions for {len(label)} labels")
+    return predicted == label

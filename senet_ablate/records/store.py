@@ -8,6 +8,7 @@ and the per-image predictions each completed run keeps beside its checkpoint (`p
 import hashlib
 import json
 import logging
+import re
 import reprlib
 import types
 from collections.abc import Iterator
@@ -101,18 +102,42 @@ def config_dict(cfg: DictConfig) -> dict:
     return OmegaConf.to_container(cfg, resolve=True)
 
 
+def literal(data: Any) -> Any:
+    """A record's config (plain data) ready to become an OmegaConf object as data: each `${` is
+    escaped (with the backslashes before it), so that OmegaConf reads every string back as it
+    was, never as an interpolation to resolve."""
+    if isinstance(data, dict):
+        return {key: literal(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [literal(value) for value in data]
+    if isinstance(data, str):
+        return re.sub(r"(\\*)\$\{", lambda found: found.group(1) * 2 + "\\${", data)
+    return data
+
+
 def run_id(cfg: DictConfig, data_fingerprint: str | None, leave_out: tuple[str, ...] = ()) -> str:
     """16 hex digits of the SHA-256 of the config without RUNTIME_KEYS, plus the data's fingerprint.
 
     `leave_out` drops more keys: `("seed",)` gives the id that every seed of one config shares,
     by which the planner finds the runs that measured a row's throughput."""
-    identity = config_dict(cfg)
+    return config_id(config_dict(cfg), data_fingerprint, leave_out)
+
+
+def config_id(config: dict, data_fingerprint: str | None, leave_out: tuple[str, ...] = ()) -> str:
+    """`run_id` of a config as plain data, such as a record's: its values are hashed as they are
+    (a string that looks like an OmegaConf interpolation is a string, never resolved)."""
+    identity = dict(config)
     for dotted in (*RUNTIME_KEYS, *leave_out):
         *parents, leaf = dotted.split(".")
         node = identity
-        for parent in parents:
-            node = node.get(parent, {})
-        node.pop(leaf, None)
+        for parent in parents:  # copied on the way down: the caller's config is left as it is
+            child = node.get(parent)
+            if not isinstance(child, dict):
+                break
+            node[parent] = dict(child)
+            node = node[parent]
+        else:
+            node.pop(leaf, None)
     identity["data_fingerprint"] = data_fingerprint
     canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
@@ -174,15 +199,24 @@ def check_record(record: RunRecord) -> None:
             raise ValueError(f"{field}={reprlib.repr(record[field])} is not {type_name(expected)}{why}")
 
 
-def read_record(path: Path) -> RunRecord | None:
+def content_id(record: RunRecord) -> str:
+    """The run a record's content proves it is: the id of its config and data fingerprint, which
+    is its `run_id` unless the file was edited, or planted (a file's name proves nothing)."""
+    return config_id(record["config"], record["data_fingerprint"])
+
+
+def read_record(path: Path, run: str | None = None) -> RunRecord | None:
     """The record at `path` (fields it lacks, from older versions, empty), or None with a warning
-    naming the file and its first bad field if it is damaged."""
+    naming the file and its first bad field if it is damaged, or, given `run`, if its content is
+    not that run's (`content_id`)."""
     try:
         on_disk = json.loads(Path(path).read_text())
         if not isinstance(on_disk, dict):
             raise ValueError(f"not a run record but {reprlib.repr(on_disk)}")
         record = new_record(**{key: value for key, value in on_disk.items() if key in RunRecord.__annotations__})
         check_record(record)
+        if run is not None and content_id(record) != run:
+            raise ValueError(f"it holds run {content_id(record)}, not run {run}")
         return record
     except (OSError, ValueError) as error:
         log.warning("skipping damaged run record %s: %s", path, error)

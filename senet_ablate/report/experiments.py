@@ -115,13 +115,8 @@ def sections(experiment: Experiment, records: Iterable[dict]) -> list[Section]:
     section with the file's defaults if none does."""
     grouped: dict[str, Section] = {}
     for record in records:
-        flat = flatten(record["config"]) if isinstance(record["config"], dict) else {}
-        flat[FINGERPRINT] = record.get("data_fingerprint")  # two datasets under one config never average
-        labels = [
-            label
-            for label, identity in experiment.identities.items()
-            if all(key in flat and flat[key] == value for key, value in identity.items())
-        ]
+        flat = _flat_config(record)
+        labels = _labels(experiment, flat)
         if not labels:
             continue
         setting = _setting(flat, experiment.identity_keys)
@@ -135,6 +130,25 @@ def sections(experiment: Experiment, records: Iterable[dict]) -> list[Section]:
         for runs in section.runs.values():
             runs.sort(key=lambda record: record.get("seed") or 0)
     return sorted(grouped.values(), key=lambda section: last_update(records_of(section)) or "", reverse=True)
+
+
+def _flat_config(record: dict) -> dict:
+    flat = flatten(record["config"]) if isinstance(record["config"], dict) else {}
+    flat[FINGERPRINT] = record.get("data_fingerprint")  # two datasets under one config never average
+    return flat
+
+
+def row_labels(experiment: Experiment, record: dict) -> list[str]:
+    """The rows of `experiment` a record belongs to."""
+    return _labels(experiment, _flat_config(record))
+
+
+def _labels(experiment: Experiment, flat: dict) -> list[str]:
+    return [
+        label
+        for label, identity in experiment.identities.items()
+        if all(key in flat and flat[key] == value for key, value in identity.items())
+    ]
 
 
 def records_of(section: Section) -> list[dict]:

@@ -7,6 +7,7 @@ decimal, and an unresolved Δ says how many seeds would settle it.
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from senet_ablate.records.trusted import Note
 from senet_ablate.report import conclusions
 from senet_ablate.report.experiments import FINGERPRINT
 from senet_ablate.report.paper import COMPLEXITY, MEASURED, PAIRED
@@ -222,3 +223,20 @@ def section_markdown(index: int, count: int, summary: dict, table: str | None, m
 
 def bullets(title: str, lines: list[str]) -> list[str]:
     return [title, "", *(f"- {line}" for line in lines), ""] if lines else []
+
+
+NAMED_FILES = 5  # a note about more files names the first few and counts the rest
+
+
+def note_lines(notes: Sequence[Note]) -> list[str]:
+    """One line per thing said of record files (`records/trusted.py`), naming the files it was said of."""
+    files: dict[str, list[str]] = {}
+    for note in notes:
+        files.setdefault(note.says, []).append(note.file)
+    lines = []
+    for says, named in files.items():
+        listed = ", ".join(f"`{file}`" for file in named[:NAMED_FILES])
+        if len(named) > NAMED_FILES:
+            listed += f" and {len(named) - NAMED_FILES} more"
+        lines.append(f"{listed}: {says}" if len(named) == 1 else f"{len(named)} files ({listed}): {says}")
+    return lines

@@ -17,6 +17,7 @@ from senet_ablate.base.metrics import TOP5_UNDEFINED, top5_defined
 from senet_ablate.config import ATTENTION_GROUPS, PAIRS, RESOLVED_BY_THE_MACHINE, Config
 from senet_ablate.models.complexity import Complexity, config_complexity
 from senet_ablate.records.status import STATES, RunState, state_of
+from senet_ablate.records.store import literal
 from senet_ablate.report import conclusions, stats
 from senet_ablate.report.experiments import FINGERPRINT, Experiment, Section, last_update, records_of, unflatten
 from senet_ablate.report.paper import (
@@ -31,7 +32,7 @@ from senet_ablate.report.paper import (
 
 @cache
 def _complexity(key: str) -> Complexity:
-    return config_complexity(OmegaConf.merge(OmegaConf.structured(Config), json.loads(key)))
+    return config_complexity(OmegaConf.merge(OmegaConf.structured(Config), literal(json.loads(key))))
 
 
 def row_complexity(setting: dict, identity: dict) -> Complexity:
@@ -39,7 +40,7 @@ def row_complexity(setting: dict, identity: dict) -> Complexity:
 
     They depend on the model, its attention blocks and the input's class count and size only; the
     rest of a record's data keys (sizes of generated data, paths) stay out, so that records of any
-    version can be counted."""
+    version can be counted. A record's values are data: a string `${...}` is never resolved."""
     config = unflatten({**setting, **identity})
     data = {key: value for key, value in config.get("data", {}).items() if key in ("num_classes", "image_size")}
     counted = {key: config[key] for key in ("model", "attention", *ATTENTION_GROUPS) if key in config}
@@ -288,7 +289,7 @@ def validation_noise(
         floor += f"{binomial:.2f})"
     else:
         floor = f"{binomial:.2f} points (binomial, at the section's mean error {mean_error:.2f}%: no run kept "
-        floor += "its per-image predictions)"
+        floor += "usable per-image predictions)"
     seeds = "" if spread.std is None else f"; the seed-to-seed std pooled over the rows is {spread.std:.2f}"
     return f"Validation noise: one run's top-1 error on these {images} images has a standard error of {floor}{seeds}."
 

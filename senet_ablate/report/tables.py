@@ -17,12 +17,21 @@ from senet_ablate.base.errors import ConfigError
 from senet_ablate.base.predictions import PREDICTIONS_FILE, load_correct
 from senet_ablate.config import compose_config
 from senet_ablate.records.status import live_holder
-from senet_ablate.records.store import FINAL_STATUSES, iter_records, runs_dir
+from senet_ablate.records.store import FINAL_STATUSES, runs_dir
+from senet_ablate.records.trusted import Note, read_trusted
 from senet_ablate.report import conclusions, export, stats
-from senet_ablate.report.experiments import Experiment, Section, experiment_names, load_experiment, records_of, sections
+from senet_ablate.report.experiments import (
+    Experiment,
+    Section,
+    experiment_names,
+    load_experiment,
+    records_of,
+    row_labels,
+    sections,
+)
 from senet_ablate.report.paper import PAPER_MODES, complexity_notes
 from senet_ablate.report.plots import write_curves
-from senet_ablate.report.render import FOOTNOTE, bullets, section_markdown, table_lines
+from senet_ablate.report.render import FOOTNOTE, bullets, note_lines, section_markdown, table_lines
 from senet_ablate.report.summary import checked_claims, summarize_section
 
 log = logging.getLogger(__name__)
@@ -46,10 +55,13 @@ def write_experiment(
     formats: Sequence[str] = (),
     matrix: bool = False,
     floors: Mapping[str, float] | None = None,
+    notes: Sequence[Note] = (),
 ) -> list[Path]:
     """Write `<exp>.md`, `<exp>.json`, when some run has epochs `<exp>.png`, and `<exp>.csv` /
     `<exp>.tex` when `formats` asks; `matrix`: Tukey's all pairs as a matrix under each section.
-    `floors`: run id -> its validation noise (`validation_floors`). Return what was written."""
+    `floors`: run id -> its validation noise (`validation_floors`); `notes`: the files of this
+    table's runs that were not counted, or counted with a change (`records/trusted.py`). Return
+    what was written."""
     summaries = [summarize_section(experiment, section, holders, paper_mode, floors) for section in found]
     png = out_dir / f"{experiment.name}.png"
     panels = [(f"Setting {i}", section.runs) for i, section in enumerate(found, 1)]
@@ -69,10 +81,18 @@ def write_experiment(
     ]
     for index, summary in enumerate(summaries, 1):
         lines += section_markdown(index, len(summaries), summary, experiment.table, matrix)
+    said = note_lines(notes)
+    lines += bullets("Records and predictions not counted, or counted with a change:", said)
     lines += bullets("Complexity counted otherwise by the paper:", complexity_notes(experiment.table))
     lines.append(FOOTNOTE)
     md, data = out_dir / f"{experiment.name}.md", out_dir / f"{experiment.name}.json"
-    report = {"exp": experiment.name, "table": experiment.table, "generated_at": generated_at, "sections": summaries}
+    report = {
+        "exp": experiment.name,
+        "table": experiment.table,
+        "generated_at": generated_at,
+        "sections": summaries,
+        "record_notes": said,
+    }
     _write_text(md, "\n".join(lines) + "\n")
     _write_text(data, json.dumps(report, indent=2) + "\n")
     written = [md, data, png] if has_curves else [md, data]
@@ -129,19 +149,30 @@ def write_index(out_dir: Path, found: dict[str, tuple[Experiment, list[Section]]
     return path
 
 
-def validation_floors(results_dir: str | Path, records: Sequence[dict]) -> dict[str, float]:
+def validation_floors(results_dir: str | Path, records: Sequence[dict]) -> tuple[dict[str, float], dict[str, Note]]:
     """Run id -> the per-image bootstrap standard error of its top-1 error, for each completed run
-    that kept its final evaluation's predictions (`predictions.py`) for every validation image.
+    that kept its final evaluation's predictions (`predictions.py`) for every validation image;
+    and run id -> a Note for each predictions file that cannot be used, which is left out.
     (For one run's error, the bootstrap's exact limit is the binomial of that run's own error; the
     per-image files are what paired, image-by-image comparisons of two rows will need.)"""
-    floors = {}
+    floors, unusable = {}, {}
     for record in records:
         if record["status"] != "completed" or not record.get("epochs"):
             continue
-        correct = load_correct(runs_dir(results_dir) / record["run_id"] / PREDICTIONS_FILE)
-        if correct is not None and len(correct) and len(correct) == record["epochs"][-1].get("val_images"):
+        path = runs_dir(results_dir) / record["run_id"] / PREDICTIONS_FILE
+        evaluated = record["epochs"][-1].get("val_images")
+        try:
+            correct = load_correct(path)
+            if correct is not None and evaluated is not None and len(correct) != evaluated:
+                raise ValueError(f"holds {len(correct)} predictions, but the run evaluated {evaluated} images")
+        except ValueError as why:
+            log.warning("not using the predictions %s: %s", path, why)
+            file = str(path.relative_to(results_dir))
+            unusable[record["run_id"]] = Note(file, record, f"not used for the validation noise: {why}")
+            continue
+        if correct is not None and len(correct) and evaluated is not None:
             floors[record["run_id"]] = stats.bootstrap_std(correct)
-    return floors
+    return floors, unusable
 
 
 def check_out_dir(out: Path, results_dir: str | Path) -> None:
@@ -182,10 +213,12 @@ def write_reports(
             raise ConfigError("exps", name, "choose from " + ", ".join(names))
     out = Path(out_dir)
     check_out_dir(out, results_dir)
-    records = list(iter_records(results_dir))
+    trusted = read_trusted(results_dir)
+    records = trusted.counted
     unfinished = (record["run_id"] for record in records if record["status"] not in FINAL_STATUSES)
     holders = {run: live_holder(results_dir, run) for run in unfinished}
     floors: dict[str, float] = {}  # filled for the tables written only: 1-2 s per ImageNet-sized run
+    unusable: dict[str, Note] = {}  # run id -> why its predictions file is not used
     generated_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     found, written, failures = {}, [], {}
     for name in names:
@@ -194,9 +227,16 @@ def write_reports(
             found[name] = (experiment, sections(experiment, records))
             if exps is None or name in exps:
                 shown = [record for section in found[name][1] for record in records_of(section)]
-                floors.update(validation_floors(results_dir, [r for r in shown if r["run_id"] not in floors]))
+                looked_at = floors.keys() | unusable.keys()
+                more_floors, more_unusable = validation_floors(
+                    results_dir, [r for r in shown if r["run_id"] not in looked_at]
+                )
+                floors.update(more_floors)
+                unusable.update(more_unusable)
+                notes = [note for note in trusted.notes if row_labels(experiment, note.record)]
+                notes += [unusable[record["run_id"]] for record in shown if record["run_id"] in unusable]
                 written += write_experiment(
-                    out, experiment, found[name][1], generated_at, holders, paper, formats, matrix, floors
+                    out, experiment, found[name][1], generated_at, holders, paper, formats, matrix, floors, notes
                 )
         except Exception as error:
             log.exception("table %s could not be written", name)

@@ -30,7 +30,7 @@ def run_state(cfg: DictConfig) -> RunState:
     ids = run_ids(cfg)
     for run in ids:
         path = record_path(cfg.results_dir, run)
-        record = read_record(path) if path.exists() else None
+        record = read_record(path, run) if path.exists() else None
         holder = live_holder(cfg.results_dir, run)
         if record is not None or holder is not None:
             return RunState(cfg.exp.row, cfg.seed, run, state_of(record, holder), record, holder)
