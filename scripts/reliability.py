@@ -42,6 +42,13 @@ What is checked:
   interpolation in a record
                   `${no.such.key}` in a record's config: the planner reads it as data, the report
                   names a record it makes unfit for the schema; exit 0
+  unsafe label    an experiment row labelled ../../../escaped or a|b: one line, exit 2, nothing written
+  duplicate rows  two rows of an experiment file under one label: one line, exit 2, nothing written
+  results in data results_dir inside data.root, directly or through a link: one line, dataset untouched
+  seed range      seed=4294967296 (beyond numpy's seeds): one line, exit 2, nothing written
+  long label      a 300-character row label: one line, exit 2, before any row trains
+  non-UTF-8 root  a data.root whose name is not UTF-8, bare and quoted: one line, exit 2
+  broken siblings a sweep beside broken experiment files in its search path: exit 0, its table written
 
     python scripts/reliability.py                  # 12 kills, writes results/reliability.md
     python scripts/reliability.py --kills 3 --out /tmp/r.md
@@ -916,6 +923,106 @@ def interpolation_in_record(report: Report, work: Path, quick: bool) -> None:
     run = refile(results, seeded)
     said = [f"`runs/{run}.json`: not counted: its config does not fit this version's schema: trainer.lr="]
     report_trial(report, "interpolation in a record", "report, trainer.lr=${no.such.key}", results, said)
+def experiment_file(conf: Path, name: str, labels: list[str]) -> str:
+    """A user's `<conf>/exp/<name>.yaml` with one row per label (each its own reduction ratio);
+    returns the `hydra.searchpath` override that finds it."""
+    rows = "".join(
+        f"    - {{label: {json.dumps(label)}, set: [se.reduction={2 + i}]}}\n" for i, label in enumerate(labels)
+    )
+    (conf / "exp").mkdir(parents=True, exist_ok=True)
+    (conf / "exp" / f"{name}.yaml").write_text(
+        f"# @package _global_\ndefaults:\n  - /sweep: rows\nexp:\n  reference: {json.dumps(labels[0])}\n  rows:\n{rows}"
+    )
+    return f"hydra.searchpath=[file://{conf}]"
+
+
+def refused_in_one_line(report: Report, fault: str, what: str, args: list[str], results: Path, named: str) -> None:
+    """`args` must exit 2 with one error line naming `named`, no traceback, and nothing under `results`."""
+    status, log = finish(cli(results, args))
+    lines = error_lines(log)
+    untouched = not results.exists() or not any(results.iterdir())
+    ok = status == 2 and len(lines) == 1 and named in lines[0] and "Traceback" not in log and untouched
+    detail = f"{what}: exit {status}, {lines[0][:160] if lines else '(no error line)'}"
+    report.add(fault, detail + ("" if untouched else "; written under results_dir"), ok, "" if ok else log[-400:])
+
+
+def unsafe_labels(report: Report, work: Path) -> None:
+    """Row labels that would name a log dir outside results_dir, or split a markdown table's row."""
+    for index, label in enumerate(["../../../escaped", "a|b"]):
+        searchpath = experiment_file(work / f"unsafe-{index}", "mine", ["base", label])
+        results = work / f"unsafe-{index}" / "a" / "b" / "results"
+        what = f"an experiment row labelled {label}"
+        refused_in_one_line(report, "unsafe row label", what, [*SYNTHETIC, "+exp=mine", searchpath], results, label)
+        if (work / f"unsafe-{index}" / "escaped").exists():
+            report.add("unsafe row label", f"{what}: a folder was made outside results_dir", False)
+
+
+def duplicate_labels(report: Report, work: Path) -> None:
+    """Two rows of one experiment file under one label: the second would never train."""
+    searchpath = experiment_file(work / "duplicates", "mine", ["base", "se", "se"])
+    args = [*SYNTHETIC, "+exp=mine", searchpath]
+    refused_in_one_line(report, "duplicate row labels", "rows 1 and 2 labelled se", args, work / "dup-results", "se")
+
+
+def results_in_dataset(report: Report, work: Path) -> None:
+    """results_dir inside data.root (directly and through a link): logs would land among the images."""
+    import numpy as np
+
+    root = write_images(work / "dataset", lambda rng: rng.integers(0, 256, (36, 36, 3), dtype=np.uint8))
+    (work / "dataset-link").symlink_to(root)
+    before = sorted(path.relative_to(root) for path in root.rglob("*"))
+    for what, results in (("inside", root / "train" / "results"), ("through a link", work / "dataset-link" / "r")):
+        refused_in_one_line(
+            report,
+            "results dir in the dataset",
+            f"results_dir {what} data.root",
+            folder_run(root),
+            results,
+            "data.root",
+        )
+    if sorted(path.relative_to(root) for path in root.rglob("*")) != before:
+        report.add("results dir in the dataset", "the dataset changed", False)
+
+
+def seed_range(report: Report, work: Path) -> None:
+    """A seed numpy cannot take (2**32): one line, not numpy's traceback from inside the run."""
+    args = [*SYNTHETIC, "seed=4294967296"]
+    refused_in_one_line(report, "seed out of range", "seed=4294967296", args, work / "seed-results", "4294967295")
+
+
+def long_label(report: Report, work: Path) -> None:
+    """A 300-character row label, longer than a file name may be: refused before any row trains."""
+    searchpath = experiment_file(work / "long-label", "mine", ["base", "x" * 300])
+    args = [*SYNTHETIC, "+exp=mine", searchpath]
+    refused_in_one_line(report, "300-character label", "a row labelled x * 300", args, work / "long-results", "64")
+
+
+def non_utf8_root(report: Report, work: Path) -> None:
+    """A data.root whose name is not UTF-8, typed bare and quoted as the bare one's error advises."""
+    import numpy as np
+
+    root = Path(os.fsdecode(bytes(work) + b"/\xffimages"))
+    write_images(root, lambda rng: rng.integers(0, 256, (36, 36, 3), dtype=np.uint8))
+    for what, typed in (("bare", f"data.root={root}"), ("quoted", f'data.root="{root}"')):
+        args = [*folder_run(root)[:1], typed, *folder_run(root)[2:]]
+        refused_in_one_line(report, "non-UTF-8 data.root", f"{what}", args, work / "utf8-results", "UTF-8")
+
+
+def broken_siblings(report: Report, work: Path) -> None:
+    """A sweep whose search path holds other, broken experiment files: its own rows and table must not
+    suffer (exit 0, its table written), and the broken files are named in a warning."""
+    conf = work / "siblings"
+    searchpath = experiment_file(conf, "mine", ["base", "se"])
+    experiment_file(conf, "labels", ["a|b", "a|b"])
+    (conf / "exp" / "unparsable.yaml").write_text("exp:\n  rows: [ {label: x\n")
+    results = work / "siblings-results"
+    args = [*SYNTHETIC, "+exp=mine", "exp.row=base", "trainer.max_steps_per_epoch=1", searchpath]  # one row, 4 steps
+    status, log = finish(cli(results, args))
+    table = results / "mine.md"
+    named = all(f"experiment file {name} left out" in log for name in ("labels", "unparsable"))
+    ok = status == 0 and table.exists() and named and "Traceback" not in log
+    detail = f"a sweep beside 2 broken experiment files: exit {status}, table: {table.exists()}, both named: {named}"
+    report.add("broken sibling experiment", detail, ok, "" if ok else log[-400:])
 
 
 def markdown(report: Report, args: argparse.Namespace, seconds: float) -> str:
@@ -1002,6 +1109,13 @@ def main() -> None:
         bad_predictions(report, work, args.quick)
         non_finite_metric(report, work)
         interpolation_in_record(report, work, args.quick)
+        unsafe_labels(report, work)
+        duplicate_labels(report, work)
+        results_in_dataset(report, work)
+        seed_range(report, work)
+        long_label(report, work)
+        non_utf8_root(report, work)
+        broken_siblings(report, work)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(markdown(report, args, time.perf_counter() - started))
     print(args.out)

@@ -29,10 +29,12 @@ from senet_ablate.base.errors import ConfigError
 from senet_ablate.config import (
     CONFIG_DIR,
     apply_row,
+    check_experiment_names,
     compose_config,
     expand_user_paths,
     name_experiment,
     row_configs,
+    utf8_path,
 )
 from senet_ablate.runs.checks import check_run
 
@@ -65,6 +67,7 @@ def check_command_line(argv: list[str]) -> None:
     for batch in BasicSweeper.split_arguments(parsed, max_batch_size=None):
         for job_overrides in batch:
             cfg = compose_config(job_overrides)
+            check_experiment_names(cfg.exp)  # the file's, not a row's: named without one
             if not (multirun or cfg.exp.rows):  # Hydra would stop at "Ambiguous value", in five lines
                 refuse_sweeps_in_a_single_run(parsed)
             results_dirs.append(cfg.results_dir)
@@ -93,6 +96,7 @@ def parse_overrides(overrides: list[str]) -> list[Override]:
                 parser.parse_overrides([override])
             except OverrideParseException:
                 key, _, value = override.partition("=")
+                utf8_path(key, value)  # quoting would not help: say what would
                 hint = "Hydra's override grammar cannot read this value"
                 if value.startswith("~"):
                     hint = f"Hydra cannot read a value that starts with '~': write {key}=$HOME{value[1:]}"

@@ -110,9 +110,9 @@ def test_a_mixed_sweep_costs_each_row_with_its_own_recipe_and_probes_each_model_
     assert "left: 8 runs (0 running elsewhere), each on 4 device(s) (as typed)" in lines
     # each row's own epochs and training side; 2 seeds a row
     paper_hours, a3_hours = 2 * 300 * 64 / 1000 / 3600, 2 * 100 * 64 / 40 / 3600
-    for label in ("ResNet-50 / SE paper recipe", "SE-ResNet-50 / SE paper recipe"):
+    for label in ("ResNet-50 + SE paper recipe", "SE-ResNet-50 + SE paper recipe"):
         assert row_fields(lines, label)[:6] == ["2", "300", "600", "64", "1000.0", f"{paper_hours:.3g}"]
-    for label in ("ResNet-50 / timm A3", "SE-ResNet-50 / timm A3"):
+    for label in ("ResNet-50 + timm A3", "SE-ResNet-50 + timm A3"):
         assert row_fields(lines, label)[:6] == ["2", "100", "200", "64", "40.0", f"{a3_hours:.3g}"]
     # one probe per model and side, at the batch one of 4 devices trains on: 256 / 4 and 2048 / 4
     assert probes == [
@@ -131,7 +131,7 @@ def test_rows_that_train_the_same_model_at_the_same_size_and_batch_share_one_pro
     same = ["trainer.train_image_size=null", "trainer.batch_size=256", "trainer.optimizer=sgd", "trainer.device=cpu"]
     lines = plan(["+exp=recipe_sweep", *MIXED, *same, f"results_dir={tmp_path}"])
     assert probes == [("resnet50", False, 32, 8), ("resnet50", True, 32, 8)]
-    assert row_fields(lines, "ResNet-50 / timm A3")[:5] == ["1", "100", "100", "64", "1000.0"]
+    assert row_fields(lines, "ResNet-50 + timm A3")[:5] == ["1", "100", "100", "64", "1000.0"]
 
 
 def test_rows_the_run_would_refuse_are_named_with_their_own_epochs_and_not_costed(tmp_path, probes):

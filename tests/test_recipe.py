@@ -134,10 +134,10 @@ def test_recipe_parts_that_cannot_apply_are_refused_naming_the_key(overrides, ke
 
 def test_a_row_selects_its_recipe_and_the_typed_keys_still_win():
     cfg = compose_config(["+exp=recipe_sweep", "trainer.epochs=2", "trainer=imagenet_paper", "se.reduction=8"])
-    a3 = apply_row(cfg, "SE-ResNet-50 / timm A3")
+    a3 = apply_row(cfg, "SE-ResNet-50 + timm A3")
     assert (a3.trainer.optimizer, a3.trainer.lr, a3.trainer.epochs) == ("lamb", 8e-3, 2)
-    assert (a3.se.enabled, a3.se.reduction, a3.exp.row) == (True, 8, "SE-ResNet-50 / timm A3")
-    paper = apply_row(cfg, "ResNet-50 / SE paper recipe")
+    assert (a3.se.enabled, a3.se.reduction, a3.exp.row) == (True, 8, "SE-ResNet-50 + timm A3")
+    paper = apply_row(cfg, "ResNet-50 + SE paper recipe")
     assert (paper.trainer.schedule, paper.trainer.plateau_drops, paper.trainer.epochs) == ("plateau", 3, 2)
     assert not paper.se.enabled
 
@@ -147,7 +147,7 @@ def test_the_cli_runs_a_row_with_its_recipe_under_the_typed_keys(tmp_path):
     """Through Hydra's app: the row's preset is composed under the command line's own overrides."""
     args = [
         "+exp=recipe_sweep",
-        "exp.row=ResNet-50 / timm A3",
+        "exp.row=ResNet-50 + timm A3",
         "model=resnet20",
         "data=synthetic",
         "data.train_size=8",
@@ -167,7 +167,7 @@ def test_the_cli_runs_a_row_with_its_recipe_under_the_typed_keys(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     (record,) = iter_records(tmp_path)
     trainer = record["config"]["trainer"]
-    assert (record["status"], record["label"]) == ("completed", "ResNet-50 / timm A3")
+    assert (record["status"], record["label"]) == ("completed", "ResNet-50 + timm A3")
     assert (trainer["optimizer"], trainer["loss"], trainer["epochs"], trainer["train_image_size"]) == (
         "lamb",
         "bce",

@@ -639,14 +639,14 @@ def test_attention_sweep_cites_its_sources_and_compares_with_the_plain_network(f
 
 def test_recipe_rows_pair_vanilla_and_se_under_each_recipe(tmp_path, fake_complexity):
     """A row's recipe (its whole trainer group) is part of its identity: an A3 run fills its A3 row only."""
-    add_run(tmp_path, "recipe_sweep", "ResNet-50 / timm A3", top1=22.0, top5=6.0)
-    add_run(tmp_path, "recipe_sweep", "SE-ResNet-50 / timm A3", top1=23.0, top5=7.0)
+    add_run(tmp_path, "recipe_sweep", "ResNet-50 + timm A3", top1=22.0, top5=6.0)
+    add_run(tmp_path, "recipe_sweep", "SE-ResNet-50 + timm A3", top1=23.0, top5=7.0)
     write_reports(tmp_path, tmp_path, exps=["recipe_sweep"], overrides=SMALL, paper="always")
     markdown = (tmp_path / "recipe_sweep.md").read_text()
     lines = table_lines(markdown)
-    assert lines["ResNet-50 / timm A3"].startswith("| ResNet-50 / timm A3 | 22.00 (n=1) | 21.95 | +0.05 |")
-    assert "| 23.00 (n=1) | 22.96 | +0.04 |" in lines["ResNet-50 / timm A3"]
-    assert lines["ResNet-50 / SE paper recipe"].startswith("| ResNet-50 / SE paper recipe | pending | 23.30 |")
+    assert lines["ResNet-50 + timm A3"].startswith("| ResNet-50 + timm A3 | 22.00 (n=1) | 21.95 | +0.05 |")
+    assert "| 23.00 (n=1) | 22.96 | +0.04 |" in lines["ResNet-50 + timm A3"]
+    assert lines["ResNet-50 + SE paper recipe"].startswith("| ResNet-50 + SE paper recipe | pending | 23.30 |")
     assert "training recipe: per row" in markdown and "resnet50.a3_in1k" in markdown
 
 

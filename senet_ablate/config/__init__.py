@@ -3,7 +3,7 @@
 The leaf of the package: it imports nothing of ours but the base, so every stage can read it.
 """
 
-from senet_ablate.config.checks import check_config
+from senet_ablate.config.checks import check_config, check_experiment_names, utf8_path
 from senet_ablate.config.compose import (
     CONFIG_DIR,
     RESOLVED_BY_THE_MACHINE,
@@ -43,10 +43,12 @@ __all__ = [
     "Config",
     "apply_row",
     "check_config",
+    "check_experiment_names",
     "compose_config",
     "config_dirs",
     "expand_user_paths",
     "name_experiment",
     "register_configs",
     "row_configs",
+    "utf8_path",
 ]

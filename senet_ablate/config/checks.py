@@ -4,6 +4,8 @@ The checks that depend on the model (its stages, SE positions, attention) are `m
 those that depend on the dataset (its classes, sizes, augmentations, loaders) `data/checks.py`.
 """
 
+import string
+
 from omegaconf import DictConfig
 
 from senet_ablate.base.errors import ConfigError
@@ -20,6 +22,17 @@ from senet_ablate.config.schema import (
     SCHEDULES,
     WANDB_MODES,
 )
+
+# The largest seed every RNG a run seeds accepts: numpy's legacy `np.random.seed` takes 0..2**32-1
+# (torch's and Python's take more, and the per-epoch and per-image seeds derived from it stay in range).
+MAX_SEED = 2**32 - 1
+# Experiment names and row labels name folders (a sweep's log dirs, `<exp>.md`) and table rows: one
+# path component each, never `..` or a separator, short enough for any file system with the
+# `-seed<n>` of a log dir added, and no `|`, quote or backtick to break a table or a code span. The
+# paper's labels (`SE-PRE`, `SE_3x3`, `Shake-Shake 26 2x96d + Cutout`, `SE-MobileNetV2 (standard)`) fit.
+MAX_NAME = 64
+LABEL_CHARS = frozenset(string.ascii_letters + string.digits + " +-_.,=()%&")
+NAME_CHARS = frozenset(string.ascii_letters + string.digits + "+-_.")
 
 
 def choice(key: str, value, allowed) -> None:
@@ -40,6 +53,51 @@ def within(key: str, value, low=None, high=None, low_open=False, high_open=True)
 def positive(key: str, value) -> None:
     if value is None or value <= 0:
         raise ConfigError(key, value, "must be > 0")
+
+
+def path_component(key: str, value, chars: frozenset[str], described: str) -> None:
+    """`value` must be 1 to MAX_NAME characters of `chars` (`described` says which), starting with a
+    letter, digit or `+` and not ending in a space: a single, visible folder name."""
+    if not (
+        isinstance(value, str)
+        and 0 < len(value) <= MAX_NAME
+        and set(value) <= chars
+        and (value[0].isalnum() or value[0] == "+")
+        and not value.endswith(" ")
+    ):
+        raise ConfigError(
+            key,
+            value,
+            f"1 to {MAX_NAME} characters of {described}, starting with a letter, a digit or +, not ending in a space",
+        )
+
+
+def utf8_path(key: str, value) -> None:
+    """A path given as bytes that are not UTF-8 (the shell hands them over as lone surrogates) can be
+    neither hashed, logged nor written to a record."""
+    try:
+        str(value).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError(
+            key,
+            value,
+            "a path in UTF-8 (this one holds bytes that are not): rename it, or link to it from a UTF-8 path",
+        ) from None
+
+
+def check_experiment_names(exp: DictConfig) -> None:
+    """The experiment's name, table and rows' labels, each a safe folder name (NAME_CHARS, LABEL_CHARS),
+    and each label given to one row only: the sweep runs and reports rows by label."""
+    for key in ("name", "table"):  # the file's name; the paper table it reproduces, or a name of its own
+        if exp[key] is not None:
+            path_component(f"exp.{key}", exp[key], NAME_CHARS, "letters, digits and + - _ .")
+    seen: dict[str, int] = {}
+    for index, row in enumerate(exp.rows):
+        key = f"exp.rows[{index}].label"
+        path_component(key, row.label, LABEL_CHARS, "letters, digits, spaces and + - _ . , = ( ) % &")
+        if row.label in seen:
+            raise ConfigError(key, row.label, f"a label of its own: exp.rows[{seen[row.label]}] has it already")
+        seen[row.label] = index
 
 
 def _check_trainer(trainer: DictConfig) -> None:
@@ -108,9 +166,12 @@ def check_config(cfg: DictConfig) -> None:
     _check_trainer(cfg.trainer)
     choice("logger.name", cfg.logger.name, LOGGERS)
     choice("logger.mode", cfg.logger.mode, WANDB_MODES)
-    within("seed", cfg.seed, low=0)
+    within("seed", cfg.seed, low=0, high=MAX_SEED, high_open=False)
     if not cfg.results_dir:
         raise ConfigError("results_dir", cfg.results_dir, "must not be empty")
+    utf8_path("data.root", cfg.data.root)
+    utf8_path("results_dir", cfg.results_dir)
+    check_experiment_names(cfg.exp)
     if cfg.exp.row is not None:
         choice("exp.row", cfg.exp.row, [row.label for row in cfg.exp.rows])
     if cfg.exp.rows:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from omegaconf import OmegaConf
 
 from senet_ablate.base.errors import ConfigError
-from senet_ablate.config import compose_config, config_dirs, row_configs
+from senet_ablate.config import check_experiment_names, compose_config, config_dirs, row_configs
 from senet_ablate.records.store import RUNTIME_KEYS, config_dict
 from senet_ablate.report.paper import PAIRED, paper_recipe
 
@@ -83,6 +83,7 @@ def _setting(flat: dict, identity_keys: set[str]) -> dict:
 
 def load_experiment(name: str, overrides: Sequence[str] = ()) -> Experiment:
     cfg = compose_config([f"+exp={name}", *overrides])
+    check_experiment_names(cfg.exp)  # its name and labels become file names and table rows
     row_keys = {item.split("=", 1)[0] for row in cfg.exp.rows for item in row.set}
     flats = {row_cfg.exp.row: flatten(config_dict(row_cfg)) for row_cfg in row_configs(cfg)}
 

@@ -4,6 +4,7 @@ A cell never says more than its numbers: an interval bound that would print 0.00
 decimal, and an unresolved Δ says how many seeds would settle it.
 """
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -154,12 +155,24 @@ def table_lines(table: str | None, rows: list[dict], show_paper: bool, margin: f
     return lines
 
 
+def table_cell(text: str) -> str:
+    """`text` as one cell of a markdown table: a `|` in it would start the next cell."""
+    return text.replace("\\", "\\\\").replace("|", "\\|")
+
+
+def code_span(text: str) -> str:
+    """`text` as markdown code, whatever backticks it holds: fenced by one more than its longest run."""
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    padded = f" {text} " if text.startswith("`") or text.endswith("`") else text
+    return f"{fence}{padded}{fence}"
+
+
 def markdown_table(lines: list[list[tuple[str, str]]]) -> list[str]:
-    headers = [header for header, _ in lines[0]]
+    headers = [table_cell(header) for header, _ in lines[0]]
     return [
         "| " + " | ".join(headers) + " |",
         "|---|" + "---:|" * (len(headers) - 1),
-        *("| " + " | ".join(cell for _, cell in line) + " |" for line in lines),
+        *("| " + " | ".join(table_cell(cell) for _, cell in line) + " |" for line in lines),
     ]
 
 
@@ -183,7 +196,7 @@ def section_markdown(index: int, count: int, summary: dict, table: str | None, m
     s = summary["setting"]
     shows_top5 = "top5_err" in PAIRED.get(table, MEASURED)
     statuses = status_counts(summary["statuses"])
-    differs = ", ".join(f"`{key}={value}`" for key, value in summary["differs_from_defaults"].items())
+    differs = ", ".join(code_span(f"{key}={value}") for key, value in summary["differs_from_defaults"].items())
     not_applicable = [f"`{row['label']}`: {row['not_applicable']}" for row in summary["rows"] if row["not_applicable"]]
     return [
         f"## Setting {index} of {count}",

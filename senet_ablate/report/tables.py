@@ -31,7 +31,7 @@ from senet_ablate.report.experiments import (
 )
 from senet_ablate.report.paper import PAPER_MODES, complexity_notes
 from senet_ablate.report.plots import write_curves
-from senet_ablate.report.render import FOOTNOTE, bullets, note_lines, section_markdown, table_lines
+from senet_ablate.report.render import FOOTNOTE, bullets, note_lines, section_markdown, table_cell, table_lines
 from senet_ablate.report.summary import checked_claims, summarize_section
 
 log = logging.getLogger(__name__)
@@ -113,8 +113,14 @@ def _write_text(path: Path, text: str) -> None:
         tmp.write_text(text)
 
 
-def write_index(out_dir: Path, found: dict[str, tuple[Experiment, list[Section]]], generated_at: str) -> Path:
-    """`<out>/README.md`: every experiment file with its run counts, linked where its table is written."""
+def write_index(
+    out_dir: Path,
+    found: dict[str, tuple[Experiment, list[Section]]],
+    generated_at: str,
+    unread: Mapping[str, str] | None = None,
+) -> Path:
+    """`<out>/README.md`: every experiment file with its run counts, linked where its table is written;
+    `unread`: the files that could not be read (name -> why), listed under it."""
     lines = [
         "# Results",
         "",
@@ -132,7 +138,7 @@ def write_index(out_dir: Path, found: dict[str, tuple[Experiment, list[Section]]
         lines.append(f"| {link} | {experiment.table} | {len(records)} | {completed} | {settings} |")
         newest = experiment_sections[0]  # newest setting first
         for result in checked_claims(experiment, newest):
-            claims.append(f"| {name} | {conclusions.describe(result, experiment.margin)} |")
+            claims.append(f"| {name} | {table_cell(conclusions.describe(result, experiment.margin))} |")
     if claims:
         lines += [
             "",
@@ -143,6 +149,11 @@ def write_index(out_dir: Path, found: dict[str, tuple[Experiment, list[Section]]
             "| experiment | claim: verdict |",
             "|---|---|",
             *claims,
+        ]
+    if unread:
+        lines += [
+            "",
+            *bullets("Experiment files that could not be read:", [f"{n}: {why}" for n, why in unread.items()]),
         ]
     path = out_dir / "README.md"
     _write_text(path, "\n".join(lines) + "\n")
@@ -220,7 +231,7 @@ def write_reports(
     floors: dict[str, float] = {}  # filled for the tables written only: 1-2 s per ImageNet-sized run
     unusable: dict[str, Note] = {}  # run id -> why its predictions file is not used
     generated_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    found, written, failures = {}, [], {}
+    found, written, failures, unread = {}, [], {}, {}
     for name in names:
         try:  # one table's failure is reported, and every other table still written
             experiment = load_experiment(name, overrides)
@@ -239,9 +250,13 @@ def write_reports(
                     out, experiment, found[name][1], generated_at, holders, paper, formats, matrix, floors, notes
                 )
         except Exception as error:
+            if exps is not None and name not in exps:  # another file in the search path: not this command's
+                unread[name] = f"{type(error).__name__}: " + " ".join(str(error).split())  # one line
+                log.warning("experiment file %s left out of the index: %s", name, unread[name])
+                continue
             log.exception("table %s could not be written", name)
             failures[name] = f"{type(error).__name__}: {error}"
-    written.append(write_index(out, found, generated_at))
+    written.append(write_index(out, found, generated_at, unread))
     if failures:
         raise TablesFailed(failures, written)
     return written
