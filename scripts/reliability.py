@@ -923,6 +923,8 @@ def interpolation_in_record(report: Report, work: Path, quick: bool) -> None:
     run = refile(results, seeded)
     said = [f"`runs/{run}.json`: not counted: its config does not fit this version's schema: trainer.lr="]
     report_trial(report, "interpolation in a record", "report, trainer.lr=${no.such.key}", results, said)
+
+
 def experiment_file(conf: Path, name: str, labels: list[str]) -> str:
     """A user's `<conf>/exp/<name>.yaml` with one row per label (each its own reduction ratio);
     returns the `hydra.searchpath` override that finds it."""
