@@ -5,10 +5,11 @@ is then called once per (row, seed) with `exp.row` set.
 
 Exit status: 0 completed (or skipped as already final), 1 failed (also when the results dir
 fills up: one line on stderr), 2 refused configuration (one line on stderr, nothing written; an
-unwritable `results_dir` too, or another user's folder in it: the line says what to `chmod`), 3 diverged, 4 left to another process that holds the run's claim
-(or took it over), 5 interrupted by a stop signal (SIGTERM, SIGINT, SIGUSR1/2: the step is saved,
-run the same command again to resume), 130 stopped at once by a second Ctrl-C. A sweep exits 1
-if any row failed, and stops with 5 at the row a signal interrupted.
+unwritable `results_dir` too, or another user's folder in it: the line says what to `chmod`),
+3 diverged, 4 left to another process that holds the run's claim (or took it over), 5 interrupted
+by a stop signal (SIGTERM, SIGINT, SIGUSR1/2: the step is saved, run the same command again to
+resume), 130 stopped at once by a second Ctrl-C. A sweep exits 1 if any row failed, and stops
+with 5 at the row a signal interrupted.
 """
 
 import sys
