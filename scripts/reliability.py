@@ -49,12 +49,19 @@ What is checked:
   long label      a 300-character row label: one line, exit 2, before any row trains
   non-UTF-8 root  a data.root whose name is not UTF-8, bare and quoted: one line, exit 2
   broken siblings a sweep beside broken experiment files in its search path: exit 0, its table written
+  planted symlink links to an outside file where a run, a sweep and the report write (log,
+                  config snapshot, record, claim, table, multirun.yaml): the file is unchanged
+  two configs     two single runs of one model, data and seed: a log folder each, by run id
+  two umasks      users with umasks 022 and 002 in one setgid results dir: both run; a folder
+                  without group write is one line saying what to chmod
+  claim dir       a folder where a claim goes: one line, exit 2
 
     python scripts/reliability.py                  # 12 kills, writes results/reliability.md
     python scripts/reliability.py --kills 3 --out /tmp/r.md
 """
 
 import argparse
+import importlib
 import json
 import multiprocessing
 import os
@@ -66,6 +73,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -1027,6 +1035,175 @@ def broken_siblings(report: Report, work: Path) -> None:
     report.add("broken sibling experiment", detail, ok, "" if ok else log[-400:])
 
 
+PRECIOUS = "a file of the user's outside the results dir\n"
+
+
+def planted_symlinks(report: Report, work: Path) -> None:
+    """Links to a file outside the results dir, planted where a run, a sweep and the report write
+    (Hydra's old log and snapshot names too): each target must be unchanged afterwards, and a file
+    of ours in the link's place (a claim is released: gone)."""
+    outside = work / "outside.txt"
+    outside.write_text(PRECIOUS)
+    results, run = work / "planted", run_id_of(SYNTHETIC)
+    targets = {
+        "Hydra's old log file": results / "logs" / "resnet20-synthetic-seed0" / "senet_ablate.log",
+        "Hydra's old config snapshot": results / "logs" / "resnet20-synthetic-seed0" / ".hydra" / "config.yaml",
+        "the run's log file": results / "logs" / run / "senet_ablate.log",
+        "the run's config snapshot": results / "logs" / run / "config.yaml",
+        "the run's record": results / "runs" / f"{run}.json",
+        "the run's claim": results / "runs" / f"{run}.claim",
+        "a table (the report's out=)": work / "planted-tables" / "README.md",
+        "a sweep's multirun.yaml": results / "logs" / "gate_sweep" / "multirun.yaml",
+    }
+    for link in targets.values():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(outside)
+    statuses = {"run": finish(cli(results))}
+    statuses["report"] = finish(
+        subprocess.Popen(
+            [sys.executable, "-m", "senet_ablate.report", f"results_dir={results}", f"out={work / 'planted-tables'}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    )
+    sweep = ["+exp=gate_sweep", "exp.row=Sigmoid", "trainer.epochs=1"]
+    statuses["sweep"] = finish(start([*SYNTHETIC, *sweep], results))
+    for what, link in targets.items():
+        by = "report" if "table" in what else "sweep" if "sweep" in what else "run"
+        status, log = statuses[by]
+        ours = not link.is_symlink() and (not link.exists() if "claim" in what else link.is_file())
+        kept = outside.read_text() == PRECIOUS
+        in_place = "not written any more" if "Hydra's old" in what else f"a file of ours in its place: {ours}"
+        report.add(
+            "planted symlink",
+            f"{what}: the {by} exits {status}, outside file unchanged: {kept}, {in_place}",
+            status == 0 and kept and (ours or "Hydra's old" in what),
+            "" if status == 0 else log[-400:],
+        )
+
+
+def two_configs_one_log_dir(report: Report, work: Path) -> None:
+    """Two single runs of one model, dataset and seed, other SE ratios: a log folder each, by run id."""
+    results = work / "two-configs"
+    runs = {}
+    for reduction in (8, 16):
+        status, log = finish(start([*SYNTHETIC, f"se.reduction={reduction}"], results))
+        runs[reduction] = (run_id_of([*SYNTHETIC, f"se.reduction={reduction}"]), status, log)
+    for reduction, (run, status, log) in runs.items():
+        folder = results / "logs" / run
+        snapshot = (folder / "config.yaml").read_text() if (folder / "config.yaml").exists() else ""
+        text = (folder / "senet_ablate.log").read_text() if (folder / "senet_ablate.log").exists() else ""
+        own = f"reduction: {reduction}\n" in snapshot and f"run {run}" in text
+        mixed = any(other in text for other, _, _ in runs.values() if other != run)
+        report.add(
+            "two configs one log dir",
+            f"se.reduction={reduction}: exit {status}, logs/{run}/ holds its own snapshot and log: {own}, "
+            f"the other run's lines in it: {mixed}",
+            status == 0 and own and not mixed,
+            "" if status == 0 else log[-400:],
+        )
+
+
+# What the CLI imports, as far as a run goes: imported before a forked child becomes another user.
+PRELOADED = (
+    "senet_ablate.__main__",
+    "senet_ablate.runs.run",
+    "senet_ablate.report.tables",
+    "senet_ablate.data.synthetic",
+    "importlib.metadata",
+    "platform",
+    "hydra._internal.core_plugins.basic_launcher",
+    "hydra._internal.core_plugins.basic_sweeper",
+)
+
+
+def two_umasks_in_a_setgid_dir(report: Report, work: Path) -> None:
+    """Two users of one group, umasks 022 and 002, run into one setgid results dir (uids 5001 and
+    5002, group 4242: root becomes them); then a folder an older version made without group write
+    meets the second user: one line saying what to chmod."""
+    if os.geteuid() != 0:
+        report.not_run.append("two umasks in a setgid dir: needs root, to run as two users")
+        print(f"[not run] {report.not_run[-1]}", flush=True)
+        return
+    team = Path(tempfile.mkdtemp(prefix="senet-team-"))  # `work` is root's alone (0700)
+    try:
+        team.chmod(0o755)
+        results = team / "results"
+        results.mkdir()
+        os.chown(results, 0, 4242)
+        results.chmod(0o2775)
+
+        def as_user(uid: int, umask: int, args: list[str]) -> tuple[int, str]:
+            """The CLI as `uid`, in a forked child: the interpreter may lie where only root can
+            reach it (a pyenv under /root), so the child runs the CLI's module, not a new process."""
+            output = team / f"output-{uid}-{'-'.join(args)}.txt"
+            pid = os.fork()
+            if pid == 0:
+                status = 1
+                try:
+                    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                    os.dup2(fd, 1)
+                    os.dup2(fd, 2)
+                    for module in PRELOADED:  # the standard library may be where only root reads
+                        importlib.import_module(module)
+                    os.setgroups([4242])
+                    os.setgid(uid)
+                    os.setuid(uid)
+                    os.umask(umask)
+                    os.chdir(team)
+                    os.environ.update(HOME=str(team), SENET_ABLATE_CACHE_DIR=str(team / f"cache-{uid}"))
+                    sys.argv = ["senet_ablate", *RUN, *SYNTHETIC, *args, f"results_dir={results}"]
+                    try:
+                        runpy.run_module("senet_ablate", run_name="__main__", alter_sys=True)
+                        status = 0
+                    except SystemExit as stop:
+                        status = stop.code if isinstance(stop.code, int) else int(stop.code is not None)
+                except BaseException:  # noqa: BLE001 -- the child's traceback is its outcome
+                    traceback.print_exc()
+                finally:
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                    os._exit(status)
+            return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), output.read_text()
+
+        for uid, umask, args in ((5001, 0o022, ["seed=0"]), (5002, 0o002, ["seed=1"])):
+            status, log = as_user(uid, umask, args)
+            report.add(
+                "two umasks in a setgid dir",
+                f"uid {uid}, umask {umask:03o}: exit {status}",
+                status == 0 and "Traceback" not in log,
+                "" if status == 0 else log[-400:],
+            )
+        (results / "runs").chmod(0o2755)  # as an older version left it: no group write
+        status, log = as_user(5002, 0o002, ["seed=2"])
+        lines = error_lines(log)
+        report.add(
+            "two umasks in a setgid dir",
+            f"runs/ without group write: exit {status}, {lines[0] if lines else '(no error line)'}".replace(
+                str(team), "$TEAM"
+            ),
+            status == 2 and len(lines) == 1 and "chmod g+w" in lines[0] and "Traceback" not in log,
+            "" if status == 2 else log[-400:],
+        )
+    finally:
+        shutil.rmtree(team)
+
+
+def claim_path_is_a_dir(report: Report, work: Path) -> None:
+    """A folder where the run's claim file goes: one line naming it, exit 2."""
+    results = work / "claim-dir"
+    (results / "runs" / f"{run_id_of(SYNTHETIC)}.claim").mkdir(parents=True)
+    status, log = finish(start(SYNTHETIC, results))
+    lines = error_lines(log)
+    report.add(
+        "claim path is a dir",
+        f"exit {status}, {lines[0] if lines else '(no error line)'}",
+        status == 2 and len(lines) == 1 and ".claim is a folder" in lines[0] and "Traceback" not in log,
+        "" if status == 2 else log[-400:],
+    )
+
+
 def markdown(report: Report, args: argparse.Namespace, seconds: float) -> str:
     lines = [
         "# Reliability",
@@ -1118,6 +1295,10 @@ def main() -> None:
         long_label(report, work)
         non_utf8_root(report, work)
         broken_siblings(report, work)
+        planted_symlinks(report, work)
+        two_configs_one_log_dir(report, work)
+        two_umasks_in_a_setgid_dir(report, work)
+        claim_path_is_a_dir(report, work)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(markdown(report, args, time.perf_counter() - started))
     print(args.out)

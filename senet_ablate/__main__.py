@@ -5,10 +5,11 @@ is then called once per (row, seed) with `exp.row` set.
 
 Exit status: 0 completed (or skipped as already final), 1 failed (also when the results dir
 fills up: one line on stderr), 2 refused configuration (one line on stderr, nothing written; an
-unwritable `results_dir` too), 3 diverged, 4 left to another process that holds the run's claim
-(or took it over), 5 interrupted by a stop signal (SIGTERM, SIGINT, SIGUSR1/2: the step is saved,
-run the same command again to resume), 130 stopped at once by a second Ctrl-C. A sweep exits 1
-if any row failed, and stops with 5 at the row a signal interrupted.
+unwritable `results_dir` too, or another user's folder in it: the line says what to `chmod`),
+3 diverged, 4 left to another process that holds the run's claim (or took it over), 5 interrupted
+by a stop signal (SIGTERM, SIGINT, SIGUSR1/2: the step is saved, run the same command again to
+resume), 130 stopped at once by a second Ctrl-C. A sweep exits 1 if any row failed, and stops
+with 5 at the row a signal interrupted.
 """
 
 import sys
@@ -26,6 +27,7 @@ from omegaconf import DictConfig
 from senet_ablate.base.atomic import FULL_OR_READ_ONLY, check_writable_dir
 from senet_ablate.base.cli import run_cli
 from senet_ablate.base.errors import ConfigError
+from senet_ablate.base.shared_dir import chmod_advice
 from senet_ablate.config import (
     CONFIG_DIR,
     apply_row,
@@ -136,6 +138,10 @@ def main(cfg: DictConfig) -> dict:
     except KeyboardInterrupt:
         print("error: stopped by Ctrl-C (the step in progress is not saved; the same command resumes)", file=sys.stderr)
         sys.exit(130)
+    except PermissionError as error:  # another user's file or folder, in a results dir a team shares
+        where = Path(error.filename or cfg.results_dir)
+        print(f"error: cannot write {where} ({error.strerror}): {chmod_advice(where)}", file=sys.stderr)
+        sys.exit(2)
     except OSError as error:
         if error.errno not in FULL_OR_READ_ONLY:
             raise

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from senet_ablate.base.atomic import atomic_file
+from senet_ablate.base.errors import ConfigError
+from senet_ablate.base.shared_dir import make_dirs
 
 log = logging.getLogger(__name__)
 HEARTBEAT_EVERY_S = 30.0
@@ -138,12 +140,18 @@ class Claim:
 def claim_run(runs_dir: Path, run: str) -> Claim | dict:
     """Claim `run`: a Claim if this process may train it now, else the live holder's details."""
     path = claim_path(runs_dir, run)
-    runs_dir.mkdir(parents=True, exist_ok=True)
+    make_dirs(runs_dir)
     unreadable_since = None
     for _ in range(100):  # a contender may take over or release between our steps: look again
         try:
             os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
         except FileExistsError:
+            if path.is_dir() and not path.is_symlink():  # never a claim of ours: no run would ever take it
+                raise ConfigError(
+                    "results_dir",
+                    str(runs_dir.parent),
+                    f"{path} is a folder, where the claim file of run {run} goes: remove it (rmdir) and run again",
+                ) from None
             holder = read_claim(path)
             if holder is None and path.exists():
                 unreadable_since = unreadable_since or time.monotonic()

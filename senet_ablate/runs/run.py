@@ -27,16 +27,17 @@ import torch
 import torchvision
 from omegaconf import DictConfig
 
-from senet_ablate.base.atomic import FULL_OR_READ_ONLY
+from senet_ablate.base.atomic import FULL_OR_READ_ONLY, check_writable_dir
 from senet_ablate.base.distributed import DistributedContext, init_distributed
 from senet_ablate.base.errors import ConfigError
+from senet_ablate.base.shared_dir import make_dirs
 from senet_ablate.data import Loaders, build_loaders, dataset_fingerprint
 from senet_ablate.engine.machine import for_device
 from senet_ablate.engine.preemption import StopSignals
 from senet_ablate.engine.trainer import Diverged, Interrupted, NoImagesLeft, TakenOver, Trainer, resolve_device
 from senet_ablate.models.build import build_model
 from senet_ablate.models.checks import se_stages
-from senet_ablate.models.complexity import config_complexity
+from senet_ablate.models.complexity import Complexity, config_complexity
 from senet_ablate.records.claims import Claim, claim_run, heartbeat_age_s
 from senet_ablate.records.store import (
     FINAL_STATUSES,
@@ -50,6 +51,7 @@ from senet_ablate.records.store import (
     write_record,
 )
 from senet_ablate.runs.loggers import build_logger
+from senet_ablate.runs.run_log import log_dir, run_log
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +191,9 @@ def run_job(cfg: DictConfig) -> RunRecord:
     """Train `cfg` unless its record says completed (or diverged); return the (final) record.
 
     Everything that can refuse the run (device, dataset, model) runs before the first record
-    is written, so a refused run leaves no trace.
+    is written, so a refused run leaves no trace. Its log and config snapshot are in
+    `<results_dir>/logs/<run_id>/` (`run_log.py`), opened once the run id is known and the run
+    is to be trained.
     """
     device = resolve_device(cfg.trainer.device)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -211,6 +215,23 @@ def run_job(cfg: DictConfig) -> RunRecord:
     complexity = config_complexity(cfg)
     loaders = build_loaders(cfg, dist, device)
     trainer = Trainer(cfg, model, loaders, device, dist, runs_dir(cfg.results_dir) / run / "checkpoint.pt")
+    check_run_folders(cfg.results_dir, run)
+    with run_log(cfg, run):
+        return train_run(cfg, run, fingerprint, trainer, complexity)
+
+
+def check_run_folders(results_dir: str, run: str) -> None:
+    """Make the folders a run writes in (its log's; `runs/`, for its claim and record; its checkpoints'),
+    refusing a link planted in their paths, and check that this user can write in each: in a results
+    dir a team shares, another user's folder is one line saying what to chmod, not a traceback later."""
+    for folder in (log_dir(results_dir, run), runs_dir(results_dir), runs_dir(results_dir) / run):
+        make_dirs(folder, below=Path(results_dir))
+        check_writable_dir("results_dir", folder)
+
+
+def train_run(cfg: DictConfig, run: str, fingerprint: str, trainer: Trainer, complexity: Complexity) -> RunRecord:
+    """`run_job` from the point where nothing but another process's claim can refuse the run."""
+    device, dist, loaders, path = trainer.device, trainer.dist, trainer.loaders, record_path(cfg.results_dir, run)
     log.info("%s", describe_run(cfg, run, loaders, fingerprint, trainer))
     claim, left = take_claim(cfg, run, fingerprint, dist, device)  # after everything that can refuse the run
     if left is not None:
