@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 def make_dirs(path: Path, below: Path | None = None) -> Path:
     """Create `path` and its missing parents (`mkdir -p`), each new one shared with the group of a
     setgid parent (`share_with_group`). With `below` (the results dir, as the user typed it), every
-    folder under `below` must be a folder, not a link to one: a ConfigError says which is not."""
+    folder under `below` must be a folder, not a link to one: a ConfigError says which is not.
+    Without it, a file in the way is a NotADirectoryError, as `mkdir -p` fails."""
     path = Path(path)
     for folder in [*reversed(path.parents), path]:
         ours = below is not None and folder != Path(below) and folder.is_relative_to(below)
@@ -45,7 +46,9 @@ def make_dirs(path: Path, below: Path | None = None) -> Path:
                 "a link in a shared results dir is not followed: remove it",
             )
         if not stat.S_ISLNK(mode) and not stat.S_ISDIR(mode):
-            raise ConfigError("results_dir", str(below or path), f"{folder} is a file, where a folder goes: remove it")
+            if below is None:  # as `mkdir -p` fails: the caller knows what the folder is for
+                raise NotADirectoryError(errno.ENOTDIR, "a file is where a folder goes", str(folder))
+            raise ConfigError("results_dir", str(below), f"{folder} is a file, where a folder goes: remove it")
     return path
 
 
