@@ -149,6 +149,12 @@ def out_of_memory_advice(recipe: DictConfig) -> str:
     )
 
 
+def full_place(error: OSError, results: Path) -> str:
+    """`error` (a full or read-only file system) and where it happened: the file it names (the
+    loaders name their shared memory), else `results`, where a run writes its checkpoints and records."""
+    return str(error) if error.filename else f"{error} under {results}"
+
+
 def running_record(cfg: DictConfig, run: str, fingerprint: str, **fields) -> RunRecord:
     """A `running` record of `cfg`: what is known of a run before its first epoch, plus `fields`."""
     return new_record(
@@ -310,10 +316,9 @@ def run_job(cfg: DictConfig) -> RunRecord:
     except Exception as error:
         if isinstance(error, OSError) and error.errno in FULL_OR_READ_ONLY:
             log.error(
-                "run %s failed: %s under %s: free space (or write access) there and run the same command again",
+                "run %s failed: %s: free space (or write access) there and run the same command again",
                 run,
-                error,
-                path.parent,
+                full_place(error, path.parent),
             )
         else:
             log.exception("run %s failed", run)
@@ -321,6 +326,7 @@ def run_job(cfg: DictConfig) -> RunRecord:
         if dist.world_size > 1:
             raise  # this process exits, and the launcher stops the others: see fail()
     finally:
+        loaders.close()  # a failed run's workers would otherwise keep the process from exiting
         metric_logger.finish()
         if claim is not None:
             claim.release()
