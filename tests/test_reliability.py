@@ -24,6 +24,8 @@ def test_fault_injection_harness_survives_and_writes_its_report(tmp_path):
         *("stop signal to the group", "suspended claim", "foreign claim", "full disk", "read-only results dir"),
         *("shared results dir", "same-size images", "16-bit PNG", "one line for a mistake", "top-5 with 5 classes"),
         "report mistakes",
+        *("planted checkpoint", "planted CIFAR pickle", "truncated CIFAR file", "symlinked class folder"),
+        "open-file limit",
     ]
     for fault in faults:
         staged_here = fault not in ("full disk", "read-only results dir") or "refuses a mount namespace" not in report
