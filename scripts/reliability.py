@@ -55,6 +55,12 @@ What is checked:
   two umasks      users with umasks 022 and 002 in one setgid results dir: both run; a folder
                   without group write is one line saying what to chmod
   claim dir       a folder where a claim goes: one line, exit 2
+  planted ckpt    the newest checkpoint a pickle that would create a file, under a valid SHA-256:
+                  nothing runs, the file is named, the rerun ends like an uninterrupted run
+  planted CIFAR   a CIFAR batch file a pickle that would create a file: nothing runs, exit 2, one line
+  truncated CIFAR a CIFAR batch file cut short: exit 2, one line naming it
+  linked classes  `ln -s .. train/a/up`, `ln -s . train/a/self`: exit 2, one line naming the link
+  open-file limit `ulimit -n 30` and 8 loader workers: exit 1, record failed, no hang, no worker left
 
     python scripts/reliability.py                  # 12 kills, writes results/reliability.md
     python scripts/reliability.py --kills 3 --out /tmp/r.md
@@ -155,8 +161,8 @@ def cli(results: Path, data: list[str] = SYNTHETIC, fault_pause_s: float | None 
     )
 
 
-def finish(process: subprocess.Popen) -> tuple[int, str]:
-    out, err = process.communicate(timeout=600)
+def finish(process: subprocess.Popen, timeout_s: float = 600) -> tuple[int, str]:
+    out, err = process.communicate(timeout=timeout_s)
     return process.returncode, out + (err or "")
 
 
@@ -1204,6 +1210,169 @@ def claim_path_is_a_dir(report: Report, work: Path) -> None:
     )
 
 
+class Planted:
+    """What a hostile group member pickles into a shared dir: unpickled with pickle's defaults, it
+    creates `marker` (the file's appearance is the proof that code ran)."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return Path.touch, (self.marker,)
+
+
+def planted_checkpoint(report: Report, work: Path, reference: dict, rng: random.Random) -> None:
+    """A newest checkpoint replaced by a pickle that would create a file, under a valid header and
+    SHA-256 (unkeyed: anyone can compute it). The rerun must run none of it, name the file, fall
+    back to the previous checkpoint and end as the reference."""
+    import hashlib
+    import io
+
+    import torch
+
+    from senet_ablate.engine.checkpoint import MAGIC
+
+    results, marker = work / "planted-checkpoint", work / "planted-checkpoint-ran"
+    kill_at(cli(results, fault_pause_s=0.0), "train", 3, rng)  # while epoch 3 trains: epochs 1 and 2 are saved
+    (newest,) = (results / "runs").glob("*/checkpoint.pt")
+    buffer = io.BytesIO()
+    torch.save({"model": Planted(marker), "history": []}, buffer)
+    payload = buffer.getvalue()
+    newest.write_bytes(MAGIC + hashlib.sha256(payload).digest() + payload)
+    status, log = finish(cli(results))
+    named = f"checkpoint {newest} is damaged (refused by torch's safe unpickler" in log
+    equal = ended_as(reference, status, results)
+    report.add(
+        "planted checkpoint",
+        f"the newest checkpoint a pickle that would create a file, valid SHA-256: rerun exit {status}, "
+        f"file created: {marker.exists()}, named in a warning: {named}",
+        equal and named and not marker.exists(),
+        "" if equal else log[-400:],
+    )
+
+
+def write_cifar_batches(root: Path) -> Path:
+    """CIFAR-10's six batch files of 64 random images each under `root`; returns `root`."""
+    import pickle
+
+    import numpy as np
+
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{index}" for index in range(1, 6)] + ["test_batch"]:
+        batch = {b"data": rng.integers(0, 256, (64, 3072), dtype=np.uint8), b"labels": rng.integers(0, 10, 64).tolist()}
+        (folder / name).write_bytes(pickle.dumps(batch))
+    return root
+
+
+def cifar_refusal(report: Report, work: Path, fault: str, what: str, damage, marker: Path | None = None) -> None:
+    """A CIFAR data dir whose first batch file `damage` rewrites: one error line naming it, exit 2,
+    no record, and (with `marker`) no file created."""
+    name = fault.replace(" ", "-")
+    root = write_cifar_batches(work / name)
+    batch = root / "cifar-10-batches-py" / "data_batch_1"
+    batch.write_bytes(damage(batch.read_bytes()))
+    results = work / f"{name}-results"
+    status, log = finish(cli(results, ["data=cifar10", f"data.root={root}", "data.num_workers=0"]))
+    lines = error_lines(log)
+    nothing = not (results / "runs").exists() or not list((results / "runs").iterdir())
+    ran = marker is not None and marker.exists()
+    ok = status == 2 and len(lines) == 1 and str(batch) in lines[0] and nothing and not ran and "Traceback" not in log
+    detail = f"{what}: exit {status}, {lines[0] if lines else '(no error line)'}"
+    report.add(
+        name.replace("-", " "), detail + (f"; file created: {ran}" if marker else ""), ok, "" if ok else log[-400:]
+    )
+
+
+def planted_cifar(report: Report, work: Path) -> None:
+    import pickle
+
+    marker = work / "planted-cifar-ran"
+    planted = pickle.dumps({b"data": Planted(marker), b"labels": [0]})
+    cifar_refusal(
+        report,
+        work,
+        "planted CIFAR pickle",
+        "data_batch_1 a pickle that would create a file",
+        lambda _: planted,
+        marker,
+    )
+
+
+def truncated_cifar(report: Report, work: Path) -> None:
+    cifar_refusal(report, work, "truncated CIFAR file", "data_batch_1 cut to 5,000 bytes", lambda data: data[:5000])
+
+
+def symlinked_class_folder(report: Report, work: Path) -> None:
+    """`ln -s .. train/a/up` listed class b's images as a's too; `ln -s . train/a/self` each image
+    ~41 times. Each must be one error line naming the link, exit 2, before any record."""
+    import numpy as np
+
+    for target, name in (("..", "up"), (".", "self")):
+        root = write_images(
+            work / f"linked-class-{name}", lambda rng: rng.integers(0, 256, (36, 36, 3), dtype=np.uint8)
+        )
+        link = root / "train" / "a" / name
+        link.symlink_to(target, target_is_directory=True)
+        results = work / f"linked-class-{name}-results"
+        status, log = finish(cli(results, folder_run(root)))
+        lines = error_lines(log)
+        nothing = not (results / "runs").exists() or not list((results / "runs").iterdir())
+        ok = status == 2 and len(lines) == 1 and str(link) in lines[0] and nothing
+        report.add(
+            "symlinked class folder",
+            f"ln -s {target} train/a/{name}: exit {status}, {lines[0] if lines else '(no error line)'}",
+            ok,
+            "" if ok else log[-400:],
+        )
+
+
+def open_file_limit(report: Report, work: Path) -> None:
+    """`ulimit -n 30` and 8 loader workers: they cannot all start. The run must end (it waited
+    forever at exit for the workers torch lost), exit 1 with its record failed, and leave no process."""
+    import resource
+
+    results = work / "open-file-limit"
+    process = start(
+        [*SYNTHETIC, "data.num_workers=8"],
+        results,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (30, 30)),
+    )
+    try:
+        status, log = finish(process, timeout_s=180)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        report.add("open-file limit", "ulimit -n 30, 8 loader workers: hung after 180 s, killed", False)
+        return
+    time.sleep(0.5)
+    left = session_members(process.pid)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    record = the_record(results) or {}
+    ok = status == 1 and record.get("status") == "failed" and not left
+    report.add(
+        "open-file limit",
+        f"ulimit -n 30, 8 loader workers: exit {status}, record {record.get('status')}, "
+        f"{len(left)} processes left behind",
+        ok,
+        "" if ok else log[-400:],
+    )
+
+
+def session_members(session: int) -> list[int]:
+    """The live pids of session `session` (a process `start` made and the workers it forked), from /proc."""
+    found = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session and fields[0] != "Z":
+            found.append(int(stat_file.parent.name))
+    return found
+
+
 def markdown(report: Report, args: argparse.Namespace, seconds: float) -> str:
     lines = [
         "# Reliability",
@@ -1299,6 +1468,11 @@ def main() -> None:
         two_configs_one_log_dir(report, work)
         two_umasks_in_a_setgid_dir(report, work)
         claim_path_is_a_dir(report, work)
+        planted_checkpoint(report, work, reference, rng)
+        planted_cifar(report, work)
+        truncated_cifar(report, work)
+        symlinked_class_folder(report, work)
+        open_file_limit(report, work)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(markdown(report, args, time.perf_counter() - started))
     print(args.out)

@@ -66,5 +66,7 @@ def test_the_backbone_starts_from_an_imagenet_runs_checkpoint(tmp_path):
     backbone = detection_backbone(["model=resnet50", "se.reduction=8"], checkpoint=tmp_path / "checkpoint.pt")
     assert torch.equal(backbone.body.layer3[2].se.fc2.weight, trained.layer3[2].se.fc2.weight)
     assert torch.equal(backbone.body.layer1[0].bn1.running_var, trained.layer1[0].bn1.running_var)
-    with pytest.raises(ConfigError, match="checkpoint=.* no readable checkpoint there"):
+    with pytest.raises(ConfigError, match="checkpoint=.* no readable checkpoint of this model there"):
         detection_backbone(["model=resnet50"], checkpoint=tmp_path / "missing.pt")
+    with pytest.raises(ConfigError, match="checkpoint=.* no readable checkpoint of this model there"):
+        detection_backbone(["model=resnet50"], checkpoint=tmp_path / "checkpoint.pt")  # r=16, not 8: other weights

@@ -27,7 +27,8 @@ def test_fault_injection_harness_survives_and_writes_its_report(tmp_path):
         *("non-finite metric", "interpolation in a record", "planted symlink", "two configs one log dir"),
         *("two umasks in a setgid dir", "claim path is a dir", "unsafe row label", "duplicate row labels"),
         *("results dir in the dataset", "seed out of range", "300-character label", "non-UTF-8 data.root"),
-        "broken sibling experiment",
+        *("broken sibling experiment", "planted checkpoint", "planted CIFAR pickle", "truncated CIFAR file"),
+        *("symlinked class folder", "open-file limit"),
     ]
     for fault in faults:
         staged_here = fault not in ("full disk", "read-only results dir") or "refuses a mount namespace" not in report

@@ -13,7 +13,9 @@ Both then apply Cutout (`data.cutout`, CIFAR only) on the device, to normalised 
 since the two draw their augmentations from different random streams.
 """
 
+import errno
 import math
+import multiprocessing
 import os
 import random
 from collections.abc import Iterable, Iterator
@@ -35,6 +37,7 @@ from senet_ablate.data.registry import DATASETS, auto_loader, build_datasets
 from senet_ablate.data.seeds import mix_seed
 
 Batch = tuple[Tensor, Tensor]
+SHARED_MEMORY = "/dev/shm"  # where DataLoader workers' queues and batches live on Linux
 
 
 class SeededPerImage(Dataset):
@@ -154,8 +157,7 @@ class OnDevice:
         return self.prepare(images), labels.to(self.device, non_blocking=True)
 
     def __iter__(self) -> Iterator[Batch]:
-        with held_while_workers_start():  # the first iter() starts the workers: see stop_signals.py
-            batches = iter(self.loader)
+        batches = start_workers(self.loader)
         if self.device.type != "cuda":
             yield from map(self._to_device, batches)
             return
@@ -178,6 +180,30 @@ class OnDevice:
             yield current
 
 
+def start_workers(loader: DataLoader) -> Iterator:
+    """`iter(loader)`, which starts its workers (persistent ones: at the first call only).
+
+    If that fails part-way (no file descriptor left: `ulimit -n`; shared memory full), torch loses
+    the workers it had started, and at exit multiprocessing would wait for them forever: they
+    ignore SIGTERM (stop_signals.py). So they are killed here, and the error is raised without
+    the frames below this one: they hold the half-built iterator, whose pipes would keep the file
+    descriptors the run needs to record its failure. A full shared memory raises an OSError naming
+    no file, which the run would blame on its results dir: it is named here."""
+    before = set(multiprocessing.active_children())
+    try:
+        with held_while_workers_start():  # see stop_signals.py
+            return iter(loader)
+    except BaseException as error:
+        for worker in set(multiprocessing.active_children()) - before:
+            worker.kill()
+            worker.join()
+        error = error.with_traceback(None)
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC and not error.filename:
+            full = OSError(error.errno, f"{error.strerror} (the loader workers' shared memory)", SHARED_MEMORY)
+            raise full from error
+        raise error
+
+
 @dataclass
 class Loaders:
     """What the trainer iterates: batches of model input on the run's device."""
@@ -188,6 +214,17 @@ class Loaders:
     train_size: int
     val_size: int  # images in the whole validation set, over every process
     kind: str  # dataloader | gpu | dali
+    dataloaders: tuple[DataLoader, ...] = ()  # those with workers, for `close`
+
+    def close(self) -> None:
+        """Stop the loader workers now, however the run ended. Persistent workers otherwise live as
+        long as their iterator, which an exception's traceback or a reference cycle can keep until
+        exit, where multiprocessing waits for them forever (they ignore SIGTERM: stop_signals.py).
+        torch has no public call for it: `_shutdown_workers` is what its iterator's `__del__` calls."""
+        for loader in self.dataloaders:
+            iterator, loader._iterator = loader._iterator, None
+            if iterator is not None and hasattr(iterator, "_shutdown_workers"):
+                iterator._shutdown_workers()
 
     def set_epoch(self, seed: int, start_step: int = 0) -> None:
         """Make the epoch's shuffling and augmentations a function of `seed`, so a resumed run
@@ -250,7 +287,7 @@ def build_loaders(cfg: DictConfig, dist: DistributedContext, device: torch.devic
     train = DataLoader(SeededPerImage(train_set), batch_sampler=sampler, **common)
     val = DataLoader(Subset(val_set, range(len(val_set))[val_shard]), val_batch, shuffle=False, **common)
     train_batches = with_cutout(OnDevice(train, device, normalize), cfg.data.cutout, sampler, device)
-    return Loaders(train_batches, OnDevice(val, device, normalize), **sizes)
+    return Loaders(train_batches, OnDevice(val, device, normalize), **sizes, dataloaders=(train, val))
 
 
 def with_cutout(train: Iterable[Batch], length: int, sampler: GlobalBatchSampler, device: torch.device):

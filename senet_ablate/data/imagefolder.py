@@ -7,8 +7,9 @@ change the training crop size, add RandAugment and change the evaluation crop (`
 The classes of a split are its folders, sorted, except hidden ones (a name starting with '.',
 such as the `.ipynb_checkpoints` Jupyter leaves behind); its images are the files under them
 with one of torchvision's image extensions (`list_splits`). A class folder with no image, a
-split with images but no class folders (ImageNet's raw validation layout) and train/val class
-folders that differ are refused as ConfigErrors naming the folders.
+split with images but no class folders (ImageNet's raw validation layout), train/val class
+folders that differ, a symbolic link to a folder inside a class folder and a file listed twice
+in a split are refused as ConfigErrors naming the folders or files.
 
 An unreadable image (truncated, empty, not an image, floating-point pixels) stops the run with
 its path named, or, with `data.skip_corrupt=true`, is left out of its batch with a warning
@@ -175,14 +176,60 @@ class SplitListing:
     samples: list[tuple[str, int]]  # (image path, class index), in ImageFolder's order
 
 
+def linked_files(root: str, class_folder: Path) -> set[str]:
+    """The symbolic links to files under `class_folder`, at any depth, as make_dataset names them.
+
+    A link to a folder there is a ConfigError naming it: make_dataset follows it, so `ln -s ..
+    train/a/up` lists every other class's images as class a's too, and `ln -s . train/a/self`
+    each image of a ~40 times (until the path is too long), and a link to / walks the disk. Links
+    to image files (common where a dataset is assembled from another copy) are kept."""
+    links, folders = set(), [str(class_folder)]
+    while folders:
+        with os.scandir(folders.pop()) as entries:
+            for entry in entries:
+                if entry.is_symlink() and entry.is_dir():
+                    raise ConfigError(
+                        "data.root",
+                        root,
+                        f"{entry.path} is a symbolic link to a folder ({os.readlink(entry.path)}) inside class folder "
+                        f"{class_folder}, which would list its images under this class: link the image files, "
+                        "or move the folder in",
+                    )
+                if entry.is_symlink():
+                    links.add(entry.path)
+                elif entry.is_dir():
+                    folders.append(entry.path)
+    return links
+
+
+def check_each_image_once(root: str, listing: SplitListing, links: set[str]) -> None:
+    """Refuse a split that lists one file twice, in one class or in two: a link to an image that
+    is listed itself, two links to one file, or two class folders linked to one folder. Only links
+    are resolved (one stat each), so a split without them costs no system call."""
+    class_prefix = [os.path.join(listing.folder, name) for name in listing.classes]
+    real_class = [os.path.realpath(folder) for folder in class_prefix]
+    first_listed: dict[str, str] = {}
+    for path, label in listing.samples:
+        real = os.path.realpath(path) if path in links else real_class[label] + path[len(class_prefix[label]) :]
+        first = first_listed.setdefault(real, path)
+        if first != path:
+            raise ConfigError(
+                "data.root",
+                root,
+                f"{first} and {path} are one file ({real}): an image is listed once, in one class folder: "
+                "remove the symbolic link that repeats it",
+            )
+
+
 def list_splits(root: str) -> list[SplitListing]:
     """train and val of `root`, listed once for the fingerprint, the DataLoader path and DALI alike.
 
     The classes come from `split_classes`; the images from torchvision's make_dataset (files with
-    an image extension under each class folder, symbolic links followed). Train and val must have
-    the same class folders (labels are class indices: val's would silently mean other classes),
-    and each class folder an image: else a ConfigError naming them, where torchvision raises
-    FileNotFoundError."""
+    an image extension under each class folder, symbolic links to files followed; a link to a
+    folder inside a class folder is refused: `linked_files`). Train and val must have the same
+    class folders (labels are class indices: val's would silently mean other classes), each class
+    folder an image, and no file may be listed twice in a split (`check_each_image_once`): else
+    a ConfigError naming them, where torchvision raises FileNotFoundError or lists it twice."""
     folders = split_dirs(root)
     classes = [split_classes(root, folder) for folder in folders]
     if classes[0] != classes[1]:
@@ -191,6 +238,7 @@ def list_splits(root: str) -> list[SplitListing]:
         )
     listings = []
     for folder, names in zip(folders, classes, strict=True):
+        links = set().union(*(linked_files(root, folder / name) for name in names))
         labels = {name: index for index, name in enumerate(names)}
         samples = make_dataset(str(folder), labels, IMG_EXTENSIONS, allow_empty=True)
         empty = sorted(set(names) - {names[label] for _, label in samples})
@@ -201,7 +249,9 @@ def list_splits(root: str) -> list[SplitListing]:
                 f"class folders with no images: {listed([str(folder / name) for name in empty])} "
                 f"(images end in {' '.join(IMG_EXTENSIONS)}): add images or remove the folders",
             )
-        listings.append(SplitListing(folder, names, samples))
+        listing = SplitListing(folder, names, samples)
+        check_each_image_once(root, listing, links)
+        listings.append(listing)
     return listings
 
 

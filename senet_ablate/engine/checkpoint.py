@@ -6,6 +6,13 @@ is not enough on its own: its zip entries are stored uncompressed and their CRCs
 a flipped byte in tensor data loads as a silently different weight, and one in the pickle can
 raise almost anything, or ask for gigabytes.
 
+The digest is integrity against damage, not authentication: it has no key, so anyone who can
+write to a shared results dir can plant a file with a valid one. So the payload is read with
+torch's safe unpickler (`weights_only=True`), which builds tensors and plain containers only and
+refuses anything that would import or call other code; a trainer's state needs nothing else.
+A file it refuses, or whose state does not fit the run (the caller's `restore` raises: a missing
+key, weights of another model), is damaged like any other.
+
 Saving keeps the previous good checkpoint beside the newest (`previous_path`: `checkpoint.prev.pt`):
   1. the new checkpoint is written completely to a temporary file beside the newest;
   2. the newest, if its digest checks out, is renamed to the previous one (over the older one);
@@ -22,6 +29,9 @@ import hashlib
 import io
 import logging
 import os
+import pickle
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -55,18 +65,28 @@ def save_checkpoint(path: Path, state: dict) -> None:
             os.replace(path, previous_path(path))
 
 
-def load_checkpoint(path: Path, device: torch.device) -> dict | None:
+# What `restore` raises for a state that does not fit the run: a missing key, a value of the wrong
+# type, and what `load_state_dict` raises for weights or optimiser groups of another model.
+MISFITS = (KeyError, TypeError, ValueError, RuntimeError)
+
+
+def load_checkpoint(
+    path: Path, device: torch.device, restore: Callable[[dict], object] = lambda state: None
+) -> dict | None:
     """The newest good checkpoint at `path`, else its previous one, else None (start from scratch).
 
-    Each damaged file gets one warning that names it, says why, and says what happens next. Nothing
-    is raised, so a damaged file costs at most an epoch of training and never a crash."""
+    `restore(state)` loads a state into the run (model, optimiser, ...); one that raises a MISFITS
+    error does not fit the run and counts as damaged, so `restore` must leave the run as it found
+    it when it raises. Each damaged file gets one warning that names it, says why, and says what
+    happens next. Nothing is raised, so a damaged file costs at most an epoch of training and never
+    a crash, nor a run that fails at every restart."""
     _clear_stale_temporaries(path)
     candidates = [candidate for candidate in (path, previous_path(path)) if candidate.exists()]
     if candidates and candidates[0] != path:
         log.info("checkpoint %s is missing (a save was killed between renames); using %s", path, candidates[0])
     for index, candidate in enumerate(candidates):
         try:
-            return _decode(candidate, device)
+            return _restored(_decode(candidate, device), restore)
         except DamagedCheckpoint as error:
             after = candidates[index + 1 :]
             fallback = f"falling back to {after[0]}" if after else "restarting from scratch"
@@ -100,10 +120,33 @@ def _is_intact(path: Path) -> bool:
 
 def _decode(path: Path, device: torch.device) -> dict:
     payload = _verified_payload(path)
-    try:  # state holds python floats and lists, hence weights_only=False; the digest vouches for the bytes
-        return torch.load(io.BytesIO(payload), map_location=device, weights_only=False)
+    try:
+        return torch.load(io.BytesIO(payload), map_location=device, weights_only=True)
+    except pickle.UnpicklingError as error:  # torch's safe unpickler refused something in it
+        asked = re.search(r"GLOBAL ([\w.]+)", str(error))
+        what = f"it asks for {asked[1]}" if asked else _one_line(error)
+        raise DamagedCheckpoint(
+            f"refused by torch's safe unpickler (weights_only=True): {what}, "
+            "and a checkpoint holds only tensors and plain containers"
+        ) from error
     except Exception as error:  # whole and unchanged, yet unreadable: e.g. written by a newer torch
-        raise DamagedCheckpoint(f"unreadable by torch.load: {type(error).__name__}: {error}") from error
+        raise DamagedCheckpoint(f"unreadable by torch.load: {type(error).__name__}: {_one_line(error)}") from error
+
+
+def _restored(state: dict, restore: Callable[[dict], object]) -> dict:
+    try:
+        restore(state)
+    except torch.cuda.OutOfMemoryError:  # a RuntimeError, but the device's fault, not the file's
+        raise
+    except MISFITS as error:
+        raise DamagedCheckpoint(f"does not fit this run: {type(error).__name__}: {_one_line(error)}") from error
+    return state
+
+
+def _one_line(error: Exception, limit: int = 300) -> str:
+    """`error`'s message on one line, cut to `limit` characters (load_state_dict's span many lines)."""
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _clear_stale_temporaries(path: Path) -> None:

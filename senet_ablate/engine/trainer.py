@@ -13,6 +13,7 @@ it, the epoch goes on with exactly the batches it had not trained on, and the ru
 metrics of an uninterrupted one.
 """
 
+import copy
 import logging
 import time
 from collections.abc import Callable
@@ -37,6 +38,8 @@ from senet_ablate.models.shake_mix import global_batch
 
 log = logging.getLogger(__name__)
 SYNC_EVERY_CUDA = 10  # steps between host syncs on a GPU (running totals, divergence check, progress)
+# What a mid-epoch checkpoint holds of its epoch (see train_one_epoch, where a stop saves them).
+PARTIAL_EPOCH_KEYS = frozenset({"step", "loss_sum", "correct", "seen", "elapsed_s", "rng", "cuda_rng"})
 
 
 class Diverged(RuntimeError):
@@ -421,33 +424,59 @@ class Trainer:
 
     def save(self, history: list[dict], partial: dict | None = None) -> None:
         """Checkpoint after the epochs of `history`, and `partial` steps into the next one if given."""
-        save_checkpoint(
-            self.checkpoint_path,
-            {
-                "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(),
-                "scaler": self.step.scaler.state_dict(),
-                "history": history,
-                "partial_epoch": partial,
-            },
-        )
+        save_checkpoint(self.checkpoint_path, {**self.states(), "history": history, "partial_epoch": partial})
 
     def resume(self) -> tuple[list[dict], dict | None]:
         """Restore the last checkpoint of this run, if any: the epochs it had finished, and the
-        state of the epoch it stopped in (None at an epoch boundary). Rank 0 reads it and sends it
-        to the others (a copy of the weights and optimiser through the process group, once per
-        start), so that every process resumes from the same checkpoint, or none."""
-        state = self.dist.decided_by_main(lambda: load_checkpoint(self.checkpoint_path, torch.device("cpu")))
+        state of the epoch it stopped in (None at an epoch boundary). Rank 0 reads it, restores it
+        (a checkpoint that does not fit this run counts as damaged: see `restore`) and sends it to
+        the others (a copy of the weights and optimiser through the process group, once per start),
+        so that every process resumes from the same checkpoint, or none."""
+        state = self.dist.decided_by_main(
+            lambda: load_checkpoint(self.checkpoint_path, torch.device("cpu"), restore=self.restore)
+        )
         if state is None:
             return [], None
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        restore_scaler(self.step.scaler, state["scaler"])
+        if not self.dist.is_main:
+            self.restore(state)
         history, partial = state["history"], state.get("partial_epoch")
         if partial:
             log.info("resumed from %s at step %d of epoch %d", self.checkpoint_path, partial["step"], len(history) + 1)
         else:
             log.info("resumed from %s after epoch %d", self.checkpoint_path, len(history))
         return history, partial
+
+    def restore(self, state: dict) -> None:
+        """Load a checkpoint's `state` (see `save`) into the model, optimiser, schedule and scaler.
+
+        A state that does not fit this run (a missing key, history or partial epoch of the wrong
+        form, weights of another model) raises KeyError, TypeError or RuntimeError and leaves
+        all four as they were, so the run can fall back to an older checkpoint or start afresh."""
+        if not isinstance(state, dict):
+            raise TypeError(f"it holds a {type(state).__name__}, not a trainer's state")
+        history, partial = state["history"], state.get("partial_epoch")  # (none in checkpoints before it)
+        if not (isinstance(history, list) and all(isinstance(epoch, dict) for epoch in history)):
+            raise TypeError(f"its history is a {type(history).__name__}, not a list of epochs' metrics")
+        if partial is not None and not (isinstance(partial, dict) and PARTIAL_EPOCH_KEYS <= partial.keys()):
+            raise TypeError(f"its partial epoch lacks some of {sorted(PARTIAL_EPOCH_KEYS)}")
+        before = copy.deepcopy(self.states())
+        try:
+            self.load_states(state)
+        except Exception:
+            self.load_states(before)
+            raise
+
+    def states(self) -> dict:
+        """What `restore` loads: the model's, optimiser's, schedule's and GradScaler's state dicts."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.step.scaler.state_dict(),
+        }
+
+    def load_states(self, states: dict) -> None:
+        self.model.load_state_dict(states["model"])
+        self.optimizer.load_state_dict(states["optimizer"])
+        self.scheduler.load_state_dict(states["scheduler"])
+        restore_scaler(self.step.scaler, states["scaler"])

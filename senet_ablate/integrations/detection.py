@@ -51,10 +51,12 @@ def detection_backbone(
     if not isinstance(model, ResNet):
         raise ConfigError("model.name", cfg.model.name, "a detection backbone is an ImageNet ResNet or ResNeXt")
     if checkpoint is not None:
-        state = load_checkpoint(Path(checkpoint), torch.device("cpu"))
+        # a checkpoint whose weights do not fit this model counts as damaged (named in a warning)
+        state = load_checkpoint(
+            Path(checkpoint), torch.device("cpu"), lambda state: model.load_state_dict(state["model"])
+        )
         if state is None:
-            raise ConfigError("checkpoint", str(checkpoint), "no readable checkpoint there")
-        model.load_state_dict(state["model"])
+            raise ConfigError("checkpoint", str(checkpoint), "no readable checkpoint of this model there")
     if not 0 <= trainable_stages <= len(STAGE_LAYERS):
         raise ConfigError("trainable_stages", trainable_stages, "must be 0 <= trainable_stages <= 4")
     trainable = STAGE_LAYERS[len(STAGE_LAYERS) - trainable_stages :]

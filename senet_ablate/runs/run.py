@@ -151,6 +151,12 @@ def out_of_memory_advice(recipe: DictConfig) -> str:
     )
 
 
+def full_place(error: OSError, results: Path) -> str:
+    """`error` (a full or read-only file system) and where it happened: the file it names (the
+    loaders name their shared memory), else `results`, where a run writes its checkpoints and records."""
+    return str(error) if error.filename else f"{error} under {results}"
+
+
 def running_record(cfg: DictConfig, run: str, fingerprint: str, **fields) -> RunRecord:
     """A `running` record of `cfg`: what is known of a run before its first epoch, plus `fields`."""
     return new_record(
@@ -331,10 +337,9 @@ def train_run(cfg: DictConfig, run: str, fingerprint: str, trainer: Trainer, com
     except Exception as error:
         if isinstance(error, OSError) and error.errno in FULL_OR_READ_ONLY:
             log.error(
-                "run %s failed: %s under %s: free space (or write access) there and run the same command again",
+                "run %s failed: %s: free space (or write access) there and run the same command again",
                 run,
-                error,
-                path.parent,
+                full_place(error, path.parent),
             )
         else:
             log.exception("run %s failed", run)
@@ -342,6 +347,7 @@ def train_run(cfg: DictConfig, run: str, fingerprint: str, trainer: Trainer, com
         if dist.world_size > 1:
             raise  # this process exits, and the launcher stops the others: see fail()
     finally:
+        loaders.close()  # a failed run's workers would otherwise keep the process from exiting
         metric_logger.finish()
         if claim is not None:
             claim.release()
