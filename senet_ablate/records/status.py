@@ -6,9 +6,12 @@ laptop sweep, or from `python -m senet_ablate.report` later. Which runs a sweep 
 depend on the data's fingerprint and the device) is `runs/listing.py`'s.
 
 A run's state is its record's status, refined by its claim:
-- `pending`: no record and no live claim; nothing has started it.
-- `running`: a live claim holds it (host, pid and a heartbeat younger than the stale limit),
-  here or on another node; the record says how many epochs it has finished.
+- `pending`: no record; nothing has started it, or a live claim holds it whose process has not
+  written its first record yet (said with the holder in the summary's line). The report's table,
+  which knows a run only by its record, says `pending` then too.
+- `running`: a live claim holds it, here or on another node; the record says how many epochs it
+  has finished. Live as far as one look can tell (`claims.looks_live`): the listing cannot stop
+  to watch a heartbeat, as a process that would take the run over does.
 - `stopped`: the record says running but no live claim holds it: the process was killed
   (SIGKILL, node failure). The next start resumes from its last checkpoint.
 - `interrupted`: stopped by a warning signal at a saved step; requeued or re-run, it resumes there.
@@ -19,10 +22,10 @@ import time
 from dataclasses import dataclass
 
 from senet_ablate.base.metrics import percent
-from senet_ablate.records.claims import claim_path, is_dead, read_claim
+from senet_ablate.records.claims import claim_path, looks_live, read_claim
 from senet_ablate.records.store import FINAL_STATUSES, STATUSES, RunRecord, runs_dir
 
-# A run's state: its record's status (store.STATUSES), or `pending` (no record, no live claim) or
+# A run's state: its record's status (store.STATUSES), or `pending` (no record) or
 # `stopped` (a record that says running with no live claim: killed).
 STATES = ("pending", "stopped", *STATUSES)
 
@@ -30,14 +33,14 @@ STATES = ("pending", "stopped", *STATUSES)
 def live_holder(results_dir: str, run: str) -> dict | None:
     """The host, pid and heartbeat of the live claim on `run`, or None."""
     holder = read_claim(claim_path(runs_dir(results_dir), run))
-    return None if is_dead(holder) else holder
+    return holder if holder is not None and looks_live(holder) else None
 
 
 def state_of(record: RunRecord | None, holder: dict | None) -> str:
-    if holder is not None and (record is None or record["status"] not in FINAL_STATUSES):
-        return "running"
     if record is None:
         return "pending"
+    if holder is not None and record["status"] not in FINAL_STATUSES:
+        return "running"
     return "stopped" if record["status"] == "running" else record["status"]
 
 
@@ -48,7 +51,12 @@ class RunState:
     run_id: str
     state: str  # one of STATES
     record: RunRecord | None
-    holder: dict | None  # the live claim, while `running`
+    holder: dict | None  # the live claim, if one holds the run
+
+    def where(self) -> str:
+        """The holder of the run's claim: host, pid and its heartbeat's age by our clock."""
+        age = time.time() - self.holder["heartbeat"]
+        return f"{self.holder['host']} pid {self.holder['pid']}, heartbeat {age:.0f} s ago"
 
     def describe(self) -> str:
         """One line for a sweep's summary: row, seed, run id, state and what is known of it."""
@@ -57,11 +65,10 @@ class RunState:
         if self.state == "completed":
             detail = f"top-1 err {percent(record['top1_err'])}  top-5 err {percent(record['top5_err'])}"
         elif self.state == "running":
-            age = time.time() - self.holder["heartbeat"]
             epochs = len(record.get("epochs") or [])
-            detail = (
-                f"on {self.holder['host']} pid {self.holder['pid']}, heartbeat {age:.0f} s ago, {epochs} epochs done"
-            )
+            detail = f"on {self.where()}, {epochs} epochs done"
+        elif self.state == "pending" and self.holder is not None:
+            detail = f"claimed on {self.where()}; no record yet"
         elif self.state == "interrupted":
             where = record["interrupted_at"]
             detail = f"by {where['signal']} at step {where['step']} of epoch {where['epoch']}; resumes there"
