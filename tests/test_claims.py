@@ -79,10 +79,11 @@ def test_a_live_claim_is_left_alone_and_released_claims_can_be_taken(tmp_path):
 
 def test_a_stale_heartbeat_of_this_machines_clock_is_taken_over_at_once(tmp_path, clock):
     """A process of this boot (the same clock) that has not beaten for the stale limit: suspended or hung."""
-    _foreign_claim(tmp_path, "abc", host=socket.gethostname(), pid=os.getpid(), heartbeat=time.time() - 601, **identity())
+    here = {"host": socket.gethostname(), "pid": os.getpid(), **identity()}
+    _foreign_claim(tmp_path, "abc", heartbeat=time.time() - 601, **here)
     assert isinstance(claim_run(tmp_path, "abc"), Claim)
     assert read_claim(claim_path(tmp_path, "abc"))["token"] != "theirs" and clock.slept == 0
-    _foreign_claim(tmp_path, "def", host=socket.gethostname(), pid=os.getpid(), heartbeat=time.time() - 30, **identity())
+    _foreign_claim(tmp_path, "def", heartbeat=time.time() - 30, **here)
     assert claim_run(tmp_path, "def")["token"] == "theirs" and clock.slept == 0  # fresh, its process runs: honoured
 
 
@@ -137,7 +138,7 @@ def test_two_concurrent_sweeps_over_the_same_rows_train_each_row_once(tmp_path):
     assert not list((tmp_path / "runs").glob("*.claim"))
 
 
-def test_a_heartbeat_far_in_the_future_is_dead_once_it_stays_unchanged_for_the_stale_limit(tmp_path, clock, monkeypatch):
+def test_a_heartbeat_far_in_the_future_is_dead_once_unchanged_for_the_stale_limit(tmp_path, clock, monkeypatch):
     """A node whose clock runs a year ahead would otherwise hold the run forever; beating, it is live."""
     monkeypatch.setenv("SENET_ABLATE_CLAIM_STALE_S", "60")
     _foreign_claim(tmp_path, "abc", heartbeat=time.time() + 365 * 86400, **ANOTHER_NODE)
@@ -365,3 +366,27 @@ def test_a_claim_without_a_record_is_pending_in_the_summary_as_in_the_table(tmp_
     state = run_state(cfg)
     assert state.state == "pending"
     assert f"claimed on {socket.gethostname()} pid {os.getpid()}, heartbeat 0 s ago; no record yet" in state.describe()
+
+
+@pytest.mark.slow  # the sweep's report composes every experiment file (~20 s), though it starts no process
+def test_a_sweep_whose_row_was_left_to_another_process_exits_4_naming_it(tmp_path, caplog):
+    """Never exit 0 with a row untrained: the row held by another node (no record yet) is `pending`
+    in the summary as in the table, and one line names its holder."""
+    from omegaconf import OmegaConf
+
+    from senet_ablate.runs.listing import sweep_states
+    from senet_ablate.runs.sweep import SweepSummary
+
+    overrides = [*RUN, f"results_dir={tmp_path}"]
+    (relu,) = sweep_states("gate_sweep", [0], overrides, rows=["ReLU"])
+    _foreign_claim(tmp_path / "runs", relu.run_id, heartbeat=time.time() - 30, **ANOTHER_NODE)
+    task = ["+exp=gate_sweep", "exp.row=ReLU", *overrides]
+    hydra = {"overrides": {"task": task}, "runtime": {"choices": {"exp": "gate_sweep"}}, "searchpath": []}
+    config = OmegaConf.create({"results_dir": str(tmp_path), "hydra": {**hydra, "sweeper": {"params": {"seed": 0}}}})
+    with caplog.at_level(logging.INFO), pytest.raises(SystemExit) as exited:
+        SweepSummary().on_multirun_end(config)
+    assert exited.value.code == 4
+    (line,) = [record.getMessage() for record in caplog.records if "did not finish here" in record.getMessage()]
+    assert line.startswith("1 of 1 runs of this sweep did not finish here (row ReLU seed 0 pending on node-7 pid 4242")
+    table = (tmp_path / "gate_sweep.md").read_text().splitlines()
+    assert any(row.startswith("| ReLU | pending |") for row in table), table

@@ -32,6 +32,7 @@ refreshed, released or trusted after checking that the file still holds this cla
 (`Claim.owned`); the trainer checks before every checkpoint, and a run that lost its claim stops
 without writing anything (`runs/run.py`).
 """
+
 import json
 import logging
 import math
@@ -237,4 +238,3 @@ def claim_run(runs_dir: Path, run: str) -> Claim | dict:
         return claim
     holder = read_claim(path)
     return holder if holder is not None else {"host": "?", "pid": -1, "heartbeat": time.time()}
-
