@@ -24,7 +24,7 @@ What is checked:
                   second start outside it: left to it (exit 4), the first completes
   clock behind    a live node 11 minutes behind holds a run: a start and a sweep leave it (exit 4,
                   named); once the node stops beating it is taken over after the stale limit
-  requeue         a dead node's claim 30 s old: waited out (another machine) or taken over at once
+  requeue         a dead node's claim, 30 s old: waited out (another machine's) or taken over at once
                   (provably dead here), said in one line; the run ends like an uninterrupted one
   full disk       results_dir on a 3 MB tmpfs (in a mount namespace of its own): one line, the
                   record no ahead of the checkpoint; with room, the rerun ends like the reference
@@ -630,29 +630,32 @@ def clock_behind(report: Report, work: Path, reference: dict) -> None:
 
 
 def requeue_after_a_dead_node(report: Report, work: Path, reference: dict) -> None:
-    """A job requeued after its node died finds that node's claim, its heartbeat 30 s old: it waits
-    for the claim to go stale (another machine: 3 s limit here) or, where it can prove the holder
-    dead (this boot and pid namespace, the pid now another process's), takes it over at once. It
-    says in one line which happened, and ends like an uninterrupted run."""
+    """A job requeued after its node died finds that node's claim, its heartbeat 30 s old (within
+    the stale limit): it waits for the claim to go stale (another machine's: a 40 s limit here) or,
+    where it can prove the holder dead (this boot and pid namespace, the pid now another process's),
+    takes it over at once (the default 10-minute limit). It says in one line which happened, and
+    ends like an uninterrupted run."""
     from senet_ablate.records.processes import identity
 
     mine = identity()
     holders = {
         "another machine's (its death cannot be proven from here)": (
             {"host": "node-dead", "pid": 4242, "boot_id": "another-boot", "pid_ns": "pid:[1]", "start_ticks": 1},
-            "its heartbeat did not change in 3 s of watching",
+            {"SENET_ABLATE_CLAIM_STALE_S": "40"},
+            "its heartbeat did not change in 40 s of watching",
         ),
         "this machine's, its pid now another process's": (
             {**mine, "host": socket.gethostname(), "pid": os.getpid(), "start_ticks": mine["start_ticks"] - 1},
+            {},
             "now belongs to another process",
         ),
     }
-    for index, (what, (holder, said)) in enumerate(holders.items()):
+    for index, (what, (holder, stale, said)) in enumerate(holders.items()):
         results = work / f"requeue{index}"
         (results / "runs").mkdir(parents=True)
         claim = {**holder, "heartbeat": time.time() - 30, "token": "the dead node's"}
         (results / "runs" / f"{run_id_of(SYNTHETIC)}.claim").write_text(json.dumps(claim))
-        status, log = finish(start(SYNTHETIC, results, env={"SENET_ABLATE_CLAIM_STALE_S": "3"}))
+        status, log = finish(start(SYNTHETIC, results, env=stale))
         equal = ended_as(reference, status, results)
         lines = [line for line in log.splitlines() if "taking over the dead claim" in line]
         report.add(

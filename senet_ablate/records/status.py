@@ -6,20 +6,21 @@ laptop sweep, or from `python -m senet_ablate.report` later. Which runs a sweep 
 depend on the data's fingerprint and the device) is `runs/listing.py`'s.
 
 A run's state is its record's status, refined by its claim:
-- `pending`: no record; nothing has started it, or a live claim holds it whose process has not
+- `pending`: no record; nothing has started it, or a claim holds it whose process has not
   written its first record yet (said with the holder in the summary's line). The report's table,
   which knows a run only by its record, says `pending` then too.
 - `running`: a live claim holds it, here or on another node; the record says how many epochs it
   has finished.
 - `stopped`: the record says running but no live claim holds it: the process was killed
   (SIGKILL, node failure). The next start resumes from its last checkpoint.
+- `interrupted`: stopped by a warning signal at a saved step; requeued or re-run, it resumes there.
+- `completed`, `diverged` (final), `failed` (tried again on the next start).
+
 A claim is live here as far as one look can tell (`claims.looks_live`): the listing cannot stop
 to watch a heartbeat, as a start that would take the run over does, so another machine's claim
 is judged by its heartbeat's age on our clock. Such a claim is still named with the run (its
 holder), live-looking or not, until a look proves it dead: a node whose clock runs behind may
 hold it, and the next start will watch it and tell.
-- `interrupted`: stopped by a warning signal at a saved step; requeued or re-run, it resumes there.
-- `completed`, `diverged` (final), `failed` (tried again on the next start).
 """
 
 import time
