@@ -20,6 +20,12 @@ What is checked:
                   without writing (exit 4), the second ends like an uninterrupted run
   foreign claims  another node's claim with its heartbeat a year ahead (its clock), with fields of
                   the wrong type, or empty (its disk was full): taken over, not obeyed
+  other pid ns    a run training in a pid namespace of its own (a container's) on this host, a
+                  second start outside it: left to it (exit 4), the first completes
+  clock behind    a live node 11 minutes behind holds a run: a start and a sweep leave it (exit 4,
+                  named); once the node stops beating it is taken over after the stale limit
+  requeue         a dead node's claim, 30 s old: waited out (another machine's) or taken over at once
+                  (provably dead here), said in one line; the run ends like an uninterrupted one
   full disk       results_dir on a 3 MB tmpfs (in a mount namespace of its own): one line, the
                   record no ahead of the checkpoint; with room, the rerun ends like the reference
   read-only       a completed run's results dir mounted read-only: the run, a new run and the
@@ -75,6 +81,7 @@ import random
 import runpy
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -514,18 +521,180 @@ FOREIGN_CLAIMS = {
 
 
 def foreign_claims(report: Report, work: Path, reference: dict) -> None:
-    """Claims that no live process keeps, left by another node: each must be taken over, not obeyed."""
+    """Claims that no live process keeps, left by another node: each must be taken over, not obeyed
+    (another node's after its heartbeat stays unchanged for the 2 s stale limit of watching)."""
     for index, (what, holder) in enumerate(FOREIGN_CLAIMS.items()):
         results = work / f"foreign-claim{index}"
         (results / "runs").mkdir(parents=True)
         content = holder()
         (results / "runs" / f"{run_id_of(SYNTHETIC)}.claim").write_text("" if content is None else json.dumps(content))
-        status, log = finish(cli(results))
+        status, log = finish(start(SYNTHETIC, results, env={"SENET_ABLATE_CLAIM_STALE_S": "2"}))
         equal = ended_as(reference, status, results)
         report.add(
             "foreign claim",
             f"{what}: exit {status}",
             equal and "taking over the dead claim" in log,
+            "" if equal else log[-400:],
+        )
+
+
+def unshare_pid() -> list[str] | None:
+    """A command prefix that runs a process in a pid namespace of its own (a container's, as far as
+    pids go) whose next pid is 30000, or None where this machine refuses one."""
+    prefix = ["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c"]
+    script = 'echo 29999 > /proc/sys/kernel/ns_last_pid && "$@"; exit $?'
+    if shutil.which("unshare") and subprocess.run([*prefix, script, "sh", "true"], capture_output=True).returncode == 0:
+        return [*prefix, script, "sh"]
+    return None
+
+
+def other_pid_namespace(report: Report, work: Path) -> None:
+    """A run training in a pid namespace of its own on this host (a container's), and a second start
+    of the same run outside it: its pid is no process here, which proves nothing. The second must
+    leave the run to it (exit 4), and the first complete every epoch."""
+    prefix = unshare_pid()
+    if prefix is None:
+        report.not_run.append("other pid namespace: this machine refuses a pid namespace (unshare)")
+        print(f"[not run] {report.not_run[-1]}", flush=True)
+        return
+    results, stale = work / "pid-namespace", {"SENET_ABLATE_CLAIM_STALE_S": "10"}
+    longer = [*SYNTHETIC, "data.train_size=2048", "data.num_workers=0"]  # still training when the second starts
+    first = subprocess.Popen(
+        [*prefix, sys.executable, "-m", "senet_ablate", *RUN, *longer, f"results_dir={results}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **stale},
+    )
+    runs = results / "runs"
+    if not wait_until(lambda: list(runs.glob("*/checkpoint.pt")), first):
+        report.add("other pid namespace", "the first start never reached a checkpoint", False, finish(first)[1][-300:])
+        return
+    (claim,) = runs.glob("*.claim")
+    holder = json.loads(claim.read_text())
+    second_status, second_log = finish(start(longer, results, env=stale))
+    first_status, first_log = finish(first)
+    record = the_record(results) or {"status": None, "epochs": []}
+    whole = first_status == 0 and record["status"] == "completed" and len(record["epochs"]) == 4
+    said = "in another pid namespace of this machine" in second_log and "left to it" in second_log
+    left = second_status == 4 and said
+    report.add(
+        "other pid namespace",
+        f"a run in its own pid namespace (pid {holder['pid']} there, no such pid here) and a second start "
+        f"outside it: second exit {second_status}, first exit {first_status} with {len(record['epochs'])} epochs",
+        left and whole,
+        "" if left else second_log[-400:],
+    )
+
+
+class NodeElsewhere:
+    """The claim of a node that is not this machine (another boot id), kept alive by a thread that
+    writes its heartbeat every 0.2 s by that node's clock, `behind_s` behind ours, until `stop`."""
+
+    def __init__(self, path: Path, behind_s: float):
+        import threading
+
+        self.path, self.behind_s, self.stopped = path, behind_s, threading.Event()
+        self.holder = {"host": "node-behind", "pid": 4242, "boot_id": "another-boot", "pid_ns": "pid:[1]"}
+        self.holder.update(start_ticks=1, token="node-behind's")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.beat()
+        self.thread = threading.Thread(target=self.keep_beating, daemon=True)
+        self.thread.start()
+
+    def beat(self) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps({**self.holder, "heartbeat": time.time() - self.behind_s}))
+        os.replace(tmp, self.path)
+
+    def keep_beating(self) -> None:
+        while not self.stopped.wait(0.2):
+            self.beat()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join()
+
+
+def sweep_run_id(exp: str, row: str) -> str:
+    from senet_ablate.runs.listing import run_ids, sweep_configs
+
+    (cfg,) = sweep_configs(exp, [0], [*RUN, *SYNTHETIC], [row])
+    return run_ids(cfg)[0]
+
+
+def clock_behind(report: Report, work: Path, reference: dict) -> None:
+    """A live node whose clock runs 11 minutes behind ours holds the run (its heartbeats look 660 s
+    old, past the 10-minute stale limit): a single start and a sweep over it must leave it to that
+    node (exit 4, the sweep naming it, its table and summary agreeing), and once the node stops
+    beating, the same command takes the run over after the stale limit of watching."""
+    results = work / "clock-behind"
+    node = NodeElsewhere(results / "runs" / f"{run_id_of(SYNTHETIC)}.claim", behind_s=660)
+    status, log = finish(start(SYNTHETIC, results))
+    left = status == 4 and "its heartbeat changed while we watched: left to it" in log
+    report.add(
+        "clock behind",
+        f"a live node 11 minutes behind holds the run: a start exits {status}",
+        left and json.loads(node.path.read_text())["token"] == "node-behind's",
+        "" if left else log[-400:],
+    )
+    sweep = NodeElsewhere(results / "runs" / f"{sweep_run_id('gate_sweep', 'ReLU')}.claim", behind_s=660)
+    status, log = finish(start([*SYNTHETIC, "+exp=gate_sweep", "exp.row=ReLU"], results))
+    sweep.stop()
+    named = [line for line in log.splitlines() if "did not finish here (row ReLU seed 0 pending on node-behind" in line]
+    table = (results / "gate_sweep.md").read_text() if (results / "gate_sweep.md").exists() else ""
+    agree = any(line.startswith("| ReLU ") and "pending" in line for line in table.splitlines())
+    report.add(
+        "clock behind",
+        f"the same node holds a sweep's row: the sweep exits {status}, naming it in one line: {bool(named)}; "
+        f"table and summary both say pending: {agree}",
+        status == 4 and len(named) == 1 and agree,
+        "" if named else log[-400:],
+    )
+    node.stop()  # the node dies
+    status, log = finish(start(SYNTHETIC, results, env={"SENET_ABLATE_CLAIM_STALE_S": "3"}))
+    equal = ended_as(reference, status, results)
+    report.add(
+        "clock behind",
+        f"the node dies; the same command with a 3 s stale limit: exit {status}",
+        equal and "its heartbeat did not change in 3 s of watching" in log,
+        "" if equal else log[-400:],
+    )
+
+
+def requeue_after_a_dead_node(report: Report, work: Path, reference: dict) -> None:
+    """A job requeued after its node died finds that node's claim, its heartbeat 30 s old (within
+    the stale limit): it waits for the claim to go stale (another machine's: a 40 s limit here) or,
+    where it can prove the holder dead (this boot and pid namespace, the pid now another process's),
+    takes it over at once (the default 10-minute limit). It says in one line which happened, and
+    ends like an uninterrupted run."""
+    from senet_ablate.records.processes import identity
+
+    mine = identity()
+    holders = {
+        "another machine's (its death cannot be proven from here)": (
+            {"host": "node-dead", "pid": 4242, "boot_id": "another-boot", "pid_ns": "pid:[1]", "start_ticks": 1},
+            {"SENET_ABLATE_CLAIM_STALE_S": "40"},
+            "its heartbeat did not change in 40 s of watching",
+        ),
+        "this machine's, its pid now another process's": (
+            {**mine, "host": socket.gethostname(), "pid": os.getpid(), "start_ticks": mine["start_ticks"] - 1},
+            {},
+            "now belongs to another process",
+        ),
+    }
+    for index, (what, (holder, stale, said)) in enumerate(holders.items()):
+        results = work / f"requeue{index}"
+        (results / "runs").mkdir(parents=True)
+        claim = {**holder, "heartbeat": time.time() - 30, "token": "the dead node's"}
+        (results / "runs" / f"{run_id_of(SYNTHETIC)}.claim").write_text(json.dumps(claim))
+        status, log = finish(start(SYNTHETIC, results, env=stale))
+        equal = ended_as(reference, status, results)
+        lines = [line for line in log.splitlines() if "taking over the dead claim" in line]
+        report.add(
+            "requeue after a dead node",
+            f"a claim 30 s old, {what}: exit {status}, said in one line: {bool(lines) and said in lines[0]}",
+            equal and len(lines) == 1 and said in lines[0],
             "" if equal else log[-400:],
         )
 
@@ -1445,6 +1614,9 @@ def main() -> None:
         stop_signals(report, work, reference, rng, args.quick)
         suspended_claim(report, work)
         foreign_claims(report, work, reference)
+        other_pid_namespace(report, work)
+        clock_behind(report, work, reference)
+        requeue_after_a_dead_node(report, work, reference)
         for trial in NAMESPACED:
             namespaced(report, work, trial)
         shared_umask(report, work)

@@ -8,8 +8,9 @@ fills up: one line on stderr), 2 refused configuration (one line on stderr, noth
 unwritable `results_dir` too, or another user's folder in it: the line says what to `chmod`),
 3 diverged, 4 left to another process that holds the run's claim (or took it over), 5 interrupted
 by a stop signal (SIGTERM, SIGINT, SIGUSR1/2: the step is saved, run the same command again to
-resume), 130 stopped at once by a second Ctrl-C. A sweep exits 1 if any row failed, and stops
-with 5 at the row a signal interrupted.
+resume), 130 stopped at once by a second Ctrl-C. A sweep exits 1 if any row failed, else 4 if a
+row was left to another process (each named in one line), and stops with 5 at the row a signal
+interrupted.
 """
 
 import sys
@@ -150,7 +151,7 @@ def main(cfg: DictConfig) -> dict:
         sys.exit(1)
     if record["status"] == "interrupted" or (HydraConfig.get().mode == RunMode.RUN and record["status"] != "completed"):
         sys.exit(EXIT_STATUS[record["status"]])
-    return record  # in a sweep, SweepSummary turns failed rows into the exit status
+    return record  # in a sweep, SweepSummary turns failed or unfinished rows into the exit status
 
 
 def cli() -> None:

@@ -10,7 +10,7 @@ from senet_ablate.config import compose_config, row_configs
 from senet_ablate.data import dataset_fingerprint
 from senet_ablate.engine.machine import for_device
 from senet_ablate.engine.trainer import resolve_device
-from senet_ablate.records.status import RunState, live_holder, state_of
+from senet_ablate.records.status import RunState, claim_holder, state_of
 from senet_ablate.records.store import read_record, record_path, run_id
 
 
@@ -26,12 +26,12 @@ def run_ids(cfg: DictConfig, leave_out: tuple[str, ...] = ()) -> list[str]:
 
 
 def run_state(cfg: DictConfig) -> RunState:
-    """The state of the run of a (row) config, from its record and claim."""
+    """The state of the run of a (row) config, from its record and claim (named, live-looking or not)."""
     ids = run_ids(cfg)
     for run in ids:
         path = record_path(cfg.results_dir, run)
         record = read_record(path, run) if path.exists() else None
-        holder = live_holder(cfg.results_dir, run)
+        holder = claim_holder(cfg.results_dir, run)
         if record is not None or holder is not None:
             return RunState(cfg.exp.row, cfg.seed, run, state_of(record, holder), record, holder)
     return RunState(cfg.exp.row, cfg.seed, ids[0], "pending", None, None)

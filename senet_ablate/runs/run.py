@@ -38,7 +38,7 @@ from senet_ablate.engine.trainer import Diverged, Interrupted, NoImagesLeft, Tak
 from senet_ablate.models.build import build_model
 from senet_ablate.models.checks import se_stages
 from senet_ablate.models.complexity import Complexity, config_complexity
-from senet_ablate.records.claims import Claim, claim_run, heartbeat_age_s
+from senet_ablate.records.claims import Claim, claim_run
 from senet_ablate.records.store import (
     FINAL_STATUSES,
     RunRecord,
@@ -175,7 +175,8 @@ def take_claim(
     cfg: DictConfig, run: str, fingerprint: str, dist: DistributedContext, device: torch.device
 ) -> tuple[Claim | None, RunRecord | None]:
     """(claim, None) if this process is to train `run` (rank 0 holds the claim for all ranks), or
-    (None, record) if it is to leave it: claimed by a live process, or finished since we looked."""
+    (None, record) if it is to leave it: claimed by a live process (`claim_run` waits until it
+    knows, and says so in one line), or finished since we looked."""
     path = record_path(cfg.results_dir, run)
     claim = claim_run(runs_dir(cfg.results_dir), run) if dist.is_main else None
     latest = read_record(path) if path.exists() else None
@@ -185,11 +186,6 @@ def take_claim(
     leave = dist.all_reduce_sum(torch.tensor(float(dist.is_main and not isinstance(claim, Claim)), device=device))
     if leave.item() == 0:
         return claim, None
-    if isinstance(claim, dict):
-        age = heartbeat_age_s(claim)
-        log.info(
-            "run %s is claimed by %s pid %s (heartbeat %.0f s ago): left to it", run, claim["host"], claim["pid"], age
-        )
     return None, latest or running_record(cfg, run, fingerprint)
 
 

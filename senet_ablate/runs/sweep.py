@@ -3,8 +3,10 @@
 Both come from the run records and claims in `results_dir` (see `records/status.py`), never from the
 jobs' return values, so they are complete under any launcher: the basic one, submitit_local, or
 SLURM jobs that ran on other nodes. Failed rows do not stop a sweep; they are listed here, at
-the end, all of them, and make the command exit non-zero (as does a sweep whose runs cannot be
-listed from this machine, or whose table cannot be written).
+the end, all of them, and make the command exit 1 (as does a sweep whose runs cannot be listed
+from this machine, or whose table cannot be written). A sweep never exits 0 with a row it did not
+see finish: a row left to another process that holds its claim (or stopped since) makes it exit 4,
+as a single run left to another process does, with one line naming each such row and its holder.
 """
 
 import logging
@@ -16,6 +18,8 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from senet_ablate.base.errors import ConfigError
+from senet_ablate.records.status import RunState
+from senet_ablate.records.store import FINAL_STATUSES
 
 log = logging.getLogger(__name__)
 _PER_JOB_KEYS = ("exp", "exp.row", "seed")  # set per job by the sweep, not shared by its rows
@@ -66,5 +70,23 @@ class SweepSummary(Callback):
         except TablesFailed as failed:
             log.error("%s", failed)
             sys.exit(1)
+        unfinished = [state for state in states or [] if state.state not in (*FINAL_STATUSES, "failed")]
+        if unfinished:
+            log.error("%s", not_finished(unfinished, len(states)))
         if states is None or any(state.state == "failed" for state in states):
             sys.exit(1)
+        if unfinished:
+            sys.exit(4)
+
+
+def not_finished(unfinished: list[RunState], total: int) -> str:
+    """One line for the runs of a sweep that neither finished nor failed: left to the process that
+    holds each (named), or stopped since."""
+    runs = "; ".join(
+        f"row {state.label} seed {state.seed} {state.state}" + (f" on {state.where()}" if state.holder else "")
+        for state in unfinished
+    )
+    return (
+        f"{len(unfinished)} of {total} runs of this sweep did not finish here ({runs}): left to the processes "
+        "that hold them, or stopped; the same command trains those no live process holds"
+    )
