@@ -16,7 +16,8 @@ from helpers import SMALL, TINY
 
 from senet_ablate.config import apply_row, compose_config
 from senet_ablate.records.claims import claim_path
-from senet_ablate.records.store import iter_records, record_path, runs_dir, write_record
+from senet_ablate.engine.machine import for_device
+from senet_ablate.records.store import config_dict, iter_records, record_path, runs_dir, write_record
 from senet_ablate.report import write_reports
 from senet_ablate.runs.listing import run_state, sweep_states
 from senet_ablate.runs.run import run_job
@@ -157,7 +158,15 @@ def test_sweep_state_comes_from_records_and_claims_alone(tmp_path):
     tanh = apply_row(gate_sweep, "Tanh")
     tanh_state = run_state(tanh)
     assert tanh_state.state == "pending"
-    running = {**done, "run_id": tanh_state.run_id, "label": "Tanh", "status": "running", "epochs": []}
+    config = config_dict(for_device(tanh, "cpu"))  # a record holds its own run's config: its content is its id
+    running = {
+        **done,
+        "run_id": tanh_state.run_id,
+        "config": config,
+        "label": "Tanh",
+        "status": "running",
+        "epochs": [],
+    }
     write_record(record_path(tmp_path, tanh_state.run_id), running)
     beat = time.time() - 40
     claim_path(runs_dir(tmp_path), tanh_state.run_id).write_text(
