@@ -15,8 +15,8 @@ import pytest
 from helpers import SMALL, TINY
 
 from senet_ablate.config import apply_row, compose_config
-from senet_ablate.records.claims import claim_path
 from senet_ablate.engine.machine import for_device
+from senet_ablate.records.claims import claim_path
 from senet_ablate.records.store import config_dict, iter_records, record_path, runs_dir, write_record
 from senet_ablate.report import write_reports
 from senet_ablate.runs.listing import run_state, sweep_states
