@@ -72,6 +72,14 @@ def test_a_copied_record_is_counted_once_and_the_copy_named(tmp_path):
     assert data["record_notes"] == notes_of(markdown) and (tmp_path / "out" / "squeeze_sweep.md").exists()
 
 
+def test_a_file_name_with_backticks_is_named_whole_under_the_table(tmp_path):
+    run = add_run(tmp_path, "squeeze_sweep", "Avg", seed=0, top1=22.0, top5=6.0)
+    shutil.copy(record_path(tmp_path, run), runs_dir(tmp_path) / "a`b.json")  # anyone may name a file there
+    markdown, _ = report(tmp_path)
+    (note,) = notes_of(markdown)
+    assert note.startswith("``runs/a`b.json``: not counted: the same run as"), note
+
+
 def test_a_record_whose_content_is_another_run_is_not_counted(tmp_path):
     add_run(tmp_path, "squeeze_sweep", "Avg", seed=0, top1=22.0, top5=6.0)
     edited = add_run(tmp_path, "squeeze_sweep", "Avg", seed=1, top1=30.0, top5=9.0)

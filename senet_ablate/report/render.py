@@ -248,7 +248,7 @@ def note_lines(notes: Sequence[Note]) -> list[str]:
         files.setdefault(note.says, []).append(note.file)
     lines = []
     for says, named in files.items():
-        listed = ", ".join(f"`{file}`" for file in named[:NAMED_FILES])
+        listed = ", ".join(code_span(file) for file in named[:NAMED_FILES])  # anyone may name a file there
         if len(named) > NAMED_FILES:
             listed += f" and {len(named) - NAMED_FILES} more"
         lines.append(f"{listed}: {says}" if len(named) == 1 else f"{len(named)} files ({listed}): {says}")
