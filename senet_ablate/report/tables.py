@@ -58,11 +58,11 @@ def write_experiment(
     notes: Sequence[Note] = (),
 ) -> list[Path]:
     """Write `<exp>.md`, `<exp>.json`, when some run has epochs `<exp>.png`, and `<exp>.csv` /
-    `<exp>.tex` when `formats` asks; `matrix`: Tukey's all pairs as a matrix under each section.
+    `<exp>.tex` when `formats` asks; `matrix`: Games-Howell's all pairs as a matrix under each section.
     `floors`: run id -> its validation noise (`validation_floors`); `notes`: the files of this
     table's runs that were not counted, or counted with a change (`records/trusted.py`). Return
     what was written."""
-    summaries = [summarize_section(experiment, section, holders, paper_mode, floors) for section in found]
+    summaries = [summarize_section(experiment, section, holders, paper_mode, floors, matrix) for section in found]
     png = out_dir / f"{experiment.name}.png"
     panels = [(f"Setting {i}", section.runs) for i, section in enumerate(found, 1)]
     has_curves = write_curves(png, panels)
@@ -211,7 +211,7 @@ def write_reports(
     `seed` or sweep lists): they fix the SE values of each row, e.g. `se.bias=false`, and the
     setting shown before any run exists. `paper`: `auto` compares with the paper's figures only in
     the paper's setting (its dataset and model), `always` in every section. Works inside a running
-    Hydra app. `formats`: csv and/or tex besides markdown and JSON; `matrix`: Tukey's all-pairs
+    Hydra app. `formats`: csv and/or tex besides markdown and JSON; `matrix`: Games-Howell's all-pairs
     intervals as a matrix under each section. Returns the files written. An `out` that cannot take
     the tables is a ConfigError before any file is written (see `check_out_dir`).
     """
