@@ -79,7 +79,8 @@ def _delta_cell(row: dict, margin: float) -> str:
     if vs is None:
         return "reference" if row.get("is_reference") else ""
     if vs["delta"] is None:
-        return f"unresolved: {sum(vs['diverged'])} diverged, no completed seed" if vs["diverged"][0] else ""
+        every_seed_diverged = vs["diverged"][0] and not vs["seeds"][0] and vs["seeds"][1]
+        return f"unresolved: each of its {vs['diverged'][0]} seed(s) diverged" if every_seed_diverged else ""
     delta = _signed(vs["delta"])
     diverged = sum(vs["diverged"])
     if vs["low"] is None:

@@ -255,7 +255,7 @@ def compare_rows(
     paper_top1 = _paper_top1(rows)
     comparisons = section_comparisons(experiment, section, paper_top1)
     compared = family.references(experiment.reference, list(experiment.identities))
-    checked = {label for label in paper_top1 if len(evidence[label].values) > 1}  # rows whose figure is checked
+    checked = set(paper_top1)  # the rows whose figure the paper gives: the family, whatever has run
     with_paper_delta = {label for label, base in compared.items() if label in paper_top1 and base in paper_top1}
     for row in rows:
         label = row["label"]
