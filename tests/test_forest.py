@@ -10,8 +10,9 @@ import pytest
 from matplotlib.collections import LineCollection
 from matplotlib.colors import to_rgb
 from PIL import Image
+from test_report import add_run
 
-from senet_ablate.report import plots
+from senet_ablate.report import plots, tables, write_reports
 
 
 def comparison(row, other, delta, low=None, high=None, equivalence=(None, None), verdict="unresolved"):
@@ -96,3 +97,41 @@ def test_without_a_comparison_with_a_delta_nothing_is_written_and_a_stale_plot_i
     assert plots.write_forest(path, panels, 0.2) is False
     assert not path.exists()
     assert plots.write_forest(path, [], 0.2) is False and plots.forest_figure([], 0.2) is None
+
+
+def with_comparisons(monkeypatch, comparisons):
+    """Every section of the tables written gets `comparisons`, as summarize_section will give them."""
+    real = tables.summarize_section
+
+    def summarize(*args, **kwargs):
+        summary = real(*args, **kwargs)
+        summary["statistics"]["comparisons"] = comparisons
+        return summary
+
+    monkeypatch.setattr(tables, "summarize_section", summarize)
+
+
+def test_the_table_links_its_forest_plot_and_so_does_the_index(tmp_path, monkeypatch):
+    for label, error in {"16": 22.3, "32": 23.3, "original": 23.3}.items():
+        add_run(tmp_path, "reduction_sweep", label, top1=error, top5=6.0)
+    out = tmp_path / "out"
+    with_comparisons(monkeypatch, SETTING_1)
+    written = write_reports(tmp_path, out, exps=["reduction_sweep"])
+    forest = out / "reduction_sweep.forest.png"
+    assert forest in written and forest.read_bytes().startswith(b"\x89PNG")
+    markdown = (out / "reduction_sweep.md").read_text()
+    assert "](reduction_sweep.forest.png)" in markdown and "![forest plot: each comparison's Δ top-1" in markdown
+    assert markdown.index("reduction_sweep.forest.png") < markdown.index("## Setting 1 of 1")  # near the top
+    index = (out / "README.md").read_text()
+    assert "| experiment | paper table | runs | completed | settings | forest plot |" in index
+    assert "| 3 | 3 | 1 | [reduction_sweep.forest.png](reduction_sweep.forest.png) |" in index
+    assert "| gate_sweep (not written yet) | gate | 2 | 2 | 1 |  |" in index  # the shared r = 16 and SE-free runs
+
+    with_comparisons(monkeypatch, [comparison("32", "16", None)])  # say a row's runs were all deleted
+    written = write_reports(tmp_path, out, exps=["reduction_sweep"])
+    assert forest not in written and not forest.exists()  # not left behind beside a table that has none
+    assert (
+        "No forest plot: no comparison has completed runs on both sides yet."
+        in (out / "reduction_sweep.md").read_text()
+    )
+    assert "forest.png" not in (out / "README.md").read_text()

@@ -30,7 +30,7 @@ from senet_ablate.report.experiments import (
     sections,
 )
 from senet_ablate.report.paper import PAPER_MODES, complexity_notes
-from senet_ablate.report.plots import write_curves
+from senet_ablate.report.plots import write_curves, write_forest
 from senet_ablate.report.render import FOOTNOTE, bullets, note_lines, section_markdown, table_cell, table_lines
 from senet_ablate.report.summary import checked_claims, summarize_section
 
@@ -57,7 +57,8 @@ def write_experiment(
     floors: Mapping[str, float] | None = None,
     notes: Sequence[Note] = (),
 ) -> list[Path]:
-    """Write `<exp>.md`, `<exp>.json`, when some run has epochs `<exp>.png`, and `<exp>.csv` /
+    """Write `<exp>.md`, `<exp>.json`, when some run has epochs `<exp>.png`, when some comparison has a
+    Δ the forest plot `<exp>.forest.png` (`plots.write_forest`), and `<exp>.csv` /
     `<exp>.tex` when `formats` asks; `matrix`: Tukey's all pairs as a matrix under each section.
     `floors`: run id -> its validation noise (`validation_floors`); `notes`: the files of this
     table's runs that were not counted, or counted with a change (`records/trusted.py`). Return
@@ -71,12 +72,25 @@ def write_experiment(
         if has_curves
         else "No training curves: no run has recorded an epoch yet."
     )
+    forest = out_dir / forest_name(experiment.name)
+    compared = [
+        (f"Setting {i} of {len(summaries)}", s["statistics"].get("comparisons", [])) for i, s in enumerate(summaries, 1)
+    ]
+    has_forest = write_forest(forest, compared, experiment.margin)
+    forest_line = (
+        f"![forest plot: each comparison's Δ top-1 (row − other) with its 95% (thin) and 90% (thick) simultaneous "
+        f"intervals, the ±{experiment.margin:g} margin shaded, and its verdict]({forest.name})"
+        if has_forest
+        else "No forest plot: no comparison has completed runs on both sides yet."
+    )
     lines = [
         f"# {experiment.name}",
         "",
         f"Paper table `{experiment.table}`, rows of `conf/exp/{experiment.name}.yaml`. Generated {generated_at}.",
         "",
         curves,
+        "",
+        forest_line,
         "",
     ]
     for index, summary in enumerate(summaries, 1):
@@ -95,7 +109,7 @@ def write_experiment(
     }
     _write_text(md, "\n".join(lines) + "\n")
     _write_text(data, json.dumps(report, indent=2) + "\n")
-    written = [md, data, png] if has_curves else [md, data]
+    written = [md, data, *([png] if has_curves else []), *([forest] if has_forest else [])]
     cells = [table_lines(experiment.table, s["rows"], s["paper_shown"], s["statistics"]["margin"]) for s in summaries]
     settings = [
         f"{experiment.name}, setting {i}: " + json.dumps(s["setting"], sort_keys=True)
@@ -106,6 +120,11 @@ def write_experiment(
             written.append(out_dir / f"{experiment.name}.{extension}")
             _write_text(written[-1], text())
     return written
+
+
+def forest_name(name: str) -> str:
+    """The file name of an experiment's forest plot, beside its `<name>.md`."""
+    return f"{name}.forest.png"
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -126,8 +145,8 @@ def write_index(
         "",
         f"Generated {generated_at}. One table per experiment file in `conf/exp/`.",
         "",
-        "| experiment | paper table | runs | completed | settings |",
-        "|---|---|---:|---:|---:|",
+        "| experiment | paper table | runs | completed | settings | forest plot |",
+        "|---|---|---:|---:|---:|---|",
     ]
     claims = []
     for name, (experiment, experiment_sections) in found.items():
@@ -135,7 +154,9 @@ def write_index(
         link = f"[{name}]({name}.md)" if (out_dir / f"{name}.md").exists() else f"{name} (not written yet)"
         completed = sum(record["status"] == "completed" for record in records)
         settings = sum(bool(records_of(section)) for section in experiment_sections)
-        lines.append(f"| {link} | {experiment.table} | {len(records)} | {completed} | {settings} |")
+        forest = forest_name(name)
+        plot = f"[{forest}]({forest})" if (out_dir / forest).exists() else ""
+        lines.append(f"| {link} | {experiment.table} | {len(records)} | {completed} | {settings} | {plot} |")
         newest = experiment_sections[0]  # newest setting first
         for result in checked_claims(experiment, newest):
             claims.append(f"| {name} | {table_cell(conclusions.describe(result, experiment.margin))} |")
