@@ -10,9 +10,10 @@ import pytest
 from matplotlib.collections import LineCollection
 from matplotlib.colors import to_rgb
 from PIL import Image
-from test_report import add_run
+from test_report import SMALL, add_run
 
 from senet_ablate.report import plots, tables, write_reports
+from senet_ablate.report.experiments import Section
 
 
 def comparison(row, other, delta, low=None, high=None, equivalence=(None, None), verdict="unresolved"):
@@ -135,3 +136,34 @@ def test_the_table_links_its_forest_plot_and_so_does_the_index(tmp_path, monkeyp
         in (out / "reduction_sweep.md").read_text()
     )
     assert "forest.png" not in (out / "README.md").read_text()
+
+
+def records(*statuses):
+    return {"row": [{"status": status, "updated_at": "x"} for status in statuses]}
+
+
+def test_the_claims_section_has_the_most_completed_runs_and_of_those_tied_the_newest():
+    newest, older = Section({}, records("completed")), Section({}, records("completed", "completed", "failed"))
+    assert tables.claims_section([newest, older]) == (2, older)
+    tied = Section({}, records("completed", "completed"))
+    assert tables.claims_section([tied, older]) == (1, tied)
+    empty = [Section({}, records()), Section({}, records("running"))]
+    assert tables.claims_section(empty) == (1, empty[0])
+
+
+def test_a_newer_one_seed_setting_does_not_replace_the_verdicts_of_an_older_three_seed_one(tmp_path):
+    older = {"16": [22.30, 22.40, 22.35], "32": [23.45, 23.15, 23.60], "original": [23.30, 23.40, 23.20]}
+    for label, errors in older.items():
+        for seed, error in enumerate(errors):
+            add_run(tmp_path, "reduction_sweep", label, seed=seed, top1=error, top5=6.0, when="01")
+    smoke = (*SMALL, "trainer.epochs=1")
+    for label, error in {"16": 23.0, "32": 22.0, "original": 24.0}.items():  # newer, one seed: nothing resolved
+        add_run(tmp_path, "reduction_sweep", label, seed=0, top1=error, top5=6.0, when="02", small=smoke)
+    write_reports(tmp_path, tmp_path / "out", exps=["reduction_sweep"])
+    markdown = (tmp_path / "out" / "reduction_sweep.md").read_text()
+    assert "## Setting 2 of 2" in markdown and "1 epochs" in markdown.split("## Setting 2 of 2")[0]  # newest first
+    index = (tmp_path / "out" / "README.md").read_text()
+    claim = next(line for line in index.splitlines() if "r = 32 is worse than r = 16" in line)
+    assert claim.startswith("| reduction_sweep | r = 32 is worse than r = 16: **holds** (32 − 16: +1.05 [")
+    assert claim.endswith(" | setting 2 of 2 (most completed runs) |")
+    assert "checked on the setting with the most completed runs (of those tied, the newest)" in index

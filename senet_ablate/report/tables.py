@@ -157,18 +157,22 @@ def write_index(
         forest = forest_name(name)
         plot = f"[{forest}]({forest})" if (out_dir / forest).exists() else ""
         lines.append(f"| {link} | {experiment.table} | {len(records)} | {completed} | {settings} | {plot} |")
-        newest = experiment_sections[0]  # newest setting first
-        for result in checked_claims(experiment, newest):
-            claims.append(f"| {name} | {table_cell(conclusions.describe(result, experiment.margin))} |")
+        index, section = claims_section(experiment_sections)
+        where = f"setting {index} of {len(experiment_sections)}"
+        if len(experiment_sections) > 1:
+            where += " (most completed runs)"
+        for result in checked_claims(experiment, section):
+            claims.append(f"| {name} | {table_cell(conclusions.describe(result, experiment.margin))} | {where} |")
     if claims:
         lines += [
             "",
             "## The paper's claims",
             "",
-            "Each claim of each table, checked on the newest setting of its runs (the table says how).",
+            "Each claim of each table, checked on the setting with the most completed runs (of those tied, the "
+            "newest), numbered as in its table, which says how.",
             "",
-            "| experiment | claim: verdict |",
-            "|---|---|",
+            "| experiment | claim: verdict | checked on |",
+            "|---|---|---|",
             *claims,
         ]
     if unread:
@@ -179,6 +183,15 @@ def write_index(
     path = out_dir / "README.md"
     _write_text(path, "\n".join(lines) + "\n")
     return path
+
+
+def claims_section(found: Sequence[Section]) -> tuple[int, Section]:
+    """The setting the index checks an experiment's claims on, and its number (from 1, newest first,
+    as in its table): the one with the most completed runs, of those tied the newest. A newer
+    setting of one seed (a smoke run) does not replace the verdicts of an older one of three."""
+    completed = [sum(record["status"] == "completed" for record in records_of(section)) for section in found]
+    index = max(range(len(found)), key=lambda i: (completed[i], -i))
+    return index + 1, found[index]
 
 
 def validation_floors(results_dir: str | Path, records: Sequence[dict]) -> tuple[dict[str, float], dict[str, Note]]:
