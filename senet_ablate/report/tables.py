@@ -1,5 +1,6 @@
 """Run records -> the paper's tables: `<out>/<exp>.md` and `<exp>.json` per experiment file (and
-CSV / LaTeX on request), training curves, and the index `<out>/README.md` with every claim's verdict.
+CSV / LaTeX on request), training curves, a forest plot of the comparisons, and the index
+`<out>/README.md` with every claim's verdict.
 
 The flow, one module each: `experiments` matches records to rows and settings, `paper` says
 whether a setting is the paper's, `summary` computes each section's cells and statistics, and
