@@ -229,7 +229,9 @@ def test_a_completed_runs_status_line_prints_an_undefined_top5_as_n_a():
 def test_json_png_and_index_are_written(reduction_report):
     out, written = reduction_report
     names = {path.name for path in written}
-    assert names == {"reduction_sweep.md", "reduction_sweep.json", "reduction_sweep.png", "README.md"}
+    assert names == {"reduction_sweep.md", "reduction_sweep.json", "reduction_sweep.png", "README.md"} | {
+        "reduction_sweep.forest.png"  # rows 8 and 16 have runs: one comparison of the family to draw
+    }
     assert (out / "reduction_sweep.png").read_bytes().startswith(b"\x89PNG")
     assert "![training curves" in (out / "reduction_sweep.md").read_text()
 
@@ -710,7 +712,7 @@ def test_tables_can_also_be_written_as_csv_and_latex_and_all_pairs_as_a_matrix(t
     for label, errors in runs.items():
         for seed, error in enumerate(errors):
             add_run(tmp_path, "reduction_sweep", label, seed=seed, top1=error, top5=6.0)
-    written = write_reports(tmp_path, tmp_path, exps=["reduction_sweep"], formats=("csv", "tex"), matrix=True)
+    written = write_reports(tmp_path, tmp_path, exps=["reduction_sweep"], formats=("csv", "tex"), pairs="matrix")
     assert {path.name for path in written} >= {"reduction_sweep.csv", "reduction_sweep.tex"}
     markdown = (tmp_path / "reduction_sweep.md").read_text()
     table_line = next(line for line in markdown.splitlines() if line.startswith("| 16 | 22.35"))
@@ -721,9 +723,9 @@ def test_tables_can_also_be_written_as_csv_and_latex_and_all_pairs_as_a_matrix(t
     latex = (tmp_path / "reduction_sweep.tex").read_text()
     assert r"\toprule" in latex and r"\bottomrule" in latex and r"top-1 err (\%)" in latex
     assert r"22.35 $\pm$ 0.05 (n=3)" in latex and "±" not in latex
-    # Tukey's matrix: A − B in row A, column B, and the same interval negated across the diagonal
+    # Games-Howell's matrix: A − B in row A, column B, and the same interval negated across the diagonal
     matrix = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in markdown.splitlines() if "] |" in line}
-    header = next(line for line in markdown.splitlines() if line.startswith("| Tukey HSD: row − column"))
+    header = next(line for line in markdown.splitlines() if line.startswith("| Games-Howell: row − column"))
     columns = [cell.strip(" |") for cell in header.split(" | ")]
     to_original = matrix["16"][columns.index("original")].strip(" |")
     back = matrix["original"][columns.index("16")].strip(" |")

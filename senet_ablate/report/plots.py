@@ -70,13 +70,16 @@ def _drawn_comparisons(comparisons: list[dict]) -> list[dict]:
 
 
 def _forest_limits(comparisons: list[dict], margin: float) -> tuple[float, float]:
-    """An x range holding 0, the margin's band and every dot and interval end, with some room."""
-    values = [0.0, -margin, margin]
+    """An x range holding 0, the margin's band, every dot and every interval end within reach, with
+    some room. Reach: five margins or twice the largest Δ; an interval beyond it (a row with a
+    diverged seed spans chance) runs off the plot rather than squeezing every other line to a dot."""
+    values = [0.0, -margin, margin] + [comparison["delta"] for comparison in comparisons]
+    reach = max(5 * margin, 2 * max(abs(value) for value in values))
     for comparison in comparisons:
         values += [
             comparison[key]
-            for key in ("delta", "low", "high", "equivalence_low", "equivalence_high")
-            if comparison.get(key) is not None
+            for key in ("low", "high", "equivalence_low", "equivalence_high")
+            if comparison.get(key) is not None and abs(comparison[key]) <= reach
         ]
     low, high = min(values), max(values)
     pad = 0.08 * (high - low) or 0.1

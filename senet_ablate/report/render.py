@@ -200,12 +200,12 @@ def markdown_table(lines: list[list[tuple[str, str]]]) -> list[str]:
 
 
 def _pairs_matrix(pairs: list[dict]) -> list[str]:
-    """Tukey's all-pairs intervals as a matrix: the cell of row A, column B is A − B."""
+    """Games-Howell's all-pairs intervals as a matrix: the cell of row A, column B is A − B."""
     labels = list(dict.fromkeys([pair[side] for pair in pairs for side in ("first", "second")]))
     cells = {(p["first"], p["second"]): (p["delta"], p["low"], p["high"]) for p in pairs}
     cells.update({(b, a): (-d, -high, -low) for (a, b), (d, low, high) in list(cells.items())})
     lines = [
-        [("Tukey HSD: row − column", label)]
+        [("Games-Howell: row − column", label)]
         + [
             (other, "" if label == other else "{:+.2f} [{:+.2f}, {:+.2f}]".format(*cells[(label, other)]))
             for other in labels

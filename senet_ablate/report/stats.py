@@ -420,7 +420,7 @@ def all_pairs(groups: Mapping[str, Sequence[float]]) -> list[dict]:
     """Games-Howell over the rows with two or more seeds (`scipy.stats.tukey_hsd(equal_var=False)`:
     Tukey's all pairs, each row its own spread): every pair's Δ (first − second), its 95% interval
     simultaneous over all pairs and adjusted p-value. Another family than the table's: shown on
-    request (`--matrix`), never read for a verdict."""
+    request (`pairs=json|matrix`), never read for a verdict."""
     labels = [label for label, values in groups.items() if len(values) > 1]
     if len(labels) < 2:
         return []

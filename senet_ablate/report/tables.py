@@ -54,17 +54,19 @@ def write_experiment(
     holders: dict[str, dict | None],
     paper_mode: str = "auto",
     formats: Sequence[str] = (),
-    matrix: bool = False,
+    pairs: str = "none",
     floors: Mapping[str, float] | None = None,
     notes: Sequence[Note] = (),
 ) -> list[Path]:
     """Write `<exp>.md`, `<exp>.json`, when some run has epochs `<exp>.png`, when some comparison has a
     Δ the forest plot `<exp>.forest.png` (`plots.write_forest`), and `<exp>.csv` /
-    `<exp>.tex` when `formats` asks; `matrix`: Games-Howell's all pairs as a matrix under each section.
+    `<exp>.tex` when `formats` asks; `pairs`: see `write_reports`.
     `floors`: run id -> its validation noise (`validation_floors`); `notes`: the files of this
     table's runs that were not counted, or counted with a change (`records/trusted.py`). Return
     what was written."""
-    summaries = [summarize_section(experiment, section, holders, paper_mode, floors, matrix) for section in found]
+    summaries = [
+        summarize_section(experiment, section, holders, paper_mode, floors, pairs != "none") for section in found
+    ]
     png = out_dir / f"{experiment.name}.png"
     panels = [(f"Setting {i}", section.runs) for i, section in enumerate(found, 1)]
     has_curves = write_curves(png, panels)
@@ -75,7 +77,7 @@ def write_experiment(
     )
     forest = out_dir / forest_name(experiment.name)
     compared = [
-        (f"Setting {i} of {len(summaries)}", s["statistics"].get("comparisons", [])) for i, s in enumerate(summaries, 1)
+        (f"Setting {i} of {len(summaries)}", s["statistics"]["comparisons"]) for i, s in enumerate(summaries, 1)
     ]
     has_forest = write_forest(forest, compared, experiment.margin)
     forest_line = (
@@ -95,7 +97,7 @@ def write_experiment(
         "",
     ]
     for index, summary in enumerate(summaries, 1):
-        lines += section_markdown(index, len(summaries), summary, experiment.table, matrix)
+        lines += section_markdown(index, len(summaries), summary, experiment.table, pairs == "matrix")
     said = note_lines(notes)
     lines += bullets("Records and predictions not counted, or counted with a change:", said)
     lines += bullets("Complexity counted otherwise by the paper:", complexity_notes(experiment.table))
@@ -238,7 +240,7 @@ def write_reports(
     overrides: Sequence[str] = (),
     paper: str = "auto",
     formats: Sequence[str] = (),
-    matrix: bool = False,
+    pairs: str = "none",
 ) -> list[Path]:
     """Write the tables of `exps` (default: every file in conf/exp) and refresh `<out>/README.md`.
 
@@ -246,8 +248,10 @@ def write_reports(
     `seed` or sweep lists): they fix the SE values of each row, e.g. `se.bias=false`, and the
     setting shown before any run exists. `paper`: `auto` compares with the paper's figures only in
     the paper's setting (its dataset and model), `always` in every section. Works inside a running
-    Hydra app. `formats`: csv and/or tex besides markdown and JSON; `matrix`: Games-Howell's all-pairs
-    intervals as a matrix under each section. Returns the files written. An `out` that cannot take
+    Hydra app. `formats`: csv and/or tex besides markdown and JSON; `pairs`: Games-Howell's all-pairs
+    intervals (seconds per section: scipy integrates the studentized range per pair) in the JSON
+    (`json`), also as a matrix under each section (`matrix`), or not at all (`none`). Returns the
+    files written. An `out` that cannot take
     the tables is a ConfigError before any file is written (see `check_out_dir`).
     """
     if paper not in PAPER_MODES:
@@ -282,7 +286,7 @@ def write_reports(
                 notes = [note for note in trusted.notes if row_labels(experiment, note.record)]
                 notes += [unusable[record["run_id"]] for record in shown if record["run_id"] in unusable]
                 written += write_experiment(
-                    out, experiment, found[name][1], generated_at, holders, paper, formats, matrix, floors, notes
+                    out, experiment, found[name][1], generated_at, holders, paper, formats, pairs, floors, notes
                 )
         except Exception as error:
             if exps is not None and name not in exps:  # another file in the search path: not this command's
