@@ -212,7 +212,10 @@ def _pairs_matrix(pairs: list[dict]) -> list[str]:
         ]
         for label in labels
     ]
-    title = "All pairs (rows with 2+ seeds), Games-Howell, 95% simultaneous over all pairs (not the table's family):"
+    title = (
+        "All pairs (rows with 2+ seeds), Games-Howell, nominally 95% simultaneous over all pairs (not the table's "
+        "family; above its level at 3-5 seeds: `results/statistics.md`):"
+    )
     return [title, "", *markdown_table(lines), ""] if pairs else []
 
 

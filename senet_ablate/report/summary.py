@@ -297,8 +297,9 @@ def compare_rows(
         "zero_spread": zero_spread(evidence),
         "divergence": divergence_note(rows),
         "all_pairs": {
-            "method": "Games-Howell (Tukey's all pairs, each row its own spread), 95% simultaneous over all pairs "
-            "(rows with 2+ seeds); another family than the table's, never read for a verdict",
+            "method": "Games-Howell (Tukey's all pairs, each row its own spread), nominally 95% simultaneous over "
+            "all pairs (rows with 2+ seeds; 5.4-6.7% error measured at 3-5 seeds: results/statistics.md); another "
+            "family than the table's, never read for a verdict",
             "pairs": stats.all_pairs({label: e.values for label, e in evidence.items()}) if all_pairs else [],
         },
         "replication": replication_note(rows, len(checked), len(with_paper_delta), experiment.margin),
