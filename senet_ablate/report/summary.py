@@ -199,14 +199,15 @@ def method_note(experiment: Experiment, comparisons: dict[stats.Pair, stats.Comp
     return (
         f"Δ top-1 vs the reference: mean(row) − mean(reference). Each comparison on its own two rows: Welch's t, "
         f"each row its own spread, Welch–Satterthwaite {dfs}; not blocked by seed (same-seed runs of different "
-        f"rows are treated as independent: `results/seed_blocking.md`). Its 95% interval [shown] and its 90% "
-        f"interval (shown beside equivalent and negligible) are simultaneous over the table's family of {size} "
-        f"comparisons fixed by its experiment file (Bonferroni; its reference comparisons and its claims' pairs, "
+        f"rows are treated as independent: `results/seed_blocking.md`). A 95% and a 90% interval per comparison, "
+        f"simultaneous over the table's family of {size} comparisons fixed by its experiment file (Bonferroni; its "
+        f"reference comparisons and its claims' pairs, "
         f"whatever has run). better / worse: the 95% interval lies below / above 0 and the 90% is not within "
         f"±{experiment.margin:g}; … but negligible: it does and the 90% is; equivalent: the 95% holds 0 and the 90% "
         f"lies within ±{experiment.margin:g} top-1 points (`exp.margin`; two one-sided tests); unresolved: "
         f"neither. A comparison with diverged seeds must hold whatever they would have scored (from the section's "
-        f"best completed run to chance). Seeds advice: simulated for this rule at each row's own spread."
+        f"best completed run to chance). Each cell shows the interval(s) that decided its outcome. Seeds advice: "
+        f"simulated for this rule at each row's own spread."
     )
 
 
