@@ -388,9 +388,13 @@ def render(
             + "; ".join(f"row {row} seeds {', '.join(map(str, seeds))}" for row, seeds in result.left_out.items()),
         ]
     a, n = len(result.rows), len(result.seeds)
+    spreads = [float(values.std(ddof=1)) for values in result.values]
     lines += [
         "",
         "## Within-seed correlation across rows",
+        "",
+        f"The rows' spreads differ (std over seeds from {fmt(min(spreads))} to {fmt(max(spreads))}): the ANOVA's "
+        "ICC assumes one residual variance for every row, Welch's interval and the Pearson correlations do not.",
         "",
         f"Two-way ANOVA without replication, `err ~ C(row) + C(seed)` (statsmodels `ols` + `anova_lm`), {a} rows "
         f"x {n} seeds:",
@@ -436,8 +440,8 @@ def render(
         "",
         *(line for said in conclusion(result) for line in (said, "")),
         "What this cannot tell: it is one small data set (360 validation images, so one image is 0.28 points of "
-        "top-1 error and the errors move in those steps), one small model (ResNet-20), one short CPU recipe, and "
-        "SE rows that differ little from each other. Seeds also initialise the models, which share the data order "
+        "top-1 error and the errors move in those steps), one small model (ResNet-20), one short CPU recipe. "
+        "Seeds also initialise the models, which share the data order "
         "and augmentations across rows but not, past the first SE block, their initial weights. On ImageNet-scale "
         "runs, other models or longer schedules the same-seed correlation may differ, and with this many seeds "
         "its interval is wide. The measurement is cheap to repeat there: the records hold everything `analyse` "
