@@ -23,7 +23,7 @@ images:
    interval's half-width unblocked (Welch) and blocked (paired t), and their ratio;
 4. writes the markdown report (`--out`).
 
-    python scripts/seed_blocking.py --seeds 10 --epochs 6
+    python scripts/seed_blocking.py --seeds 8 --epochs 8
 
 scikit-learn and statsmodels come with the `dev` extra (`pip install -e ".[dev]"`).
 """
@@ -490,8 +490,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="original,16,2",
         help=f"rows of {EXP} to run, comma-separated; the reference row first (default %(default)s)",
     )
-    parser.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 for every row (default %(default)s)")
-    parser.add_argument("--epochs", type=int, default=6, help="trainer.epochs (default %(default)s)")
+    parser.add_argument("--seeds", type=int, default=8, help="seeds 0..N-1 for every row (default %(default)s)")
+    parser.add_argument("--epochs", type=int, default=8, help="trainer.epochs (default %(default)s)")
     parser.add_argument(
         "--image-size", type=int, default=16, help="data.image_size: the 8x8 digits are upscaled (default %(default)s)"
     )
