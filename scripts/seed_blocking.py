@@ -330,15 +330,15 @@ def conclusion(result: Analysis) -> list[str]:
     elif result.icc_high < result.break_even:
         said.append(
             "**A blocked analysis is not warranted here**: the correlation is below the break-even point with 95% "
-            "confidence, so pairing by seed would only cost degrees of freedom; the report's unpaired, pooled "
+            "confidence, so pairing by seed would only cost degrees of freedom; the report's unpaired (Welch) "
             "analysis is the right default."
         )
     else:
         said.append(
             "**Not settled by this measurement**: the correlation's interval spans the break-even point, so "
             "neither analysis is shown to give narrower intervals on this data. Without evidence of a gain, the "
-            "report's unpaired, pooled analysis (which also uses every row's spread, and needs no complete "
-            "blocks) stays the safer default."
+            "report's unpaired analysis (Welch: each row its own spread, and no complete blocks "
+            "needed) stays the safer default."
         )
     return said
 

@@ -9,7 +9,11 @@ intervals, so a cell and a claim about one pair can never disagree.
 
 One comparison, Δ = mean(row) − mean(other) in top-1 error points (negative: fewer errors), is judged
 on its two rows only: Welch's t with the Welch–Satterthwaite degrees of freedom (each row its own
-spread), so that one unstable row widens its own intervals and no other's. Two simultaneous
+spread), so that one unstable row widens its own intervals and no other's. Not paired by seed: a
+seed fixes data order and augmentation across rows (a randomized block design), but measured on real
+images (`scripts/seed_blocking.py`, `results/seed_blocking.md`: 3 rows x 8 seeds) same-seed runs of
+different rows did not correlate (ICC 0.01, 95% interval −0.30 to 0.55) and pairing did not narrow
+the intervals, while it would halve the degrees of freedom. Two simultaneous
 intervals per comparison, Bonferroni over the m comparisons of the family:
   95%  Δ ± t(1 − 0.05/(2m), df) · se    decides the direction;
   90%  Δ ± t(1 − 0.10/(2m), df) · se    decides equivalence: two one-sided tests at 5%/m (TOST).
