@@ -91,10 +91,14 @@ def _delta_cell(row: dict, margin: float) -> str:
     shown = {"equivalent": narrow, "unresolved": wide}.get(verdict, wide)
     if verdict.endswith("negligible"):
         shown = f"{wide}, {narrow}"
+    if diverged and verdict == "unresolved":  # an interval that spans chance says nothing in numbers
+        return (
+            f"{delta}, unresolved: {diverged} diverged seed(s) could have scored anything from the best run to chance"
+        )
     cell = f"{delta} {shown} {verdict}"
     if diverged:
         cell += f" (whatever its {diverged} diverged seed(s) scored)"
-    if verdict != "unresolved" or diverged:
+    if verdict != "unresolved":
         return cell
     if vs["planned_power"] is None:
         return cell

@@ -349,7 +349,7 @@ def divergence_note(rows: list[dict]) -> str | None:
     if not any((row.get("divergence") or {}).get("diverged") for row in rows):
         return None
     rates = "; ".join(
-        f"{row['label']} {d['diverged']} of {d['seeds']} ({100 * d['rate']:.0f}%, 95% CI {100 * d['low']:.0f}-"
+        f"{row['label']}: {d['diverged']} of {d['seeds']} ({100 * d['rate']:.0f}%, 95% CI {100 * d['low']:.0f}-"
         f"{100 * d['high']:.0f}%)"
         for row in rows
         if (d := row.get("divergence"))
