@@ -2,7 +2,7 @@ PYTHON ?= .venv/bin/python
 # The demo: a real reduction-ratio sweep on generated data, on CPU, in a few minutes.
 DEMO = +exp=reduction_sweep model=resnet20 data=synthetic trainer=smoke trainer.device=cpu results_dir=results/demo
 
-.PHONY: install demo test lint report bench reliability wheel-check gpu-check gpu-wheels
+.PHONY: install demo test lint report bench reliability statistics wheel-check gpu-check gpu-wheels
 
 install:
 	python3 -m venv .venv
@@ -30,6 +30,11 @@ bench:
 
 reliability:
 	$(PYTHON) scripts/reliability.py
+
+# Every decision the report makes, simulated on the reduction table's design, today's rule beside
+# the new one: error rates, power, coverage, seeds advice (results/statistics.md, minutes).
+statistics:
+	$(PYTHON) scripts/stats_calibration.py
 
 # Build the wheel, install it into a fresh venv and run it from outside the checkout.
 wheel-check:

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import torch
 from hydra import initialize_config_dir
+from scipy import stats as scipy_stats
+from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
 from senet_ablate.base import atomic
 from senet_ablate.base.cli import run_cli
@@ -20,7 +22,7 @@ from senet_ablate.config import CONFIG_DIR, apply_row, compose_config
 from senet_ablate.models.complexity import Complexity
 from senet_ablate.records.status import RunState
 from senet_ablate.records.store import config_dict, new_record, record_path, run_id, runs_dir, write_record
-from senet_ablate.report import experiments, render, stats, summary, tables, write_reports
+from senet_ablate.report import experiments, render, summary, tables, write_reports
 from senet_ablate.report.__main__ import main
 
 SMALL = ("model=resnet20", "data=synthetic", "trainer=smoke")  # cheap to count; paper figures still shown
@@ -92,8 +94,8 @@ def test_cells_show_seeds_statuses_paper_and_difference(reduction_report):
     out, _ = reduction_report
     lines = table_lines((out / "reduction_sweep.md").read_text())
     assert lines["row"] == (
-        "| row | top-1 err (%) | paper | Δ | top-5 err (%) | paper | Δ | params (M) | paper | MFLOPs "
-        "| Δ top-1 vs original | paper Δ |"
+        "| row | top-1 err (%) | paper | ours − paper | top-5 err (%) | paper | ours − paper | params (M) | paper "
+        "| MFLOPs | Δ top-1 vs original | paper's Δ vs original |"
     )  # the baseline has no completed run: the measured Δ is blank, the paper's own is shown
     assert (
         lines["16"]
@@ -227,7 +229,9 @@ def test_a_completed_runs_status_line_prints_an_undefined_top5_as_n_a():
 def test_json_png_and_index_are_written(reduction_report):
     out, written = reduction_report
     names = {path.name for path in written}
-    assert names == {"reduction_sweep.md", "reduction_sweep.json", "reduction_sweep.png", "README.md"}
+    assert names == {"reduction_sweep.md", "reduction_sweep.json", "reduction_sweep.png", "README.md"} | {
+        "reduction_sweep.forest.png"  # rows 8 and 16 have runs: one comparison of the family to draw
+    }
     assert (out / "reduction_sweep.png").read_bytes().startswith(b"\x89PNG")
     assert "![training curves" in (out / "reduction_sweep.md").read_text()
 
@@ -319,8 +323,9 @@ def test_cifar_layout_pairs_vanilla_and_se_with_the_datasets_paper_figures(tmp_p
     write_reports(tmp_path, tmp_path, exps=["cifar_sweep"], overrides=cifar100, paper="always")  # smoke: not the recipe
     lines = table_lines((tmp_path / "cifar_sweep.md").read_text())
     assert lines["model"] == (
-        "| model | vanilla top-1 err (%) | paper | Δ | vanilla params (M) | vanilla GFLOPs "
-        "| SE top-1 err (%) | paper | Δ | SE params (M) | SE GFLOPs | Δ top-1 vs vanilla | paper Δ |"
+        "| model | vanilla top-1 err (%) | paper | ours − paper | vanilla params (M) | vanilla GFLOPs "
+        "| SE top-1 err (%) | paper | ours − paper | SE params (M) | SE GFLOPs | Δ top-1 vs vanilla "
+        "| paper's Δ vs vanilla |"
     )
     assert lines["ResNet-110"] == (
         "| ResNet-110 | 27.10 ± 0.14 (n=2) | 26.88 | +0.22 | 1.000 | 2.0000 | stopped | 23.85 |  | 2.000 | 2.0000 "
@@ -538,8 +543,8 @@ def test_paper_figures_appear_in_the_papers_setting_only_unless_asked_for(tmp_pa
 
 
 def test_the_delta_column_shows_each_rows_interval_and_verdict_against_the_reference(tmp_path):
-    """The numbers are checked against independent computations in test_stats.py; here, that the
-    table shows them, with the verdict's word, and says how they were computed."""
+    """Each cell is Welch's interval at the family's Bonferroni level (statsmodels computes it here),
+    with the outcome's word; the family is the file's 12 comparisons, whatever has run."""
     runs = {"original": [23.30, 23.40, 23.20], "16": [22.30, 22.40, 22.35], "8": [23.25, 23.35, 23.30], "4": [22.25]}
     runs["32"] = [23.45, 23.15, 23.60]
     for label, errors in runs.items():
@@ -549,19 +554,21 @@ def test_the_delta_column_shows_each_rows_interval_and_verdict_against_the_refer
     write_reports(tmp_path, tmp_path, exps=["reduction_sweep"], paper="always")
     text = (tmp_path / "reduction_sweep.md").read_text()
     lines = table_lines(text)
-    expected = stats.versus_reference(runs, "original", 0.2)
-    for label, comparison in expected.items():
-        cell = f"{comparison.delta:+.2f} [{comparison.low:+.2f}, {comparison.high:+.2f}] {comparison.verdict}"
-        assert f"| {cell}" in lines[label], (label, lines[label])
-    verdicts = {label: comparison.verdict for label, comparison in expected.items()}
-    assert verdicts == {"16": "better", "8": "unresolved", "4": "better", "32": "unresolved"}
-    seeds = stats.seeds_needed(0.2, stats.pooled(runs).std, 5, 4)
-    assert f"unresolved: {seeds} seeds/row for ±0.2; detects ±{expected['8'].detectable:.2f} now" in lines["8"]
+    for label, verdict in {"16": "better", "8": "unresolved", "32": "unresolved"}.items():
+        low, high = CompareMeans(DescrStatsW(runs[label]), DescrStatsW(runs["original"])).tconfint_diff(
+            alpha=0.05 / 12, usevar="unequal"
+        )
+        delta = np.mean(runs[label]) - np.mean(runs["original"])
+        assert f"| {delta:+.2f} 95% [{low:+.2f}, {high:+.2f}] {verdict}" in lines[label], (label, lines[label])
+    assert "seeds/row resolve it" in lines["8"] and "min. detectable difference (80% power)" in lines["8"]
+    assert "unresolved: 1 diverged seed(s) could have scored anything" in lines["4"]  # not `better` from one survivor
     assert lines["original"].endswith("| reference |  |") and lines["2"].endswith("|  | -1.01 |")
     assert "22.25 (n=1 of 2, 1 diverged)" in lines["4"]  # the diverged seed is counted, not dropped
-    assert "Dunnett's many-to-one 95% simultaneous intervals over 4 rows" in text and "(13 runs, df = 8)" in text
+    assert "simultaneous over the table's family of 12 comparisons" in text and "Welch's t" in text
+    assert "Divergence, seeds per row that diverged" in text and "4: 1 of 2 (50%, 95% CI 1-99%)" in text
     section = json.loads((tmp_path / "reduction_sweep.json").read_text())["sections"][0]
-    assert section["statistics"]["df"] == 8 and section["statistics"]["margin"] == 0.2
+    assert section["statistics"]["family"] == 12 and section["statistics"]["margin"] == 0.2
+    assert len(section["statistics"]["comparisons"]) == 12
     rows = {row["label"]: row for row in section["rows"]}
     assert rows["16"]["top1_values"] == [
         {"seed": 0, "top1_err": 22.3, "validation_std": None},  # no per-image predictions kept
@@ -569,16 +576,17 @@ def test_the_delta_column_shows_each_rows_interval_and_verdict_against_the_refer
         {"seed": 2, "top1_err": 22.35, "validation_std": None},
     ]
     assert rows["16"]["vs_reference"]["verdict"] == "better" and rows["16"]["vs_reference"]["p_value"] < 0.05
-    assert len(section["statistics"]["all_pairs"]["pairs"]) == 6  # Tukey over the 4 rows of 2+ seeds
+    assert rows["4"]["divergence"]["diverged"] == 1 and rows["4"]["divergence"]["seeds"] == 2
     claims = {claim["says"]: claim["verdict"] for claim in section["statistics"]["claims"]}  # the exp file's
     assert claims == {
-        "r = 2, 4, 8 and 16 are equivalent": "contradicted",  # 8 − 16: +0.95, beyond the margin
-        "r = 32 is worse than r = 16": "holds",
+        "r = 2, 4, 8 and 16 are equivalent": "contradicted",  # 8 − 16: +0.95, its 95% interval beyond +0.2
+        "r = 32 is worse than r = 16": "unresolved",
         "every r is better than the original": "unresolved",  # row 2 has no run
     }
-    assert "- r = 32 is worse than r = 16: **holds** (32 − 16: +1.05 [+0.66, +1.44])" in text
-    index = (tmp_path / "README.md").read_text()
-    assert "| reduction_sweep | r = 32 is worse than r = 16: **holds** (32 − 16: +1.05 [+0.66, +1.44]) |" in index
+    (sixteen,) = [c for c in section["statistics"]["comparisons"] if (c["row"], c["other"]) == ("16", "original")]
+    claim_pair = section["statistics"]["claims"][2]["comparisons"][3]  # every r better: its (16, original)
+    assert (claim_pair["row"], claim_pair["other"], claim_pair["outcome"]) == ("16", "original", "better")
+    assert (claim_pair["low"], claim_pair["high"]) == (sixteen["low"], sixteen["high"])  # one interval, one answer
 
 
 def test_with_one_seed_in_every_row_nothing_is_called_but_unresolved(tmp_path):
@@ -589,8 +597,7 @@ def test_with_one_seed_in_every_row_nothing_is_called_but_unresolved(tmp_path):
     lines = table_lines(text)
     assert lines["2"].endswith("| -0.10, unresolved: one seed per row |")
     assert lines["16"].endswith("| -1.00, unresolved: one seed per row |")
-    assert "one seed per row, so no spread to judge a difference by" in text
-    assert "paper Δ" not in lines["row"]  # resnet20 on synthetic data: not the paper's setting
+    assert "paper's Δ" not in lines["row"]  # resnet20 on synthetic data: not the paper's setting
 
 
 def test_mobile_layout_shows_mflops_and_the_papers_params_and_mflops(tmp_path):
@@ -683,9 +690,21 @@ def test_replication_says_where_the_papers_figures_fall_in_our_intervals(tmp_pat
     # 16 (mean 22.30) sits on the paper's 22.28; our original (24.35) is a point off the paper's 23.30,
     # so our Δ (-2.05) is far from the paper's (-1.02)
     assert (
-        "Replication: the paper's top-1 lies in our 95% prediction interval for one more run in 1 of 2 rows "
-        "(not: original); its Δ vs the reference lies in our Δ interval in 0 of 1 rows (not: 16)." in markdown
+        "Replication: the paper's top-1 (one run) lies in our 95% prediction interval for one more run in 1 of 2 "
+        "rows (not: original) (simultaneous over the 6 rows, Bonferroni); the paper's Δ vs the reference (a "
+        "difference of two single runs) lies in our 95% prediction interval for such a difference in 0 of 1 rows "
+        "(not: 16) (simultaneous over 5); it agrees with ours within ±0.2 (90% prediction interval, two one-sided "
+        "tests) in 0 of 1." in markdown
     )
+    rows = {
+        row["label"]: row for row in json.loads((tmp_path / "reduction_sweep.json").read_text())["sections"][0]["rows"]
+    }
+    # one more run of each: Δ ± t(1 − 0.05/10, df) · √(s₁²(1 + 1/3) + s₂²(1 + 1/3)), df = 4 at equal spreads,
+    # Bonferroni over the 5 rows whose Δ the paper gives
+    half = scipy_stats.t.ppf(1 - 0.05 / 10, 4) * np.sqrt(2 * 0.05**2 * (1 + 1 / 3))
+    assert rows["16"]["vs_reference"]["paper_delta_interval"] == pytest.approx([-2.05 - half, -2.05 + half])
+    half = scipy_stats.t.ppf(1 - 0.05 / 12, 2) * 0.05 * np.sqrt(1 + 1 / 3)  # one row's run, Bonferroni over 6
+    assert rows["16"]["replication"]["prediction_interval"] == pytest.approx([22.30 - half, 22.30 + half])
 
 
 def test_tables_can_also_be_written_as_csv_and_latex_and_all_pairs_as_a_matrix(tmp_path):
@@ -693,7 +712,7 @@ def test_tables_can_also_be_written_as_csv_and_latex_and_all_pairs_as_a_matrix(t
     for label, errors in runs.items():
         for seed, error in enumerate(errors):
             add_run(tmp_path, "reduction_sweep", label, seed=seed, top1=error, top5=6.0)
-    written = write_reports(tmp_path, tmp_path, exps=["reduction_sweep"], formats=("csv", "tex"), matrix=True)
+    written = write_reports(tmp_path, tmp_path, exps=["reduction_sweep"], formats=("csv", "tex"), pairs="matrix")
     assert {path.name for path in written} >= {"reduction_sweep.csv", "reduction_sweep.tex"}
     markdown = (tmp_path / "reduction_sweep.md").read_text()
     table_line = next(line for line in markdown.splitlines() if line.startswith("| 16 | 22.35"))
@@ -704,9 +723,9 @@ def test_tables_can_also_be_written_as_csv_and_latex_and_all_pairs_as_a_matrix(t
     latex = (tmp_path / "reduction_sweep.tex").read_text()
     assert r"\toprule" in latex and r"\bottomrule" in latex and r"top-1 err (\%)" in latex
     assert r"22.35 $\pm$ 0.05 (n=3)" in latex and "±" not in latex
-    # Tukey's matrix: A − B in row A, column B, and the same interval negated across the diagonal
+    # Games-Howell's matrix: A − B in row A, column B, and the same interval negated across the diagonal
     matrix = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in markdown.splitlines() if "] |" in line}
-    header = next(line for line in markdown.splitlines() if line.startswith("| Tukey HSD: row − column"))
+    header = next(line for line in markdown.splitlines() if line.startswith("| Games-Howell: row − column"))
     columns = [cell.strip(" |") for cell in header.split(" | ")]
     to_original = matrix["16"][columns.index("original")].strip(" |")
     back = matrix["original"][columns.index("16")].strip(" |")
@@ -732,8 +751,8 @@ def test_the_validation_sets_noise_floor_is_said_beside_the_seed_noise(tmp_path)
     binomial = 100 * (0.22 * 0.78 / 5_000) ** 0.5
     assert (
         f"Validation noise: one run's top-1 error on these 5000 images has a standard error of {binomial:.2f} points "
-        "(binomial, at the section's mean error 22.00%: no run kept usable per-image predictions); the seed-to-seed "
-        "std pooled over the rows is 0.20." in (tmp_path / "reduction_sweep.md").read_text()
+        "(binomial, at the section's mean error 22.00%: no run kept usable per-image predictions); the rows' "
+        "seed-to-seed std ranges from 0.20 to 0.20." in (tmp_path / "reduction_sweep.md").read_text()
     )
     # Two runs keep their predictions, wrong on the first 1,100 and 1,110 of the 5,000 images.
     floors = []

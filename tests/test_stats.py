@@ -1,5 +1,6 @@
-"""Every interval, p-value, verdict and power figure of the reporter's statistics, checked against an
-independent computation: statsmodels, a Monte Carlo of the same design, or the formula written out."""
+"""Every interval, p-value, outcome and planned figure of the report's decision procedure, checked
+against an independent computation: statsmodels, scipy's own tests, a Monte Carlo written here, or
+the formula written out."""
 
 import math
 import statistics
@@ -7,150 +8,174 @@ import statistics
 import numpy as np
 import pytest
 from scipy import stats as scipy_stats
-from statsmodels.stats.multicomp import pairwise_tukeyhsd
-from statsmodels.stats.power import TTestIndPower
-from statsmodels.stats.weightstats import ttost_ind
+from statsmodels.stats.weightstats import CompareMeans, DescrStatsW, ttost_ind
 
 from senet_ablate.report import stats
 
 MARGIN = 0.2
+E = stats.Evidence
 
 
-def _pooled_t_interval(row, reference, confidence):
-    """Δ ± t · s_p · √(1/n1 + 1/n2), written out, for one row against its reference."""
-    delta = statistics.fmean(row) - statistics.fmean(reference)
-    df = len(row) + len(reference) - 2
-    squares = (len(row) - 1) * statistics.variance(row) + (len(reference) - 1) * statistics.variance(reference)
-    half = scipy_stats.t.ppf(0.5 + confidence / 2, df) * math.sqrt(squares / df * (1 / len(row) + 1 / len(reference)))
-    return delta - half, delta + half
+def welch_interval(row, other, alpha):
+    """Welch's two-sided interval at level 1 − alpha, as statsmodels computes it."""
+    return CompareMeans(DescrStatsW(row), DescrStatsW(other)).tconfint_diff(alpha=alpha, usevar="unequal")
 
 
-def test_a_significantly_worse_row_is_worse_with_the_student_interval_of_a_single_comparison():
-    reference, row = [22.30, 22.40, 22.35], [22.55, 22.70, 22.50]
-    (comparison,) = stats.versus_reference({"SE": reference, "SE-POST": row}, "SE", MARGIN).values()
-    low, high = _pooled_t_interval(row, reference, 0.95)  # Dunnett with one comparison is Student's t
-    assert (comparison.low, comparison.high) == pytest.approx((low, high), abs=1e-3)  # scipy's QMC: ~3 digits
-    assert comparison.delta == pytest.approx(0.2333, abs=1e-4) and comparison.verdict == "worse"
-    assert comparison.p_value == pytest.approx(scipy_stats.ttest_ind(row, reference).pvalue, abs=5e-4)
-    assert comparison.seeds_needed is None  # resolved: nothing to advise
+def one(rows, pair, family=None, margin=MARGIN, chance=90.0):
+    """The comparison of `pair`, in a family of `family` pairs (the others made up)."""
+    pairs = [pair] + [(f"x{i}", f"y{i}") for i in range((family or 1) - 1)]
+    return stats.compare(rows, pairs, margin, chance)[pair]
 
 
-def test_an_equivalent_pair_is_what_two_one_sided_tests_say():
-    reference, row = [22.30, 22.40, 22.35, 22.33], [22.32, 22.38, 22.36, 22.31]
-    (comparison,) = stats.versus_reference({"SE": reference, "SE-PRE": row}, "SE", MARGIN).values()
-    p_tost = ttost_ind(row, reference, -MARGIN, MARGIN, usevar="pooled")[0]
-    assert p_tost < 0.05 and comparison.verdict == "equivalent"
-    low90, high90 = _pooled_t_interval(row, reference, 0.90)
-    assert (comparison.equivalence_low, comparison.equivalence_high) == pytest.approx((low90, high90), abs=1e-3)
-    # a margin the 90% interval does not fit inside: TOST fails, and so does the verdict
-    (narrow,) = stats.versus_reference({"SE": reference, "SE-PRE": row}, "SE", 0.03).values()
-    assert ttost_ind(row, reference, -0.03, 0.03, usevar="pooled")[0] > 0.05 and narrow.verdict == "unresolved"
+def test_each_comparison_is_welchs_interval_bonferroni_over_the_family():
+    row, other = [22.55, 22.70, 22.50], [22.30, 22.40, 22.35]
+    comparison = one({"SE-POST": E(tuple(row)), "SE": E(tuple(other))}, ("SE-POST", "SE"), family=4)
+    assert (comparison.low, comparison.high) == pytest.approx(welch_interval(row, other, 0.05 / 4))
+    narrow = welch_interval(row, other, 0.10 / 4)  # the 90% interval: two one-sided tests at 5%/m
+    assert (comparison.equivalence_low, comparison.equivalence_high) == pytest.approx(narrow)
+    t, p, df = CompareMeans(DescrStatsW(row), DescrStatsW(other)).ttest_ind(usevar="unequal")
+    assert comparison.df == pytest.approx(df) and comparison.p_value == pytest.approx(min(1, 4 * p))
+    assert comparison.verdict == "unresolved"  # +0.23 is significant alone (p = 0.04), not over 4 comparisons
+    alone = one({"SE-POST": E(tuple(row)), "SE": E(tuple(other))}, ("SE-POST", "SE"))
+    assert alone.verdict == "worse" and alone.low > 0
 
 
-def test_an_unresolved_row_gets_the_seeds_and_the_detectable_difference_that_80_percent_power_gives():
-    reference, row = [23.30, 23.40, 23.20], [23.25, 23.45, 23.10]
-    (comparison,) = stats.versus_reference({"original": reference, "8": row}, "original", MARGIN).values()
-    assert comparison.verdict == "unresolved"
-    std = stats.pooled({"a": reference, "b": row}).std
-    # two rows: the residual df of n seeds each is 2n - 2, the two-sample t test statsmodels powers
-    needed = TTestIndPower().solve_power(effect_size=MARGIN / std, alpha=0.05, power=0.8)
-    assert comparison.seeds_needed == math.ceil(needed)
-    detectable = TTestIndPower().solve_power(nobs1=3, ratio=1.0, alpha=0.05, power=0.8) * std
-    assert comparison.detectable == pytest.approx(detectable, rel=1e-3)
+def test_equivalent_is_what_two_one_sided_welch_tests_say_at_the_familys_level():
+    row, other = [22.32, 22.38, 22.36, 22.31], [22.30, 22.40, 22.35, 22.33]
+    comparison = one({"a": E(tuple(row)), "b": E(tuple(other))}, ("a", "b"), family=3)
+    assert ttost_ind(row, other, -MARGIN, MARGIN, usevar="unequal")[0] < 0.05 / 3
+    assert comparison.verdict == "equivalent"
+    tight = one({"a": E(tuple(row)), "b": E(tuple(other))}, ("a", "b"), family=3, margin=0.04)
+    assert ttost_ind(row, other, -0.04, 0.04, usevar="unequal")[0] > 0.05 / 3 and tight.verdict == "unresolved"
 
 
-def test_seeds_beyond_a_hundred_are_said_as_such():
-    noisy = {"ref": [20.0, 24.0, 22.0], "row": [21.0, 23.5, 22.4]}  # a spread of ~2 points for a 0.2 margin
-    (comparison,) = stats.versus_reference(noisy, "ref", MARGIN).values()
-    assert comparison.verdict == "unresolved" and comparison.seeds_needed is None
-    assert TTestIndPower().solve_power(effect_size=MARGIN / stats.pooled(noisy).std, alpha=0.05, power=0.8) > 100
+def test_a_significant_difference_inside_the_margin_is_negligible_not_better():
+    """The issue's `-0.08 [-0.10, -0.06]`: real, and smaller than anything of interest."""
+    row, other = [22.27, 22.28, 22.29, 22.28], [22.35, 22.36, 22.37, 22.36]
+    comparison = one({"a": E(tuple(row)), "b": E(tuple(other))}, ("a", "b"))
+    assert comparison.high < 0 and -MARGIN < comparison.equivalence_low
+    assert comparison.verdict == "better but negligible"
+    assert comparison.reversed().verdict == "worse but negligible"
+    assert (comparison.reversed().low, comparison.reversed().high) == (-comparison.high, -comparison.low)
 
 
-def test_one_seed_per_row_has_no_interval_and_no_verdict_but_unresolved():
-    comparisons = stats.versus_reference({"ref": [23.3], "a": [22.3], "b": [23.4]}, "ref", MARGIN)
-    assert {label: c.verdict for label, c in comparisons.items()} == {"a": "unresolved", "b": "unresolved"}
-    assert comparisons["a"].delta == pytest.approx(-1.0) and comparisons["a"].low is None
-    assert comparisons["a"].seeds_needed is None and stats.pooled({"ref": [23.3], "a": [22.3]}).df == 0
+def test_an_unstable_row_widens_its_own_intervals_only():
+    steady = {"ref": E((23.30, 23.40, 23.35)), "a": E((22.95, 22.90, 23.00))}
+    pairs = [("a", "ref"), ("b", "ref")]
+    alone = stats.compare({**steady, "b": E((22.95, 22.93, 22.90))}, pairs, MARGIN, 90.0)
+    shaken = stats.compare({**steady, "b": E((22.3, 22.4, 24.9))}, pairs, MARGIN, 90.0)
+    assert shaken[("a", "ref")] == alone[("a", "ref")]  # nothing of row b reaches row a's comparison
+    assert shaken[("b", "ref")].verdict == "unresolved" and alone[("b", "ref")].verdict == "better"
 
 
-def test_the_variance_is_pooled_over_every_row_of_the_section():
-    """A third row's spread narrows (or widens) the interval of the other two: one training noise."""
-    groups = {"ref": [22.0, 22.2, 22.1], "a": [22.5, 22.7, 22.6], "wide": [21.0, 23.0, 22.0]}
-    spread = stats.pooled(groups)
-    squares = sum(sum((x - statistics.fmean(v)) ** 2 for x in v) for v in groups.values())
-    assert (spread.std, spread.df) == (pytest.approx(math.sqrt(squares / 6)), 6)
-    alone = stats.versus_reference({"ref": groups["ref"], "a": groups["a"]}, "ref", MARGIN)["a"]
-    together = stats.versus_reference(groups, "ref", MARGIN)["a"]
-    assert together.high - together.low > alone.high - alone.low
+def test_diverged_seeds_count_at_both_extremes_of_what_they_could_have_scored():
+    """Row `a` has one completed seed and two diverged: judged as if they had scored the section's
+    best completed figure, and as if chance; the interval is the envelope of both."""
+    rows = {"a": E((22.55,), diverged=2), "ref": E((23.30, 23.40, 23.35)), "b": E((22.20, 22.30))}
+    comparison = stats.compare(rows, [("a", "ref")], MARGIN, chance=90.0)[("a", "ref")]
+    best, worst = (
+        welch_interval([22.55, 22.20, 22.20], rows["ref"].values, 0.05),
+        welch_interval([22.55, 90.0, 90.0], rows["ref"].values, 0.05),
+    )
+    assert (comparison.low, comparison.high) == pytest.approx((min(best[0], worst[0]), max(best[1], worst[1])))
+    assert comparison.delta == pytest.approx(22.55 - 23.35)  # the survivors' difference, shown
+    assert comparison.verdict == "unresolved" and comparison.diverged == (2, 0) and comparison.seeds == (1, 3)
+    assert comparison.seeds_needed is None  # no advice can be planned from one completed seed
 
 
-def test_dunnett_intervals_hold_for_the_whole_family_by_a_monte_carlo_of_the_design():
-    """The half-width over s·√(2/n) is Dunnett's critical value for 2 rows against one, 5 seeds each
-    (df 12): the 95% quantile of max |T_i| under no difference, simulated here (and 2.50 in Dunnett's
-    1955 table)."""
-    rng = np.random.default_rng(0)
-    draws = rng.standard_normal((200_000, 3, 5))  # (trial, group: reference then 2 rows, seed)
-    means = draws.mean(axis=2)
-    std = np.sqrt(((draws - means[..., None]) ** 2).sum(axis=(1, 2)) / 12)
-    largest = np.abs(means[:, 1:] - means[:, :1]).max(axis=1) / (std * math.sqrt(2 / 5))
-    simulated = np.quantile(largest, 0.95)
-    groups = {
-        "ref": [22.0, 22.3, 22.1, 22.2, 22.4],
-        "a": [22.5, 22.7, 22.6, 22.4, 22.9],
-        "b": [22.1, 22.0, 22.3, 22.2, 22.5],
-    }
-    comparison = stats.versus_reference(groups, "ref", MARGIN)["a"]
-    critical = (comparison.high - comparison.delta) / (stats.pooled(groups).std * math.sqrt(2 / 5))
-    assert critical == pytest.approx(simulated, abs=0.02) and critical == pytest.approx(2.50, abs=0.01)
-    assert critical > scipy_stats.t.ppf(0.975, 12)  # wider than one pair at a time: the family is controlled
+def test_an_overwhelming_difference_survives_a_diverged_seed():
+    rows = {"a": E((20.0, 20.1, 20.05, 20.02), diverged=1), "ref": E((30.0, 30.1, 30.05, 30.02, 30.03))}
+    comparison = stats.compare(rows, [("ref", "a")], MARGIN, chance=30.5)[("ref", "a")]
+    assert comparison.verdict == "worse"  # ref is worse whatever a's diverged seed scored, up to chance 30.5
 
 
-def test_paired_tables_use_bonferroni_over_the_pairs_with_the_pooled_variance():
-    groups = {
-        "R50": [24.8, 24.9, 24.7],
-        "SE-R50": [23.3, 23.2, 23.4],
-        "R101": [23.2, 23.3, 23.1],
-        "SE-R101": [22.4, 22.2, 22.6],
-    }
-    by_pair = stats.versus_pairs(groups, [("SE-R50", "R50"), ("SE-R101", "R101")], MARGIN)
-    comparisons = {row: comparison for (row, _), comparison in by_pair.items()}
-    spread = stats.pooled(groups)
-    half = scipy_stats.t.ppf(1 - 0.05 / 2 / 2, 8) * spread.std * math.sqrt(2 / 3)  # 2 pairs, df 12 - 4
-    assert comparisons["SE-R101"].high - comparisons["SE-R101"].delta == pytest.approx(half)
-    assert [c.verdict for c in comparisons.values()] == ["better", "better"]
-    t = comparisons["SE-R50"].delta / (spread.std * math.sqrt(2 / 3))
-    assert comparisons["SE-R50"].p_value == pytest.approx(min(1, 2 * 2 * scipy_stats.t.sf(abs(t), 8)))
+def test_zero_spread_gives_no_interval():
+    comparison = one({"a": E((22.3, 22.3, 22.3)), "b": E((22.5, 22.5, 22.5))}, ("a", "b"))
+    assert comparison.zero_spread and comparison.low is None and comparison.verdict == "unresolved"
+    assert comparison.p_value is None
 
 
-def test_all_pairs_are_tukeys_hsd_as_statsmodels_computes_it():
-    groups = {"2": [22.3, 22.4, 22.2], "4": [22.2, 22.3, 22.35], "16": [22.3, 22.25, 22.4], "32": [22.7, 22.6, 22.8]}
-    ours = {(pair["first"], pair["second"]): pair for pair in stats.all_pairs(groups)}
-    values = np.concatenate([groups[label] for label in groups])
-    labels = np.repeat(list(groups), 3)
-    theirs = pairwise_tukeyhsd(values, labels)
-    firsts, seconds = (theirs.groupsunique[index] for index in theirs._multicomp.pairindices)
-    for (first, second), low, high, p_value in zip(
-        zip(firsts, seconds, strict=True),
-        theirs.confint[:, 0],
-        theirs.confint[:, 1],
-        theirs.pvalues,
-        strict=True,
-    ):
-        pair = ours.get((first, second)) or ours[(second, first)]
-        sign = 1 if (first, second) in ours else -1  # statsmodels: second - first; ours: first - second
-        bounds = sorted((-sign * low, -sign * high))
-        assert (pair["low"], pair["high"]) == pytest.approx(tuple(bounds), abs=1e-3)
-        assert pair["p_value"] == pytest.approx(p_value, abs=1e-3)
+def test_one_seed_or_no_run_gives_no_interval():
+    rows = {"ref": E((23.3,)), "a": E((22.3,)), "b": E(())}
+    comparisons = stats.compare(rows, [("a", "ref"), ("b", "ref")], MARGIN, 90.0)
+    assert comparisons[("a", "ref")].delta == pytest.approx(-1.0) and comparisons[("a", "ref")].low is None
+    assert comparisons[("b", "ref")].delta is None and comparisons[("b", "ref")].verdict == "unresolved"
 
 
-def test_the_prediction_interval_of_one_more_run_uses_the_pooled_spread():
-    groups = {"a": [22.2, 22.4, 22.3], "b": [23.0, 23.3]}
-    spread = stats.pooled(groups)
-    low, high = stats.prediction_interval(groups["a"], spread)
-    squares = sum(sum((x - statistics.fmean(v)) ** 2 for x in v) for v in groups.values())
-    half = scipy_stats.t.ppf(0.975, 3) * math.sqrt(squares / 3) * math.sqrt(1 + 1 / 3)
+def test_the_minimum_detectable_difference_is_where_welchs_test_has_80_percent_power():
+    """Checked by a Monte Carlo of scipy's own Welch test, on other random numbers."""
+    std_a, std_b, seeds, family = 0.15, 0.10, 4, 5
+    mdd = stats.detectable(std_a, std_b, seeds, seeds, family)
+    rng = np.random.default_rng(12345)
+    a = mdd + std_a * rng.standard_normal((20_000, seeds))
+    b = std_b * rng.standard_normal((20_000, seeds))
+    power = np.mean(scipy_stats.ttest_ind(a, b, axis=1, equal_var=False).pvalue < 0.05 / family)
+    assert power == pytest.approx(0.80, abs=0.015)  # Monte Carlo error about 0.003 + 0.006
+
+
+def test_the_seeds_advice_gives_the_power_it_states():
+    """An unresolved cell's advice, planned at the margin from each row's own spread; then a fresh
+    Monte Carlo (scipy's Welch test and TOST, written here) at the advised seeds."""
+    rows = {"a": E((22.30, 22.45, 22.38)), "b": E((22.35, 22.50, 22.28))}
+    comparison = stats.compare(rows, [("a", "b"), ("x", "y")], MARGIN, 90.0)[("a", "b")]
+    assert comparison.verdict == "unresolved" and comparison.planned_at == MARGIN
+    seeds, stated = comparison.seeds_needed, comparison.planned_power
+    std_a, std_b = statistics.stdev(rows["a"].values), statistics.stdev(rows["b"].values)
+    rng = np.random.default_rng(777)
+    a = MARGIN + std_a * rng.standard_normal((20_000, seeds))
+    b = std_b * rng.standard_normal((20_000, seeds))
+    significant = scipy_stats.ttest_ind(a, b, axis=1, equal_var=False).pvalue < 0.05 / 2
+    lower = scipy_stats.ttest_ind(a + MARGIN, b, axis=1, equal_var=False, alternative="greater").pvalue
+    upper = scipy_stats.ttest_ind(a - MARGIN, b, axis=1, equal_var=False, alternative="less").pvalue
+    within = np.maximum(lower, upper) < 0.05 / 2  # TOST at 5%/m each side
+    assert stated >= 0.8 and np.mean(significant | within) == pytest.approx(stated, abs=0.03)
+    fewer = stats.plan_seeds(
+        {"a": MARGIN, "b": 0.0},
+        {"a": std_a, "b": std_b},
+        [("a", "b")],
+        2,
+        MARGIN,
+        lambda judged: judged[("a", "b")].codes != stats.UNRESOLVED,
+    )
+    assert fewer == (seeds, stated)  # the advice is the first seed count that reaches 80%
+
+
+def test_the_prediction_interval_of_one_more_run_uses_the_rows_own_spread_bonferroni_over_rows():
+    values = [22.2, 22.4, 22.3]
+    low, high = stats.prediction_interval(values, rows=4)
+    half = scipy_stats.t.ppf(1 - 0.05 / 2 / 4, 2) * statistics.stdev(values) * math.sqrt(1 + 1 / 3)
     assert (low, high) == pytest.approx((22.3 - half, 22.3 + half))
-    assert stats.prediction_interval([22.2], stats.pooled({"a": [22.2], "b": [23.0]})) is None
+    assert stats.prediction_interval([22.2], rows=1) is None
+
+
+def test_the_papers_delta_is_predicted_as_a_difference_of_two_single_runs():
+    row, other = [22.2, 22.4, 22.3, 22.35], [23.0, 23.3, 23.1]
+    low, high = stats.difference_prediction(row, other, rows=5)
+    terms = [statistics.variance(row) * (1 + 1 / 4), statistics.variance(other) * (1 + 1 / 3)]
+    df = sum(terms) ** 2 / (terms[0] ** 2 / 3 + terms[1] ** 2 / 2)
+    half = scipy_stats.t.ppf(1 - 0.05 / 2 / 5, df) * math.sqrt(sum(terms))
+    delta = statistics.fmean(row) - statistics.fmean(other)
+    assert (low, high) == pytest.approx((delta - half, delta + half))
+    rng = np.random.default_rng(3)  # and it covers one run's difference 95% of the time
+    samples_a, samples_b = rng.standard_normal((4000, 6)) * 0.1, rng.standard_normal((4000, 6)) * 0.3
+    inside = [
+        (lambda iv: iv[0] <= a[-1] - b[-1] <= iv[1])(stats.difference_prediction(a[:-1], b[:-1], rows=1))
+        for a, b in zip(samples_a, samples_b, strict=True)
+    ]
+    assert np.mean(inside) == pytest.approx(0.95, abs=0.015)
+
+
+def test_all_pairs_are_games_howell_as_the_studentized_range_gives_them():
+    groups = {"2": [22.3, 22.4, 22.2], "4": [22.2, 22.3, 22.35], "16": [22.3, 22.25, 22.4], "32": [22.7, 22.4, 23.1]}
+    ours = {(pair["first"], pair["second"]): pair for pair in stats.all_pairs(groups)}
+    k = len(groups)
+    for (first, second), pair in ours.items():
+        a, b = groups[first], groups[second]
+        se2 = statistics.variance(a) / 3 + statistics.variance(b) / 3
+        df = se2**2 / ((statistics.variance(a) / 3) ** 2 / 2 + (statistics.variance(b) / 3) ** 2 / 2)
+        half = scipy_stats.studentized_range.ppf(0.95, k, df) / math.sqrt(2) * math.sqrt(se2)
+        delta = statistics.fmean(a) - statistics.fmean(b)
+        assert (pair["low"], pair["high"]) == pytest.approx((delta - half, delta + half), rel=1e-3)
 
 
 @pytest.mark.parametrize(("images", "wrong"), [(50_000, 11_000), (400, 37)])
@@ -164,6 +189,6 @@ def test_the_per_image_bootstrap_converges_to_the_plug_in_binomial(images, wrong
 
 
 def test_the_validation_sets_own_noise_is_the_binomial_standard_error():
-    """DESIGN.md's figure: a 22% error on ImageNet's 50,000 validation images, about 0.19 points."""
+    """A 22% error on ImageNet's 50,000 validation images: about 0.19 points."""
     assert stats.binomial_std(22.0, 50_000) == pytest.approx(100 * math.sqrt(0.22 * 0.78 / 50_000))
     assert round(stats.binomial_std(22.0, 50_000), 2) == 0.19

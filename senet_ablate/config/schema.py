@@ -178,13 +178,14 @@ class ExpConfig:
     table: str | None = None
     row: str | None = None  # the row this job runs; set by the sweep
     rows: list[RowConfig] = field(default_factory=list)
-    # The row every other row is compared with (Dunnett's many-to-one, `report/stats.py`): the SE-off
-    # row where the file has one, else the paper's standard SE row; `pairs` in the paired tables,
-    # where each row SE-X is compared with its own X.
+    # The row every other row is compared with (`report/stats.py`; with the claims' pairs, the
+    # table's family of comparisons, fixed here before any run): the SE-off row where the file has
+    # one, else the paper's standard SE row; `pairs` in the paired tables, where each row SE-X is
+    # compared with its own X.
     reference: str | None = None
     # The smallest difference of interest, in top-1 error points: rows within it of the reference
-    # are called equivalent (two one-sided tests), and unresolved rows are told how many seeds would
-    # detect it. 0.2 by default: above ImageNet ResNet-50's seed noise (0.07-0.10 points over 8
+    # are called equivalent (two one-sided tests), and a significant difference within it
+    # negligible. 0.2 by default: above ImageNet ResNet-50's seed noise (0.07-0.10 points over 8
     # seeds, NVIDIA's DeepLearningExamples), below most of the paper's ablation differences.
     margin: float = 0.2
     # The paper's conclusions from this table (its section 6), as comparisons between rows: data the

@@ -6,8 +6,9 @@
 Tool options: `results_dir=` (default `results`), `out=` (default: the results dir), `exps=`
 (comma-separated experiment files, default all), `paper=auto|always` (the paper's figures and Δ
 only in sections of the paper's recipe, or in every section), `formats=md,csv,tex` (CSV and LaTeX
-booktabs tables besides the markdown and JSON), `pairs=json|matrix` (Tukey's all-pairs intervals
-in the JSON only, or also as a matrix under each table). Anything else is a
+booktabs tables besides the markdown and JSON), `pairs=none|json|matrix` (Games-Howell's
+all-pairs intervals: none, in the JSON only, or also as a matrix under each table; seconds per
+table). Anything else is a
 config override the runs were launched with (see `write_reports`); a bad one is a one-line
 error with exit status 2, as are a results dir without run records (a mistyped path would give
 tables of nothing but `pending`) and an `out` the tables cannot be written to. A table that
@@ -45,7 +46,7 @@ def main(argv: list[str]) -> None:
     argv, exps = pop_option(argv, "exps", None, default="all")
     argv, paper = pop_option(argv, "paper", PAPER_MODES, default="auto")
     argv, formats = pop_option(argv, "formats", None, default="md")
-    argv, pairs = pop_option(argv, "pairs", ("json", "matrix"), default="json")
+    argv, pairs = pop_option(argv, "pairs", ("none", "json", "matrix"), default="none")
     unknown = set(formats.split(",")) - {"md", "csv", "tex"}
     if unknown:
         raise ConfigError("formats", formats, "a comma-separated list of md, csv, tex")
@@ -59,7 +60,7 @@ def main(argv: list[str]) -> None:
             overrides=argv,
             paper=paper,
             formats=formats.split(","),
-            matrix=pairs == "matrix",
+            pairs=pairs,
         )
     except TablesFailed as failed:  # every other table is written; each failure is named, exit status 1
         print("\n".join(str(path) for path in failed.written))

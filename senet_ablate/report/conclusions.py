@@ -2,20 +2,21 @@
 unresolved at n seeds with the seeds that would settle it.
 
 A claim relates some rows to others in top-1 error (lower is better). Each (row, other) pair it
-names is one comparison; all the comparisons of a table's claims form one family, judged with
-pooled-variance t intervals Bonferroni-corrected over it (`stats.versus_pairs`), so that a table
-of many claims does not find one by chance. With Δ = mean(row) − mean(other), 95% / 90% the
-family's simultaneous intervals and m the margin (`exp.margin`):
+names is one comparison of the table's family (`report/family.py`), read off the very intervals the
+table's Δ column shows (`stats.compare`): a claim and a cell about one pair cannot disagree. With the
+pair's outcome, its 95% / 90% simultaneous intervals and m the margin (`exp.margin`):
 
   relation     holds when                          contradicted when
-  better       95% interval below 0                 95% above 0, or 90% within ±m (no real gain)
-  worse        95% interval above 0                 95% below 0, or 90% within ±m
-  equivalent   90% interval within ±m (TOST)        95% interval beyond m or below −m
+  better       outcome better                       outcome worse (negligible or not), equivalent or
+                                                    better but negligible (no gain of interest)
+  worse        outcome worse                        the mirror of better's
+  equivalent   90% interval within ±m               95% interval beyond +m or below −m
   not_worse    90% interval below +m                95% interval above +m
   not_better   90% interval above −m                95% interval below −m
 
-A claim holds when every one of its comparisons does, is contradicted when any one is, and is
-otherwise unresolved.
+A claim over several pairs holds when every one of its comparisons does: an intersection-union
+test, which needs no split of the level among its own pairs (the family's Bonferroni already covers
+every pair); it is contradicted when any one is, and is otherwise unresolved.
 
 A claim about a counted quantity of the models (`metric: params_m` or `gflops`, relation `fewer` or
 `more`) is the same for every seed: it is checked exactly on the counted values, with no interval,
@@ -23,49 +24,33 @@ and stays out of the family. It is unresolved only where a row's model cannot be
 """
 
 from collections.abc import Mapping, Sequence
-from itertools import combinations
+
+import numpy as np
 
 from senet_ablate.report import stats
+from senet_ablate.report.family import is_counted, oriented, pairs_of
 
 
-def pairs_of(claim: Mapping) -> list[tuple[str, str]]:
-    """The (row, other) comparisons a claim makes: each row with each `than`, or, for rows said to
-    be equivalent to each other, each pair of them."""
-    if claim["than"]:
-        return [(row, other) for row in claim["rows"] for other in claim["than"]]
-    return list(combinations(claim["rows"], 2))
+def _as_judged(comparison: stats.Comparison) -> stats.Judged:
+    """One comparison as the arrays `stats.relation_verdicts` reads (NaN where there is no bound)."""
 
+    def array(value: float | None) -> np.ndarray:
+        return np.array([np.nan if value is None else value])
 
-def is_counted(claim: Mapping) -> bool:
-    """Whether a claim is about a counted quantity (params, FLOPs), not about measured top-1 error."""
-    return claim.get("metric", "top1_err") != "top1_err"
-
-
-def family(claims: Sequence[Mapping], groups: Mapping[str, Sequence[float]]) -> list[tuple[str, str]]:
-    """The comparisons the table's claims on top-1 make that have runs on both sides: the Bonferroni family."""
-    pairs = dict.fromkeys(pair for claim in claims if not is_counted(claim) for pair in pairs_of(claim))
-    return [(row, other) for row, other in pairs if groups.get(row) and groups.get(other)]
+    bounds = (comparison.low, comparison.high, comparison.equivalence_low, comparison.equivalence_high)
+    return stats.Judged(
+        array(comparison.delta),
+        *map(array, bounds),
+        array(comparison.df),
+        array(comparison.p_value),
+        np.array([stats.OUTCOMES.index(comparison.verdict)]),
+    )
 
 
 def judge(relation: str, comparison: stats.Comparison, margin: float) -> str:
     """One comparison's verdict for a relation (see the module docstring)."""
-    if comparison.low is None:
-        return "unresolved"
-    low, high, eq_low, eq_high = (
-        comparison.low,
-        comparison.high,
-        comparison.equivalence_low,
-        comparison.equivalence_high,
-    )
-    within = -margin < eq_low and eq_high < margin
-    holds, contradicted = {
-        "better": (high < 0, low > 0 or within),
-        "worse": (low > 0, high < 0 or within),
-        "equivalent": (within, low > margin or high < -margin),
-        "not_worse": (eq_high < margin, low > margin),
-        "not_better": (eq_low > -margin, high < -margin),
-    }[relation]
-    return "holds" if holds else "contradicted" if contradicted else "unresolved"
+    holds, contradicted = stats.relation_verdicts(relation, _as_judged(comparison), margin)
+    return "holds" if holds[0] else "contradicted" if contradicted[0] else "unresolved"
 
 
 def check_counted(claim: Mapping, counts: Mapping[str, Mapping[str, float | None]]) -> dict:
@@ -90,59 +75,107 @@ def check_counted(claim: Mapping, counts: Mapping[str, Mapping[str, float | None
     }
 
 
+def plan(
+    claim: Mapping, rows: Mapping[str, stats.Evidence], paper: Mapping[str, float], family: int, margin: float
+) -> dict:
+    """The seeds per row at which an unresolved claim holds with 80% probability, simulated for the
+    exact rule at each row's own spread: for better / worse at the paper's own figures where it has
+    them for every row of the claim (else at ±margin), for the others at no difference. Empty where
+    a row has under two completed seeds or no spread."""
+    labels = list(dict.fromkeys(label for pair in pairs_of(claim) for label in pair))
+    if any(len(rows.get(label, stats.Evidence(())).values) < 2 for label in labels):
+        return {}
+    stds = {label: float(np.std(rows[label].values, ddof=1)) for label in labels}
+    if not any(stds.values()):
+        return {}
+    relation, at = claim["relation"], "no difference"
+    if relation in ("better", "worse") and all(label in paper for label in labels):
+        means, at = {label: paper[label] for label in labels}, "the paper's figures"
+    elif relation in ("better", "worse"):
+        shift = -margin if relation == "better" else margin
+        means, at = {label: shift if label in claim["rows"] else 0.0 for label in labels}, f"a Δ of {shift:+g}"
+    else:
+        means = dict.fromkeys(labels, 0.0)
+    pairs = pairs_of(claim)
+
+    def holds(judged: dict) -> np.ndarray:
+        return np.all([stats.relation_verdicts(relation, judged[pair], margin)[0] for pair in pairs], axis=0)
+
+    needed, chance = stats.plan_seeds(means, stds, pairs, family, margin, holds)
+    return {"seeds_needed": needed, "planned_power": chance, "planned_at": at}
+
+
 def check(
     claims: Sequence[Mapping],
-    groups: Mapping[str, Sequence[float]],
+    comparisons: Mapping[stats.Pair, stats.Comparison],
+    rows: Mapping[str, stats.Evidence],
     margin: float,
     counts: Mapping[str, Mapping[str, float | None]] | None = None,
+    paper: Mapping[str, float] | None = None,
 ) -> list[dict]:
     """Each claim with its verdict, its comparisons and, unresolved, the seeds that would settle it.
-    `counts`: each row's params and FLOPs, for the claims about them (see `check_counted`)."""
-    compared = family(claims, groups)
-    comparisons = stats.versus_pairs(groups, compared, margin)
-    spread = stats.pooled(groups)
+    `comparisons`: the table's family (`stats.compare`); `rows`: each row's evidence; `counts`: each
+    row's params and FLOPs, for the claims about them (see `check_counted`); `paper`: the paper's
+    top-1 per row where it is shown, planned for in the seeds advice."""
     results = []
     for claim in claims:
         if is_counted(claim):
             results.append(check_counted(claim, counts or {}))
             continue
-        pairs = pairs_of(claim)
         judged = [
-            (row, other, comparisons.get((row, other)), judge(claim["relation"], comparisons[(row, other)], margin))
-            if (row, other) in comparisons
-            else (row, other, None, "unresolved")
-            for row, other in pairs
+            (comparison, judge(claim["relation"], comparison, margin)) for comparison in _read(claim, comparisons)
         ]
-        verdicts = {verdict for *_, verdict in judged}
+        verdicts = {verdict for _, verdict in judged}
         verdict = "contradicted" if "contradicted" in verdicts else "holds" if verdicts == {"holds"} else "unresolved"
-        seeds = min((len(groups.get(label) or ()) for pair in pairs for label in pair), default=0)
-        needed = None
-        if verdict == "unresolved" and spread.std:
-            needed = stats.seeds_needed(margin, spread.std, spread.rows, max(len(compared), 1))
-        results.append(
-            {
-                "says": claim["says"],
-                "relation": claim["relation"],
-                "metric": "top1_err",
-                "verdict": verdict,
-                "seeds": seeds,
-                "seeds_needed": needed,
-                "comparisons": [
-                    {
-                        "row": row,
-                        "other": other,
-                        "verdict": pair_verdict,
-                        **(
-                            {"delta": None}
-                            if comparison is None
-                            else {"delta": comparison.delta, "low": comparison.low, "high": comparison.high}
-                        ),
-                    }
-                    for row, other, comparison, pair_verdict in judged
-                ],
-            }
-        )
+        labels = {label for pair in pairs_of(claim) for label in pair}
+        result = {
+            "says": claim["says"],
+            "relation": claim["relation"],
+            "metric": "top1_err",
+            "verdict": verdict,
+            "seeds": min((len(rows.get(label, stats.Evidence(())).values) for label in labels), default=0),
+            "diverged": {
+                label: rows[label].diverged for label in sorted(labels) if label in rows and rows[label].diverged
+            },
+            "comparisons": [
+                {
+                    "row": comparison.row,
+                    "other": comparison.other,
+                    "verdict": pair_verdict,
+                    "outcome": comparison.verdict,
+                    "delta": comparison.delta,
+                    "low": comparison.low,
+                    "high": comparison.high,
+                    "equivalence_low": comparison.equivalence_low,
+                    "equivalence_high": comparison.equivalence_high,
+                }
+                for comparison, pair_verdict in judged
+            ],
+        }
+        if verdict == "unresolved" and not result["diverged"]:
+            result.update(plan(claim, rows, paper or {}, len(comparisons), margin))
+        results.append(result)
     return results
+
+
+def _read(claim: Mapping, comparisons: Mapping[stats.Pair, stats.Comparison]) -> list[stats.Comparison]:
+    return [oriented(comparisons, row, other) for row, other in pairs_of(claim)]
+
+
+def _interval(comparison: Mapping, relation: str) -> str:
+    """The interval that decided a comparison for a relation: 90% for equivalence, else 95%."""
+    if comparison["low"] is None:
+        return f"{comparison['row']} − {comparison['other']}: no interval"
+    ninety = relation in ("equivalent", "not_worse", "not_better")
+    low, high = (
+        (comparison["equivalence_low"], comparison["equivalence_high"])
+        if ninety
+        else (comparison["low"], comparison["high"])
+    )
+    return (
+        f"{comparison['row']} − {comparison['other']}: {comparison['delta']:+.2f} "
+        f"{'90' if ninety else '95'}% [{low:+.2f}, {high:+.2f}] {comparison['outcome']}"
+    )
 
 
 def describe(result: Mapping, margin: float) -> str:
@@ -158,30 +191,40 @@ def describe(result: Mapping, margin: float) -> str:
         return f"{result['says']}: **{result['verdict']}**, counted ({evidence})"
     if result["verdict"] != "unresolved":
         shown = [c for c in result["comparisons"] if c["verdict"] == result["verdict"]]
-        evidence = "; ".join(
-            f"{c['row']} − {c['other']}: {c['delta']:+.2f} [{c['low']:+.2f}, {c['high']:+.2f}]" for c in shown[:3]
-        )
+        evidence = "; ".join(_interval(c, result["relation"]) for c in shown[:3])
         more = f" and {len(shown) - 3} more" if len(shown) > 3 else ""
         return f"{result['says']}: **{result['verdict']}** ({evidence}{more})"
     if not result["seeds"]:
         return f"{result['says']}: unresolved, some of its rows have no completed run"
-    if result["seeds_needed"] is None:
-        why = "one seed per row: no spread yet" if result["seeds"] == 1 else "more than 100 seeds per row to settle it"
+    if result["diverged"]:
+        gone = ", ".join(f"{label}: {count}" for label, count in result["diverged"].items())
+        return (
+            f"{result['says']}: unresolved at {result['seeds']} completed seed(s): diverged seeds ({gone}) "
+            "could have scored anything, and the survivors alone decide nothing"
+        )
+    if "seeds_needed" not in result:
+        why = "one seed per row: no spread yet" if result["seeds"] == 1 else "no spread to plan with"
         return f"{result['says']}: unresolved at {result['seeds']} seed(s) ({why})"
+    chance = f"{100 * result['planned_power']:.0f}%"
+    if result["seeds_needed"] is None:
+        return (
+            f"{result['says']}: unresolved at {result['seeds']} seed(s) (even {stats.MAX_SEEDS} seeds per row "
+            f"make it hold only {chance} of the time at {result['planned_at']})"
+        )
     return (
-        f"{result['says']}: unresolved at {result['seeds']} seed(s) "
-        f"({result['seeds_needed']} seeds per row give 80% power at ±{margin:g})"
+        f"{result['says']}: unresolved at {result['seeds']} seed(s) ({result['seeds_needed']} seeds per row make "
+        f"it hold {chance} of the time at {result['planned_at']}, simulated)"
     )
 
 
-def method(claims: Sequence[Mapping], groups: Mapping[str, Sequence[float]], margin: float) -> str:
-    """The sentence above a table's claims: the family its intervals hold over, as `check` forms it."""
+def method(claims: Sequence[Mapping], family: int, margin: float) -> str:
+    """The sentence above a table's claims."""
     counted = (
         " Claims on params or FLOPs are checked exactly on the counted models." if any(map(is_counted, claims)) else ""
     )
     return (
-        f"The paper's claims, checked: {len(family(claims, groups))} comparisons of top-1, each at 95% simultaneous "
-        f"over them (Bonferroni, pooled variance, df = {stats.pooled(groups).df}); margin ±{margin:g} top-1 points "
-        "(see `report/conclusions.py` for when a claim holds or is contradicted)."
-        + (" Claims on params or FLOPs are checked exactly on the counted models." if counted else "")
+        f"The paper's claims, checked on the same intervals as the Δ column (the table's family of {family} "
+        f"comparisons, fixed by its experiment file); a claim over several pairs holds when each of them does "
+        f"(intersection-union); margin ±{margin:g} top-1 points (see `report/conclusions.py` for when a claim holds "
+        "or is contradicted)." + counted
     )

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from senet_ablate.records.trusted import Note
-from senet_ablate.report import conclusions
+from senet_ablate.report import conclusions, stats
 from senet_ablate.report.experiments import FINGERPRINT
 from senet_ablate.report.paper import COMPLEXITY, MEASURED, PAIRED
 from senet_ablate.report.summary import status_counts
@@ -49,15 +49,16 @@ def complexity_unit(metric: str, values: list[float]) -> Unit:
 
 FOOTNOTE = (
     "Errors: mean ± sample std over the completed seeds (n); `n=k of m, ...`: only k of the m recorded "
-    "seeds completed, the others counted by state (a diverged or failed run is never dropped silently). "
-    "Δ = ours − paper. GFLOPs are multiply-adds of convolutions and linear layers at "
+    "seeds completed, the others counted by state (a diverged or failed run is never dropped silently); "
+    "`j code versions`: the seeds ran on different code. ours − paper: our mean minus the paper's figure. "
+    "GFLOPs are multiply-adds of convolutions and linear layers at "
     "`data.image_size`, batch 1 (torch FlopCounterMode total / 2). Params count the SE FC biases "
     "(`se.bias`); the paper rounds its figures up (30.604M is printed 30.7) and trained its ablations "
     "without FC biases. "
     "Δ top-1 vs the reference row: mean(row) − mean(reference) over completed seeds (negative: fewer "
-    "errors), with its 95% simultaneous interval and a verdict; the method, its degrees of freedom and "
-    "the margin are stated under each table. paper Δ: the same difference between the paper's own "
-    "figures, single runs with no interval."
+    "errors), with the interval that decided its outcome; the method, its degrees of freedom and "
+    "the margin are stated under each table. paper's Δ: the same difference between the paper's own "
+    "figures, two single runs."
 )
 
 
@@ -67,20 +68,46 @@ def _bound(value: float) -> str:
     return _signed(value) if round(value, 2) or not value else f"{value:+.3f}"
 
 
+def _interval(low: float, high: float, level: int) -> str:
+    return f"{level}% [{_bound(low)}, {_bound(high)}]"
+
+
 def _delta_cell(row: dict, margin: float) -> str:
+    """Δ vs the reference with the interval(s) that decided its outcome: the 95% for a direction, the
+    90% for equivalence, both for a negligible difference; an unresolved one says what resolves it."""
     vs = row.get("vs_reference")
     if vs is None:
         return "reference" if row.get("is_reference") else ""
     if vs["delta"] is None:
-        return ""
+        every_seed_diverged = vs["diverged"][0] and not vs["seeds"][0] and vs["seeds"][1]
+        return f"unresolved: each of its {vs['diverged'][0]} seed(s) diverged" if every_seed_diverged else ""
     delta = _signed(vs["delta"])
+    diverged = sum(vs["diverged"])
     if vs["low"] is None:
-        return f"{delta}, unresolved: one seed per row"
-    cell = f"{delta} [{_bound(vs['low'])}, {_bound(vs['high'])}] {vs['verdict']}"
-    if vs["verdict"] != "unresolved":
+        why = "zero spread" if vs["zero_spread"] else "one seed per row"
+        return f"{delta}, unresolved: {why}"
+    wide, narrow = _interval(vs["low"], vs["high"], 95), _interval(vs["equivalence_low"], vs["equivalence_high"], 90)
+    verdict = vs["verdict"]
+    shown = {"equivalent": narrow, "unresolved": wide}.get(verdict, wide)
+    if verdict.endswith("negligible"):
+        shown = f"{wide}, {narrow}"
+    if diverged and verdict == "unresolved":  # an interval that spans chance says nothing in numbers
+        return (
+            f"{delta}, unresolved: {diverged} diverged seed(s) could have scored anything from the best run to chance"
+        )
+    cell = f"{delta} {shown} {verdict}"
+    if diverged:
+        cell += f" (whatever its {diverged} diverged seed(s) scored)"
+    if verdict != "unresolved":
         return cell
-    seeds = "more than 100" if vs["seeds_needed"] is None else str(vs["seeds_needed"])
-    return f"{cell}: {seeds} seeds/row for ±{margin:g}; detects ±{vs['detectable']:.2f} now"
+    if vs["planned_power"] is None:
+        return cell
+    at = f"at Δ {_signed(vs['planned_at'])}" + (" (paper)" if vs["planned_at"] != margin else " (margin)")
+    if vs["seeds_needed"] is None:
+        seeds = f"{stats.MAX_SEEDS} seeds/row resolve it {100 * vs['planned_power']:.0f}% of the time {at}"
+    else:
+        seeds = f"{vs['seeds_needed']} seeds/row resolve it {100 * vs['planned_power']:.0f}% of the time {at}"
+    return f"{cell}: {seeds}; min. detectable difference (80% power) {vs['detectable']:.2f}"
 
 
 def _signed(value: float) -> str:
@@ -91,7 +118,7 @@ def _delta_columns(row: dict, name: str, show_paper: bool, margin: float) -> lis
     cells = [(f"Δ top-1 vs {name}", _delta_cell(row, margin))]
     if show_paper:
         paper = (row.get("vs_reference") or {}).get("paper_delta")
-        cells.append(("paper Δ", "" if paper is None else f"{paper:+.2f}"))
+        cells.append((f"paper's Δ vs {name}", "" if paper is None else f"{paper:+.2f}"))
     return cells
 
 
@@ -105,7 +132,7 @@ def _columns(
         cells.append((prefix + HEADERS[metric], cell["cell"]))
         if show_paper:
             paper = "" if cell["paper"] is None else f"{cell['paper']:.2f}"
-            cells += [("paper", paper), ("Δ", "" if cell["diff"] is None else f"{cell['diff']:+.2f}")]
+            cells += [("paper", paper), ("ours − paper", "" if cell["diff"] is None else f"{cell['diff']:+.2f}")]
     for metric in COMPLEXITY:
         unit = units[metric]
         cells.append((prefix + unit.header, unit.format(row[metric]["value"])))
@@ -177,19 +204,23 @@ def markdown_table(lines: list[list[tuple[str, str]]]) -> list[str]:
 
 
 def _pairs_matrix(pairs: list[dict]) -> list[str]:
-    """Tukey's all-pairs intervals as a matrix: the cell of row A, column B is A − B."""
+    """Games-Howell's all-pairs intervals as a matrix: the cell of row A, column B is A − B."""
     labels = list(dict.fromkeys([pair[side] for pair in pairs for side in ("first", "second")]))
     cells = {(p["first"], p["second"]): (p["delta"], p["low"], p["high"]) for p in pairs}
     cells.update({(b, a): (-d, -high, -low) for (a, b), (d, low, high) in list(cells.items())})
     lines = [
-        [("Tukey HSD: row − column", label)]
+        [("Games-Howell: row − column", label)]
         + [
             (other, "" if label == other else "{:+.2f} [{:+.2f}, {:+.2f}]".format(*cells[(label, other)]))
             for other in labels
         ]
         for label in labels
     ]
-    return ["All pairs (rows with 2+ seeds), 95% simultaneous:", "", *markdown_table(lines), ""] if pairs else []
+    title = (
+        "All pairs (rows with 2+ seeds), Games-Howell, nominally 95% simultaneous over all pairs (not the table's "
+        "family; above its level at 3-5 seeds: `results/statistics.md`):"
+    )
+    return [title, "", *markdown_table(lines), ""] if pairs else []
 
 
 def section_markdown(index: int, count: int, summary: dict, table: str | None, matrix: bool = False) -> list[str]:
@@ -221,6 +252,8 @@ def section_markdown(index: int, count: int, summary: dict, table: str | None, m
         "",
         summary["statistics"]["method"],
         "",
+        *([summary["statistics"]["zero_spread"], ""] if summary["statistics"]["zero_spread"] else []),
+        *([summary["statistics"]["divergence"], ""] if summary["statistics"]["divergence"] else []),
         *([summary["statistics"]["replication"], ""] if summary["statistics"]["replication"] else []),
         *([summary["statistics"]["validation_noise"], ""] if summary["statistics"]["validation_noise"] else []),
         *(_pairs_matrix(summary["statistics"]["all_pairs"]["pairs"]) if matrix else []),

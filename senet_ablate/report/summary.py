@@ -11,14 +11,15 @@ from dataclasses import asdict
 from functools import cache
 
 from omegaconf import OmegaConf
+from scipy.stats import binomtest
 
 from senet_ablate.base.errors import ConfigError
 from senet_ablate.base.metrics import TOP5_UNDEFINED, top5_defined
-from senet_ablate.config import ATTENTION_GROUPS, PAIRS, RESOLVED_BY_THE_MACHINE, Config
+from senet_ablate.config import ATTENTION_GROUPS, RESOLVED_BY_THE_MACHINE, Config
 from senet_ablate.models.complexity import Complexity, config_complexity
 from senet_ablate.records.status import STATES, RunState, state_of
 from senet_ablate.records.store import literal
-from senet_ablate.report import conclusions, stats
+from senet_ablate.report import conclusions, family, stats
 from senet_ablate.report.experiments import FINGERPRINT, Experiment, Section, last_update, records_of, unflatten
 from senet_ablate.report.paper import (
     COMPLEXITY,
@@ -66,9 +67,21 @@ def measured(records: list[dict], metric: str, paper: float | None, states: list
             state for record, state in zip(records, states, strict=True) if record["status"] != "completed"
         )
         count = f"n={len(values)}" + (f" of {len(records)}, {status_counts(others)}" if others else "")
+        versions = {str((r.get("env") or {}).get("code_version")) for r in records if r["status"] == "completed"}
+        if len(versions) > 1:  # pooled over code that may train differently: the reader must know
+            count += f"; {len(versions)} code versions"
         cell = f"{mean:.2f}" + ("" if std is None else f" ± {std:.2f}") + f" ({count})"
     diff = None if mean is None or paper is None else round(round(mean, 2) - paper, 2) + 0.0  # + 0.0: no "-0.00"
     return {"cell": cell, "mean": mean, "std": std, "n": len(values), "paper": paper, "diff": diff}
+
+
+def shown_paper(experiment: Experiment, section: Section, paper_mode: str = "auto") -> tuple[bool, dict, list[str]]:
+    """Whether the paper's figures are shown beside a section (only in the paper's setting, unless
+    `paper_mode` is `always`), its figures by row label, and how the setting differs from the paper's."""
+    differences = recipe_differences(experiment.table, experiment.paper_recipe, experiment.identities, section.setting)
+    show_paper = paper_has_table(experiment.table) and (paper_mode == "always" or not differences)
+    paper = paper_figures(experiment.table, section.setting.get("data.name")) if show_paper else {}
+    return show_paper, paper, differences
 
 
 def summarize_section(
@@ -77,16 +90,15 @@ def summarize_section(
     holders: dict[str, dict | None],
     paper_mode: str = "auto",
     floors: Mapping[str, float] | None = None,
+    all_pairs: bool = False,
 ) -> dict:
     """A section as data: what the markdown shows and `<exp>.json` stores. `holders`: the live
-    claim of each run id that has one (a run in progress, here or on another node); `floors`: see
-    `compare_rows`. The paper's
+    claim of each run id that has one (a run in progress, here or on another node); `floors` and
+    `all_pairs`: see `compare_rows`. The paper's
     figures are compared only in the paper's setting, unless `paper_mode` is `always`."""
     records = records_of(section)
     states = {record["run_id"]: state_of(record, holders.get(record["run_id"])) for record in records}
-    differences = recipe_differences(experiment.table, experiment.paper_recipe, experiment.identities, section.setting)
-    show_paper = paper_has_table(experiment.table) and (paper_mode == "always" or not differences)
-    paper = paper_figures(experiment.table, section.setting.get("data.name")) if show_paper else {}
+    show_paper, paper, differences = shown_paper(experiment, section, paper_mode)
     classes = section.setting.get("data.num_classes")
     has_top5 = not isinstance(classes, int) or top5_defined(classes)
     rows, unfinished = [], []
@@ -117,7 +129,7 @@ def summarize_section(
             for run, state in zip(runs, row_states, strict=True)
             if state != "completed"
         ]
-    comparisons = compare_rows(rows, experiment, section, floors)
+    comparisons = compare_rows(rows, experiment, section, floors, all_pairs)
     setting, defaults = section.setting, experiment.defaults
     differs = sorted(  # what the machine decided (data.loader=auto, channels_last=null) nobody typed
         key
@@ -143,140 +155,227 @@ def summarize_section(
     }
 
 
-def references(experiment: Experiment) -> dict[str, str]:
-    """Row label -> the row it is compared with (`exp.reference`): in the paired tables each SE-X's
-    own X, elsewhere the one reference row for every other row."""
-    if experiment.reference == PAIRS:
-        return {label: label.removeprefix("SE-") for label in experiment.identities if label.startswith("SE-")}
-    if experiment.reference is None:
-        return {}
-    return {label: experiment.reference for label in experiment.identities if label != experiment.reference}
+def section_evidence(section: Section) -> dict[str, stats.Evidence]:
+    """Each row's top-1 errors over its completed seeds, and how many of its seeds diverged: what the
+    statistics are computed from (a failed or unfinished run is not an outcome of the recipe)."""
+    return {
+        label: stats.Evidence(
+            tuple(run["top1_err"] for run in runs if run["status"] == "completed" and run.get("top1_err") is not None),
+            sum(run["status"] == "diverged" for run in runs),
+        )
+        for label, runs in section.runs.items()
+    }
 
 
-def method_note(experiment: Experiment, spread: stats.Pooled, family: int) -> str:
-    """The sentence under a table that says how its Δ column was computed."""
-    if family == 0:
-        return (
-            f"Δ top-1 vs the reference: no row and reference with completed runs yet (margin ±{experiment.margin:g})."
-        )
-    pooled = f"a residual variance pooled over the section's {spread.rows} rows ({spread.runs} runs, df = {spread.df})"
-    if spread.std is None:
-        return (
-            f"Δ top-1 vs the reference: one seed per row, so no spread to judge a difference by: every verdict is "
-            f"unresolved until some row has two seeds (margin ±{experiment.margin:g} top-1 points)."
-        )
-    if experiment.reference == PAIRS:
-        intervals = (
-            f"pooled-variance t intervals at 95% simultaneous over the {family} pairs (Bonferroni), from {pooled}"
-        )
-    else:
-        intervals = f"Dunnett's many-to-one 95% simultaneous intervals over {family} rows, from {pooled}"
+def chance_error(setting: dict) -> float:
+    """The top-1 error of guessing, in points: the worst a diverged seed could have scored."""
+    classes = setting.get("data.num_classes")
+    return 100.0 * (1 - 1 / classes) if isinstance(classes, int) and classes > 0 else 100.0
+
+
+def table_family(experiment: Experiment) -> list[stats.Pair]:
+    return family.family(experiment.reference, list(experiment.identities), experiment.claims)
+
+
+def section_comparisons(
+    experiment: Experiment, section: Section, paper_top1: dict[str, float]
+) -> dict[stats.Pair, stats.Comparison]:
+    """The table's family judged on a section (`stats.compare`): one interval per pair, which the Δ
+    column and the claims both read. `paper_top1`: the paper's top-1 per row where it is shown."""
+    pairs = table_family(experiment)
+    planned = {
+        (row, other): paper_top1[row] - paper_top1[other]
+        for row, other in pairs
+        if row in paper_top1 and other in paper_top1
+    }
+    return stats.compare(section_evidence(section), pairs, experiment.margin, chance_error(section.setting), planned)
+
+
+def method_note(experiment: Experiment, comparisons: dict[stats.Pair, stats.Comparison]) -> str:
+    """The sentence under a table that says how its Δ column (and its claims) were computed."""
+    size = len(comparisons)
+    judged = [c for c in comparisons.values() if c.df is not None]
+    dfs = f"df {min(c.df for c in judged):.1f} to {max(c.df for c in judged):.1f}" if judged else "no df yet"
     return (
-        f"Δ top-1 vs the reference: {intervals}; pooled std {spread.std:.3f}. Seeds are not paired between rows. "
-        f"better / worse: the interval lies below / above 0; equivalent: the 90% simultaneous interval lies within "
-        f"±{experiment.margin:g} top-1 points (`exp.margin`; two one-sided tests at 5%); unresolved: neither, with "
-        f"the seeds per row that give 80% power to detect ±{experiment.margin:g} (two-sided t at 5%/{family}) and "
-        "the difference the current seeds detect with 80% power."
+        f"Δ top-1 vs the reference: mean(row) − mean(reference). Each comparison on its own two rows: Welch's t, "
+        f"each row its own spread, Welch–Satterthwaite {dfs}; not blocked by seed (same-seed runs of different "
+        f"rows are treated as independent: `results/seed_blocking.md`). A 95% and a 90% interval per comparison, "
+        f"simultaneous over the table's family of {size} comparisons fixed by its experiment file (Bonferroni; its "
+        f"reference comparisons and its claims' pairs, "
+        f"whatever has run). better / worse: the 95% interval lies below / above 0 and the 90% is not within "
+        f"±{experiment.margin:g}; … but negligible: it does and the 90% is; equivalent: the 95% holds 0 and the 90% "
+        f"lies within ±{experiment.margin:g} top-1 points (`exp.margin`; two one-sided tests); unresolved: "
+        f"neither. A comparison with diverged seeds must hold whatever they would have scored (from the section's "
+        f"best completed run to chance). Each cell shows the interval(s) that decided its outcome. Seeds advice: "
+        f"simulated for this rule at each row's own spread."
     )
 
 
-def checked_claims(experiment: Experiment, section: Section) -> list[dict]:
-    """The paper's claims of the experiment file checked on a section: those on top-1 on its completed
-    seeds, those on params or FLOPs on each row's counted model (None where it cannot be counted)."""
+def _paper_top1(rows: list[dict]) -> dict[str, float]:
+    return {row["label"]: row["top1_err"]["paper"] for row in rows if row["top1_err"]["paper"] is not None}
+
+
+def checked_claims(experiment: Experiment, section: Section, paper_top1: dict[str, float] | None = None) -> list[dict]:
+    """The paper's claims of the experiment file checked on a section: those on top-1 on the table's
+    family of comparisons, those on params or FLOPs on each row's counted model (None where it
+    cannot be counted). `paper_top1`: the paper's top-1 per row where shown, planned for (None:
+    where the paper's figures are shown by default)."""
     counts = {}
-    if any(conclusions.is_counted(claim) for claim in experiment.claims):
+    if any(family.is_counted(claim) for claim in experiment.claims):
         for label, identity in experiment.identities.items():
             try:
                 counted = row_complexity(section.setting, identity)
                 counts[label] = {"params_m": counted.params_m, "gflops": counted.gflops}
             except ConfigError:  # a row that does not apply to the setting: nothing to count
                 counts[label] = {}
-    return conclusions.check(experiment.claims, top1_groups(section), experiment.margin, counts)
-
-
-def top1_groups(section: Section) -> dict[str, list[float]]:
-    """Each row's top-1 errors over its completed seeds: what the statistics are computed from."""
-    return {
-        label: [run["top1_err"] for run in runs if run["status"] == "completed" and run.get("top1_err") is not None]
-        for label, runs in section.runs.items()
-    }
+    if paper_top1 is None:
+        _, paper, _ = shown_paper(experiment, section)
+        paper_top1 = {
+            label: figures["top1_err"] for label, figures in paper.items() if figures.get("top1_err") is not None
+        }
+    comparisons = section_comparisons(experiment, section, paper_top1)
+    evidence = section_evidence(section)
+    return conclusions.check(experiment.claims, comparisons, evidence, experiment.margin, counts, paper_top1)
 
 
 def compare_rows(
-    rows: list[dict], experiment: Experiment, section: Section, floors: Mapping[str, float] | None = None
+    rows: list[dict],
+    experiment: Experiment,
+    section: Section,
+    floors: Mapping[str, float] | None = None,
+    all_pairs: bool = False,
 ) -> dict:
-    """Set each row's `vs_reference` (its top-1 Δ, interval, verdict and the paper's Δ) and return the
-    section's statistics: method, pooled spread, per-seed values, Tukey's all-pairs intervals and
-    the paper's claims checked. `floors`: run id -> the bootstrap standard error of its top-1 error
-    over the validation images, for the runs that kept their predictions."""
+    """Set each row's `vs_reference` (its top-1 Δ, intervals, outcome and the paper's Δ) and
+    `replication`, and return the section's statistics: method, the family's comparisons, per-seed
+    values, divergence, Games-Howell's all pairs and the paper's claims checked. `floors`: run id ->
+    the bootstrap standard error of its top-1 error over the validation images, for the runs that
+    kept their predictions; `all_pairs`: compute Games-Howell's all pairs too (seconds: scipy
+    integrates the studentized range once per pair)."""
     floors = floors or {}
-    top1 = top1_groups(section)
-    compared = references(experiment)
-    if experiment.reference == PAIRS:
-        by_pair = stats.versus_pairs(top1, list(compared.items()), experiment.margin)
-        comparisons = {row: comparison for (row, _), comparison in by_pair.items()}
-    elif experiment.reference is not None:
-        comparisons = stats.versus_reference(top1, experiment.reference, experiment.margin)
-    else:
-        comparisons = {}
-    spread = stats.pooled(top1)
-    by_label = {row["label"]: row for row in rows}
+    evidence = section_evidence(section)
+    paper_top1 = _paper_top1(rows)
+    comparisons = section_comparisons(experiment, section, paper_top1)
+    compared = family.references(experiment.reference, list(experiment.identities))
+    checked = set(paper_top1)  # the rows whose figure the paper gives: the family, whatever has run
+    with_paper_delta = {label for label, base in compared.items() if label in paper_top1 and base in paper_top1}
     for row in rows:
-        base = compared.get(row["label"])
-        row["is_reference"] = row["label"] in compared.values()
+        label = row["label"]
+        row["is_reference"] = label in compared.values()
         row["top1_values"] = [
             {"seed": run["seed"], "top1_err": run["top1_err"], "validation_std": floors.get(run["run_id"])}
-            for run in section.runs[row["label"]]
+            for run in section.runs[label]
             if run["status"] == "completed" and run.get("top1_err") is not None
         ]
-        interval = stats.prediction_interval(top1[row["label"]], spread)
+        row["divergence"] = divergence(evidence[label])
+        interval = stats.prediction_interval(evidence[label].values, len(checked)) if label in checked else None
         paper = row["top1_err"]["paper"]
         row["replication"] = (
             None
-            if interval is None or paper is None
+            if interval is None
             else {"prediction_interval": list(interval), "paper_inside": interval[0] <= paper <= interval[1]}
         )
+        base = compared.get(label)
         if base is None:
             row["vs_reference"] = None
             continue
-        ours, theirs = row["top1_err"]["paper"], by_label[base]["top1_err"]["paper"]
-        comparison = comparisons.get(row["label"])
-        paper_delta = None if ours is None or theirs is None else round(ours - theirs, 2) + 0.0
+        comparison = family.oriented(comparisons, label, base)
+        paper_delta = round(paper_top1[label] - paper_top1[base], 2) + 0.0 if label in with_paper_delta else None
         row["vs_reference"] = {
-            **(asdict(comparison) if comparison else {"reference": base, "delta": None}),
+            **asdict(comparison),
+            "reference": base,
             "paper_delta": paper_delta,
-            "paper_delta_inside": None
-            if paper_delta is None or comparison is None or comparison.low is None
-            else comparison.low <= paper_delta <= comparison.high,
+            **paper_delta_check(evidence[label], evidence[base], paper_delta, len(with_paper_delta), experiment.margin),
         }
+    claims = checked_claims(experiment, section, paper_top1)
     return {
-        "method": method_note(experiment, spread, len(comparisons)),
+        "method": method_note(experiment, comparisons),
         "reference": experiment.reference,
         "margin": experiment.margin,
         "confidence": stats.CONFIDENCE,
-        "pooled_std": spread.std,
-        "df": spread.df,
-        "runs": spread.runs,
-        "rows": spread.rows,
+        "equivalence_confidence": stats.EQUIVALENCE_CONFIDENCE,
         "family": len(comparisons),
-        "all_pairs": {"method": "Tukey HSD, 95% simultaneous (rows with 2+ seeds)", "pairs": stats.all_pairs(top1)},
-        "replication": replication_note(rows),
-        "validation_noise": validation_noise(section, top1, spread, floors),
-        "claims": checked_claims(experiment, section),
-        "claims_method": conclusions.method(experiment.claims, top1, experiment.margin),
+        "comparisons": [asdict(comparison) for comparison in comparisons.values()],
+        "zero_spread": zero_spread(evidence),
+        "divergence": divergence_note(rows),
+        "all_pairs": {
+            "method": "Games-Howell (Tukey's all pairs, each row its own spread), nominally 95% simultaneous over "
+            "all pairs (rows with 2+ seeds; 5.4-6.7% error measured at 3-5 seeds: results/statistics.md); another "
+            "family than the table's, never read for a verdict",
+            "pairs": stats.all_pairs({label: e.values for label, e in evidence.items()}) if all_pairs else [],
+        },
+        "replication": replication_note(rows, len(checked), len(with_paper_delta), experiment.margin),
+        "validation_noise": validation_noise(section, evidence, floors),
+        "claims": claims,
+        "claims_method": conclusions.method(experiment.claims, len(comparisons), experiment.margin),
     }
 
 
-def validation_noise(
-    section: Section, top1: dict[str, list[float]], spread: stats.Pooled, floors: Mapping[str, float]
-) -> str | None:
+def paper_delta_check(
+    row: stats.Evidence, base: stats.Evidence, paper_delta: float | None, rows: int, margin: float
+) -> dict:
+    """The paper's Δ (its own row − reference: two single runs) against ours: inside our 95%
+    prediction interval for the Δ of one run of each row (simultaneous over the `rows` checked), and
+    whether it agrees with ours within ±margin (the 90% prediction interval, moved by the paper's
+    Δ, within ±margin: two one-sided tests on the paper's Δ − one run's)."""
+    if paper_delta is None:
+        return {"paper_delta_interval": None, "paper_delta_inside": None, "paper_delta_agrees": None}
+    interval = stats.difference_prediction(row.values, base.values, rows)
+    narrow = stats.difference_prediction(row.values, base.values, rows, stats.EQUIVALENCE_CONFIDENCE)
+    if interval is None or narrow is None:
+        return {"paper_delta_interval": None, "paper_delta_inside": None, "paper_delta_agrees": None}
+    return {
+        "paper_delta_interval": list(interval),
+        "paper_delta_inside": interval[0] <= paper_delta <= interval[1],
+        "paper_delta_agrees": -margin < narrow[0] - paper_delta and narrow[1] - paper_delta < margin,
+    }
+
+
+def divergence(evidence: stats.Evidence) -> dict | None:
+    """A row's divergence rate with its 95% Clopper-Pearson interval (`scipy.stats.binomtest`)."""
+    if not evidence.seeds:
+        return None
+    interval = binomtest(evidence.diverged, evidence.seeds).proportion_ci(stats.CONFIDENCE, method="exact")
+    return {
+        "diverged": evidence.diverged,
+        "seeds": evidence.seeds,
+        "rate": evidence.diverged / evidence.seeds,
+        "low": interval.low,
+        "high": interval.high,
+    }
+
+
+def divergence_note(rows: list[dict]) -> str | None:
+    """Under a table where some seed diverged: each row's divergence rate, with its interval."""
+    if not any((row.get("divergence") or {}).get("diverged") for row in rows):
+        return None
+    rates = "; ".join(
+        f"{row['label']}: {d['diverged']} of {d['seeds']} ({100 * d['rate']:.0f}%, 95% CI {100 * d['low']:.0f}-"
+        f"{100 * d['high']:.0f}%)"
+        for row in rows
+        if (d := row.get("divergence"))
+    )
+    return f"Divergence, seeds per row that diverged (an outcome of the recipe, counted in every comparison): {rates}."
+
+
+def zero_spread(evidence: dict[str, stats.Evidence]) -> str | None:
+    """A warning for rows whose seeds all gave the same top-1 error: no spread to judge by."""
+    flat = [label for label, e in evidence.items() if len(e.values) > 1 and len(set(e.values)) == 1]
+    if not flat:
+        return None
+    return (
+        f"Warning: zero spread in {', '.join(flat)}: every completed seed gave the same top-1 error. Are these "
+        "runs copies of one another (one seed, one cache)? A comparison between two such rows has no interval."
+    )
+
+
+def validation_noise(section: Section, evidence: dict[str, stats.Evidence], floors: Mapping[str, float]) -> str | None:
     """The validation set's own noise floor beside the seed noise: the standard error of one run's
     top-1 error on the section's validation images. From the runs' kept per-image predictions where
     there are some (`floors`: run id -> its bootstrap standard error), else binomial at the section's
     mean error."""
     completed = [run for runs in section.runs.values() for run in runs if run["status"] == "completed"]
     sizes = {run["epochs"][-1].get("val_images") for run in completed if run.get("epochs")} - {None}
-    errors = [value for values in top1.values() for value in values]
+    errors = [value for e in evidence.values() for value in e.values]
     if len(sizes) != 1 or not errors:
         return None
     (images,) = sizes
@@ -290,19 +389,25 @@ def validation_noise(
     else:
         floor = f"{binomial:.2f} points (binomial, at the section's mean error {mean_error:.2f}%: no run kept "
         floor += "usable per-image predictions)"
-    seeds = "" if spread.std is None else f"; the seed-to-seed std pooled over the rows is {spread.std:.2f}"
+    spreads = [statistics.stdev(e.values) for e in evidence.values() if len(e.values) > 1]
+    seeds = f"; the rows' seed-to-seed std ranges from {min(spreads):.2f} to {max(spreads):.2f}" if spreads else ""
     return f"Validation noise: one run's top-1 error on these {images} images has a standard error of {floor}{seeds}."
 
 
-def replication_note(rows: list[dict]) -> str | None:
+def replication_note(rows: list[dict], checked: int, with_delta: int, margin: float) -> str | None:
     """Under a table with the paper's figures: in how many rows the paper's top-1 falls in our 95%
-    prediction interval for one more run, and its Δ vs the reference in our Δ interval."""
+    prediction interval for one more run, and the paper's Δ (two single runs) in ours for the Δ of
+    one run of each row, each simultaneous over the rows checked; and where the paper's Δ agrees
+    with ours within ±margin."""
     figures = {row["label"]: row["replication"]["paper_inside"] for row in rows if row.get("replication")}
     deltas = {
         row["label"]: row["vs_reference"]["paper_delta_inside"]
         for row in rows
         if (row.get("vs_reference") or {}).get("paper_delta_inside") is not None
     }
+    agree = [
+        label for label in deltas if next(r for r in rows if r["label"] == label)["vs_reference"]["paper_delta_agrees"]
+    ]
     if not figures:
         return None
 
@@ -312,5 +417,16 @@ def replication_note(rows: list[dict]) -> str | None:
             f" (not: {', '.join(outside)})" if outside else ""
         )
 
-    note = f"Replication: the paper's top-1 lies in our 95% prediction interval for one more run in {count(figures)}"
-    return note + (f"; its Δ vs the reference lies in our Δ interval in {count(deltas)}." if deltas else ".")
+    note = (
+        f"Replication: the paper's top-1 (one run) lies in our 95% prediction interval for one more run in "
+        f"{count(figures)} (simultaneous over the {checked} rows, Bonferroni)"
+    )
+    if not deltas:
+        return note + "."
+    return note + (
+        f"; the paper's Δ vs the reference (a difference of two single runs) lies in our 95% prediction interval "
+        f"for such a difference in {count(deltas)} (simultaneous over {with_delta}); it agrees with ours within "
+        f"±{margin:g} (90% prediction interval, two one-sided tests) in {len(agree)} of {len(deltas)}"
+        + (f" ({', '.join(agree)})" if agree else "")
+        + "."
+    )

@@ -1,5 +1,6 @@
 """Run records -> the paper's tables: `<out>/<exp>.md` and `<exp>.json` per experiment file (and
-CSV / LaTeX on request), training curves, and the index `<out>/README.md` with every claim's verdict.
+CSV / LaTeX on request), training curves, a forest plot of the comparisons, and the index
+`<out>/README.md` with every claim's verdict.
 
 The flow, one module each: `experiments` matches records to rows and settings, `paper` says
 whether a setting is the paper's, `summary` computes each section's cells and statistics, and
@@ -30,7 +31,7 @@ from senet_ablate.report.experiments import (
     sections,
 )
 from senet_ablate.report.paper import PAPER_MODES, complexity_notes
-from senet_ablate.report.plots import write_curves
+from senet_ablate.report.plots import write_curves, write_forest
 from senet_ablate.report.render import FOOTNOTE, bullets, note_lines, section_markdown, table_cell, table_lines
 from senet_ablate.report.summary import checked_claims, summarize_section
 
@@ -53,16 +54,19 @@ def write_experiment(
     holders: dict[str, dict | None],
     paper_mode: str = "auto",
     formats: Sequence[str] = (),
-    matrix: bool = False,
+    pairs: str = "none",
     floors: Mapping[str, float] | None = None,
     notes: Sequence[Note] = (),
 ) -> list[Path]:
-    """Write `<exp>.md`, `<exp>.json`, when some run has epochs `<exp>.png`, and `<exp>.csv` /
-    `<exp>.tex` when `formats` asks; `matrix`: Tukey's all pairs as a matrix under each section.
+    """Write `<exp>.md`, `<exp>.json`, when some run has epochs `<exp>.png`, when some comparison has a
+    Δ the forest plot `<exp>.forest.png` (`plots.write_forest`), and `<exp>.csv` /
+    `<exp>.tex` when `formats` asks; `pairs`: see `write_reports`.
     `floors`: run id -> its validation noise (`validation_floors`); `notes`: the files of this
     table's runs that were not counted, or counted with a change (`records/trusted.py`). Return
     what was written."""
-    summaries = [summarize_section(experiment, section, holders, paper_mode, floors) for section in found]
+    summaries = [
+        summarize_section(experiment, section, holders, paper_mode, floors, pairs != "none") for section in found
+    ]
     png = out_dir / f"{experiment.name}.png"
     panels = [(f"Setting {i}", section.runs) for i, section in enumerate(found, 1)]
     has_curves = write_curves(png, panels)
@@ -71,6 +75,17 @@ def write_experiment(
         if has_curves
         else "No training curves: no run has recorded an epoch yet."
     )
+    forest = out_dir / forest_name(experiment.name)
+    compared = [
+        (f"Setting {i} of {len(summaries)}", s["statistics"]["comparisons"]) for i, s in enumerate(summaries, 1)
+    ]
+    has_forest = write_forest(forest, compared, experiment.margin)
+    forest_line = (
+        f"![forest plot: each comparison's Δ top-1 (row − other) with its 95% (thin) and 90% (thick) simultaneous "
+        f"intervals, the ±{experiment.margin:g} margin shaded, and its verdict]({forest.name})"
+        if has_forest
+        else "No forest plot: no comparison has completed runs on both sides yet."
+    )
     lines = [
         f"# {experiment.name}",
         "",
@@ -78,9 +93,11 @@ def write_experiment(
         "",
         curves,
         "",
+        forest_line,
+        "",
     ]
     for index, summary in enumerate(summaries, 1):
-        lines += section_markdown(index, len(summaries), summary, experiment.table, matrix)
+        lines += section_markdown(index, len(summaries), summary, experiment.table, pairs == "matrix")
     said = note_lines(notes)
     lines += bullets("Records and predictions not counted, or counted with a change:", said)
     lines += bullets("Complexity counted otherwise by the paper:", complexity_notes(experiment.table))
@@ -95,7 +112,7 @@ def write_experiment(
     }
     _write_text(md, "\n".join(lines) + "\n")
     _write_text(data, json.dumps(report, indent=2) + "\n")
-    written = [md, data, png] if has_curves else [md, data]
+    written = [md, data, *([png] if has_curves else []), *([forest] if has_forest else [])]
     cells = [table_lines(experiment.table, s["rows"], s["paper_shown"], s["statistics"]["margin"]) for s in summaries]
     settings = [
         f"{experiment.name}, setting {i}: " + json.dumps(s["setting"], sort_keys=True)
@@ -106,6 +123,11 @@ def write_experiment(
             written.append(out_dir / f"{experiment.name}.{extension}")
             _write_text(written[-1], text())
     return written
+
+
+def forest_name(name: str) -> str:
+    """The file name of an experiment's forest plot, beside its `<name>.md`."""
+    return f"{name}.forest.png"
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -126,8 +148,8 @@ def write_index(
         "",
         f"Generated {generated_at}. One table per experiment file in `conf/exp/`.",
         "",
-        "| experiment | paper table | runs | completed | settings |",
-        "|---|---|---:|---:|---:|",
+        "| experiment | paper table | runs | completed | settings | forest plot |",
+        "|---|---|---:|---:|---:|---|",
     ]
     claims = []
     for name, (experiment, experiment_sections) in found.items():
@@ -135,19 +157,25 @@ def write_index(
         link = f"[{name}]({name}.md)" if (out_dir / f"{name}.md").exists() else f"{name} (not written yet)"
         completed = sum(record["status"] == "completed" for record in records)
         settings = sum(bool(records_of(section)) for section in experiment_sections)
-        lines.append(f"| {link} | {experiment.table} | {len(records)} | {completed} | {settings} |")
-        newest = experiment_sections[0]  # newest setting first
-        for result in checked_claims(experiment, newest):
-            claims.append(f"| {name} | {table_cell(conclusions.describe(result, experiment.margin))} |")
+        forest = forest_name(name)
+        plot = f"[{forest}]({forest})" if (out_dir / forest).exists() else ""
+        lines.append(f"| {link} | {experiment.table} | {len(records)} | {completed} | {settings} | {plot} |")
+        index, section = claims_section(experiment_sections)
+        where = f"setting {index} of {len(experiment_sections)}"
+        if len(experiment_sections) > 1:
+            where += " (most completed runs)"
+        for result in checked_claims(experiment, section):
+            claims.append(f"| {name} | {table_cell(conclusions.describe(result, experiment.margin))} | {where} |")
     if claims:
         lines += [
             "",
             "## The paper's claims",
             "",
-            "Each claim of each table, checked on the newest setting of its runs (the table says how).",
+            "Each claim of each table, checked on the setting with the most completed runs (of those tied, the "
+            "newest), numbered as in its table, which says how.",
             "",
-            "| experiment | claim: verdict |",
-            "|---|---|",
+            "| experiment | claim: verdict | checked on |",
+            "|---|---|---|",
             *claims,
         ]
     if unread:
@@ -158,6 +186,15 @@ def write_index(
     path = out_dir / "README.md"
     _write_text(path, "\n".join(lines) + "\n")
     return path
+
+
+def claims_section(found: Sequence[Section]) -> tuple[int, Section]:
+    """The setting the index checks an experiment's claims on, and its number (from 1, newest first,
+    as in its table): the one with the most completed runs, of those tied the newest. A newer
+    setting of one seed (a smoke run) does not replace the verdicts of an older one of three."""
+    completed = [sum(record["status"] == "completed" for record in records_of(section)) for section in found]
+    index = max(range(len(found)), key=lambda i: (completed[i], -i))
+    return index + 1, found[index]
 
 
 def validation_floors(results_dir: str | Path, records: Sequence[dict]) -> tuple[dict[str, float], dict[str, Note]]:
@@ -203,7 +240,7 @@ def write_reports(
     overrides: Sequence[str] = (),
     paper: str = "auto",
     formats: Sequence[str] = (),
-    matrix: bool = False,
+    pairs: str = "none",
 ) -> list[Path]:
     """Write the tables of `exps` (default: every file in conf/exp) and refresh `<out>/README.md`.
 
@@ -211,8 +248,10 @@ def write_reports(
     `seed` or sweep lists): they fix the SE values of each row, e.g. `se.bias=false`, and the
     setting shown before any run exists. `paper`: `auto` compares with the paper's figures only in
     the paper's setting (its dataset and model), `always` in every section. Works inside a running
-    Hydra app. `formats`: csv and/or tex besides markdown and JSON; `matrix`: Tukey's all-pairs
-    intervals as a matrix under each section. Returns the files written. An `out` that cannot take
+    Hydra app. `formats`: csv and/or tex besides markdown and JSON; `pairs`: Games-Howell's all-pairs
+    intervals (seconds per section: scipy integrates the studentized range per pair) in the JSON
+    (`json`), also as a matrix under each section (`matrix`), or not at all (`none`). Returns the
+    files written. An `out` that cannot take
     the tables is a ConfigError before any file is written (see `check_out_dir`).
     """
     if paper not in PAPER_MODES:
@@ -247,7 +286,7 @@ def write_reports(
                 notes = [note for note in trusted.notes if row_labels(experiment, note.record)]
                 notes += [unusable[record["run_id"]] for record in shown if record["run_id"] in unusable]
                 written += write_experiment(
-                    out, experiment, found[name][1], generated_at, holders, paper, formats, matrix, floors, notes
+                    out, experiment, found[name][1], generated_at, holders, paper, formats, pairs, floors, notes
                 )
         except Exception as error:
             if exps is not None and name not in exps:  # another file in the search path: not this command's
