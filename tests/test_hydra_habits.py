@@ -10,6 +10,8 @@ from helpers import SMALL, TINY
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from senet_ablate.__main__ import check_command_line
+from senet_ablate.base.cli import run_cli
 from senet_ablate.config import CONFIG_DIR
 from senet_ablate.config.schema import register_configs
 from senet_ablate.records.store import iter_records
@@ -88,3 +90,26 @@ def test_a_submitit_launcher_composes_without_submitting(tmp_path):
     assert hydra["launcher"]["_target_"] == "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher"
     assert hydra["sweep"]["dir"] == "${results_dir}/logs/${oc.select:hydra.runtime.choices.exp,multirun}"
     assert not list(tmp_path.iterdir())
+
+
+TWO_COMMANDS = [
+    ("-m --cfg job se.reduction=4,8", "-m='--cfg' is not allowed: Hydra does one of -m, --cfg at a time: drop -m"),
+    ("--cfg=job --multirun", "--cfg='-m' is not allowed: Hydra does one of --cfg, -m at a time: drop -m"),
+    ("-m --info", "-m='--info' is not allowed: Hydra does one of -m, --info at a time: drop -m"),
+    ("-c job -r", "--cfg='--run' is not allowed: Hydra does one of --cfg, --run at a time: keep one"),
+    ("-m --resolve", "--resolve='without --cfg' is not allowed: it resolves the config that --cfg prints"),
+]
+
+
+@pytest.mark.parametrize("command,line", TWO_COMMANDS, ids=[command for command, _ in TWO_COMMANDS])
+def test_two_of_hydras_commands_are_one_line_not_its_traceback(command, line, capsys):
+    """What `python -m senet_ablate <command>` does before Hydra, which would stop with a traceback."""
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(check_command_line, command.split())
+    stderr = capsys.readouterr().err
+    assert exit_info.value.code == 2 and stderr.startswith(f"error: {line}") and len(stderr.splitlines()) == 1, stderr
+
+
+def test_help_and_one_command_at_a_time_are_left_to_hydra():
+    for command in ("-m --help", "--help --resolve", "--cfg job --resolve", "--hydra-help -m --cfg job", "-m -m"):
+        check_command_line([*command.split(), "model=resnet20"])
