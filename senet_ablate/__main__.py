@@ -54,6 +54,7 @@ def check_command_line(argv: list[str]) -> None:
     flags other than -m (--cfg, --help, -cn, ...) are left to Hydra. The expansion of sweep
     lists is Hydra's own (its basic sweeper's), so the jobs checked are the jobs launched.
     """
+    refuse_two_hydra_commands(argv)
     if any(arg.startswith("-") and arg not in ("-m", "--multirun") for arg in argv):
         return
     overrides = [
@@ -85,6 +86,27 @@ def check_command_line(argv: list[str]) -> None:
                     raise ConfigError(error.key, error.value, where) from None
     for results_dir in dict.fromkeys(results_dirs):  # last: a refused command line creates no folder
         check_writable_dir("results_dir", results_dir)  # Hydra's log file goes there before any run starts
+
+
+# Hydra's flags that each choose what it does, by their short and long names; it does one at a time.
+COMMANDS = {"-m": "-m", "--multirun": "-m", "-c": "--cfg", "-i": "--info", "-r": "--run", "-sc": "--shell-completion"}
+COMMANDS |= {name: name for name in ("--cfg", "--info", "--run", "--shell-completion")}
+
+
+def refuse_two_hydra_commands(argv: list[str]) -> None:
+    """Two of Hydra's commands (`-m --cfg job`, to see a sweep's config), or `--resolve` without
+    `--cfg`, stop Hydra with a traceback of its ValueError: here they are one line saying which
+    to drop. Hydra's own order: `--help` first whatever else is typed, then `--resolve`, then
+    `--hydra-help`, then the commands."""
+    flags = [arg.partition("=")[0] for arg in argv if arg.startswith("-")]
+    if any(flag in ("-h", "--help", "--version") for flag in flags):
+        return
+    commands = list(dict.fromkeys(COMMANDS[flag] for flag in flags if flag in COMMANDS))
+    if "--resolve" in flags and "--cfg" not in commands:
+        raise ConfigError("--resolve", "without --cfg", "it resolves the config that --cfg prints: add --cfg job")
+    if len(commands) > 1 and "--hydra-help" not in flags:
+        drop = "drop -m (a swept key then takes one value)" if "-m" in commands else "keep one"
+        raise ConfigError(commands[0], commands[1], f"Hydra does one of {', '.join(commands)} at a time: {drop}")
 
 
 def parse_overrides(overrides: list[str]) -> list[Override]:
