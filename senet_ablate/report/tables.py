@@ -114,11 +114,8 @@ def write_experiment(
     _write_text(data, json.dumps(report, indent=2) + "\n")
     written = [md, data, *([png] if has_curves else []), *([forest] if has_forest else [])]
     cells = [table_lines(experiment.table, s["rows"], s["paper_shown"], s["statistics"]["margin"]) for s in summaries]
-    settings = [
-        f"{experiment.name}, setting {i}: " + json.dumps(s["setting"], sort_keys=True)
-        for i, s in enumerate(summaries, 1)
-    ]
-    for extension, text in (("csv", lambda: export.to_csv(cells)), ("tex", lambda: export.to_latex(cells, settings))):
+    latex = lambda: export.to_latex(cells, experiment.name, experiment.table, summaries)  # noqa: E731
+    for extension, text in (("csv", lambda: export.to_csv(cells)), ("tex", latex)):
         if extension in formats:
             written.append(out_dir / f"{experiment.name}.{extension}")
             _write_text(written[-1], text())
