@@ -1,16 +1,22 @@
-"""The report's files as a paper takes them: LaTeX floats that compile, CSV with the markdown's columns."""
+"""The report's files as a paper and a user's folder take them: LaTeX floats that compile, CSV with the
+markdown's columns, and an `out=` that never overwrites a file the report did not write."""
 
 import csv
 import json
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
-from test_report import add_run
+from test_report import add_run, listing, run_report
 
-from senet_ablate.report import export, write_reports
+from senet_ablate.base.errors import ConfigError
+from senet_ablate.report import export, generated, tables, write_reports
 from senet_ablate.report.render import markdown_table
+
+ROOT = Path(__file__).resolve().parents[1]
+HAND_WRITTEN = ("benchmarks.md", "reliability.md", "statistics.md", "seed_blocking.md")  # results/, not reports
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +88,7 @@ def test_each_section_is_a_table_float_with_its_setting_method_and_label(two_set
     tex = (two_settings / "reduction_sweep.tex").read_text()
     report = json.loads((two_settings / "reduction_sweep.json").read_text())
     assert structure_problems(tex) == []
+    assert tex.splitlines()[0] == generated.LATEX_MARK
     floats = tex.split(r"\begin{table}[t]")[1:]
     assert len(floats) == len(report["sections"]) == 2
     for index, (float_text, section) in enumerate(zip(floats, report["sections"], strict=True), 1):
@@ -168,3 +175,85 @@ def test_a_column_only_some_sections_have_stays_where_their_markdown_has_it():
     text = export.to_csv([plain, with_paper])
     assert text.splitlines() == ["setting,row,top-1,paper,ours − paper,Δ", "1,a,1,,,x", "2,b,2,3,-1,y"]
     assert markdown_table(with_paper)[0] == "| row | top-1 | paper | ours − paper | Δ |"
+
+
+# `out=`: the report overwrites only what it wrote
+
+
+def refusal(out: Path, *names: str) -> str:
+    it, carries = ("it", "it carries") if len(names) == 1 else ("them", "they carry")
+    return (
+        f"error: out='{out}' is not allowed: it holds {', '.join(names)}, which the report did not write ({carries} "
+        f"no mark of it) and would overwrite: move {it} away (delete {it} if an earlier version of the report "
+        f"wrote {it}), or choose another out\n"
+    )
+
+
+@pytest.fixture
+def results(tmp_path):
+    add_run(tmp_path / "results", "squeeze_sweep", "Avg", top1=10.0, top5=1.0, epochs=1)
+    add_run(tmp_path / "results", "squeeze_sweep", "Max", top1=11.0, top5=1.0, epochs=1)  # a Δ: a forest plot
+    return tmp_path / "results"
+
+
+def test_a_users_own_readme_in_out_is_refused_and_left_as_it_was(results, tmp_path, capsys):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "README.md").write_bytes(b"# My project\n\nMine.\n")
+    status, err = run_report(capsys, f"results_dir={results}", f"out={project}", "exps=squeeze_sweep")
+    assert status == 2 and err == refusal(project, "README.md")
+    assert listing(project) == ["README.md"] and (project / "README.md").read_bytes() == b"# My project\n\nMine.\n"
+
+
+def test_files_named_like_a_tables_are_refused_all_named_before_anything_is_written(results, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    mine = {"squeeze_sweep.png": b"\x89PNG mine", "squeeze_sweep.csv": b"a,b\n", "squeeze_sweep.tex": b"% mine\n"}
+    for name, content in mine.items():
+        (out / name).write_bytes(content)
+    status, err = run_report(capsys, f"results_dir={results}", f"out={out}", "exps=squeeze_sweep", "formats=md,tex")
+    assert status == 2 and err == refusal(out, "squeeze_sweep.png", "squeeze_sweep.tex")  # the CSV is not asked for
+    assert listing(out) == sorted(mine) and all((out / name).read_bytes() == mine[name] for name in mine)
+    status, err = run_report(capsys, f"results_dir={results}", f"out={out}", "exps=squeeze_sweep", "formats=csv")
+    assert status == 2 and err == refusal(out, "squeeze_sweep.png", "squeeze_sweep.csv")
+
+
+def test_a_folder_in_the_way_is_refused_too(results, tmp_path):
+    (tmp_path / "out" / "README.md").mkdir(parents=True)
+    with pytest.raises(ConfigError, match="it holds README.md, which the report did not write"):
+        write_reports(results, tmp_path / "out", exps=["squeeze_sweep"])
+
+
+def test_regenerating_over_its_own_files_works_and_keeps_its_csv(results, tmp_path):
+    out = tmp_path / "out"
+    first = write_reports(results, out, exps=["squeeze_sweep"], formats=("csv", "tex"))
+    names = {path.name for path in first}
+    assert names == {f"squeeze_sweep.{kind}" for kind in ("md", "json", "png", "forest.png", "csv", "tex")} | {
+        "README.md"
+    }
+    assert all(generated.is_generated(path) for path in first)
+    # edited by hand: still the report's (its mark says edits are overwritten), and regenerated
+    (out / "squeeze_sweep.md").write_text((out / "squeeze_sweep.md").read_text() + "my note\n")
+    write_reports(results, out, exps=["squeeze_sweep"])  # md only: the CSV stays the report's
+    assert "my note" not in (out / "squeeze_sweep.md").read_text()
+    assert generated.is_generated(out / "squeeze_sweep.csv")
+    again = write_reports(results, out, formats=("csv",))  # every table, beside this one
+    assert out / "squeeze_sweep.csv" in again
+    # a CSV carries its mark as its hash in the JSON beside it: an edited one is no longer the report's
+    (out / "squeeze_sweep.csv").write_text("setting,row\n1,mine\n")
+    with pytest.raises(ConfigError, match="it holds squeeze_sweep.csv, which"):
+        write_reports(results, out, exps=["squeeze_sweep"], formats=("csv",))
+    assert (out / "squeeze_sweep.csv").read_text() == "setting,row\n1,mine\n"
+
+
+def test_the_hand_written_results_beside_the_tables_are_no_obstacle(results):
+    for name in HAND_WRITTEN:
+        shutil.copy(ROOT / "results" / name, results / name)
+    written = write_reports(results, results, exps=["squeeze_sweep"], formats=("csv", "tex"))
+    assert not {path.name for path in written} & set(HAND_WRITTEN)
+    assert all((results / name).read_bytes() == (ROOT / "results" / name).read_bytes() for name in HAND_WRITTEN)
+    write_reports(results, results, exps=["squeeze_sweep"])  # and again, over its own
+    # an experiment named like one of them would be refused, not written over it
+    with pytest.raises(ConfigError) as refused:
+        tables.check_out_dir(results, results, generated.table_files("statistics", ()))
+    assert str(refused.value) == refusal(results, "statistics.md")[len("error: ") : -1]

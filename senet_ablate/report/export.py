@@ -10,6 +10,8 @@ import csv
 import io
 import re
 
+from senet_ablate.report.generated import LATEX_MARK
+
 Lines = list[list[tuple[str, str]]]  # each line of a table: (header, cell) pairs
 
 _LATEX_SPECIALS = {
@@ -142,4 +144,4 @@ def to_latex(sections: list[Lines], name: str, table: str | None, summaries: lis
                 ]
             )
         )
-    return "% needs \\usepackage{booktabs}\n\n" + "\n\n".join(blocks) + "\n"
+    return LATEX_MARK + "\n% needs \\usepackage{booktabs}\n\n" + "\n\n".join(blocks) + "\n"
