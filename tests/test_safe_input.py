@@ -180,7 +180,8 @@ def test_markdown_and_latex_escape_what_would_break_them():
     lines = [[("row", "a|b\\c"), ("top-1 err (%)", "1.00")]]
     assert markdown_table(lines)[2] == "| a\\|b\\\\c | 1.00 |"
     assert code_span("data.root=/x`y") == "``data.root=/x`y``" and code_span("`") == "`` ` ``"
-    latex = to_latex([[[("row", "a|b & c_d <e>"), ("top-1 err (%)", "1.00")]]], ["setting"])
+    summary = {"setting": {}, "statistics": {"method": "Welch"}}
+    latex = to_latex([[[("row", "a|b & c_d <e>"), ("top-1 err (%)", "1.00")]]], "mine", None, [summary])
     assert r"a\textbar{}b \& c\_d \textless{}e\textgreater{} & 1.00 \\" in latex
 
 

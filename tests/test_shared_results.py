@@ -76,14 +76,26 @@ def test_a_planted_link_at_a_claim_is_taken_over_not_written_through(tmp_path, o
     assert outside.read_text() == PRECIOUS and not planted.exists()
 
 
-def test_links_planted_where_the_report_writes_its_tables_are_replaced(tmp_path, outside):
+def test_links_planted_where_the_report_writes_its_tables_are_refused_or_replaced(tmp_path, outside):
+    """A link to a file the report did not write is refused, as that file would be; one to a table it
+    wrote elsewhere is replaced by the new table, and that table is left alone."""
     results, out = tmp_path / "results", tmp_path / "tables"
     write_record(record_path(results, "abc"), record())
-    planted = [plant(out / name, outside) for name in ("README.md", "squeeze_sweep.md", "squeeze_sweep.json")]
+    names = ("squeeze_sweep.md", "squeeze_sweep.json", "README.md")  # in the order the refusal names them
+    planted = [plant(out / name, outside) for name in names]
+    with pytest.raises(ConfigError, match=f"it holds {', '.join(names)}, which the report did not write"):
+        write_reports(results, out, exps=["squeeze_sweep"])
+    assert outside.read_text() == PRECIOUS and all(path.is_symlink() for path in planted)
+    elsewhere = tmp_path / "elsewhere"
+    write_reports(results, elsewhere, exps=["squeeze_sweep"])
+    before = {name: (elsewhere / name).read_bytes() for name in names}
+    for path in planted:
+        path.unlink()
+    planted = [plant(out / name, elsewhere / name) for name in names]
     write_reports(results, out, exps=["squeeze_sweep"])
-    assert outside.read_text() == PRECIOUS
     assert all(is_plain_file(path) for path in planted)
-    assert (out / "squeeze_sweep.md").read_text().startswith("# squeeze_sweep")
+    assert all((elsewhere / name).read_bytes() == before[name] for name in names)
+    assert "# squeeze_sweep\n" in (out / "squeeze_sweep.md").read_text()
 
 
 def _cfg(tmp_path, *overrides):

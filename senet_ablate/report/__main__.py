@@ -11,7 +11,8 @@ all-pairs intervals: none, in the JSON only, or also as a matrix under each tabl
 table). Anything else is a
 config override the runs were launched with (see `write_reports`); a bad one is a one-line
 error with exit status 2, as are a results dir without run records (a mistyped path would give
-tables of nothing but `pending`) and an `out` the tables cannot be written to. A table that
+tables of nothing but `pending`), an `out` the tables cannot be written to, and one where they
+would overwrite a file the report did not write (`generated.py`). A table that
 cannot be written is named on stderr (exit status 1) after every other one is written; a row
 that does not apply to a setting (SE_3x3 on basic blocks) is no error: it reads `n/a`.
 """

@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from senet_ablate.base.atomic import atomic_file
+from senet_ablate.report.generated import PNG_METADATA
 
 CURVES = (("top1_err", "val top-1 err (%)"), ("train_loss", "train loss"))
 
@@ -51,7 +52,7 @@ def write_curves(path: Path, panels: list[tuple[str, dict[str, list[dict]]]]) ->
             ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         axes[0].legend(fontsize="small")
     with atomic_file(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=100)
+        figure.savefig(tmp, format="png", dpi=100, metadata=PNG_METADATA)
     return True
 
 
@@ -149,5 +150,5 @@ def write_forest(path: Path, panels: list[tuple[str, list[dict]]], margin: float
         path.unlink(missing_ok=True)
         return False
     with atomic_file(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=100)
+        figure.savefig(tmp, format="png", dpi=100, metadata=PNG_METADATA)
     return True

@@ -20,7 +20,7 @@ from senet_ablate.config import compose_config
 from senet_ablate.records.status import live_holder
 from senet_ablate.records.store import FINAL_STATUSES, runs_dir
 from senet_ablate.records.trusted import Note, read_trusted
-from senet_ablate.report import conclusions, export, stats
+from senet_ablate.report import conclusions, export, generated, stats
 from senet_ablate.report.experiments import (
     Experiment,
     Section,
@@ -103,26 +103,31 @@ def write_experiment(
     lines += bullets("Complexity counted otherwise by the paper:", complexity_notes(experiment.table))
     lines.append(FOOTNOTE)
     md, data = out_dir / f"{experiment.name}.md", out_dir / f"{experiment.name}.json"
+    written = [*([png] if has_curves else []), *([forest] if has_forest else [])]
+    cells = [table_lines(experiment.table, s["rows"], s["paper_shown"], s["statistics"]["margin"]) for s in summaries]
+    csv = out_dir / f"{experiment.name}.csv"
+    exports = {}  # the CSV's hash, its mark (`generated.py`): written before the JSON that carries it
+    if "csv" in formats:
+        _write_text(csv, export.to_csv(cells))
+        exports[csv.name] = generated.digest(csv)
+        written.append(csv)
+    else:
+        exports = generated.kept_export(csv)
+    if "tex" in formats:
+        written.append(out_dir / f"{experiment.name}.tex")
+        _write_text(written[-1], export.to_latex(cells, experiment.name, experiment.table, summaries))
     report = {
+        "generated_by": generated.MARK,
         "exp": experiment.name,
         "table": experiment.table,
         "generated_at": generated_at,
         "sections": summaries,
         "record_notes": said,
+        "exports": exports,
     }
-    _write_text(md, "\n".join(lines) + "\n")
+    _write_text(md, generated.MARKDOWN_MARK + "\n" + "\n".join(lines) + "\n")
     _write_text(data, json.dumps(report, indent=2) + "\n")
-    written = [md, data, *([png] if has_curves else []), *([forest] if has_forest else [])]
-    cells = [table_lines(experiment.table, s["rows"], s["paper_shown"], s["statistics"]["margin"]) for s in summaries]
-    settings = [
-        f"{experiment.name}, setting {i}: " + json.dumps(s["setting"], sort_keys=True)
-        for i, s in enumerate(summaries, 1)
-    ]
-    for extension, text in (("csv", lambda: export.to_csv(cells)), ("tex", lambda: export.to_latex(cells, settings))):
-        if extension in formats:
-            written.append(out_dir / f"{experiment.name}.{extension}")
-            _write_text(written[-1], text())
-    return written
+    return [md, data, *written]
 
 
 def forest_name(name: str) -> str:
@@ -183,8 +188,8 @@ def write_index(
             "",
             *bullets("Experiment files that could not be read:", [f"{n}: {why}" for n, why in unread.items()]),
         ]
-    path = out_dir / "README.md"
-    _write_text(path, "\n".join(lines) + "\n")
+    path = out_dir / generated.INDEX
+    _write_text(path, generated.MARKDOWN_MARK + "\n" + "\n".join(lines) + "\n")
     return path
 
 
@@ -223,14 +228,26 @@ def validation_floors(results_dir: str | Path, records: Sequence[dict]) -> tuple
     return floors, unusable
 
 
-def check_out_dir(out: Path, results_dir: str | Path) -> None:
+def check_out_dir(out: Path, results_dir: str | Path, targets: Sequence[str] = ()) -> None:
     """Make sure the tables can be written to `out` before any is: otherwise each file would fail
     on its own, with a traceback, after some were written. Refused too: the records' own folder,
-    where every table's JSON would be read back as a damaged run record."""
+    where every table's JSON would be read back as a damaged run record, and an `out` where one of
+    `targets` (the names of the files to write) is a file the report did not write (`generated.py`:
+    a user's own README.md, or notes named like a table), which it would overwrite."""
     if out.resolve() == runs_dir(results_dir).resolve():
         why = "it is the run records' folder, where each table's JSON would be read as a damaged record: give another"
         raise ConfigError("out", str(out), why)
     check_writable_dir("out", out)
+    theirs = generated.foreign(out, targets)
+    if theirs:
+        it, carries = ("it", "it carries") if len(theirs) == 1 else ("them", "they carry")
+        raise ConfigError(
+            "out",
+            str(out),
+            f"it holds {', '.join(theirs)}, which the report did not write ({carries} no mark of it) and would "
+            f"overwrite: move {it} away (delete {it} if an earlier version of the report wrote {it}), or choose "
+            "another out",
+        )
 
 
 def write_reports(
@@ -262,7 +279,8 @@ def write_reports(
         if name not in names:
             raise ConfigError("exps", name, "choose from " + ", ".join(names))
     out = Path(out_dir)
-    check_out_dir(out, results_dir)
+    targets = [name for table in exps or names for name in generated.table_files(table, formats)]
+    check_out_dir(out, results_dir, [*targets, generated.INDEX])
     trusted = read_trusted(results_dir)
     records = trusted.counted
     unfinished = (record["run_id"] for record in records if record["status"] not in FINAL_STATUSES)
