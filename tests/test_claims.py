@@ -390,3 +390,23 @@ def test_a_sweep_whose_row_was_left_to_another_process_exits_4_naming_it(tmp_pat
     assert line.startswith("1 of 1 runs of this sweep did not finish here (row ReLU seed 0 pending on node-7 pid 4242")
     table = (tmp_path / "gate_sweep.md").read_text().splitlines()
     assert any(row.startswith("| ReLU | pending |") for row in table), table
+
+
+@pytest.mark.slow  # the sweep's report composes every experiment file (~20 s), though it starts no process
+def test_a_sweep_whose_table_is_refused_says_why_in_one_line_and_exits_1(tmp_path, caplog):
+    """A results dir holding a README.md the report did not write (a user's project folder): the
+    sweep's table is refused, with one error line, not a traceback, and the file is left as it was."""
+    from omegaconf import OmegaConf
+
+    from senet_ablate.runs.sweep import SweepSummary
+
+    (tmp_path / "README.md").write_text("# my project\n")
+    task = ["+exp=gate_sweep", "exp.row=ReLU", *RUN, f"results_dir={tmp_path}"]
+    hydra = {"overrides": {"task": task}, "runtime": {"choices": {"exp": "gate_sweep"}}, "searchpath": []}
+    config = OmegaConf.create({"results_dir": str(tmp_path), "hydra": {**hydra, "sweeper": {"params": {"seed": 0}}}})
+    with caplog.at_level(logging.INFO), pytest.raises(SystemExit) as exited:
+        SweepSummary().on_multirun_end(config)
+    assert exited.value.code == 1
+    (line,) = [record.getMessage() for record in caplog.records if "the table was not written" in record.getMessage()]
+    assert "README.md, which the report did not write" in line
+    assert (tmp_path / "README.md").read_text() == "# my project\n"

@@ -70,6 +70,9 @@ class SweepSummary(Callback):
         except TablesFailed as failed:
             log.error("%s", failed)
             sys.exit(1)
+        except ConfigError as refused:  # e.g. out holds a file the report did not write: one line, not a traceback
+            log.error("the table was not written: %s", refused)
+            sys.exit(1)
         unfinished = [state for state in states or [] if state.state not in (*FINAL_STATUSES, "failed")]
         if unfinished:
             log.error("%s", not_finished(unfinished, len(states)))
