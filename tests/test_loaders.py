@@ -13,7 +13,7 @@ from senet_ablate.base.distributed import DistributedContext
 from senet_ablate.base.errors import ConfigError
 from senet_ablate.config import compose_config
 from senet_ablate.data.build import Normalize, build_loaders
-from senet_ablate.data.datasets import CIFAR_MEAN_STD
+from senet_ablate.data.facts import CIFAR_MEAN_STD
 from senet_ablate.data.gpu_cifar import PAD, crop_flip, draw_crop_flip
 from senet_ablate.engine.machine import for_device
 from senet_ablate.records.store import run_id

@@ -7,7 +7,7 @@ import pytest
 import torch
 from helpers import write_cifar
 
-from senet_ablate import ConfigError, create_model
+from senet_ablate import ConfigError, create_model, models
 from senet_ablate.config import compose_config
 from senet_ablate.models.checks import check_model
 from senet_ablate.models.shake import ShakeBasicBlock, ShakeNet
@@ -96,11 +96,13 @@ def test_a_shaken_model_is_deterministic_given_the_seed_and_random_while_trainin
     assert torch.equal(model(images), model(images))
 
 
+@pytest.mark.parametrize("opened", [global_batch, models.global_batch], ids=["shake_mix", "trainers_hook"])
 @pytest.mark.parametrize("level", ["image", "batch"])
-def test_processes_shaking_their_slices_draw_what_one_process_draws_for_the_global_batch(level):
+def test_processes_shaking_their_slices_draw_what_one_process_draws_for_the_global_batch(level, opened):
     """Every process seeds its RNG alike. Before the fix, a per-image draw gave image i of every
     slice the same coefficients; now each process draws for the global batch and keeps its slice.
-    (Compared at the combination: a whole model's BatchNorm would see other statistics per slice.)"""
+    (Compared at the combination: a whole model's BatchNorm would see other statistics per slice.)
+    The trainer opens the models' `global_batch`, which opens shake_mix's through its hook."""
     mode = ShakeMode("shake", "shake", level)
     first, second = torch.randn(6, 3, 4, 4), torch.randn(6, 3, 4, 4)
     upstream = torch.randn(6, 3, 4, 4)
@@ -109,7 +111,7 @@ def test_processes_shaking_their_slices_draw_what_one_process_draws_for_the_glob
         """The output and first-branch gradient of images [offset, offset + count) of the 6."""
         torch.manual_seed(3)
         mine = first[offset : offset + count].clone().requires_grad_()
-        with global_batch(offset, 6):
+        with opened(offset, 6):
             out = shake_combine(mine, second[offset : offset + count], mode, training=True)
         out.backward(upstream[offset : offset + count])
         return out.detach(), mine.grad

@@ -8,7 +8,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from senet_ablate.base.errors import ConfigError
 from senet_ablate.config.checks import choice, positive, within
-from senet_ablate.data.datasets import PLACES_VARIANTS
+from senet_ablate.data.facts import PLACES_VARIANTS
 from senet_ablate.data.registry import AUGMENTS, DATASETS, LOADERS, OWN_KEYS, DatasetSpec
 
 

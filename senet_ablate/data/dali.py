@@ -28,7 +28,7 @@ from PIL import Image
 from torch import Tensor
 
 from senet_ablate.base.errors import ConfigError
-from senet_ablate.data.datasets import IMAGENET_MEAN_STD
+from senet_ablate.data.facts import IMAGENET_MEAN_STD
 from senet_ablate.data.imagefolder import Augmentation, CheckedImages, CorruptImage
 from senet_ablate.data.seeds import mix_seed
 

@@ -9,17 +9,9 @@ from dataclasses import replace
 
 from omegaconf import DictConfig
 
+from senet_ablate.data.facts import CIFAR_MEAN_STD, IMAGENET_MEAN_STD, PLACES_CLASSES, PLACES_VARIANTS
 from senet_ablate.data.registry import DatasetSpec, register_dataset
 from senet_ablate.data.synthetic import make_synthetic
-
-# Per-channel statistics of the training sets, by which the loader normalises their uint8 images.
-IMAGENET_MEAN_STD = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))  # every image folder's
-CIFAR_MEAN_STD = {
-    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
-    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
-}
-PLACES_CLASSES = 365
-PLACES_VARIANTS = ("challenge", "standard")  # data.variant: 8M training images (the paper's), 1.8M
 
 
 def _synthetic(cfg: DictConfig):

@@ -33,7 +33,7 @@ from torchvision.transforms import v2
 
 from senet_ablate.base.errors import ConfigError
 from senet_ablate.data.cifar import PAD as CIFAR_PAD
-from senet_ablate.data.datasets import IMAGENET_MEAN_STD
+from senet_ablate.data.facts import IMAGENET_MEAN_STD
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val")

@@ -14,7 +14,7 @@ challenge variant (8M images); `data.variant=standard` is the 1.8M-image one.
 from pathlib import Path
 
 from senet_ablate.base.errors import ConfigError
-from senet_ablate.data.datasets import PLACES_CLASSES
+from senet_ablate.data.facts import PLACES_CLASSES
 from senet_ablate.data.imagefolder import Augmentation, CheckedImages, train_eval_transforms
 
 

@@ -34,7 +34,7 @@ from senet_ablate.engine.checkpoint import load_checkpoint, save_checkpoint
 from senet_ablate.engine.loss import BatchMixer, build_loss, check_pairs_stay_on_one_process
 from senet_ablate.engine.optim import build_optimizer, build_scheduler, step_scheduler
 from senet_ablate.engine.progress import EpochProgress
-from senet_ablate.models.shake_mix import global_batch
+from senet_ablate.models import global_batch
 
 log = logging.getLogger(__name__)
 SYNC_EVERY_CUDA = 10  # steps between host syncs on a GPU (running totals, divergence check, progress)

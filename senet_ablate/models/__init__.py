@@ -1,7 +1,8 @@
 """Models of the paper's tables, each taking every SE axis; importing this registers them.
 
 `build_model` (config -> model) lives in `senet_ablate.models.build`: it reads the config
-checks, which read this registry, so it is not imported here.
+checks, which read this registry, so it is not imported here. `global_batch` is what the
+trainer opens around each training step for the models that need it (see `registry.py`).
 """
 
 from senet_ablate.models import (  # noqa: F401  (each module registers its models)
@@ -15,6 +16,13 @@ from senet_ablate.models import (  # noqa: F401  (each module registers its mode
     vgg,
 )
 from senet_ablate.models.pretrained import load_pretrained
-from senet_ablate.models.registry import MODELS, ModelSpec, register_model
+from senet_ablate.models.registry import MODELS, ModelSpec, global_batch, register_global_batch_hook, register_model
 
-__all__ = ["MODELS", "ModelSpec", "load_pretrained", "register_model"]
+__all__ = [
+    "MODELS",
+    "ModelSpec",
+    "global_batch",
+    "load_pretrained",
+    "register_global_batch_hook",
+    "register_model",
+]

@@ -12,9 +12,16 @@ stages. Models with residual units also take `zero_init_residual`, those with th
 
 Each model declares the `se.position` values it takes; the config check accepts any value some
 registered model takes (`supported_positions`), then refuses one that the chosen model lacks.
+
+What the trainer needs of the models beyond `nn.Module` is registered here too, so that the
+engine imports the package's interface (`senet_ablate.models`), never a model family's file: a
+model module whose layers draw random numbers per image registers a `global_batch_hook`, a context
+manager factory `(offset, size)`, and the trainer opens `global_batch(offset, size)`, all the hooks
+at once, around each training step (see `shake_mix.py`, the one such module so far).
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 
 from hydra.core.config_store import ConfigStore
@@ -48,6 +55,8 @@ class ModelSpec:
 
 
 MODELS: dict[str, ModelSpec] = {}
+GlobalBatchHook = Callable[[int, int], AbstractContextManager]
+GLOBAL_BATCH_HOOKS: list[GlobalBatchHook] = []
 
 
 def register_model(
@@ -72,6 +81,24 @@ def register_model(
         return builder
 
     return register
+
+
+def register_global_batch_hook(hook: GlobalBatchHook) -> GlobalBatchHook:
+    """Have `global_batch(offset, size)` open `hook(offset, size)` (see the module's docstring)."""
+    if hook not in GLOBAL_BATCH_HOOKS:
+        GLOBAL_BATCH_HOOKS.append(hook)
+    return hook
+
+
+@contextmanager
+def global_batch(offset: int, size: int) -> Iterator[None]:
+    """While this process trains images [offset, offset + its batch) of a global batch of `size`
+    images: every registered model hook is open, so that per-image random draws are those of one
+    process training the whole global batch, whatever the number of processes."""
+    with ExitStack() as hooks:
+        for hook in GLOBAL_BATCH_HOOKS:
+            hooks.enter_context(hook(offset, size))
+        yield
 
 
 def supported_positions() -> list[str]:

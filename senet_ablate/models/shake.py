@@ -31,9 +31,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from senet_ablate.models.registry import NO_3X3, per_stage, register_model
+from senet_ablate.models.registry import NO_3X3, per_stage, register_global_batch_hook, register_model
 from senet_ablate.models.residual import ResidualUnit, conv1x1, conv3x3, init_weights
-from senet_ablate.models.shake_mix import ShakeMode, shake_combine
+from senet_ablate.models.shake_mix import ShakeMode, global_batch, shake_combine
+
+register_global_batch_hook(global_batch)  # per-image shake coefficients drawn for the global batch
 
 
 class ShiftedProjection(nn.Module):

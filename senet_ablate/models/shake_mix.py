@@ -14,7 +14,8 @@ them.
 
 Several processes: every one seeds its RNG alike, so per-image coefficients drawn for each
 process's slice would give image i of every slice the same draw. Inside `global_batch(offset,
-size)`, which the trainer opens around each training step, they are drawn for the whole global
+size)`, which the trainer opens around each training step (as `senet_ablate.models.global_batch`:
+`shake.py` registers it as a global-batch hook, see `registry.py`), they are drawn for the whole global
 batch and this process keeps its slice: the coefficients of a step are those one process draws,
 whatever the number of processes (as the GPU loader's crops and Cutout's squares are).
 """
