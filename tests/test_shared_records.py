@@ -7,7 +7,7 @@ import shutil
 
 import torch
 from test_plan import RUN, completed_record
-from test_report import add_run, table_lines
+from test_report import SMALL, add_run, table_lines
 
 from senet_ablate import plan as planner
 from senet_ablate.base.predictions import save_predictions
@@ -28,9 +28,9 @@ def notes_of(markdown: str) -> list[str]:
     return [line[2:] for line in lines[: lines.index("")] if line.startswith("- ")] if "" in lines else lines
 
 
-def report(results, exp="squeeze_sweep") -> tuple[str, dict]:
+def report(results, exp="squeeze_sweep", overrides=()) -> tuple[str, dict]:
     """Write `exp`'s table in-process; its markdown and JSON."""
-    write_reports(results, results / "out", exps=[exp])
+    write_reports(results, results / "out", exps=[exp], overrides=list(overrides))
     return (results / "out" / f"{exp}.md").read_text(), json.loads((results / "out" / f"{exp}.json").read_text())
 
 
@@ -106,14 +106,18 @@ def test_records_of_another_schema_version_are_migrated_counted_and_said(tmp_pat
         record["config"]["se"]["shape"] = "round"
         record["config"]["trainer"]["ema"] = 0.999
 
-    old = rewrite(tmp_path, add_run(tmp_path, "squeeze_sweep", "Avg", seed=1, top1=22.2, top5=6.2), older)
-    new = rewrite(tmp_path, add_run(tmp_path, "squeeze_sweep", "Avg", seed=2, top1=22.4, top5=6.4), newer)
+    # the older version had no se.bias key and always the biases: its records migrate to se.bias=true
+    biased = (*SMALL, "se.bias=true")
+    old = rewrite(tmp_path, add_run(tmp_path, "squeeze_sweep", "Avg", seed=1, top1=22.2, top5=6.2, small=biased), older)
+    new = rewrite(tmp_path, add_run(tmp_path, "squeeze_sweep", "Avg", seed=2, top1=22.4, top5=6.4, small=biased), newer)
     # seed 0 under the older version, then rerun under this version's id: the same run twice
-    stale = rewrite(tmp_path, add_run(tmp_path, "squeeze_sweep", "Avg", seed=0, top1=25.0, top5=7.0), older)
-    current = add_run(tmp_path, "squeeze_sweep", "Avg", seed=0, top1=22.0, top5=6.0, when="05")
+    stale = rewrite(
+        tmp_path, add_run(tmp_path, "squeeze_sweep", "Avg", seed=0, top1=25.0, top5=7.0, small=biased), older
+    )
+    current = add_run(tmp_path, "squeeze_sweep", "Avg", seed=0, top1=22.0, top5=6.0, when="05", small=biased)
     assert len({current, old, new, stale}) == 4  # four files, four ids, three runs
 
-    markdown, data = report(tmp_path)
+    markdown, data = report(tmp_path, overrides=["se.bias=true"])
     assert "## Setting 1 of 1" in markdown and "## Setting 2" not in markdown  # one setting, not split
     assert table_lines(markdown)["Avg"].startswith("| Avg | 22.20 ± 0.20 (n=3) | 6.20 ± 0.20 (n=3) |")
     assert sorted(notes_of(markdown)) == sorted(
