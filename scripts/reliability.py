@@ -1003,12 +1003,15 @@ def refile(results: Path, record: dict) -> str:
     return record["run_id"]
 
 
-def report_on(results: Path) -> tuple[int, str, str]:
-    """The report CLI on squeeze_sweep (the reference run is its Avg row): (exit status, the Avg
-    line of its table or '', the notes under it or '')."""
+def report_on(results: Path, overrides: tuple[str, ...] = ()) -> tuple[int, str, str]:
+    """The report CLI on squeeze_sweep (the reference run is its Avg row), with `overrides`: (exit
+    status, the Avg line of its table or '', the notes under it or '')."""
     out = results / "tables"
     result = subprocess.run(
-        [sys.executable, "-m", "senet_ablate.report", f"results_dir={results}", f"out={out}", "exps=squeeze_sweep"],
+        [
+            *(sys.executable, "-m", "senet_ablate.report", f"results_dir={results}", f"out={out}"),
+            *("exps=squeeze_sweep", *overrides),
+        ],
         capture_output=True,
         text=True,
         timeout=600,
@@ -1022,10 +1025,12 @@ def report_on(results: Path) -> tuple[int, str, str]:
     return result.returncode, avg, notes
 
 
-def report_trial(report: Report, fault: str, what: str, results: Path, said: list[str]) -> None:
-    """The report on `results` must exit 0, count the reference run alone in the Avg row (n=1) and
-    say each of `said` under the table."""
-    status, avg, notes = report_on(results)
+def report_trial(
+    report: Report, fault: str, what: str, results: Path, said: list[str], overrides: tuple[str, ...] = ()
+) -> None:
+    """The report on `results` (with `overrides`) must exit 0, count the reference run alone in the
+    Avg row (n=1) and say each of `said` under the table."""
+    status, avg, notes = report_on(results, overrides)
     cells = avg.split(" | ")
     ok = status == 0 and len(cells) > 1 and cells[1].endswith("(n=1)") and all(text in notes for text in said)
     shown = cells[1] if len(cells) > 1 else "no table"
@@ -1045,17 +1050,17 @@ def copied_record(report: Report, work: Path) -> None:
 def other_schema(report: Report, work: Path, quick: bool) -> None:
     """Records of an older version (no `se.bias`) and of a newer one (a key this one lacks): migrated,
     counted in their row, and said. `quick`: the older one only."""
-    cases = {
-        "an older record without se.bias": lambda config: config["se"].pop("bias"),
-        "a newer record with se.shape": lambda config: config["se"].update(shape="round"),
+    cases = {  # an older version had no se.bias key and always the biases: reported as se.bias=true
+        "an older record without se.bias": (lambda config: config["se"].pop("bias"), ("se.bias=true",)),
+        "a newer record with se.shape": (lambda config: config["se"].update(shape="round"), ()),
     }
-    for index, (what, change) in enumerate(list(cases.items())[: 1 if quick else None]):
+    for index, (what, (change, overrides)) in enumerate(list(cases.items())[: 1 if quick else None]):
         results, record = shared_copy(work, f"other-schema-{index}")
         (results / "runs" / f"{record['run_id']}.json").unlink()
         change(record["config"])
         run = refile(results, record)
         said = [f"`runs/{run}.json`: migrated from another version's schema:"]
-        report_trial(report, "record from another schema", what, results, said)
+        report_trial(report, "record from another schema", what, results, said, overrides)
 
 
 def bad_predictions(report: Report, work: Path, quick: bool) -> None:
