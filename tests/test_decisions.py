@@ -6,7 +6,6 @@ zero spread. Each case went wrong before the report judged every table by one pr
 import json
 
 import numpy as np
-import pytest
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 from test_report import add_run, table_lines
 
@@ -126,10 +125,8 @@ def test_a_cell_says_when_its_seeds_ran_on_different_code(tmp_path):
     assert "22.35 ± 0.05 (n=3; 2 code versions)" in table_lines((tmp_path / "reduction_sweep.md").read_text())["16"]
 
 
-@pytest.mark.parametrize("seeds", [3])
-def test_the_method_line_names_the_test_its_df_and_the_family(tmp_path, seeds):
-    runs = {label: values[:seeds] for label, values in STEADY.items()}
-    text, _, section = report(tmp_path, runs)
+def test_the_method_line_names_the_test_its_df_and_the_family(tmp_path):
+    text, _, section = report(tmp_path, STEADY)
     dfs = [c["df"] for c in section["statistics"]["comparisons"] if c["df"] is not None]
     assert f"Welch–Satterthwaite df {min(dfs):.1f} to {max(dfs):.1f}" in text and np.isfinite(dfs).all()
     assert "not blocked by seed" in text
