@@ -12,6 +12,7 @@ from senet_ablate.config.compose import (
     config_dirs,
     expand_user_paths,
     name_experiment,
+    override_key,
     row_configs,
 )
 from senet_ablate.config.schema import (
@@ -48,6 +49,7 @@ __all__ = [
     "config_dirs",
     "expand_user_paths",
     "name_experiment",
+    "override_key",
     "register_configs",
     "row_configs",
     "utf8_path",

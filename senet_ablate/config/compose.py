@@ -25,7 +25,7 @@ CONFIG_DIR = Path(str(files("senet_ablate.conf"))).resolve()
 RESOLVED_BY_THE_MACHINE = ("trainer.device", "data.loader", "trainer.channels_last")
 
 
-def _override_key(override: str) -> str:
+def override_key(override: str) -> str:
     return override.lstrip("+~").split("=", 1)[0]
 
 
@@ -43,7 +43,7 @@ def apply_row(cfg: DictConfig, label: str) -> DictConfig:
     items = [item.split("=", 1) for item in row.set]
     presets = {key: value for key, value in items if key in PRESET_GROUPS}
     if presets:
-        kept = [override for override in cfg.exp.overrides if _override_key(override) not in presets]
+        kept = [override for override in cfg.exp.overrides if override_key(override) not in presets]
         cfg = compose_config([*kept, *(f"{group}={preset}" for group, preset in presets.items())])
     merged = OmegaConf.merge(cfg, OmegaConf.from_dotlist([f"{k}={v}" for k, v in items if k not in presets]))
     merged.exp.row = label
