@@ -213,8 +213,9 @@ def test_a_flat_validation_folder_is_named_as_imagenets_raw_layout(tmp_path):
         dataset_fingerprint(folder_data(root))
     assert refused.value.key == "data.root"
     assert refused.value.allowed == (
-        f"{root}/val holds 8 images but no class folders, like ImageNet's raw validation layout: "
-        f"sort the images into one folder per class, {root}/val/<class>/"
+        f"{root}/val holds 8 images but no class folders, like ImageNet's raw validation layout: sort ImageNet's "
+        f"with `python -m senet_ablate.data.sort_imagenet val={root}/val devkit=<ILSVRC2012_devkit_t12.tar.gz>`, "
+        f"others into one folder per class, {root}/val/<class>/"
     )
 
 
