@@ -11,6 +11,7 @@ from senet_ablate.config.compose import (
     compose_config,
     config_dirs,
     expand_user_paths,
+    launcher_config,
     name_experiment,
     row_configs,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "compose_config",
     "config_dirs",
     "expand_user_paths",
+    "launcher_config",
     "name_experiment",
     "register_configs",
     "row_configs",
