@@ -139,10 +139,10 @@ def split_classes(root: str, split: Path) -> list[str]:
     if not classes:
         images = sum(entry.is_file() and has_file_allowed_extension(entry.name, IMG_EXTENSIONS) for entry in entries)
         layout = (
-            f"{split} holds {images} images but no class folders, like ImageNet's raw validation layout: "
-            f"sort ImageNet's with `{SORT_COMMAND} val={split} devkit=<ILSVRC2012_devkit_t12.tar.gz>`, others"
+            f"{split} holds {images} images but no class folders, like ImageNet's raw validation layout: for "
+            f"ImageNet's, run `{SORT_COMMAND} val={split} devkit=<ILSVRC2012_devkit_t12.tar.gz>`; sort others"
             if images
-            else f"{split} has no class folders:"
+            else f"{split} has no class folders: sort the images"
         )
         raise ConfigError("data.root", root, f"{layout} into one folder per class, {split}/<class>/")
     return classes
