@@ -89,6 +89,21 @@ def _compose_from_conf(overrides: tuple[str, ...]) -> DictConfig:
         return _compose(overrides)
 
 
+def launcher_config(overrides: Sequence[str] = ()) -> DictConfig:
+    """The `hydra.launcher` node that `python -m senet_ablate <overrides>` would hand its jobs to:
+    its `_target_` names the launcher (Hydra's basic one, submitit's local or SLURM one), its other
+    keys are the launcher's settings (`partition`, `gpus_per_node`, ...). `compose_config` leaves
+    Hydra's node out; a planner needs to know where the jobs will run."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    register_configs()
+    if GlobalHydra.instance().is_initialized():  # inside a running Hydra app: its own search path
+        return compose("config", overrides=list(overrides), return_hydra_config=True).hydra.launcher
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return compose("config", overrides=list(overrides), return_hydra_config=True).hydra.launcher
+
+
 def name_experiment(cfg: DictConfig, choices: DictConfig) -> None:
     """Set `exp.name` to the experiment file's name, as `+exp=<name>` chose it (Hydra's choices):
     the file's name is its one declaration, never repeated inside it, and a different one set by
