@@ -205,6 +205,16 @@ def content_id(record: RunRecord) -> str:
     return config_id(record["config"], record["data_fingerprint"])
 
 
+def world_size(record: RunRecord) -> int:
+    """The processes (devices) a run trained on."""
+    return (record.get("env") or {}).get("world_size") or 1
+
+
+def device_hours(record: RunRecord) -> float:
+    """What a run cost: its training time on each of its devices, in device-hours (0 if not timed)."""
+    return (record.get("wall_time_s") or 0.0) * world_size(record) / 3600
+
+
 def read_record(path: Path, run: str | None = None) -> RunRecord | None:
     """The record at `path` (fields it lacks, from older versions, empty), or None with a warning
     naming the file and its first bad field if it is damaged, or, given `run`, if its content is
