@@ -28,12 +28,14 @@ STATUSES = ("running", "interrupted", "completed", "failed", "diverged")
 FINAL_STATUSES = ("completed", "diverged")
 # The keys left out of a run's identity: they choose where a run's files go, where its data is
 # read from and how it is watched, none of which can change what it computes. `exp` names the
-# table that asked for a run, so one run is shared by every table that needs it. `data.root`
+# table that asked for a run, so one run is shared by every table that needs it (and `settle` how
+# many seeds a settle sweep asks for). `data.root`
 # may move: the data's *content* is in the id through `data_fingerprint` instead.
 # `data.num_workers` cannot change a result because augmentations are seeded per image.
 RUNTIME_KEYS = (
     "results_dir",
     "exp",
+    "settle",
     "logger",
     "data.root",
     "data.download",

@@ -19,13 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from senet_ablate.records.store import device_hours
+from senet_ablate.records.store import FINAL_STATUSES, device_hours
 from senet_ablate.report import stats
 from senet_ablate.report.experiments import Section
 from senet_ablate.report.sequential import Design
 from senet_ablate.report.summary import section_evidence
 
-FINAL = ("completed", "diverged")
 SETTLED, MAX_SEEDS, BUDGET = "settled", "max seeds", "budget"  # why a settle sweep stops
 
 
@@ -54,7 +53,7 @@ class Round:
 
 
 def _reached(runs: Mapping[int, dict], seeds: int) -> bool:
-    return all(runs.get(seed, {}).get("status") in FINAL for seed in range(seeds))
+    return all(runs.get(seed, {}).get("status") in FINAL_STATUSES for seed in range(seeds))
 
 
 def _first(runs: Mapping[str, Mapping[int, dict]], seeds: int) -> Section:
@@ -119,7 +118,9 @@ def next_round(
         done = [record for by_seed in runs.values() for record in by_seed.values()]
         hours = [device_hours(record) for record in done if record.get("status") == "completed"]
         missing = sum(
-            runs.get(label, {}).get(seed, {}).get("status") not in FINAL for label in rows for seed in range(seeds)
+            runs.get(label, {}).get(seed, {}).get("status") not in FINAL_STATUSES
+            for label in rows
+            for seed in range(seeds)
         )
         spent = sum(device_hours(record) for record in done)
         if hours and spent + missing * sum(hours) / len(hours) > budget_hours:
