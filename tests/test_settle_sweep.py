@@ -8,6 +8,7 @@ import pytest
 from helpers import TINY
 
 from senet_ablate.records.store import iter_records
+from senet_ablate.runs import settle
 
 EXP = """# @package _global_
 defaults:
@@ -21,8 +22,8 @@ exp:
 """
 
 
-def _settle(tmp_path) -> subprocess.CompletedProcess:
-    args = [
+def _argv(tmp_path) -> list[str]:
+    return [
         f"hydra.searchpath=[file://{tmp_path}/conf]",
         "+exp=two_rows",
         *TINY,
@@ -34,29 +35,23 @@ def _settle(tmp_path) -> subprocess.CompletedProcess:
         "settle.max_seeds=4",
         "settle.looks=2",
     ]
-    command = [sys.executable, "-m", "senet_ablate", *args]
-    return subprocess.run(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300, check=False
-    )
-
-
-def decisions(output: str) -> list[str]:
-    return [line for line in output.splitlines() if line.startswith(("settle: stopped", "  4 − 16: "))]
 
 
 @pytest.mark.slow  # trains eight smoke runs in two sweeps
-def test_a_settle_sweep_runs_rounds_until_its_maximum_and_a_rerun_trains_nothing(tmp_path):
+def test_a_settle_sweep_runs_rounds_until_its_maximum_and_the_same_command_then_trains_nothing(tmp_path):
     (tmp_path / "conf" / "exp").mkdir(parents=True)
     (tmp_path / "conf" / "exp" / "two_rows.yaml").write_text(EXP)
-    first = _settle(tmp_path)
+    command = [sys.executable, "-m", "senet_ablate", *_argv(tmp_path)]
+    first = subprocess.run(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300, check=False
+    )
     assert first.returncode == 0, first.stdout[-3000:]
     assert "settle: round of 4, 16 x seeds 0-1" in first.stdout
     assert "settle: round of 4, 16 x seeds 0-3" in first.stdout  # no verdict at 2 seeds per row: a second round
-    assert "settle: stopped (max seeds)" in first.stdout or "settle: stopped (settled)" in first.stdout
     records = list(iter_records(tmp_path / "results"))
     assert sorted((r["label"], r["seed"]) for r in records) == sorted((row, s) for row in ("4", "16") for s in range(4))
     assert all(record["status"] == "completed" for record in records)
-    again = _settle(tmp_path)  # killed or not, the same command continues from the records
-    assert again.returncode == 0, again.stdout[-3000:]
-    assert "settle: round" not in again.stdout
-    assert decisions(again.stdout) == decisions(first.stdout) and len(decisions(first.stdout)) == 2
+    _, _, design, again = settle.plan(_argv(tmp_path))  # the same command again (after a kill or not) reads
+    assert again.stop is not None and again.rows == ()  # the records: no round left to run, the same decisions
+    printed = [line for line in first.stdout.splitlines() if line.startswith(("settle: stopped", "  4 − 16: "))]
+    assert printed == settle.describe(again, design)
