@@ -55,3 +55,16 @@ def test_a_settle_sweep_runs_rounds_until_its_maximum_and_the_same_command_then_
     assert again.stop is not None and again.rows == ()  # the records: no round left to run, the same decisions
     printed = [line for line in first.stdout.splitlines() if line.startswith(("settle: stopped", "  4 − 16: "))]
     assert printed == settle.describe(again, design)
+
+
+def test_listing_a_sweep_fingerprints_its_data_once_and_finds_the_same_ids(tmp_path, monkeypatch):
+    """A settle round lists every (row, seed) of the experiment: an image folder's fingerprint is seconds."""
+    from senet_ablate.runs import listing
+
+    overrides = [*TINY, f"results_dir={tmp_path}"]
+    ids = [listing.run_state(cfg).run_id for cfg in listing.sweep_configs("gate_sweep", [0, 1], overrides)]
+    taken = []
+    real = listing.dataset_fingerprint
+    monkeypatch.setattr(listing, "dataset_fingerprint", lambda data: taken.append(data) or real(data))
+    assert [state.run_id for state in listing.sweep_states("gate_sweep", [0, 1], overrides)] == ids
+    assert len(taken) == 1 and len(set(ids)) == 8
