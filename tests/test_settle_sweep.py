@@ -51,7 +51,7 @@ def test_a_settle_sweep_runs_rounds_until_its_maximum_and_the_same_command_then_
     records = list(iter_records(tmp_path / "results"))
     assert sorted((r["label"], r["seed"]) for r in records) == sorted((row, s) for row in ("4", "16") for s in range(4))
     assert all(record["status"] == "completed" for record in records)
-    _, _, design, again = settle.plan(_argv(tmp_path))  # the same command again (after a kill or not) reads
+    _, design, again = settle.plan(_argv(tmp_path))  # the same command again (after a kill or not) reads
     assert again.stop is not None and again.rows == ()  # the records: no round left to run, the same decisions
     printed = [line for line in first.stdout.splitlines() if line.startswith(("settle: stopped", "  4 − 16: "))]
     assert printed == settle.describe(again, design)

@@ -50,8 +50,8 @@ def round_command(name: str, argv: Sequence[str], rows: Sequence[str], seeds: in
     return [sys.executable, "-m", "senet_ablate", f"+exp={name}", *kept, f"exp.row={labels}", f"seed=range(0,{seeds})"]
 
 
-def plan(argv: Sequence[str]) -> tuple[str, list[str], Design, Round]:
-    """The experiment, its shared overrides, the design and what its records decide now."""
+def plan(argv: Sequence[str]) -> tuple[str, Design, Round]:
+    """The experiment, the design and what its records decide now."""
     overrides = [arg for arg in argv if not arg.startswith("-")]
     cfg = compose_config(overrides)
     name, settle = cfg.exp.name, cfg.settle
@@ -79,7 +79,7 @@ def plan(argv: Sequence[str]) -> tuple[str, list[str], Design, Round]:
         if state.record is not None:
             runs[state.label][state.seed] = dict(state.record)
     chance = chance_error({"data.num_classes": cfg.data.num_classes})
-    return name, shared, design, next_round(design, runs, pairs, experiment.margin, chance, settle.budget_gpu_hours)
+    return name, design, next_round(design, runs, pairs, experiment.margin, chance, settle.budget_gpu_hours)
 
 
 def describe(step: Round, design: Design) -> list[str]:
@@ -96,7 +96,7 @@ def main(argv: list[str]) -> None:
     """Run rounds until the records settle the table's family, or its maximum or budget is reached."""
     last = None
     while True:
-        name, _, design, step = plan(argv)
+        name, design, step = plan(argv)
         if step.stop is not None:
             print("\n".join(describe(step, design)), file=sys.stderr)
             return
