@@ -42,7 +42,7 @@ from senet_ablate.engine.optim import build_optimizer
 from senet_ablate.engine.trainer import TrainStep, resolve_device
 from senet_ablate.models.build import build_model
 from senet_ablate.records.status import RunState
-from senet_ablate.records.store import FINAL_STATUSES, RunRecord, config_id
+from senet_ablate.records.store import FINAL_STATUSES, RunRecord, config_id, world_size
 from senet_ablate.records.trusted import read_trusted
 from senet_ablate.runs.checks import check_run
 from senet_ablate.runs.listing import run_ids, run_state, sweep_configs
@@ -73,10 +73,6 @@ def train_images_per_epoch(cfg: DictConfig, training_set_size: int) -> int:
     """Images one epoch trains on: the training set, or `max_steps_per_epoch` global batches of it."""
     cap = cfg.trainer.max_steps_per_epoch
     return min(training_set_size, cap * cfg.trainer.batch_size) if cap else training_set_size
-
-
-def world_size(record: RunRecord) -> int:
-    return (record["env"] or {}).get("world_size") or 1
 
 
 def measured_throughput(records: list[RunRecord]) -> Throughput:
