@@ -38,7 +38,7 @@ def test_settings_are_sections_and_an_override_narrows_to_one(tmp_path):
     write_reports(tmp_path, tmp_path / "biased", exps=["reduction_sweep"], overrides=["se.bias=true"])
     (only,) = sections_of((tmp_path / "biased" / "reduction_sweep.md").read_text())
     assert table_lines(only)["16"].startswith("| 16 | 30.00 (n=1) |")
-    assert "- narrowed by the report's overrides to: `se.bias=True`" in only
+    assert "- narrowed by the report's overrides to: `se.bias=true`\n" in only
 
 
 def test_a_narrowed_report_that_matches_nothing_names_the_settings_that_exist(tmp_path, capsys, caplog):
@@ -48,7 +48,7 @@ def test_a_narrowed_report_that_matches_nothing_names_the_settings_that_exist(tm
     with caplog.at_level(logging.WARNING):
         main([f"results_dir={tmp_path}", "exps=reduction_sweep", *SMALL, "se.bias=false"])  # no SystemExit: status 0
     assert str(tmp_path / "reduction_sweep.md") in capsys.readouterr().out
-    assert "reduction_sweep: no run matches" in caplog.text and "se.bias=False" in caplog.text
+    assert "reduction_sweep: no run matches model=resnet20 data=synthetic trainer=smoke se.bias=false;" in caplog.text
     markdown = (tmp_path / "reduction_sweep.md").read_text()
     (section,) = sections_of(markdown)
     assert table_lines(section)["16"].startswith("| 16 | pending |")  # pending, and it says why

@@ -42,6 +42,7 @@ class Experiment:
     identity_keys: set[str]  # the same for every row: all `se.*` keys and the keys rows set
     defaults: dict  # the file's own setting, shown (all rows pending) before any run exists
     narrowing: dict = field(default_factory=dict)  # {dotted key: value} the report's overrides ask a setting for
+    narrowed_by: list[str] = field(default_factory=list)  # those overrides as typed (`model=resnet20`), to name them
     reference: str | None = None  # exp.reference: a row label, or `pairs` (each SE-X against X)
     margin: float = 0.2  # exp.margin: the smallest difference of interest, top-1 points
     claims: list[dict] = field(default_factory=list)  # exp.claims: the paper's conclusions, as data
@@ -119,9 +120,21 @@ def load_experiment(name: str, overrides: Sequence[str] = ()) -> Experiment:
     defaults = _setting(flatten(config_dict(cfg)), keys)
     claims = OmegaConf.to_container(cfg.exp.claims)
     recipe = paper_recipe(name, cfg.exp.table, [o for o in overrides if o.startswith("hydra.searchpath=")])
-    asked = narrowing(defaults, [o for o in overrides if override_key(o) not in row_keys])
+    narrowing_overrides = [o for o in overrides if override_key(o) not in row_keys]
+    asked = narrowing(defaults, narrowing_overrides)
+    narrowed_by = [o for o in narrowing_overrides if narrowing(defaults, [o])]
     return Experiment(
-        name, cfg.exp.table, identities, keys, defaults, asked, cfg.exp.reference, cfg.exp.margin, claims, recipe
+        name,
+        cfg.exp.table,
+        identities,
+        keys,
+        defaults,
+        asked,
+        narrowed_by,
+        cfg.exp.reference,
+        cfg.exp.margin,
+        claims,
+        recipe,
     )
 
 

@@ -229,7 +229,7 @@ def section_markdown(index: int, count: int, summary: dict, table: str | None, m
     statuses = status_counts(summary["statuses"])
     differs = ", ".join(code_span(f"{key}={value}") for key, value in summary["differs_from_defaults"].items())
     not_applicable = [f"`{row['label']}`: {row['not_applicable']}" for row in summary["rows"] if row["not_applicable"]]
-    narrowed = ", ".join(code_span(f"{key}={value}") for key, value in summary["narrowing"].items())
+    narrowed = " ".join(code_span(override) for override in summary["narrowed_by"])
     return [
         f"## Setting {index} of {count}",
         "",

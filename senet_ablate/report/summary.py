@@ -140,7 +140,7 @@ def summarize_section(
     return {
         "setting": section.setting,
         "differs_from_defaults": setting_differences(section.setting, experiment.defaults),
-        "narrowing": experiment.narrowing,
+        "narrowed_by": experiment.narrowed_by,
         "elsewhere": section.elsewhere,
         "elsewhere_because": section.elsewhere_because,
         "runs": len(records),

@@ -295,7 +295,7 @@ def write_reports(
             experiment = load_experiment(name, overrides)
             found[name] = (experiment, sections(experiment, records))
             if found[name][1][0].elsewhere and (exps is None or name in exps):
-                narrowed = " ".join(f"{key}={value}" for key, value in experiment.narrowing.items())
+                narrowed = " ".join(experiment.narrowed_by)
                 log.warning(
                     "%s: no run matches %s; its runs are in %d other settings, named in its table",
                     name,
