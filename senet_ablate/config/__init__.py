@@ -1,4 +1,5 @@
-"""Config: the schema (`schema.py`), its checks (`checks.py`) and composition (`compose.py`).
+"""Config: the schema (`schema.py`), its checks (`checks.py`), composition (`compose.py`) and the
+user's own modules that extend it (`plugins.py`).
 
 The leaf of the package: it imports nothing of ours but the base, so every stage can read it.
 """
@@ -14,29 +15,31 @@ from senet_ablate.config.compose import (
     name_experiment,
     row_configs,
 )
+from senet_ablate.config.plugins import import_plugins, plugins_named, register_config_group, without_unused_groups
 from senet_ablate.config.schema import (
-    ATTENTION_GROUPS,
     COUNT_RELATIONS,
     COUNTED,
     GATES,
     PAIRS,
+    PLUGIN_GROUPS,
     PRESET_GROUPS,
     RELATIONS,
     SQUEEZES,
     Config,
     register_configs,
+    schema_node,
 )
 
 register_configs()
 
 __all__ = [
-    "ATTENTION_GROUPS",
     "CONFIG_DIR",
     "RESOLVED_BY_THE_MACHINE",
     "COUNTED",
     "COUNT_RELATIONS",
     "GATES",
     "PAIRS",
+    "PLUGIN_GROUPS",
     "PRESET_GROUPS",
     "RELATIONS",
     "SQUEEZES",
@@ -47,8 +50,13 @@ __all__ = [
     "compose_config",
     "config_dirs",
     "expand_user_paths",
+    "import_plugins",
     "name_experiment",
+    "plugins_named",
+    "register_config_group",
     "register_configs",
     "row_configs",
+    "schema_node",
     "utf8_path",
+    "without_unused_groups",
 ]

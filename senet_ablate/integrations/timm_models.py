@@ -19,14 +19,15 @@ from timm.models import register_model
 from timm.models._registry import is_model
 from torch import nn
 
+from senet_ablate.attention import attention_groups
 from senet_ablate.base.errors import ConfigError
-from senet_ablate.config import ATTENTION_GROUPS, compose_config
+from senet_ablate.config import compose_config
 from senet_ablate.data import DATASETS
 from senet_ablate.models import MODELS
 from senet_ablate.models.build import build_model
 
 PREFIX = "senet_ablate_"
-CONFIG_GROUPS = (*ATTENTION_GROUPS, "model", "data", "trainer")
+CONFIG_GROUPS = ("model", "data", "trainer")  # and the attention blocks' groups (`attention_groups`)
 TOP_LEVEL_KEYS = ("attention",)
 TIMM_ONLY_KEYS = ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir")  # passed by timm.create_model
 # What timm's train.py passes every model, and the only values our models can honour.
@@ -36,10 +37,12 @@ TIMM_COMMON = {"in_chans": (3,), "drop_rate": (0, 0.0), "drop_path_rate": (0, 0.
 def override(key: str, value) -> str:
     """`se_reduction=8` -> `se.reduction=8` (and `attention="eca"` -> `attention=eca`), in the command
     line's grammar."""
-    group, _, name = key.partition("_")
+    groups = [group for group in (*attention_groups(), *CONFIG_GROUPS) if key.startswith(f"{group}_")]
+    group = max(groups, key=len, default="")  # a plugin's group may hold a `_` (my_gate_width)
+    name = key[len(group) + 1 :]
     if key in TOP_LEVEL_KEYS:
         group, name = "", key
-    elif group not in CONFIG_GROUPS or not name:
+    elif not group or not name:
         raise ConfigError(key, value, "name a config key as <group>_<key>, e.g. se_reduction or model_stride_in_1x1")
     if isinstance(value, bool):
         text = str(value).lower()
