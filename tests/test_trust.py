@@ -62,6 +62,7 @@ RUNTIME_OVERRIDES = {
     "data.num_workers": "data.num_workers=7",
     "trainer.progress": "trainer.progress=true",
     "exp": "exp.row=another",
+    "plugins": "plugins=[senet_ablate.attention.eca]",  # any importable module: what it registers is keyed
 }
 
 
