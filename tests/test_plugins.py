@@ -18,7 +18,7 @@ from senet_ablate.config import PLUGIN_GROUPS, compose_config, register_configs
 from senet_ablate.records.store import run_id
 
 # A gate of one learned weight per channel group: `my_gate.groups` sets its parameter count.
-BLOCKS = '''
+BLOCKS = """
 from dataclasses import dataclass
 
 import torch
@@ -42,7 +42,7 @@ class MyGate(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weights = torch.sigmoid(self.logits).repeat_interleave(x.shape[1] // self.groups)
         return x * weights.view(1, -1, 1, 1)
-'''
+"""
 # The experiment file names the plugin itself: its runs and its report need no `plugins=`.
 MY_SWEEP = """# @package _global_
 defaults:
