@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from helpers import SMALL, TINY
 
+from senet_ablate import create_model
 from senet_ablate.attention import ATTENTION, attention_groups
 from senet_ablate.base.errors import ConfigError
 from senet_ablate.complexity import complexity_rows
@@ -96,6 +97,16 @@ def test_a_plugin_block_brings_its_config_group_counted_params_and_leaves_other_
         for groups in (1, 16)
     }
     assert params[16]["params_m"] - params[1]["params_m"] == pytest.approx(UNITS * 15 / 1e6)
+    import timm  # here: 1-2 s to import, for this test only
+
+    # timm's keyword for the key (a `_` for the first `.`, though the group's name holds one)
+    timm_gate = timm.create_model("senet_ablate_resnet20", attention="my_gate", my_gate_groups=16)
+    ours = create_model(["model=resnet20", "attention=my_gate", "my_gate.groups=16"])
+    assert count(timm_gate) == count(ours) == count(create_model(["model=resnet20", "attention=my_gate"])) + UNITS * 15
+
+
+def count(model) -> int:
+    return sum(parameter.numel() for parameter in model.parameters())
 
 
 def test_an_unimportable_plugin_is_one_config_error_naming_it_and_why():

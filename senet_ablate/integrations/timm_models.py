@@ -7,7 +7,8 @@ So our models drop into timm's own tools (`train.py`, `validate.py`, `benchmark.
     model = timm.create_model("senet_ablate_resnet50", se_position="pre", se_reduction=8, num_classes=100)
 
 Keyword arguments name config keys with `_` for the first `.` (`se_reduction` is `se.reduction`,
-`model_stride_in_1x1` is `model.stride_in_1x1`) and become the same overrides the command line
+`model_stride_in_1x1` is `model.stride_in_1x1`, a plugin block's `my_gate_groups` is
+`my_gate.groups`) and become the same overrides the command line
 takes, so the model is exactly `senet_ablate.create_model([...])`. `pretrained=True` is refused:
 load weights with `senet_ablate.load_pretrained` instead. Our registry
 (`senet_ablate.models.MODELS`) stays the single source; this module only mirrors it.
@@ -38,7 +39,7 @@ def override(key: str, value) -> str:
     """`se_reduction=8` -> `se.reduction=8` (and `attention="eca"` -> `attention=eca`), in the command
     line's grammar."""
     groups = [group for group in (*attention_groups(), *CONFIG_GROUPS) if key.startswith(f"{group}_")]
-    group = max(groups, key=len, default="")  # a plugin's group may hold a `_` (my_gate_width)
+    group = max(groups, key=len, default="")  # a plugin's group may hold a `_` (my_gate_groups)
     name = key[len(group) + 1 :]
     if key in TOP_LEVEL_KEYS:
         group, name = "", key
