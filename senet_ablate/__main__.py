@@ -41,6 +41,7 @@ from senet_ablate.config import (
     row_configs,
     utf8_path,
 )
+from senet_ablate.runs import settle
 from senet_ablate.runs.checks import check_run
 
 # running: claimed by another process. interrupted: the cluster asked the job to stop, so a sweep stops too.
@@ -181,8 +182,17 @@ def main(cfg: DictConfig) -> dict:
     return record  # in a sweep, SweepSummary turns failed or unfinished rows into the exit status
 
 
+def settle_sweep(argv: list[str]) -> None:
+    """A settle sweep (`settle.max_seeds=N`): every job checked as for a sweep, then its rounds."""
+    check_command_line(argv)
+    settle.main(argv)
+
+
 def cli() -> None:
     """`senet-ablate [overrides]`, the console script: the same as `python -m senet_ablate`."""
+    if settle.requested(sys.argv[1:]):
+        run_cli(settle_sweep, sys.argv[1:])
+        return
     run_cli(check_command_line, sys.argv[1:])
     main()
 

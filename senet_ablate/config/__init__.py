@@ -12,7 +12,9 @@ from senet_ablate.config.compose import (
     compose_config,
     config_dirs,
     expand_user_paths,
+    launcher_config,
     name_experiment,
+    override_key,
     row_configs,
 )
 from senet_ablate.config.plugins import import_plugins, plugins_named, register_config_group, without_unused_groups
@@ -51,7 +53,9 @@ __all__ = [
     "config_dirs",
     "expand_user_paths",
     "import_plugins",
+    "launcher_config",
     "name_experiment",
+    "override_key",
     "plugins_named",
     "register_config_group",
     "register_configs",

@@ -198,6 +198,16 @@ class ExpConfig:
 
 
 @dataclass
+class SettleConfig:
+    # `settle.max_seeds=N` with `+exp=<name>`: a settle sweep (runs/settle.py), seeds in rounds
+    # spent only on rows with a comparison still open, read off group-sequential intervals
+    # (report/sequential.py); at most N seeds per row. 0: a plain sweep of the typed `seed`.
+    max_seeds: int = 0
+    looks: int = 4  # the rounds (looks) declared in advance, equally spaced up to max_seeds
+    budget_gpu_hours: float | None = None  # stop before a round that would spend more device-hours in all
+
+
+@dataclass
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -209,6 +219,7 @@ class Config:
     eca: EcaConfig = field(default_factory=EcaConfig)
     cbam: CbamConfig = field(default_factory=CbamConfig)
     exp: ExpConfig = field(default_factory=ExpConfig)
+    settle: SettleConfig = field(default_factory=SettleConfig)
     seed: int = 0
     results_dir: str = "results"  # run records, checkpoints and tables go here
     # The user's own modules, imported before the config is composed, checked or built: each
