@@ -36,8 +36,10 @@ from senet_ablate.config import (
     check_experiment_names,
     compose_config,
     expand_user_paths,
+    import_plugins,
     launcher_config,
     name_experiment,
+    plugins_named,
     row_configs,
     utf8_path,
 )
@@ -54,10 +56,13 @@ def check_command_line(argv: list[str]) -> None:
     Hydra reports a mistyped value with a multi-line message and status 1, and would find a bad
     row only when its turn comes, after other rows have trained; here every (sweep value, row)
     is checked first and the first mistake is a one-line ConfigError. Commands with Hydra's own
-    flags other than -m (--cfg, --help, -cn, ...) are left to Hydra. The expansion of sweep
-    lists is Hydra's own (its basic sweeper's), so the jobs checked are the jobs launched.
+    flags other than -m (--cfg, --help, -cn, ...) are left to Hydra, once the modules a `plugins=`
+    override names are imported (their config groups are then in the schema Hydra composes, and in
+    the config store a launcher's workers unpickle). The expansion of sweep lists is Hydra's own
+    (its basic sweeper's), so the jobs checked are the jobs launched.
     """
     refuse_two_hydra_commands(argv)
+    import_plugins(plugins_named([arg for arg in argv if not arg.startswith("-")]))  # for Hydra's flags too
     if any(arg.startswith("-") and arg not in ("-m", "--multirun") for arg in argv):
         return
     refuse_slurm_without_srun(argv)

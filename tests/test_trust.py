@@ -53,7 +53,8 @@ def test_changing_the_batch_alone_follows_the_presets_rule(tmp_path):
 # What cannot change a result, each as a user changes it: where results go, how they are logged,
 # where the data lies (its content is in the id as its fingerprint) and whether it may be
 # downloaded, how many loader workers read it (augmentations are seeded per image), whether a
-# progress bar is drawn, and which experiment file and row asked for the run.
+# progress bar is drawn, which experiment file and row asked for the run, how a settle sweep
+# spends its seeds, and the names of the plugin modules (their blocks' keys are in the id).
 RUNTIME_OVERRIDES = {
     "results_dir": "results_dir=elsewhere",
     "logger": "logger=wandb",
@@ -62,6 +63,8 @@ RUNTIME_OVERRIDES = {
     "data.num_workers": "data.num_workers=7",
     "trainer.progress": "trainer.progress=true",
     "exp": "exp.row=another",
+    "settle": "settle.max_seeds=3",
+    "plugins": "plugins=[senet_ablate.attention.eca]",  # any importable module
 }
 
 

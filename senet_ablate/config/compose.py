@@ -13,7 +13,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from senet_ablate.base.errors import ConfigError
 from senet_ablate.config.checks import choice
-from senet_ablate.config.schema import PRESET_GROUPS, register_configs
+from senet_ablate.config.plugins import import_plugins, plugins_named
+from senet_ablate.config.schema import PLUGIN_GROUPS, PRESET_GROUPS, register_configs
 
 # The repository's conf/, which pyproject.toml installs as the package senet_ablate.conf: the same
 # directory in a checkout (editable install) as in site-packages (wheel, `pip install .`).
@@ -55,17 +56,25 @@ def compose_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
 
     Experiment files compose too; their sweep settings live under `hydra` and are not returned.
     Models and datasets registered since import (`senet_ablate.models.register_model`,
-    `senet_ablate.data.registry.register_dataset`) are options too.
+    `senet_ablate.data.registry.register_dataset`) are options too. The modules `plugins` names
+    are imported first: those of a `plugins=` override before composing, those the composed config
+    names (an experiment file's `plugins:`) after, composing again if they add config groups.
     """
-    from hydra.core.global_hydra import GlobalHydra
-
     register_configs()
-    if GlobalHydra.instance().is_initialized():  # inside a running Hydra app: its own search path
-        cfg = _compose(tuple(overrides))
-    else:
-        cfg = copy.deepcopy(_compose_from_conf(tuple(overrides)))
+    import_plugins(plugins_named(overrides))
+    cfg = _composed(tuple(overrides))
+    if import_plugins(cfg.plugins):
+        cfg = _composed(tuple(overrides))
     cfg.exp.overrides = list(overrides)
     return expand_user_paths(cfg)
+
+
+def _composed(overrides: tuple[str, ...]) -> DictConfig:
+    from hydra.core.global_hydra import GlobalHydra
+
+    if GlobalHydra.instance().is_initialized():  # inside a running Hydra app: its own search path
+        return _compose(overrides)
+    return copy.deepcopy(_compose_from_conf(overrides, tuple(PLUGIN_GROUPS)))
 
 
 def _compose(overrides: tuple[str, ...]) -> DictConfig:
@@ -80,9 +89,10 @@ def _compose(overrides: tuple[str, ...]) -> DictConfig:
 
 
 @functools.lru_cache(maxsize=512)
-def _compose_from_conf(overrides: tuple[str, ...]) -> DictConfig:
+def _compose_from_conf(overrides: tuple[str, ...], groups: tuple[str, ...]) -> DictConfig:
     """`_compose` from conf/, memoised for the process (callers get copies): Hydra takes ~70 ms a
-    composition, and a report composes every experiment file and each of its preset rows."""
+    composition, and a report composes every experiment file and each of its preset rows. Keyed
+    by the plugins' config groups too: a composition made before one was added lacks it."""
     from hydra import initialize_config_dir
 
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):

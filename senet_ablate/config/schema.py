@@ -4,14 +4,15 @@ documented where it is defined (as in pycls), and the names a key may take.
 Hydra checks types against these dataclasses; `checks.py` then checks meaning. The model,
 dataset and attention names are not listed here: the model and dataset registries add the
 `model=<name>` and `data=<name>` options themselves (`models/registry.py`, `data/registry.py`),
-and `models/checks.py` and `data/checks.py` check the keys that depend on them.
+and `models/checks.py` and `data/checks.py` check the keys that depend on them. An attention
+block a plugin registers brings its own group (`PLUGIN_GROUPS`, added by `plugins.py`).
 """
 
 from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, OmegaConf
+from omegaconf import MISSING, OmegaConf, open_dict
 
 PAIRS = "pairs"  # exp.reference of the paired tables: each row SE-X against its own X
 SQUEEZES = ("avg", "max", "none")
@@ -206,11 +207,6 @@ class SettleConfig:
     budget_gpu_hours: float | None = None  # stop before a round that would spend more device-hours in all
 
 
-# The config groups the attention blocks read their arguments from (attention/registry.py): with
-# `attention` and `model`, what a model's params and FLOPs depend on besides its input.
-ATTENTION_GROUPS = ("se", "eca", "cbam")
-
-
 @dataclass
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -218,7 +214,7 @@ class Config:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     se: SEConfig = field(default_factory=SEConfig)
-    # The block placed by se.* (enabled, position, stages, reduction): se (the paper's) | eca | cbam.
+    # The block placed by se.* (enabled, position, stages): se (the paper's) | eca | cbam | a plugin's.
     attention: str = "se"
     eca: EcaConfig = field(default_factory=EcaConfig)
     cbam: CbamConfig = field(default_factory=CbamConfig)
@@ -226,6 +222,25 @@ class Config:
     settle: SettleConfig = field(default_factory=SettleConfig)
     seed: int = 0
     results_dir: str = "results"  # run records, checkpoints and tables go here
+    # The user's own modules, imported before the config is composed, checked or built: each
+    # registers blocks, models or datasets with our decorators (config/plugins.py, docs/extending.md).
+    plugins: list[str] = field(default_factory=list)
+
+
+# The config groups of the attention blocks that plugins register (`register_attention(...,
+# config=<dataclass>)`, through config/plugins.py): each becomes a top-level group of the schema.
+PLUGIN_GROUPS: dict[str, type] = {}
+
+
+def schema_node() -> Any:
+    """The schema as Hydra's `schema` node: `Config`, and each plugin's group beside its own fields."""
+    if not PLUGIN_GROUPS:
+        return Config
+    node = OmegaConf.structured(Config)
+    with open_dict(node):
+        for group, dataclass in PLUGIN_GROUPS.items():
+            node[group] = OmegaConf.structured(dataclass)
+    return node
 
 
 def _row_labels(rows) -> str:
@@ -244,7 +259,7 @@ def linear_lr(base_lr: float, base_batch: int, batch_size: int, accumulate_steps
 
 def register_configs() -> None:
     """Put the schema in Hydra's ConfigStore and register the resolvers the YAML files use."""
-    ConfigStore.instance().store(name="schema", node=Config)
+    ConfigStore.instance().store(name="schema", node=schema_node())
     for name, resolver in (("row_labels", _row_labels), ("linear_lr", linear_lr)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, resolver)

@@ -1,4 +1,5 @@
-"""The one place that says what a dataset is: a `DatasetSpec` per name, registered in `datasets.py`.
+"""The one place that says what a dataset is: a `DatasetSpec` per name, registered in `datasets.py`
+(ours) or in a module of the user's that `plugins=` names (docs/extending.md).
 
 A dataset's classes, image size, the augmentations and loaders it takes, its normalisation, how
 it is built and how it is fingerprinted are declared once, as the model registry does for models;

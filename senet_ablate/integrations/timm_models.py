@@ -7,7 +7,8 @@ So our models drop into timm's own tools (`train.py`, `validate.py`, `benchmark.
     model = timm.create_model("senet_ablate_resnet50", se_position="pre", se_reduction=8, num_classes=100)
 
 Keyword arguments name config keys with `_` for the first `.` (`se_reduction` is `se.reduction`,
-`model_stride_in_1x1` is `model.stride_in_1x1`) and become the same overrides the command line
+`model_stride_in_1x1` is `model.stride_in_1x1`, a plugin block's `my_gate_groups` is
+`my_gate.groups`) and become the same overrides the command line
 takes, so the model is exactly `senet_ablate.create_model([...])`. `pretrained=True` is refused:
 load weights with `senet_ablate.load_pretrained` instead. Our registry
 (`senet_ablate.models.MODELS`) stays the single source; this module only mirrors it.
@@ -19,14 +20,15 @@ from timm.models import register_model
 from timm.models._registry import is_model
 from torch import nn
 
+from senet_ablate.attention import attention_groups
 from senet_ablate.base.errors import ConfigError
-from senet_ablate.config import ATTENTION_GROUPS, compose_config
+from senet_ablate.config import compose_config
 from senet_ablate.data import DATASETS
 from senet_ablate.models import MODELS
 from senet_ablate.models.build import build_model
 
 PREFIX = "senet_ablate_"
-CONFIG_GROUPS = (*ATTENTION_GROUPS, "model", "data", "trainer")
+CONFIG_GROUPS = ("model", "data", "trainer")  # and the attention blocks' groups (`attention_groups`)
 TOP_LEVEL_KEYS = ("attention",)
 TIMM_ONLY_KEYS = ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir")  # passed by timm.create_model
 # What timm's train.py passes every model, and the only values our models can honour.
@@ -36,10 +38,12 @@ TIMM_COMMON = {"in_chans": (3,), "drop_rate": (0, 0.0), "drop_path_rate": (0, 0.
 def override(key: str, value) -> str:
     """`se_reduction=8` -> `se.reduction=8` (and `attention="eca"` -> `attention=eca`), in the command
     line's grammar."""
-    group, _, name = key.partition("_")
+    groups = [group for group in (*attention_groups(), *CONFIG_GROUPS) if key.startswith(f"{group}_")]
+    group = max(groups, key=len, default="")  # a plugin's group may hold a `_` (my_gate_groups)
+    name = key[len(group) + 1 :]
     if key in TOP_LEVEL_KEYS:
         group, name = "", key
-    elif group not in CONFIG_GROUPS or not name:
+    elif not group or not name:
         raise ConfigError(key, value, "name a config key as <group>_<key>, e.g. se_reduction or model_stride_in_1x1")
     if isinstance(value, bool):
         text = str(value).lower()

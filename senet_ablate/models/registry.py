@@ -3,10 +3,11 @@
 A model's name, input family, SE stages, SE positions and default layout are declared once,
 with the function that builds it (as timm's `@register_model`); registering also adds the
 `model=<name>` option to Hydra's config store, and the model checks and `build_model` read
-`MODELS`. The builder takes the common keyword arguments `num_classes` and `stage_attention`: an
-AttentionSpec or None for each registered stage, in the order of `stages` (None alone: no attention
-anywhere), which its loop takes by position through `per_stage`, so that only the registry numbers
-stages. Models with residual units also take `zero_init_residual`, those with the choice
+`MODELS`. A model of the user's registers the same way, from a module that `plugins=` names
+(docs/extending.md). The builder takes the common keyword arguments `num_classes` and
+`stage_attention`: an AttentionSpec or None for each registered stage, in the order of `stages`
+(None alone: no attention anywhere), which its loop takes by position through `per_stage`, so
+that only the registry numbers stages. Models with residual units also take `zero_init_residual`, those with the choice
 (`stride_in_1x1` not None) `stride_in_1x1`, and those with shaken branch pairs (`shake` not None)
 `shake`: their default ShakeMode with the config's `model.shake_*` keys applied.
 

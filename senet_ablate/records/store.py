@@ -18,6 +18,7 @@ from typing import Any, TypedDict, Union, get_args, get_origin, get_type_hints, 
 from omegaconf import DictConfig, OmegaConf
 
 from senet_ablate.base.atomic import atomic_file
+from senet_ablate.config import without_unused_groups
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,10 @@ FINAL_STATUSES = ("completed", "diverged")
 # many seeds a settle sweep asks for). `data.root`
 # may move: the data's *content* is in the id through `data_fingerprint` instead.
 # `data.num_workers` cannot change a result because augmentations are seeded per image.
+# `plugins` names the modules that registered a run's blocks; what they compute is in the id
+# through the keys they read (a plugin's config group, `config/plugins.py`).
 RUNTIME_KEYS = (
+    "plugins",
     "results_dir",
     "exp",
     "settle",
@@ -101,7 +105,9 @@ def new_record(**fields: Any) -> RunRecord:
 
 
 def config_dict(cfg: DictConfig) -> dict:
-    return OmegaConf.to_container(cfg, resolve=True)
+    """A config as plain data, resolved, as a run's id hashes it and its record holds it: without
+    the config groups of plugin blocks not in use, so that loading a plugin changes no other id."""
+    return without_unused_groups(OmegaConf.to_container(cfg, resolve=True))
 
 
 def literal(data: Any) -> Any:

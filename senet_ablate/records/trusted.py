@@ -7,7 +7,9 @@ in it is taken on trust:
   (`store.config_id`) must be its `run_id`, or it is not that run and is not counted;
 - its config is migrated to this version's schema: keys added since it was written are filled
   with the schema's defaults, keys this version does not know are left out, so that it still
-  matches its rows and setting (its `run_id` stays the one it was written under);
+  matches its rows and setting (its `run_id` stays the one it was written under); the config
+  group of a plugin's block, which a record holds only where that block is in use, is kept as
+  written, whether the plugin is imported yet or not (`config/plugins.py`);
 - a completed run counts only with finite figures (JSON reads `NaN` and `Infinity`); a diverged
   run's figures are not counted anyway, so its record is left as it is;
 - one run is counted once, however many files hold it (a copy `<id> (1).json`, or a record of
@@ -78,8 +80,8 @@ def migrate(config: dict, defaults: dict | None = None, prefix: str = "") -> tup
     migrated, filled, ignored = {}, {}, []
     for key, value in config.items():
         dotted = f"{prefix}{key}"
-        if _runtime(dotted):
-            migrated[key] = value
+        if _runtime(dotted) or (not prefix and key not in defaults and key == config.get("attention")):
+            migrated[key] = value  # the runtime keys, and a plugin block's group: as written
         elif key not in defaults:
             ignored.append(dotted)
         elif isinstance(defaults[key], dict) and isinstance(value, dict):

@@ -39,7 +39,7 @@ class Experiment:
     name: str
     table: str | None
     identities: dict[str, dict]  # row label -> {dotted key: value} a record must agree with
-    identity_keys: set[str]  # the same for every row: all `se.*` keys and the keys rows set
+    identity_keys: set[str]  # the keys rows set, of any row
     defaults: dict  # the file's own setting, shown (all rows pending) before any run exists
     narrowing: dict = field(default_factory=dict)  # {dotted key: value} the report's overrides ask a setting for
     narrowed_by: list[str] = field(default_factory=list)  # those overrides as typed (`model=resnet20`), to name them
@@ -116,7 +116,7 @@ def load_experiment(name: str, overrides: Sequence[str] = ()) -> Experiment:
     bases = [label for label in labels if not label.startswith("SE-")]
     if cfg.exp.table in PAIRED and sorted(labels) != sorted(bases + [f"SE-{base}" for base in bases]):
         raise ConfigError("exp.rows", labels, f"table {cfg.exp.table} needs a row SE-X beside each row X")
-    keys = set(next(iter(identities.values())))
+    keys = set().union(*identities.values())  # a plugin block's keys: only in the rows that use it
     defaults = _setting(flatten(config_dict(cfg)), keys)
     claims = OmegaConf.to_container(cfg.exp.claims)
     recipe = paper_recipe(name, cfg.exp.table, [o for o in overrides if o.startswith("hydra.searchpath=")])

@@ -13,9 +13,10 @@ from functools import cache
 from omegaconf import OmegaConf
 from scipy.stats import binomtest
 
+from senet_ablate.attention import attention_groups
 from senet_ablate.base.errors import ConfigError
 from senet_ablate.base.metrics import TOP5_UNDEFINED, top5_defined
-from senet_ablate.config import ATTENTION_GROUPS, Config
+from senet_ablate.config import schema_node
 from senet_ablate.models.complexity import Complexity, config_complexity
 from senet_ablate.records.status import STATES, RunState, state_of
 from senet_ablate.records.store import literal
@@ -40,7 +41,7 @@ from senet_ablate.report.paper import (
 
 @cache
 def _complexity(key: str) -> Complexity:
-    return config_complexity(OmegaConf.merge(OmegaConf.structured(Config), literal(json.loads(key))))
+    return config_complexity(OmegaConf.merge(OmegaConf.structured(schema_node()), literal(json.loads(key))))
 
 
 def row_complexity(setting: dict, identity: dict) -> Complexity:
@@ -51,7 +52,7 @@ def row_complexity(setting: dict, identity: dict) -> Complexity:
     version can be counted. A record's values are data: a string `${...}` is never resolved."""
     config = unflatten({**setting, **identity})
     data = {key: value for key, value in config.get("data", {}).items() if key in ("num_classes", "image_size")}
-    counted = {key: config[key] for key in ("model", "attention", *ATTENTION_GROUPS) if key in config}
+    counted = {key: config[key] for key in ("model", "attention", *attention_groups()) if key in config}
     return _complexity(json.dumps({**counted, "data": data}, sort_keys=True))
 
 
