@@ -2,7 +2,7 @@ PYTHON ?= .venv/bin/python
 # The demo: a real reduction-ratio sweep on generated data, on CPU, in a few minutes.
 DEMO = +exp=reduction_sweep model=resnet20 data=synthetic trainer=smoke trainer.device=cpu results_dir=results/demo
 
-.PHONY: install demo test lint report bench reliability statistics wheel-check gpu-check gpu-wheels
+.PHONY: install demo test lint docs report bench reliability statistics wheel-check gpu-check gpu-wheels
 
 install:
 	python3 -m venv .venv
@@ -21,6 +21,10 @@ lint:
 	$(PYTHON) -m ruff check senet_ablate tests scripts
 	$(PYTHON) -m ruff format --check senet_ablate tests scripts
 	$(dir $(PYTHON))lint-imports
+
+# The documentation site (docs/, mkdocs.yml) into site/; --strict fails on a broken link or snippet.
+docs:
+	$(PYTHON) -m mkdocs build --strict
 
 report:
 	$(PYTHON) -m senet_ablate.report
