@@ -5,7 +5,7 @@ script trains every row of `reduction_sweep` with 3 seeds on scikit-learn's digi
 greyscale scans, 10 classes, written as an image folder by `scripts/seed_blocking.py`'s
 `write_digits`: one way of turning the digits into a dataset the trainer reads), ResNet-20 under
 `trainer=smoke` on the CPU, then writes the report's markdown table into
-`docs/generated/reduction_sweep_digits.md`, which the page includes. Running it again trains
+`docs/generated/reduction_sweep_digits.md` (with its two plots), which the page includes. Running it again trains
 nothing that is already complete in `--work`.
 
     OMP_NUM_THREADS=1 python scripts/docs_table.py
@@ -70,8 +70,14 @@ def main(argv: list[str]) -> int:
     if status != 0:
         print(f"error: the sweep ended with exit status {status}; nothing written", file=sys.stderr)
         return status
+    # The table the sweep's own report wrote, its plots beside it: the page includes the markdown,
+    # so the plots' links are made relative to docs/, where the page is.
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(results_dir / f"{EXP}.md", args.out)  # the table the sweep's own report wrote
+    table = (results_dir / f"{EXP}.md").read_text()
+    for plot in (f"{EXP}.png", f"{EXP}.forest.png"):
+        shutil.copyfile(results_dir / plot, args.out.parent / plot)
+        table = table.replace(f"]({plot})", f"]({args.out.parent.name}/{plot})")
+    args.out.write_text(table)
     print(f"wrote {args.out} after {time.monotonic() - start:.0f} s", flush=True)
     return 0
 
