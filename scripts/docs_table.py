@@ -70,14 +70,18 @@ def main(argv: list[str]) -> int:
     if status != 0:
         print(f"error: the sweep ended with exit status {status}; nothing written", file=sys.stderr)
         return status
-    # The table the sweep's own report wrote, its plots beside it: the page includes the markdown,
-    # so the plots' links are made relative to docs/, where the page is.
+    # The table the sweep's own report wrote, and its plots beside it. The page includes the markdown
+    # inside its own outline, so its headings go two levels down and its plots' lines are left out
+    # (the page shows the plots where it explains them): every other line is the report's.
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    table = (results_dir / f"{EXP}.md").read_text()
+    lines = []
+    for line in (results_dir / f"{EXP}.md").read_text().splitlines():
+        if line.startswith("!["):
+            continue
+        lines.append("##" + line if line.startswith("#") else line)
     for plot in (f"{EXP}.png", f"{EXP}.forest.png"):
         shutil.copyfile(results_dir / plot, args.out.parent / plot)
-        table = table.replace(f"]({plot})", f"]({args.out.parent.name}/{plot})")
-    args.out.write_text(table)
+    args.out.write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out} after {time.monotonic() - start:.0f} s", flush=True)
     return 0
 
