@@ -222,7 +222,8 @@ def render() -> str:
         "",
         "## `+exp=` experiment files (conf/exp/)",
         "",
-        "Each runs its rows as one sweep (`python -m senet_ablate +exp=<name>`) and carries the paper's setting.",
+        "Each runs its rows as one sweep (`python -m senet_ablate +exp=<name>`); a file of a paper table carries the "
+        "paper's setting for it.",
         "",
         "| `+exp=` | what it is | `exp.table` | `exp.reference` | rows |",
         "|---|---|---|---|---|",
