@@ -74,9 +74,9 @@ def main(argv: list[str]) -> int:
     # inside its own outline, so its headings go two levels down and its plots' lines are left out
     # (the page shows the plots where it explains them): every other line is the report's.
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    lines = []
+    lines: list[str] = []
     for line in (results_dir / f"{EXP}.md").read_text().splitlines():
-        if line.startswith("!["):
+        if line.startswith("![") or (not line and lines and not lines[-1]):  # a plot, and the blank lines it leaves
             continue
         lines.append("##" + line if line.startswith("#") else line)
     for plot in (f"{EXP}.png", f"{EXP}.forest.png"):
