@@ -100,10 +100,8 @@ def key_rows(cls: type, prefix: str, defaults: dict) -> list[str]:
     comments, allowed, rows = field_comments(cls), allowed_values(), []
     for item in dataclasses.fields(cls):
         key = f"{prefix}{item.name}"
-        if dataclasses.is_dataclass(item.type) and key in ("model", "data", "trainer", "logger", "se", "eca", "cbam"):
-            continue  # its own section
-        if key == "exp":
-            continue
+        if dataclasses.is_dataclass(item.type):
+            continue  # a group: a section of its own
         values = ", ".join(f"`{value}`" for value in allowed[key]) if key in allowed else ""
         rows.append(
             f"| `{key}` | {cell(type_name(item.type))} | {cell(code(defaults.get(item.name)))} | {cell(values)} "
@@ -162,9 +160,10 @@ def render() -> str:
         *KEYS_HEADER,
         *key_rows(schema.Config, "", composed),
     ]
-    for group in ("model", "data", "trainer", "logger", "se", "eca", "cbam"):
-        cls = next(item.type for item in dataclasses.fields(schema.Config) if item.name == group)
-        out += ["", f"## `{group}.*`", "", *KEYS_HEADER, *key_rows(cls, f"{group}.", composed[group])]
+    for group in dataclasses.fields(schema.Config):  # every group of keys, in the schema's order
+        if dataclasses.is_dataclass(group.type) and group.name != "exp":
+            rows = key_rows(group.type, f"{group.name}.", composed[group.name])
+            out += ["", f"## `{group.name}.*`", "", *KEYS_HEADER, *rows]
     out += [
         "",
         "## `exp.*`: experiment files",

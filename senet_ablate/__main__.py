@@ -13,6 +13,7 @@ row was left to another process (each named in one line), and stops with 5 at th
 interrupted.
 """
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -35,10 +36,12 @@ from senet_ablate.config import (
     check_experiment_names,
     compose_config,
     expand_user_paths,
+    launcher_config,
     name_experiment,
     row_configs,
     utf8_path,
 )
+from senet_ablate.runs import settle
 from senet_ablate.runs.checks import check_run
 
 # running: claimed by another process. interrupted: the cluster asked the job to stop, so a sweep stops too.
@@ -57,6 +60,7 @@ def check_command_line(argv: list[str]) -> None:
     refuse_two_hydra_commands(argv)
     if any(arg.startswith("-") and arg not in ("-m", "--multirun") for arg in argv):
         return
+    refuse_slurm_without_srun(argv)
     overrides = [
         arg
         for arg in argv
@@ -107,6 +111,21 @@ def refuse_two_hydra_commands(argv: list[str]) -> None:
     if len(commands) > 1 and "--hydra-help" not in flags:
         drop = "drop -m (a swept key then takes one value)" if "-m" in commands else "keep one"
         raise ConfigError(commands[0], commands[1], f"Hydra does one of {', '.join(commands)} at a time: {drop}")
+
+
+def refuse_slurm_without_srun(argv: list[str]) -> None:
+    """submitit's SLURM launcher, where SLURM is not installed (a laptop, a container), stops with a
+    traceback of its RuntimeError once the sweep starts: here it is one line saying where to submit."""
+    chosen = [arg for arg in argv if arg.startswith("hydra/launcher=")]
+    if not chosen or shutil.which("srun"):
+        return
+    if launcher_config(chosen[-1:])._target_.endswith(".SlurmLauncher"):
+        raise ConfigError(
+            "hydra/launcher",
+            chosen[-1].partition("=")[2],
+            "SLURM's srun is not on this machine's PATH: submit from a login node of the cluster, or leave "
+            "hydra/launcher out to train here",
+        )
 
 
 def parse_overrides(overrides: list[str]) -> list[Override]:
@@ -176,8 +195,17 @@ def main(cfg: DictConfig) -> dict:
     return record  # in a sweep, SweepSummary turns failed or unfinished rows into the exit status
 
 
+def settle_sweep(argv: list[str]) -> None:
+    """A settle sweep (`settle.max_seeds=N`): every job checked as for a sweep, then its rounds."""
+    check_command_line(argv)
+    settle.main(argv)
+
+
 def cli() -> None:
     """`senet-ablate [overrides]`, the console script: the same as `python -m senet_ablate`."""
+    if settle.requested(sys.argv[1:]):
+        run_cli(settle_sweep, sys.argv[1:])
+        return
     run_cli(check_command_line, sys.argv[1:])
     main()
 

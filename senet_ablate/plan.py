@@ -5,15 +5,19 @@ It lists every (row, seed) run with its run id and state (from records and claim
 `records/status.py`), then costs the runs not completed, each row from its own config (a row may select
 another recipe, model or image size than its neighbours):
     remaining epochs x training images per epoch / images per second of one device
-in device-hours. A row's images/s is measured when completed runs of its config exist, of any seed
-(their training images over their device-seconds: a mean of rates would weigh a short run like a
-long one); else it is a short timed probe of training steps of the row's model on this machine's
-device, once per distinct model and at the batch one device trains on.
+in device-hours. A row's images/s is measured when completed runs of its config exist, of any seed,
+on the device kind the jobs train on (their training images over their device-seconds: a mean of
+rates would weigh a short run like a long one); else it is a short timed probe of training steps of
+the row's model on this machine's device, once per distinct model and at the batch one device trains
+on, but only where the jobs train here (`runs/target.py`): under `hydra/launcher=slurm` on a login
+node, or with `trainer.device=cuda` on a machine without CUDA, such a row is "not measured", left out
+of the estimate, and the plan ends with the `srun` that probes it on one GPU of a compute node.
 
-`devices=N` (a tool option) is the number of devices each run trains on, which a login node cannot
-know: by default the most that any measured run used, else 1. The global batch is split over them,
-and their throughput is assumed to add up (hours = device-hours / N). Rows that the run would refuse
-before training (a key its dataset lacks, a batch the devices cannot split) are named, not costed.
+`devices=N` (a tool option) is the number of devices each run trains on: by default the SLURM
+launcher's nodes x tasks per node, else the most that any measured run used, else 1. The global
+batch is split over them, and their throughput is assumed to add up (hours = device-hours / N).
+Rows that the run would refuse before training (a key its dataset lacks, a batch the devices cannot
+split) are named, not costed.
 The last line is the command that runs what is left; its completed runs are skipped as usual.
 
 Nothing is trained and nothing is written.
@@ -30,6 +34,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from senet_ablate.base.cli import pop_option, run_cli
 from senet_ablate.base.errors import ConfigError
+from senet_ablate.config import launcher_config
 from senet_ablate.data import build_datasets
 from senet_ablate.engine.loss import build_loss
 from senet_ablate.engine.machine import for_device
@@ -37,11 +42,12 @@ from senet_ablate.engine.optim import build_optimizer
 from senet_ablate.engine.trainer import TrainStep, resolve_device
 from senet_ablate.models.build import build_model
 from senet_ablate.records.status import RunState
-from senet_ablate.records.store import FINAL_STATUSES, RunRecord, config_id
+from senet_ablate.records.store import FINAL_STATUSES, RunRecord, config_id, world_size
 from senet_ablate.records.trusted import read_trusted
 from senet_ablate.runs.checks import check_run
 from senet_ablate.runs.listing import run_ids, run_state, sweep_configs
 from senet_ablate.runs.sweep import common_overrides, swept_values
+from senet_ablate.runs.target import Target, job_target
 
 PROBE_STEPS = 3  # timed, after one warm-up step
 PROBE_CPU_BATCH = 8  # a CPU probe times a small batch: images/s hardly depends on it there
@@ -69,10 +75,6 @@ def train_images_per_epoch(cfg: DictConfig, training_set_size: int) -> int:
     return min(training_set_size, cap * cfg.trainer.batch_size) if cap else training_set_size
 
 
-def world_size(record: RunRecord) -> int:
-    return (record["env"] or {}).get("world_size") or 1
-
-
 def measured_throughput(records: list[RunRecord]) -> Throughput:
     """Images/s of one device over completed runs: their training images over their device-seconds.
 
@@ -81,25 +83,29 @@ def measured_throughput(records: list[RunRecord]) -> Throughput:
     its time x its world size."""
     images = sum(record["images_per_s"] * record["wall_time_s"] for record in records)
     device_seconds = sum(record["wall_time_s"] * world_size(record) for record in records)
-    return Throughput(images / device_seconds, f"measured over {len(records)} completed run(s)")
+    names = sorted({(record["env"] or {}).get("device") for record in records} - {None})
+    on = f" on {', '.join(names)}" if names else ""
+    return Throughput(images / device_seconds, f"measured over {len(records)} completed run(s){on}")
 
 
-def completed_by_config(results_dir: str) -> dict[str, list[RunRecord]]:
-    """The completed runs under `results_dir` with a measured throughput, keyed by the id of their
-    config without the seed: every seed of a row trains the same model on the same images. Records
-    are read as the report reads them (`records/trusted.py`: each run once, migrated to this
-    schema, with finite figures), their configs as data, never resolved."""
+def completed_by_config(results_dir: str, device: str) -> dict[str, list[RunRecord]]:
+    """The completed runs under `results_dir` on `device` (cpu, cuda) with a measured throughput,
+    keyed by the id of their config without the seed: every seed of a row trains the same model on
+    the same images. Records are read as the report reads them (`records/trusted.py`: each run
+    once, migrated to this schema, with finite figures), their configs as data, never resolved."""
     found: dict[str, list[RunRecord]] = {}
     for record in read_trusted(results_dir).counted:
-        if record["status"] == "completed" and record["images_per_s"] and record["wall_time_s"]:
+        ran_on = record["config"].get("trainer", {}).get("device")
+        if record["status"] == "completed" and record["images_per_s"] and record["wall_time_s"] and ran_on == device:
             found.setdefault(config_id(record["config"], record["data_fingerprint"], ("seed",)), []).append(record)
     return found
 
 
-def devices_per_run(typed: str, measured: list[RunRecord]) -> int:
-    """`devices=N` as typed; `auto`: the most devices a measured run of the sweep used, else 1."""
+def devices_per_run(typed: str, measured: list[RunRecord], launched: int | None) -> int:
+    """`devices=N` as typed; `auto`: what the launcher gives a run (`launched`), else the most
+    devices a measured run of the sweep used, else 1."""
     if typed == "auto":
-        return max((world_size(record) for record in measured), default=1)
+        return launched or max((world_size(record) for record in measured), default=1)
     if not typed.isdigit() or int(typed) < 1:
         raise ConfigError("devices", typed, "the number of devices each run trains on (a positive integer), or auto")
     return int(typed)
@@ -162,17 +168,37 @@ def probe_images_per_second(cfg: DictConfig, batch: int) -> tuple[float, str]:
 
 
 def row_throughput(
-    cfg: DictConfig, records: list[RunRecord], devices: int, probes: dict[str, Throughput]
-) -> Throughput:
-    """A row's images/s of one device: measured over its completed runs if it has any, else probed.
-    `probes` holds the figures probed so far, so that rows training one model alike share a probe."""
+    cfg: DictConfig, records: list[RunRecord], devices: int, probes: dict[str, Throughput], target: Target
+) -> Throughput | None:
+    """A row's images/s of one device: measured over its completed runs if it has any, else probed
+    where this machine is where the jobs train (`target`), else None: not measured. `probes` holds
+    the figures probed so far, so that rows training one model alike share a probe."""
     if records:
         return measured_throughput(records)
+    if target.unmeasurable:
+        return None
     batch = probe_batch(cfg, devices)
     key = probe_key(cfg, batch)
     if key not in probes:
         probes[key] = Throughput(*probe_images_per_second(cfg, batch))
     return probes[key]
+
+
+def where_measured(target: Target) -> str:
+    """One line: what the jobs train on, where, and what can measure it from here."""
+    line = f"the jobs train on {target.device} on {target.where}"
+    if target.unmeasurable:
+        return f"{line}; {target.unmeasurable}: a row is costed only from completed runs on {target.device}"
+    return f"{line}: a row without completed runs on {target.device} is costed from a probe here"
+
+
+def probe_advice(target: Target, unmeasured: int) -> list[str]:
+    """How to cost the rows not measured: the same plan on one device of the jobs' machines."""
+    if not unmeasured:
+        return []
+    if target.probe_command:
+        return ["", "to probe them on one of the jobs' machines:", "  " + shlex.join(target.probe_command)]
+    return ["", f"to probe them, run this plan where the jobs train (on {target.device})"]
 
 
 def remaining_epochs(state: RunState, epochs: int) -> int:
@@ -182,6 +208,7 @@ def remaining_epochs(state: RunState, epochs: int) -> int:
 
 def plan(argv: list[str]) -> list[str]:
     """The planner's report, as lines."""
+    typed = list(argv)
     argv, typed_devices = pop_option(argv, "devices", None, default="auto")
     exps = swept_values(argv, "exp")  # `+exp=<name>`
     if not exps:
@@ -199,18 +226,24 @@ def plan(argv: list[str]) -> list[str]:
     rows: dict[str, list[tuple[DictConfig, RunState]]] = {}
     for cfg, state in left:
         rows.setdefault(state.label, []).append((cfg, state))
-    completed = completed_by_config(left[0][0].results_dir)
+    target = job_target(
+        left[0][0].trainer.device,
+        launcher_config([f"+exp={exp}", *common]),
+        ["python", "-m", "senet_ablate.plan", *typed],
+    )
+    completed = completed_by_config(left[0][0].results_dir, target.device)
     measured = {
         label: [record for run in run_ids(row[0][0], ("seed",)) for record in completed.get(run, [])]
         for label, row in rows.items()
     }
-    devices = devices_per_run(typed_devices, [record for records in measured.values() for record in records])
+    launched = target.devices if typed_devices == "auto" else None
+    devices = devices_per_run(typed_devices, [record for records in measured.values() for record in records], launched)
     training_sets: dict[str, int] = {}  # data config -> training-set size: an image folder is listed once
     probes: dict[str, Throughput] = {}  # probe_key -> the probe's figure
     width = max(len(label) for label in rows)
     table = [f"  {'row':<{width}}  runs  epochs each  epochs left  images/epoch  img/s/device  device-h  img/s from"]
     total_epochs = total_hours = 0.0
-    refused = 0
+    refused = unmeasured = 0
     for label, row in rows.items():
         cfg = row[0][0]  # the row's seeds differ in nothing that costs time
         epochs = sum(remaining_epochs(state, cfg.trainer.epochs) for _, state in row)
@@ -224,24 +257,42 @@ def plan(argv: list[str]) -> list[str]:
         if data_key not in training_sets:
             training_sets[data_key] = len(build_datasets(cfg)[0])
         epoch_images = train_images_per_epoch(cfg, training_sets[data_key])
-        speed = row_throughput(cfg, measured[label], devices, probes)
+        speed = row_throughput(cfg, measured[label], devices, probes, target)
+        if speed is None:
+            unmeasured += len(row)
+            table.append(f"{counts}  {epoch_images:>12}  {'-':>12}  {'-':>8}  not measured for {target.device}")
+            continue
         hours = epochs * epoch_images / speed.per_device / 3600
         total_epochs += epochs
         total_hours += hours
         table.append(f"{counts}  {epoch_images:>12}  {speed.per_device:>12.1f}  {hours:>8.3g}  {speed.source}")
 
     running = sum(state.state == "running" for _, state in left)
-    assumed = "as typed" if typed_devices != "auto" else "the most a measured run used, else 1; set it with devices=N"
+    if typed_devices != "auto":
+        assumed = "as typed"
+    elif launched:
+        assumed = "hydra.launcher's nodes x tasks_per_node"
+    else:
+        assumed = "the most a measured run used, else 1; set it with devices=N"
+    costed = len(left) - refused - unmeasured  # the runs the estimate counts
     command = ["python", "-m", "senet_ablate", f"+exp={exp}", *common]
     command += [f"exp.row={','.join(rows)}", f"seed={','.join(str(seed) for seed in seeds)}"]
     return lines + [
         "",
         f"left: {len(left)} runs ({running} running elsewhere), each on {devices} device(s) ({assumed})",
+        where_measured(target),
         *table,
-        f"estimate: {total_epochs:g} epochs, {total_hours:.3g} device-hours of training"
-        f" = {total_hours / devices:.3g} h on {devices} device(s) per run"
-        + (f"; {refused} runs refused when launched are not counted" if refused else ""),
+        ("estimate: " if not unmeasured else f"estimate for {costed} of the {len(left)} runs left: ")
+        + (
+            f"{total_epochs:g} epochs, {total_hours:.3g} device-hours of training"
+            f" = {total_hours / devices:.3g} h on {devices} device(s) per run"
+            if costed
+            else "none"
+        )
+        + (f"; {refused} runs refused when launched are not counted" if refused else "")
+        + (f"; {unmeasured} runs not measured for {target.device} are not counted" if unmeasured else ""),
         LEFT_OUT,
+        *probe_advice(target, unmeasured),
         "",
         "launch what is left (completed runs are skipped):",
         "  " + shlex.join(command),

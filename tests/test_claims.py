@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -339,7 +340,7 @@ def test_a_requeued_job_waits_for_the_claim_of_a_dead_node_to_go_stale_then_take
     watching, taken = [record.getMessage() for record in caplog.records]
     assert "on another machine (another boot id): watching its heartbeat for up to 600 s" in watching
     assert taken.startswith("taking over the dead claim of abc: node-7 pid 4242")
-    assert taken.endswith("its heartbeat did not change in 600 s of watching")
+    assert re.search(r"its heartbeat did not change in 60[0-2] s of watching$", taken)  # a loaded machine: +1-2 s
 
 
 @pytest.mark.parametrize("machine", ["older version", "no /proc"])

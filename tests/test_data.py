@@ -213,8 +213,20 @@ def test_a_flat_validation_folder_is_named_as_imagenets_raw_layout(tmp_path):
         dataset_fingerprint(folder_data(root))
     assert refused.value.key == "data.root"
     assert refused.value.allowed == (
-        f"{root}/val holds 8 images but no class folders, like ImageNet's raw validation layout: "
-        f"sort the images into one folder per class, {root}/val/<class>/"
+        f"{root}/val holds 8 images but no class folders, like ImageNet's raw validation layout: for ImageNet's, "
+        f"run `python -m senet_ablate.data.sort_imagenet val={root}/val devkit=<ILSVRC2012_devkit_t12.tar.gz>`; "
+        f"sort others into one folder per class, {root}/val/<class>/"
+    )
+
+
+def test_a_validation_folder_with_neither_classes_nor_images_says_to_sort_them(tmp_path):
+    root = write_folder(tmp_path / "images")
+    shutil.rmtree(root / "val")
+    (root / "val").mkdir()
+    with pytest.raises(ConfigError) as refused:
+        dataset_fingerprint(folder_data(root))
+    assert refused.value.allowed == (
+        f"{root}/val has no class folders: sort the images into one folder per class, {root}/val/<class>/"
     )
 
 

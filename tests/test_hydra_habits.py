@@ -12,6 +12,7 @@ from omegaconf import OmegaConf
 
 from senet_ablate.__main__ import check_command_line
 from senet_ablate.base.cli import run_cli
+from senet_ablate.base.errors import ConfigError
 from senet_ablate.config import CONFIG_DIR
 from senet_ablate.config.schema import register_configs
 from senet_ablate.records.store import iter_records
@@ -113,3 +114,17 @@ def test_two_of_hydras_commands_are_one_line_not_its_traceback(command, line, ca
 def test_help_and_one_command_at_a_time_are_left_to_hydra():
     for command in ("-m --help", "--help --resolve", "--cfg job --resolve", "--hydra-help -m --cfg job", "-m -m"):
         check_command_line([*command.split(), "model=resnet20"])
+
+
+@pytest.mark.parametrize("launcher", ["slurm", "submitit_slurm"])
+def test_the_slurm_launcher_where_slurm_is_not_installed_is_one_line(launcher, monkeypatch, tmp_path):
+    """submitit would stop the sweep with a traceback of "Could not detect srun"; the command line
+    is refused first, in one line, and nothing is written."""
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    command = ["-m", "se.reduction=4,8", *CHEAP, f"results_dir={tmp_path}/r", f"hydra/launcher={launcher}"]
+    with pytest.raises(ConfigError, match=f"hydra/launcher='{launcher}' is not allowed: SLURM's srun is not on"):
+        check_command_line(command)
+    assert not (tmp_path / "r").exists()
+    monkeypatch.setattr("shutil.which", lambda name: f"/usr/bin/{name}")  # on a login node: checked as usual
+    check_command_line(command)
+    check_command_line([*command[:-1], "hydra/launcher=submitit_local"])  # no SLURM needed

@@ -1,6 +1,7 @@
 """The sweep planner: every run with its state, the cost of what is left, the command that runs it."""
 
 import pytest
+import torch
 from helpers import SMALL, TINY
 from omegaconf import OmegaConf
 
@@ -80,7 +81,7 @@ def test_a_half_finished_sweep_costs_a_row_from_the_completed_runs_of_its_other_
     # Tanh's seed 0 is costed from its seed 1: 2 epochs x 64 images at the run's own images/s
     speed = done["images_per_s"]  # one run, on one device: its images over its time
     assert row_fields(lines, "Tanh")[:6] == ["1", "2", "2", "64", f"{speed:.1f}", f"{2 * 64 / speed / 3600:.3g}"]
-    assert " ".join(row_fields(lines, "Tanh")[6:]) == "measured over 1 completed run(s)"
+    assert " ".join(row_fields(lines, "Tanh")[6:]) == f"measured over 1 completed run(s) on {done['env']['device']}"
     # ReLU, Sigmoid and ResNet-50 are probed, each once for its two seeds, at 8 images (the CPU's cap of 32)
     assert probes == [("resnet20", True, 32, 8), ("resnet20", True, 32, 8), ("resnet20", False, 32, 8)]
     assert row_fields(lines, "ReLU")[:6] == ["2", "2", "4", "64", "1000.0", f"{4 * 64 / 1000 / 3600:.3g}"]
@@ -104,7 +105,10 @@ def test_throughput_is_the_runs_images_over_their_time_not_a_mean_of_rates(tmp_p
     assert probes == []
 
 
-def test_a_mixed_sweep_costs_each_row_with_its_own_recipe_and_probes_each_model_once_per_device(tmp_path, probes):
+def test_a_mixed_sweep_costs_each_row_with_its_own_recipe_and_probes_each_model_once_per_device(
+    tmp_path, probes, monkeypatch
+):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # planned as on a GPU machine
     overrides = [*MIXED, "trainer.device=cuda", f"results_dir={tmp_path}"]
     lines = plan(["+exp=recipe_sweep", "seed=0,1", "devices=4", *overrides])
     assert "left: 8 runs (0 running elsewhere), each on 4 device(s) (as typed)" in lines
@@ -168,3 +172,56 @@ def test_devices_must_split_each_rows_batch_and_be_a_positive_count(tmp_path, pr
 def test_the_planner_needs_an_experiment():
     with pytest.raises(ConfigError, match=r"\+exp=None .* name an experiment file"):
         plan(["model=resnet20"])
+
+
+SLURM = ["hydra/launcher=slurm", "hydra.launcher.partition=gpu", "hydra.launcher.account=vision"]
+
+
+def test_under_slurm_a_login_node_probes_nothing_and_gives_the_srun_that_probes_a_compute_node(
+    tmp_path, probes, monkeypatch
+):
+    """The jobs train on the compute nodes' GPUs (trainer.device=auto there): this machine's CPU
+    is not them, so no row is costed from it. The devices of a run are the launcher's 8 GPUs."""
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    typed = ["+exp=gate_sweep", "exp.row=ReLU,Tanh", *RUN, "trainer.device=auto", f"results_dir={tmp_path}", *SLURM]
+    lines = plan(typed)
+    assert probes == []
+    assert "left: 2 runs (0 running elsewhere), each on 8 device(s) (hydra.launcher's nodes x tasks_per_node)" in lines
+    assert any(line.startswith("the jobs train on cuda on SLURM's compute nodes; this machine (") for line in lines)
+    for label in ("ReLU", "Tanh"):
+        assert row_fields(lines, label) == ["1", "2", "2", "64", "-", "-", "not", "measured", "for", "cuda"]
+    assert "estimate for 0 of the 2 runs left: none; 2 runs not measured for cuda are not counted" in lines
+    srun = "srun --partition=gpu --account=vision --nodes=1 --ntasks=1 --gpus-per-node=1 python -m senet_ablate.plan"
+    assert lines[lines.index("to probe them on one of the jobs' machines:") + 1] == f"  {srun} {' '.join(typed)}"
+
+
+def test_under_slurm_only_completed_runs_on_the_jobs_device_cost_a_row(tmp_path, probes, monkeypatch):
+    """A run completed on this machine's CPU says nothing of the GPU jobs' speed: Tanh is not
+    costed from it; with trainer.device=cpu (CPU jobs) it is."""
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    overrides = [*RUN, f"results_dir={tmp_path}"]
+    tanh = apply_row(compose_config(["+exp=gate_sweep", *overrides]), "Tanh")
+    record = completed_record(tanh, 1, 1000.0, 10.0)
+    write_record(record_path(tmp_path, record["run_id"]), record)
+    on_gpus = plan(["+exp=gate_sweep", "exp.row=Tanh", *overrides, "trainer.device=auto", *SLURM])
+    assert row_fields(on_gpus, "Tanh")[4:] == ["-", "-", "not", "measured", "for", "cuda"]
+    on_cpus = plan(["+exp=gate_sweep", "exp.row=Tanh", *overrides, *SLURM])
+    assert row_fields(on_cpus, "Tanh")[4:] == ["1000.0", f"{2 * 64 / 1000 / 3600:.3g}", "measured", "over", "1"] + [
+        "completed",
+        "run(s)",
+    ]
+    assert probes == []
+
+
+def test_inside_a_slurm_job_or_for_a_local_gpu_the_plan_probes_only_what_is_here(tmp_path, probes, monkeypatch):
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")  # run by the srun above: this machine is a compute node
+    lines = plan(["+exp=gate_sweep", "exp.row=ReLU", *RUN, f"results_dir={tmp_path}", *SLURM])
+    assert probes == [("resnet20", True, 32, 4)]  # batch 32 over the launcher's 8 devices
+    assert any(
+        line.startswith("the jobs train on cpu on this machine (") and "SLURM job 4242" in line for line in lines
+    )
+    monkeypatch.delenv("SLURM_JOB_ID")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    lines = plan(["+exp=gate_sweep", "exp.row=ReLU", *RUN, "trainer.device=cuda", f"results_dir={tmp_path}"])
+    assert row_fields(lines, "ReLU")[4:] == ["-", "-", "not", "measured", "for", "cuda"] and len(probes) == 1
+    assert lines[-4] == "to probe them, run this plan where the jobs train (on cuda)"

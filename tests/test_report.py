@@ -128,10 +128,14 @@ def test_section_header_names_the_setting(reduction_report):
         runs,
         differs,
         paper,
+        gate_run,
         *claims,
     ) = (line for line in markdown.splitlines() if line.startswith("- "))
     unfinished = [line for line in claims if line.startswith("- row ")]
     assert len(claims) == 3 + len(unfinished)  # the three claims of conf/exp/reduction_sweep.yaml, then the runs
+    # gate_sweep's ReLU run is row 16 with another gate: a setting of one row, named in a line, not a section
+    assert "1 other setting with runs of one row only" in markdown
+    assert gate_run == "- 1 run of `16`, differing in: `se.gate=relu`"
     assert (
         data == "- data: synthetic (10 classes, 32 px); model: resnet20; schedule: cosine, 3 epochs, batch 64, lr 0.1"
     )
@@ -519,6 +523,8 @@ def test_paper_figures_appear_in_the_papers_setting_only_unless_asked_for(tmp_pa
     add_run(tmp_path, "gate_sweep", "Tanh", top1=35.0, top5=9.0, small=(*imagenet, "data.image_size=128"))
     add_run(tmp_path, "gate_sweep", "Tanh", top1=40.00, top5=9.00, small=SMALL)  # resnet20, synthetic
     add_run(tmp_path, "gate_sweep", "Tanh", top1=30.0, top5=8.0, small=(*imagenet, *biased, "trainer.epochs=16"))
+    for small in (imagenet, (*imagenet, "data.image_size=128"), SMALL, (*imagenet, *biased, "trainer.epochs=16")):
+        add_run(tmp_path, "gate_sweep", "ReLU", top1=50.0, top5=20.0, small=small)  # a setting is shown of 2+ rows
     write_reports(tmp_path, tmp_path / "auto", exps=["gate_sweep"])
     auto = (tmp_path / "auto" / "gate_sweep.md").read_text()
     paper_section, small, foreign = (

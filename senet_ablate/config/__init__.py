@@ -11,7 +11,9 @@ from senet_ablate.config.compose import (
     compose_config,
     config_dirs,
     expand_user_paths,
+    launcher_config,
     name_experiment,
+    override_key,
     row_configs,
 )
 from senet_ablate.config.schema import (
@@ -47,7 +49,9 @@ __all__ = [
     "compose_config",
     "config_dirs",
     "expand_user_paths",
+    "launcher_config",
     "name_experiment",
+    "override_key",
     "register_configs",
     "row_configs",
     "utf8_path",

@@ -25,7 +25,7 @@ CONFIG_DIR = Path(str(files("senet_ablate.conf"))).resolve()
 RESOLVED_BY_THE_MACHINE = ("trainer.device", "data.loader", "trainer.channels_last")
 
 
-def _override_key(override: str) -> str:
+def override_key(override: str) -> str:
     return override.lstrip("+~").split("=", 1)[0]
 
 
@@ -43,7 +43,7 @@ def apply_row(cfg: DictConfig, label: str) -> DictConfig:
     items = [item.split("=", 1) for item in row.set]
     presets = {key: value for key, value in items if key in PRESET_GROUPS}
     if presets:
-        kept = [override for override in cfg.exp.overrides if _override_key(override) not in presets]
+        kept = [override for override in cfg.exp.overrides if override_key(override) not in presets]
         cfg = compose_config([*kept, *(f"{group}={preset}" for group, preset in presets.items())])
     merged = OmegaConf.merge(cfg, OmegaConf.from_dotlist([f"{k}={v}" for k, v in items if k not in presets]))
     merged.exp.row = label
@@ -87,6 +87,21 @@ def _compose_from_conf(overrides: tuple[str, ...]) -> DictConfig:
 
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         return _compose(overrides)
+
+
+def launcher_config(overrides: Sequence[str] = ()) -> DictConfig:
+    """The `hydra.launcher` node that `python -m senet_ablate <overrides>` would hand its jobs to:
+    its `_target_` names the launcher (Hydra's basic one, submitit's local or SLURM one), its other
+    keys are the launcher's settings (`partition`, `gpus_per_node`, ...). `compose_config` leaves
+    Hydra's node out; a planner needs to know where the jobs will run."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    register_configs()
+    if GlobalHydra.instance().is_initialized():  # inside a running Hydra app: its own search path
+        return compose("config", overrides=list(overrides), return_hydra_config=True).hydra.launcher
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return compose("config", overrides=list(overrides), return_hydra_config=True).hydra.launcher
 
 
 def name_experiment(cfg: DictConfig, choices: DictConfig) -> None:

@@ -196,6 +196,16 @@ class ExpConfig:
     overrides: list[str] = field(default_factory=list)
 
 
+@dataclass
+class SettleConfig:
+    # `settle.max_seeds=N` with `+exp=<name>`: a settle sweep (runs/settle.py), seeds in rounds
+    # spent only on rows with a comparison still open, read off group-sequential intervals
+    # (report/sequential.py); at most N seeds per row. 0: a plain sweep of the typed `seed`.
+    max_seeds: int = 0
+    looks: int = 4  # the rounds (looks) declared in advance, equally spaced up to max_seeds
+    budget_gpu_hours: float | None = None  # stop before a round that would spend more device-hours in all
+
+
 # The config groups the attention blocks read their arguments from (attention/registry.py): with
 # `attention` and `model`, what a model's params and FLOPs depend on besides its input.
 ATTENTION_GROUPS = ("se", "eca", "cbam")
@@ -213,6 +223,7 @@ class Config:
     eca: EcaConfig = field(default_factory=EcaConfig)
     cbam: CbamConfig = field(default_factory=CbamConfig)
     exp: ExpConfig = field(default_factory=ExpConfig)
+    settle: SettleConfig = field(default_factory=SettleConfig)
     seed: int = 0  # seeds the data order, augmentations and weights; 0 to 2**32-1
     results_dir: str = "results"  # run records, checkpoints and tables go here
 

@@ -7,7 +7,8 @@ change the training crop size, add RandAugment and change the evaluation crop (`
 The classes of a split are its folders, sorted, except hidden ones (a name starting with '.',
 such as the `.ipynb_checkpoints` Jupyter leaves behind); its images are the files under them
 with one of torchvision's image extensions (`list_splits`). A class folder with no image, a
-split with images but no class folders (ImageNet's raw validation layout), train/val class
+split with images but no class folders (ImageNet's raw validation layout: the refusal names
+`senet_ablate.data.sort_imagenet`, which sorts it), train/val class
 folders that differ, a symbolic link to a folder inside a class folder and a file listed twice
 in a split are refused as ConfigErrors naming the folders or files.
 
@@ -34,6 +35,7 @@ from torchvision.transforms import v2
 from senet_ablate.base.errors import ConfigError
 from senet_ablate.data.cifar import PAD as CIFAR_PAD
 from senet_ablate.data.facts import IMAGENET_MEAN_STD
+from senet_ablate.data.sort_imagenet import COMMAND as SORT_COMMAND
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val")
@@ -129,18 +131,20 @@ def split_classes(root: str, split: Path) -> list[str]:
     Hidden folders are not classes: Jupyter makes `.ipynb_checkpoints` wherever a notebook is
     opened, and torchvision's ImageFolder would take it for a class with no images. A split without
     class folders is refused; one holding its images directly is ImageNet's raw validation layout
-    (50,000 JPEGs in one folder, labels in the devkit), which has no labels ImageFolder can read."""
+    (50,000 JPEGs in one folder, labels in the devkit), which has no labels ImageFolder can read:
+    the refusal names the command that sorts it (`sort_imagenet`)."""
     with os.scandir(split) as entries:
         entries = list(entries)
     classes = sorted(entry.name for entry in entries if entry.is_dir() and not entry.name.startswith("."))
     if not classes:
         images = sum(entry.is_file() and has_file_allowed_extension(entry.name, IMG_EXTENSIONS) for entry in entries)
         layout = (
-            f"{split} holds {images} images but no class folders, like ImageNet's raw validation layout"
+            f"{split} holds {images} images but no class folders, like ImageNet's raw validation layout: for "
+            f"ImageNet's, run `{SORT_COMMAND} val={split} devkit=<ILSVRC2012_devkit_t12.tar.gz>`; sort others"
             if images
-            else f"{split} has no class folders"
+            else f"{split} has no class folders: sort the images"
         )
-        raise ConfigError("data.root", root, f"{layout}: sort the images into one folder per class, {split}/<class>/")
+        raise ConfigError("data.root", root, f"{layout} into one folder per class, {split}/<class>/")
     return classes
 
 

@@ -28,12 +28,14 @@ STATUSES = ("running", "interrupted", "completed", "failed", "diverged")
 FINAL_STATUSES = ("completed", "diverged")
 # The keys left out of a run's identity: they choose where a run's files go, where its data is
 # read from and how it is watched, none of which can change what it computes. `exp` names the
-# table that asked for a run, so one run is shared by every table that needs it. `data.root`
+# table that asked for a run, so one run is shared by every table that needs it (and `settle` how
+# many seeds a settle sweep asks for). `data.root`
 # may move: the data's *content* is in the id through `data_fingerprint` instead.
 # `data.num_workers` cannot change a result because augmentations are seeded per image.
 RUNTIME_KEYS = (
     "results_dir",
     "exp",
+    "settle",
     "logger",
     "data.root",
     "data.download",
@@ -203,6 +205,16 @@ def content_id(record: RunRecord) -> str:
     """The run a record's content proves it is: the id of its config and data fingerprint, which
     is its `run_id` unless the file was edited, or planted (a file's name proves nothing)."""
     return config_id(record["config"], record["data_fingerprint"])
+
+
+def world_size(record: RunRecord) -> int:
+    """The processes (devices) a run trained on."""
+    return (record.get("env") or {}).get("world_size") or 1
+
+
+def device_hours(record: RunRecord) -> float:
+    """What a run cost: its training time on each of its devices, in device-hours (0 if not timed)."""
+    return (record.get("wall_time_s") or 0.0) * world_size(record) / 3600
 
 
 def read_record(path: Path, run: str | None = None) -> RunRecord | None:

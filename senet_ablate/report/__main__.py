@@ -1,7 +1,7 @@
 """`python -m senet_ablate.report`: write every experiment's table, its JSON and curves, and an index.
 
     python -m senet_ablate.report results_dir=results out=results/tables
-    python -m senet_ablate.report exps=reduction_sweep se.bias=false
+    python -m senet_ablate.report exps=reduction_sweep model=resnet20
 
 Tool options: `results_dir=` (default `results`), `out=` (default: the results dir), `exps=`
 (comma-separated experiment files, default all), `paper=auto|always` (the paper's figures and Δ
@@ -9,7 +9,8 @@ only in sections of the paper's recipe, or in every section), `formats=md,csv,te
 booktabs tables besides the markdown and JSON), `pairs=none|json|matrix` (Games-Howell's
 all-pairs intervals: none, in the JSON only, or also as a matrix under each table; seconds per
 table). Anything else is a
-config override the runs were launched with (see `write_reports`); a bad one is a one-line
+config override that narrows the tables to the runs launched with it (see `write_reports`); a
+table's runs are found without any, whatever they were launched with. A bad one is a one-line
 error with exit status 2, as are a results dir without run records (a mistyped path would give
 tables of nothing but `pending`), an `out` the tables cannot be written to, and one where they
 would overwrite a file the report did not write (`generated.py`). A table that

@@ -2,10 +2,13 @@
 
 One run is shared by every table that needs its config (`store.run_id` ignores `exp`), so records
 are matched to rows by config, never by the `exp`/`label` that created them. A row's identity is
-the value of every `se.*` key and of every key that any row of its file sets; a record belongs to
+only what the rows of its file set: the value of every key that any row sets; a record belongs to
 the rows whose identity it agrees with. The rest of its config (minus `seed` and the runtime-only
-`store.RUNTIME_KEYS`) is its *setting*: runs of different settings are never averaged, each
-setting gets its own section, newest first.
+`store.RUNTIME_KEYS`) is its *setting*, `se.bias`, model, data and recipe included: runs of
+different settings are never averaged, each setting gets its own section, newest first. So
+`report exps=X` finds X's runs whatever they were launched with, and an override given to the
+report narrows it to the runs that match (`narrowing`); where none does, it says which settings
+exist instead of showing an empty table.
 """
 
 import json
@@ -15,7 +18,14 @@ from dataclasses import dataclass, field
 from omegaconf import OmegaConf
 
 from senet_ablate.base.errors import ConfigError
-from senet_ablate.config import check_experiment_names, compose_config, config_dirs, row_configs
+from senet_ablate.config import (
+    RESOLVED_BY_THE_MACHINE,
+    check_experiment_names,
+    compose_config,
+    config_dirs,
+    override_key,
+    row_configs,
+)
 from senet_ablate.records.store import RUNTIME_KEYS, config_dict
 from senet_ablate.report.paper import PAIRED, paper_recipe
 
@@ -31,6 +41,7 @@ class Experiment:
     identities: dict[str, dict]  # row label -> {dotted key: value} a record must agree with
     identity_keys: set[str]  # the same for every row: all `se.*` keys and the keys rows set
     defaults: dict  # the file's own setting, shown (all rows pending) before any run exists
+    narrowing: dict = field(default_factory=dict)  # {dotted key: value} the report's overrides ask a setting for
     reference: str | None = None  # exp.reference: a row label, or `pairs` (each SE-X against X)
     margin: float = 0.2  # exp.margin: the smallest difference of interest, top-1 points
     claims: list[dict] = field(default_factory=list)  # exp.claims: the paper's conclusions, as data
@@ -43,6 +54,8 @@ class Section:
 
     setting: dict
     runs: dict[str, list[dict]]
+    elsewhere: list[dict] = field(default_factory=list)  # other settings, named in one line each (`_listed`)
+    elsewhere_because: str | None = None  # "narrowed": no run matches the overrides; "one row": runs of one row only
 
 
 def experiment_names(overrides: Sequence[str] = ()) -> list[str]:
@@ -91,11 +104,11 @@ def load_experiment(name: str, overrides: Sequence[str] = ()) -> Experiment:
         return len({json.dumps(flat.get(key), sort_keys=True) for flat in flats.values()}) > 1
 
     def in_identity(key: str) -> bool:
-        """se.*, the keys rows set, and of a group a row selects a preset of (`trainer=timm_a3`) the
-        keys whose values differ between rows; the group's other keys (a typed `trainer.epochs=1`
-        shared by all rows) stay in the setting, so such runs form a section of their own."""
+        """The keys rows set, and of a group a row selects a preset of (`trainer=timm_a3`) the keys
+        whose values differ between rows; the group's other keys (a typed `trainer.epochs=1` shared
+        by all rows) stay in the setting, so such runs form a section of their own."""
         group = key.split(".", 1)[0]
-        return key.startswith("se.") or key in row_keys or (group in row_keys and not _runtime(key) and differs(key))
+        return key in row_keys or (group in row_keys and not _runtime(key) and differs(key))
 
     identities = {label: {key: flat[key] for key in flat if in_identity(key)} for label, flat in flats.items()}
     labels = list(identities)
@@ -106,14 +119,51 @@ def load_experiment(name: str, overrides: Sequence[str] = ()) -> Experiment:
     defaults = _setting(flatten(config_dict(cfg)), keys)
     claims = OmegaConf.to_container(cfg.exp.claims)
     recipe = paper_recipe(name, cfg.exp.table, [o for o in overrides if o.startswith("hydra.searchpath=")])
+    asked = narrowing(defaults, [o for o in overrides if override_key(o) not in row_keys])
     return Experiment(
-        name, cfg.exp.table, identities, keys, defaults, cfg.exp.reference, cfg.exp.margin, claims, recipe
+        name, cfg.exp.table, identities, keys, defaults, asked, cfg.exp.reference, cfg.exp.margin, claims, recipe
     )
 
 
+def narrowing(defaults: dict, overrides: Sequence[str]) -> dict:
+    """The part of the setting the report's overrides ask for: every setting key an override names,
+    or lies under the group it selects (`model=resnet20`: all of `model.*`), at its composed value;
+    the caller leaves out the keys and groups rows set (a row's `trainer=timm_a3` replaces a typed
+    `trainer=smoke`). A key the machine resolves (`trainer.device=auto`) narrows only where a value
+    was asked for."""
+    named = [override_key(override) for override in overrides]
+    named = [key for key in named if key.split(".", 1)[0] != "hydra"]
+    return {
+        key: value
+        for key, value in defaults.items()
+        if key != FINGERPRINT
+        and any(key == name or key.startswith(f"{name}.") for name in named)
+        and not (key in RESOLVED_BY_THE_MACHINE and value in ("auto", None))
+    }
+
+
+def setting_differences(setting: dict, defaults: dict) -> dict:
+    """{key: the setting's value} where it differs from `defaults`, leaving out the data's
+    fingerprint and what the machine decided (data.loader=auto, channels_last=null) that nobody typed."""
+    return {
+        key: setting.get(key)
+        for key in sorted(setting.keys() | defaults.keys())
+        if key != FINGERPRINT
+        and setting.get(key) != defaults.get(key)
+        and not (key in RESOLVED_BY_THE_MACHINE and defaults.get(key) in ("auto", None))
+    }
+
+
 def sections(experiment: Experiment, records: Iterable[dict]) -> list[Section]:
-    """The records that match a row, grouped by setting, newest setting first; one all-pending
-    section with the file's defaults if none does."""
+    """The records that match a row and the report's narrowing, grouped by setting, newest setting
+    first.
+
+    A setting gets a section of its own where runs fill two rows or more, or where it is the file's
+    own (no difference from its defaults): a setting with runs of one row only is most often another
+    table's runs sharing that row's config (gate_sweep's ReLU run is the reduction table's r = 16
+    with `se.gate=relu`), so such settings are listed, one line each, under the first section
+    instead. Where no setting has two rows, each gets its section. Where the narrowing leaves no
+    run, one all-pending section with the file's defaults names the settings that exist."""
     grouped: dict[str, Section] = {}
     for record in records:
         flat = _flat_config(record)
@@ -125,12 +175,40 @@ def sections(experiment: Experiment, records: Iterable[dict]) -> list[Section]:
         section = grouped.setdefault(json.dumps(setting, sort_keys=True), empty)
         for label in labels:
             section.runs[label].append(record)
-    if not grouped:
-        return [Section(experiment.defaults, {label: [] for label in experiment.identities})]
-    for section in grouped.values():
+    matching = _newest_first(section for section in grouped.values() if _narrowed(experiment, section.setting))
+    if not matching:
+        elsewhere = [_listed(section, experiment.defaults) for section in _newest_first(grouped.values())]
+        return [Section(experiment.defaults, {label: [] for label in experiment.identities}, elsewhere, "narrowed")]
+    for section in matching:
         for runs in section.runs.values():
             runs.sort(key=lambda record: record.get("seed") or 0)
-    return sorted(grouped.values(), key=lambda section: last_update(records_of(section)) or "", reverse=True)
+    shown = [section for section in matching if _own_section(experiment, section)] or matching
+    listed = [_listed(section, shown[0].setting) for section in matching if all(section is not own for own in shown)]
+    if listed:
+        shown[0].elsewhere, shown[0].elsewhere_because = listed, "one row"
+    return shown
+
+
+def _own_section(experiment: Experiment, section: Section) -> bool:
+    filled = sum(bool(runs) for runs in section.runs.values())
+    return filled >= 2 or not setting_differences(section.setting, experiment.defaults)
+
+
+def _listed(section: Section, against: dict) -> dict:
+    """A setting named in one line: how it differs from `against`, its runs and the rows they fill."""
+    return {
+        "differs": setting_differences(section.setting, against),
+        "runs": len(records_of(section)),
+        "rows": [label for label, runs in section.runs.items() if runs],
+    }
+
+
+def _narrowed(experiment: Experiment, setting: dict) -> bool:
+    return all(setting.get(key) == value for key, value in experiment.narrowing.items())
+
+
+def _newest_first(found: Iterable[Section]) -> list[Section]:
+    return sorted(found, key=lambda section: last_update(records_of(section)) or "", reverse=True)
 
 
 def _flat_config(record: dict) -> dict:

@@ -46,6 +46,8 @@ RECIPE_KEYS = (
     "se.bias",
 )
 
+RECIPE_SOURCES = {"se.bias": ", section 6"}  # where the paper says a value its tables do not print
+
 PAPER_MODES = ("auto", "always")
 
 
@@ -129,11 +131,13 @@ def recipe_differences(table: str | None, recipe: dict, identities: dict[str, di
         if key == "data.name" or key not in setting:  # a row's own key (model.name of a paired table)
             continue
         if setting[key] != theirs:
-            differences.append(f"{key}={setting[key]} (paper: {theirs})")
-    biases = {identity["se.bias"] for identity in identities.values() if identity.get("se.enabled")}
+            differences.append(f"{key}={setting[key]} (paper: {theirs}{RECIPE_SOURCES.get(key, '')})")
+    biases = {
+        identity["se.bias"] for identity in identities.values() if identity.get("se.enabled") and "se.bias" in identity
+    }
     theirs = recipe.get("se.bias")
-    if theirs is not None and biases - {theirs}:
-        differences.append(f"se.bias={sorted(biases)[-1]} (paper: {theirs}, section 6)")
+    if theirs is not None and biases - {theirs}:  # rows that set se.bias themselves
+        differences.append(f"se.bias={sorted(biases)[-1]} (paper: {theirs}{RECIPE_SOURCES['se.bias']})")
     return differences
 
 

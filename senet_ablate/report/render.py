@@ -229,6 +229,7 @@ def section_markdown(index: int, count: int, summary: dict, table: str | None, m
     statuses = status_counts(summary["statuses"])
     differs = ", ".join(code_span(f"{key}={value}") for key, value in summary["differs_from_defaults"].items())
     not_applicable = [f"`{row['label']}`: {row['not_applicable']}" for row in summary["rows"] if row["not_applicable"]]
+    narrowed = ", ".join(code_span(f"{key}={value}") for key, value in summary["narrowing"].items())
     return [
         f"## Setting {index} of {count}",
         "",
@@ -246,8 +247,10 @@ def section_markdown(index: int, count: int, summary: dict, table: str | None, m
         + (f" ({statuses})" if statuses else " (every row pending)")
         + f"; code: {', '.join(summary['code_versions']) or '-'}; last update: {summary['updated_at'] or '-'}",
         "- differs from the experiment file's defaults in: " + (differs or "nothing"),
+        *([f"- narrowed by the report's overrides to: {narrowed}"] if narrowed else []),
         f"- {summary['paper_note']}",
         "",
+        *bullets(elsewhere_title(summary), [elsewhere_line(setting) for setting in summary["elsewhere"]]),
         *markdown_table(table_lines(table, summary["rows"], summary["paper_shown"], summary["statistics"]["margin"])),
         "",
         summary["statistics"]["method"],
@@ -265,6 +268,28 @@ def section_markdown(index: int, count: int, summary: dict, table: str | None, m
         *bullets("Rows that do not apply to this setting:", not_applicable),
         *bullets("Runs not completed:", summary["unfinished"]),
     ]
+
+
+def elsewhere_title(summary: dict) -> str:
+    settings = len(summary["elsewhere"])
+    plural = "s" if settings > 1 else ""
+    if summary["elsewhere_because"] == "narrowed":
+        return (
+            f"No run of this table matches the report's overrides; its runs are in {settings} other setting{plural}, "
+            "each named by how it differs from the setting above (drop or change the overrides to see them):"
+        )
+    return (
+        f"{settings} other setting{plural} with runs of one row only, each named by how it differs from this "
+        "section's; most often another table's runs that share the row's config (`report exps=<that table>` "
+        "shows them as its own):"
+    )
+
+
+def elsewhere_line(setting: dict) -> str:
+    """One setting not shown as a section: its runs, the rows they fill, how it differs from the defaults."""
+    differs = ", ".join(code_span(f"{key}={value}") for key, value in setting["differs"].items()) or "nothing"
+    rows = ", ".join(code_span(label) for label in setting["rows"])
+    return f"{setting['runs']} run{'s' if setting['runs'] > 1 else ''} of {rows}, differing in: {differs}"
 
 
 def bullets(title: str, lines: list[str]) -> list[str]:

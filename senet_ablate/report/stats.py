@@ -88,11 +88,14 @@ def welch(values_a: np.ndarray, values_b: np.ndarray) -> tuple[np.ndarray, np.nd
     return values_a.mean(axis=-1) - values_b.mean(axis=-1), np.sqrt(a + b), df
 
 
-def intervals(delta, se, df, family: int) -> tuple[np.ndarray, ...]:
-    """(low, high) at 95% and (low, high) at 90%, simultaneous over `family` comparisons (Bonferroni)."""
+def intervals(delta, se, df, family: int, levels: tuple[float, float] | None = None) -> tuple[np.ndarray, ...]:
+    """(low, high) at 95% and (low, high) at 90%, simultaneous over `family` comparisons (Bonferroni).
+    `levels`: the two-sided per-comparison levels of the two instead (a group-sequential look's,
+    `report/sequential.py`), else 5%/family and 10%/family."""
+    wide_level, narrow_level = levels or ((1 - CONFIDENCE) / family, (1 - EQUIVALENCE_CONFIDENCE) / family)
     with np.errstate(invalid="ignore"):
-        wide = stats.t.ppf(1 - (1 - CONFIDENCE) / 2 / family, df) * se
-        narrow = stats.t.ppf(1 - (1 - EQUIVALENCE_CONFIDENCE) / 2 / family, df) * se
+        wide = stats.t.ppf(1 - wide_level / 2, df) * se
+        narrow = stats.t.ppf(1 - narrow_level / 2, df) * se
     return delta - wide, delta + wide, delta - narrow, delta + narrow
 
 
@@ -129,12 +132,14 @@ def judge(
     family: int,
     margin: float,
     chance: float,
+    levels: tuple[float, float] | None = None,
 ) -> dict[Pair, Judged]:
     """The procedure, on arrays: `values[label]` is (tables..., seeds) top-1 errors, `diverged[label]`
     a bool array of the same shape (True: that seed diverged, its value ignored). Every pair is
     judged as one of `family` comparisons. A pair with diverged seeds is judged at both extremes of
     what they could have scored (the best completed value of its table, and `chance`) and its bounds
-    are the envelope. The report calls this with one table; the calibration with thousands."""
+    are the envelope. The report calls this with one table; the calibration with thousands.
+    `levels`: a group-sequential look's levels (see `intervals`); the p-value stays the fixed design's."""
     if not pairs:
         return {}
     observed = [np.where(diverged[label], np.nan, values[label]) for label in values]
@@ -153,7 +158,7 @@ def judge(
         bounds, dfs, p_values = [], [], []
         for side_a, side_b in imputed:
             delta, se, df = welch(side_a, side_b)
-            bounds.append(intervals(delta, se, df, family))
+            bounds.append(intervals(delta, se, df, family, levels))
             dfs.append(df)
             with np.errstate(invalid="ignore", divide="ignore"):
                 p_values.append(np.minimum(1.0, family * 2 * stats.t.sf(np.abs(delta) / se, df)))

@@ -15,12 +15,19 @@ from scipy.stats import binomtest
 
 from senet_ablate.base.errors import ConfigError
 from senet_ablate.base.metrics import TOP5_UNDEFINED, top5_defined
-from senet_ablate.config import ATTENTION_GROUPS, RESOLVED_BY_THE_MACHINE, Config
+from senet_ablate.config import ATTENTION_GROUPS, Config
 from senet_ablate.models.complexity import Complexity, config_complexity
 from senet_ablate.records.status import STATES, RunState, state_of
 from senet_ablate.records.store import literal
 from senet_ablate.report import conclusions, family, stats
-from senet_ablate.report.experiments import FINGERPRINT, Experiment, Section, last_update, records_of, unflatten
+from senet_ablate.report.experiments import (
+    Experiment,
+    Section,
+    last_update,
+    records_of,
+    setting_differences,
+    unflatten,
+)
 from senet_ablate.report.paper import (
     COMPLEXITY,
     MEASURED,
@@ -130,17 +137,12 @@ def summarize_section(
             if state != "completed"
         ]
     comparisons = compare_rows(rows, experiment, section, floors, all_pairs)
-    setting, defaults = section.setting, experiment.defaults
-    differs = sorted(  # what the machine decided (data.loader=auto, channels_last=null) nobody typed
-        key
-        for key in setting.keys() | defaults.keys()
-        if key != FINGERPRINT
-        and setting.get(key) != defaults.get(key)
-        and not (key in RESOLVED_BY_THE_MACHINE and defaults.get(key) in ("auto", None))
-    )
     return {
         "setting": section.setting,
-        "differs_from_defaults": {key: setting.get(key) for key in differs},
+        "differs_from_defaults": setting_differences(section.setting, experiment.defaults),
+        "narrowing": experiment.narrowing,
+        "elsewhere": section.elsewhere,
+        "elsewhere_because": section.elsewhere_because,
         "runs": len(records),
         "statuses": dict(Counter(states.values())),
         "unfinished": unfinished,

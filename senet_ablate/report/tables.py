@@ -261,9 +261,10 @@ def write_reports(
 ) -> list[Path]:
     """Write the tables of `exps` (default: every file in conf/exp) and refresh `<out>/README.md`.
 
-    `overrides` are the plain config overrides the runs were launched with (not `+exp`, `exp.row`,
-    `seed` or sweep lists): they fix the SE values of each row, e.g. `se.bias=false`, and the
-    setting shown before any run exists. `paper`: `auto` compares with the paper's figures only in
+    `overrides` are plain config overrides (not `+exp`, `exp.row`, `seed` or sweep lists): without
+    any, every run of a table is found, each setting in its section (`experiments.sections`); each
+    override narrows the tables to the runs that have its value (`experiments.narrowing`) and sets
+    the setting shown before any run exists. `paper`: `auto` compares with the paper's figures only in
     the paper's setting (its dataset and model), `always` in every section. Works inside a running
     Hydra app. `formats`: csv and/or tex besides markdown and JSON; `pairs`: Games-Howell's all-pairs
     intervals (seconds per section: scipy integrates the studentized range per pair) in the JSON
@@ -293,6 +294,14 @@ def write_reports(
         try:  # one table's failure is reported, and every other table still written
             experiment = load_experiment(name, overrides)
             found[name] = (experiment, sections(experiment, records))
+            if found[name][1][0].elsewhere and (exps is None or name in exps):
+                narrowed = " ".join(f"{key}={value}" for key, value in experiment.narrowing.items())
+                log.warning(
+                    "%s: no run matches %s; its runs are in %d other settings, named in its table",
+                    name,
+                    narrowed,
+                    len(found[name][1][0].elsewhere),
+                )
             if exps is None or name in exps:
                 shown = [record for section in found[name][1] for record in records_of(section)]
                 looked_at = floors.keys() | unusable.keys()

@@ -1,0 +1,109 @@
+"""`python -m senet_ablate +exp=<name> settle.max_seeds=N`: a settle sweep, seeds in rounds.
+
+Each round is one ordinary sweep of the experiment (the same command line, with `exp.row` the rows
+still open and `seed=range(0,n)` up to the round's look), started as its own process: the launcher
+chosen on the command line (basic, submitit, SLURM), the claims that let sweeps run side by side,
+the skipping of runs already final and the sweep's table all work as for a typed sweep. Between
+rounds nothing is kept but the run records: the decisions (`report/settle.py`) are recomputed from
+them, so runs already in the results dir count for their seeds, and a driver killed at any point
+continues where the records stand when the same command is typed again.
+
+Exit status: 0 when the sweep stops (every comparison settled, or the maximum seeds or the budget
+reached: each comparison and the reason are printed), else the status of the round that did not
+finish (1 a row failed, 4 left to another process, 5 interrupted: see `__main__`), 2 a refused
+configuration.
+"""
+
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from senet_ablate.base.errors import ConfigError
+from senet_ablate.config import compose_config
+from senet_ablate.report.experiments import load_experiment
+from senet_ablate.report.sequential import Design, schedule
+from senet_ablate.report.settle import Round, next_round
+from senet_ablate.report.summary import chance_error, table_family
+from senet_ablate.runs.listing import sweep_states
+
+_PER_ROUND = ("exp", "exp.row", "seed")  # set by each round; `settle.*` stays with the driver
+
+
+def requested(argv: Sequence[str]) -> bool:
+    """Whether a command line asks for a settle sweep (`settle.max_seeds` typed)."""
+    return any(arg.startswith("settle.max_seeds=") for arg in argv)
+
+
+def _key(arg: str) -> str:
+    return arg.partition("=")[0].lstrip("+~")
+
+
+def round_command(name: str, argv: Sequence[str], rows: Sequence[str], seeds: int) -> list[str]:
+    """The sweep of one round: the typed command line less the driver's own keys, for `rows` x
+    seeds 0 .. seeds − 1."""
+    kept = [
+        arg
+        for arg in argv
+        if arg not in ("-m", "--multirun") and _key(arg) not in _PER_ROUND and not _key(arg).startswith("settle.")
+    ]
+    labels = ",".join("'" + label.replace("'", "\\'") + "'" for label in rows)
+    return [sys.executable, "-m", "senet_ablate", f"+exp={name}", *kept, f"exp.row={labels}", f"seed=range(0,{seeds})"]
+
+
+def plan(argv: Sequence[str]) -> tuple[str, Design, Round]:
+    """The experiment, the design and what its records decide now."""
+    overrides = [arg for arg in argv if not arg.startswith("-")]
+    cfg = compose_config(overrides)
+    name, settle = cfg.exp.name, cfg.settle
+    if name is None:
+        raise ConfigError("settle.max_seeds", settle.max_seeds, "a settle sweep needs an experiment file: +exp=<name>")
+    if settle.looks < 1:
+        raise ConfigError("settle.looks", settle.looks, "at least 1")
+    if settle.max_seeds < 2 * settle.looks:
+        raise ConfigError("settle.max_seeds", settle.max_seeds, f"at least 2 seeds per look ({2 * settle.looks})")
+    if settle.budget_gpu_hours is not None and settle.budget_gpu_hours <= 0:
+        raise ConfigError("settle.budget_gpu_hours", settle.budget_gpu_hours, "a positive number of device-hours")
+    # what every run shares, as a sweep's table reads it (`runs/sweep.py`): no Hydra keys but its search path
+    shared = [
+        arg
+        for arg in overrides
+        if _key(arg) not in _PER_ROUND
+        and not _key(arg).startswith("settle.")
+        and (arg.startswith("hydra.searchpath=") or not _key(arg).startswith(("hydra.", "hydra/")))
+    ]
+    experiment = load_experiment(name, shared)
+    pairs = table_family(experiment)
+    design = Design(schedule(settle.max_seeds, settle.looks), len(pairs))
+    runs: dict[str, dict[int, dict]] = {label: {} for label in experiment.identities}
+    for state in sweep_states(name, range(design.looks[-1]), shared):
+        if state.record is not None:
+            runs[state.label][state.seed] = dict(state.record)
+    chance = chance_error({"data.num_classes": cfg.data.num_classes})
+    return name, design, next_round(design, runs, pairs, experiment.margin, chance, settle.budget_gpu_hours)
+
+
+def describe(step: Round, design: Design) -> list[str]:
+    """Why the sweep stopped, and each comparison: settled after n seeds, or open at n."""
+    lines = [f"settle: stopped ({step.stop}); {design.describe()}"]
+    for (row, other), decision in step.decisions.items():
+        bounds = "" if decision.low is None else f", 95% repeated interval [{decision.low:+.2f}, {decision.high:+.2f}]"
+        state = "settled" if decision.look is not None else "open"
+        lines.append(f"  {row} − {other}: {decision.verdict}, {state} at {decision.seeds} seeds per row{bounds}")
+    return lines
+
+
+def main(argv: list[str]) -> None:
+    """Run rounds until the records settle the table's family, or its maximum or budget is reached."""
+    last = None
+    while True:
+        name, design, step = plan(argv)
+        if step.stop is not None:
+            print("\n".join(describe(step, design)), file=sys.stderr)
+            return
+        if (step.rows, step.seeds) == last:  # the round ran, yet its records are not where this command looks
+            raise ConfigError("settle", f"round {step.rows} x {step.seeds} seeds", "its runs left no final record")
+        last = (step.rows, step.seeds)
+        print(f"settle: round of {', '.join(step.rows)} x seeds 0-{step.seeds - 1}", file=sys.stderr)
+        status = subprocess.run(round_command(name, argv, step.rows, step.seeds), check=False).returncode
+        if status:
+            sys.exit(status)
