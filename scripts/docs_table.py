@@ -4,9 +4,9 @@ A newcomer learns to read a table from one that came out of the product, not fro
 script trains every row of `reduction_sweep` with 3 seeds on scikit-learn's digits (1797 real 8x8
 greyscale scans, 10 classes, written as an image folder by `scripts/seed_blocking.py`'s
 `write_digits`: one way of turning the digits into a dataset the trainer reads), ResNet-20 under
-`trainer=smoke` on the CPU, then writes the report's markdown table into
-`docs/generated/reduction_sweep_digits.md` (with its two plots), which the page includes. Running it again trains
-nothing that is already complete in `--work`.
+`trainer=smoke` on the CPU, then writes the table of a bare `python -m senet_ablate.report
+exps=reduction_sweep` (no override) into `docs/generated/reduction_sweep_digits.md`, with its two
+plots, which the page includes. Running it again trains nothing that is already complete in `--work`.
 
     OMP_NUM_THREADS=1 python scripts/docs_table.py
 
@@ -70,17 +70,25 @@ def main(argv: list[str]) -> int:
     if status != 0:
         print(f"error: the sweep ended with exit status {status}; nothing written", file=sys.stderr)
         return status
-    # The table the sweep's own report wrote, and its plots beside it. The page includes the markdown
+    # The table as a bare `report exps=reduction_sweep` writes it (no override: it finds the runs by
+    # their rows, whatever they were trained with), and its plots beside it. The page includes the markdown
     # inside its own outline, so its headings go two levels down and its plots' lines are left out
     # (the page shows the plots where it explains them): every other line is the report's.
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    tables = args.work / "tables"
+    report = [sys.executable, "-m", "senet_ablate.report", f"results_dir={results_dir}", f"out={tables}", f"exps={EXP}"]
+    print("running:", shlex.join(report), flush=True)
+    status = subprocess.run(report, env=env).returncode
+    if status != 0:
+        print(f"error: the report ended with exit status {status}; nothing written", file=sys.stderr)
+        return status
     lines: list[str] = []
-    for line in (results_dir / f"{EXP}.md").read_text().splitlines():
+    for line in (tables / f"{EXP}.md").read_text().splitlines():
         if line.startswith("![") or (not line and lines and not lines[-1]):  # a plot, and the blank lines it leaves
             continue
         lines.append("##" + line if line.startswith("#") else line)
     for plot in (f"{EXP}.png", f"{EXP}.forest.png"):
-        shutil.copyfile(results_dir / plot, args.out.parent / plot)
+        shutil.copyfile(tables / plot, args.out.parent / plot)
     args.out.write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out} after {time.monotonic() - start:.0f} s", flush=True)
     return 0
