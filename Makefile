@@ -2,7 +2,7 @@ PYTHON ?= .venv/bin/python
 # The demo: a real reduction-ratio sweep on generated data, on CPU, in a few minutes.
 DEMO = +exp=reduction_sweep model=resnet20 data=synthetic trainer=smoke trainer.device=cpu results_dir=results/demo
 
-.PHONY: install demo test lint report bench reliability statistics wheel-check gpu-check gpu-wheels
+.PHONY: install demo test lint docs report bench reliability statistics wheel-check gpu-check gpu-wheels
 
 install:
 	python3 -m venv .venv
@@ -21,6 +21,10 @@ lint:
 	$(PYTHON) -m ruff check senet_ablate tests scripts
 	$(PYTHON) -m ruff format --check senet_ablate tests scripts
 	$(dir $(PYTHON))lint-imports
+
+# The documentation site (docs/, mkdocs.yml) into site/; --strict fails on a broken link or snippet.
+docs:
+	$(PYTHON) -m mkdocs build --strict
 
 report:
 	$(PYTHON) -m senet_ablate.report
@@ -49,7 +53,7 @@ gpu-check:
 # network), as wheels for CPython 3.12 on manylinux x86_64 in wheels/, with the dependencies pip
 # resolves for them and setuptools to build this project there; pinned to the versions we test
 # with. antlr4-python3-runtime 4.9.3 is published as an sdist only: its (pure-Python) wheel is built
-# here. The README gives the command that installs them on that machine.
+# here. docs/development.md ("The GPU machine we test on") gives the command that installs them there.
 GPU_WHEELS = hydra-core==1.3.8 omegaconf==2.3.1 antlr4-python3-runtime==4.9.3 submitit==1.5.4 \
 	hydra-submitit-launcher==1.2.0 wandb==0.31.0
 gpu-wheels:

@@ -93,21 +93,21 @@ class DataConfig:
 
 @dataclass
 class TrainerConfig:
-    epochs: int = 100
+    epochs: int = 100  # training epochs
     batch_size: int = 256  # per step, summed over GPUs (the global batch: independent of world size)
     # Peak lr, used exactly as given. Presets write it as `${linear_lr:base_lr,base_batch,...}` so
     # that changing batch_size (or accumulate_steps) alone rescales it; a typed value replaces that.
     lr: float = 0.1
-    momentum: float = 0.9
-    nesterov: bool = False
-    weight_decay: float = 1e-4
+    momentum: float = 0.9  # SGD momentum, 0 to 1
+    nesterov: bool = False  # Nesterov momentum (needs momentum > 0)
+    weight_decay: float = 1e-4  # L2 weight decay, >= 0
     schedule: str = "step"  # step | multistep | cosine | plateau
     step_epochs: int = 30  # step: divide the lr by 10 every this many epochs
     milestones: list[float] = field(default_factory=lambda: [0.5, 0.75])  # multistep: fractions of epochs
     plateau_patience: int = 10  # plateau: epochs without val-loss progress before lr /10
     plateau_drops: int | None = None  # plateau: at most this many /10 drops (null: no limit)
     warmup_epochs: int = 0  # linear warm-up from lr/10 over this many epochs, before any schedule
-    label_smoothing: float = 0.0
+    label_smoothing: float = 0.0  # of the cross-entropy's targets, 0 = off
     # sgd (torch's, with momentum / nesterov) | any name in timm.optim.list_optimizers(), built by
     # timm.optim.create_optimizer_v2 (no weight decay on biases and norms, as timm's train.py): lamb, adamw...
     optimizer: str = "sgd"
@@ -120,8 +120,8 @@ class TrainerConfig:
     # evaluation size) and the evaluation crop fraction (resize to image_size / eval_crop_pct, then
     # centre crop; null: 224 / 256, the paper's protocol).
     randaugment: str | None = None
-    train_image_size: int | None = None
-    eval_crop_pct: float | None = None
+    train_image_size: int | None = None  # image folders: the training crop size (null: data.image_size)
+    eval_crop_pct: float | None = None  # image folders: the evaluation crop fraction (null: 224 / 256)
     interpolation: str = "bilinear"  # image folders: how crops and the evaluation resize are resampled (| bicubic)
     accumulate_steps: int = 1  # gradient accumulation: effective batch = batch_size * this
     amp: bool = True  # mixed precision on CUDA (bf16 where native, else fp16: autocast_dtype); off on CPU
@@ -139,7 +139,7 @@ class TrainerConfig:
 @dataclass
 class LoggerConfig:
     name: str = "none"  # none | wandb
-    project: str = "senet-ablate"
+    project: str = "senet-ablate"  # the wandb project
     mode: str = "offline"  # wandb mode (online | offline | disabled): offline unless you have an account
 
 
@@ -220,7 +220,7 @@ class Config:
     cbam: CbamConfig = field(default_factory=CbamConfig)
     exp: ExpConfig = field(default_factory=ExpConfig)
     settle: SettleConfig = field(default_factory=SettleConfig)
-    seed: int = 0
+    seed: int = 0  # seeds the data order, augmentations and weights; 0 to 2**32-1
     results_dir: str = "results"  # run records, checkpoints and tables go here
     # The user's own modules, imported before the config is composed, checked or built: each
     # registers blocks, models or datasets with our decorators (config/plugins.py, docs/extending.md).
