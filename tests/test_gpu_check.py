@@ -42,6 +42,15 @@ def test_the_sections_come_in_the_order_one_loan_wants_and_fit_8_minutes(gpu_che
     assert {check.limit_s for check in sections[2].checks.values()} == {120}
 
 
+def test_the_rehearsal_scales_budgets_by_the_cpu_and_its_load_the_gpu_keeps_them(gpu_check, monkeypatch):
+    monkeypatch.setattr(gpu_check.os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(gpu_check.os, "getloadavg", lambda: (8.0, 0.0, 0.0))
+    assert gpu_check.time_scale(gpu_check.GPU_SIZES) == 1.0
+    assert gpu_check.time_scale(gpu_check.CPU_SIZES) == gpu_check.CPU_SCALE * 4  # 8 runnable on 2 cores
+    monkeypatch.setattr(gpu_check.os, "getloadavg", lambda: (0.5, 0.0, 0.0))
+    assert gpu_check.time_scale(gpu_check.CPU_SIZES) == gpu_check.CPU_SCALE  # an idle machine: no less
+
+
 def test_a_section_over_its_budget_fails_and_leaves_what_ended_before_it(gpu_check, monkeypatch, tmp_path):
     release, seen_mid_section = threading.Event(), []
 
@@ -68,7 +77,7 @@ def test_a_section_over_its_budget_fails_and_leaves_what_ended_before_it(gpu_che
             section("last", 5, {"reader": check(reads_the_report)}),
         ),
     )
-    ctx = gpu_check.Context("cpu", dataclasses.replace(gpu_check.CPU_SIZES, scale=1.0), tmp_path, tmp_path)
+    ctx = gpu_check.Context("cpu", gpu_check.CPU_SIZES, tmp_path, tmp_path)  # budgets as given: scale 1
     report = gpu_check.Report(tmp_path / "gpu_check.md", ctx)
     started = time.monotonic()
     try:
