@@ -123,7 +123,8 @@ def model_rows(args) -> dict[str, tuple[float, float | None]]:
     """Median training images/s and peak memory per model. The repeats go round the models in
     turn (model 1, 2, ..., then again), so a machine that slows down or speeds up during the
     benchmark shifts every model alike instead of whichever was measured then."""
-    runners = {label: TrainingSteps(build, fused, args, args.image_size) for label, (build, fused) in MODELS.items()}
+    chosen = {label: MODELS[label] for label in args.models}
+    runners = {label: TrainingSteps(build, fused, args, args.image_size) for label, (build, fused) in chosen.items()}
     rates: dict[str, list[float]] = {label: [] for label in runners}
     for _ in range(args.repeats):
         for label, runner in runners.items():
@@ -349,7 +350,8 @@ def settings(args) -> str:
     precision = {torch.bfloat16: "bf16 autocast", torch.float16: "fp16 autocast + GradScaler"}.get(dtype, "fp32")
     layout = "channels_last" if args.channels_last else "NCHW"
     compiled = "on" if args.compile else "off"
-    return f"batch {args.batch_size}, {args.image_size} px, {precision}, {layout}, compile {compiled}"
+    chosen = "" if args.models == list(MODELS) else f", {len(args.models)} models"  # a section of its own
+    return f"batch {args.batch_size}, {args.image_size} px, {precision}, {layout}, compile {compiled}{chosen}"
 
 
 class Failed(str):
@@ -361,23 +363,25 @@ def model_lines(models: dict[str, tuple[float, float | None]], peak: bool) -> li
         "| model | images/s | vs timm seresnet50 |" + (" peak memory (GiB) |" if peak else ""),
         "|---|---:|---:|" + ("---:|" if peak else ""),
     ]
-    peer = models["timm seresnet50"][0]
+    peer = models.get("timm seresnet50", (None,))[0]
     for label, (rate, memory) in models.items():
-        lines.append(f"| {label} | {rate:.1f} | {rate / peer:.2f}x |" + (f" {memory:.2f} |" if peak else ""))
-    ours_overhead = 1 - models["ours SE-ResNet-50"][0] / models["ours ResNet-50"][0]
-    timm_overhead = 1 - models["timm seresnet50"][0] / models["timm resnet50"][0]
-    fused_gain = models["ours SE-ResNet-50"][0] / models["ours SE-ResNet-50, unfused scale"][0]
-    return lines + [
-        "",
-        "### SE overhead (SE-ResNet-50 throughput / ResNet-50 throughput, same code base)",
-        "",
-        "| | SE / plain | overhead |",
-        "|---|---:|---:|",
-        f"| ours | {1 - ours_overhead:.3f} | {100 * ours_overhead:.1f}% |",
-        f"| timm | {1 - timm_overhead:.3f} | {100 * timm_overhead:.1f}% |",
-        "",
-        f"Fused scale-and-add (torch.addcmul) vs unfused, our SE-ResNet-50: {fused_gain:.3f}x.",
-    ]
+        versus = f"{rate / peer:.2f}x" if peer else ""
+        lines.append(f"| {label} | {rate:.1f} | {versus} |" + (f" {memory:.2f} |" if peak else ""))
+    pairs = {"ours": ("ours SE-ResNet-50", "ours ResNet-50"), "timm": ("timm seresnet50", "timm resnet50")}
+    ratios = {who: models[se][0] / models[plain][0] for who, (se, plain) in pairs.items() if {se, plain} <= set(models)}
+    if ratios:  # --models may leave a pair out (scripts/gpu_check.py compiles the SE models only)
+        lines += [
+            "",
+            "### SE overhead (SE-ResNet-50 throughput / ResNet-50 throughput, same code base)",
+            "",
+            "| | SE / plain | overhead |",
+            "|---|---:|---:|",
+            *[f"| {who} | {ratio:.3f} | {100 * (1 - ratio):.1f}% |" for who, ratio in ratios.items()],
+        ]
+    if "ours SE-ResNet-50, unfused scale" in models:
+        fused_gain = models["ours SE-ResNet-50"][0] / models["ours SE-ResNet-50, unfused scale"][0]
+        lines += ["", f"Fused scale-and-add (torch.addcmul) vs unfused, our SE-ResNet-50: {fused_gain:.3f}x."]
+    return lines
 
 
 def cifar_loader_lines(loaders: dict[str, float]) -> list[str]:
@@ -427,7 +431,7 @@ def section(args, results: dict[str, object]) -> str:
         ),
         "projections": ("### Projections", lambda projections: [f"- {line}" for line in projections]),
     }
-    for name, (heading, render) in parts.items():
+    for name, (heading, render) in [(name, parts[name]) for name in args.parts]:
         lines += ["", heading, ""]
         result = results.get(name)
         if result is None:
@@ -469,7 +473,7 @@ def measure_all(args) -> str:
     """Every measurement in turn, the section written after each; one that raises is recorded as
     Failed (its traceback on stderr) and the others still run."""
     results: dict[str, object] = {}
-    for name, measure in MEASUREMENTS.items():
+    for name, measure in [(name, MEASUREMENTS[name]) for name in args.parts]:
         try:
             results[name] = measure(args)
         except Exception as error:  # any failure: keep the other figures
@@ -498,6 +502,12 @@ def main() -> None:
     parser.add_argument("--folder-batch", type=int, default=32, help="image-folder loaders' batch")
     parser.add_argument("--projection-steps", type=int, default=3, help="steps per measured partial CIFAR epoch")
     parser.add_argument("--out", type=Path, default=Path("results/benchmarks.md"))
+    parser.add_argument(
+        "--parts", nargs="+", choices=list(MEASUREMENTS), default=list(MEASUREMENTS), help="measure only these"
+    )
+    parser.add_argument(
+        "--models", nargs="+", choices=list(MODELS), default=list(MODELS), help="time only these models"
+    )
     args = parser.parse_args()
 
     print(f"{device_name(torch.device(args.device))}: {settings(args)}", file=sys.stderr)

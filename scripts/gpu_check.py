@@ -1,32 +1,35 @@
-"""Run every CUDA path of senet-ablate on one GPU in a few minutes, and say which of them work.
+"""Run every CUDA path of senet-ablate on one GPU within one short loan, and say which of them work.
 
-A GPU is lent to us now and then, for minutes: this is the script that is ready before it comes.
-Each check starts the real training CLI (`python -m senet_ablate ...`) on generated data and
-asserts on what it leaves behind (exit status, run record, checkpoint, log):
-  gpu loader       CIFAR-shaped batch files, data.loader=gpu, AMP (bf16 where the GPU has it), channels_last
-  compile          the same with trainer.compile=true
-  fp16             AMP forced to float16, with its GradScaler (needs a config key that forces it)
-  image folder     generated JPEGs through data.loader=dataloader (on CUDA: the side-stream prefetch)
-  kill and resume  SIGKILL in epoch 2, the same command again: ends as an uninterrupted run
-  SIGUSR2          mid-epoch: exit 5, `interrupted` at a step; the same command completes the run
-  out of memory    an absurd batch: a real CUDA OOM, recorded as failed with the advice
-  two ranks        torchrun, 2 processes on the one device, against 1 process with 2 accumulation steps
-  dali             data.loader=dali (on CUDA its `mixed` decoder), when DALI is importable
-  benchmark        scripts/benchmark.py at bf16, channels_last, batch 256, 224 px, without and with compile
-A check that fails does not stop the others. It writes `<out>/gpu_check.md` (each check passed,
-failed with its error, or skipped with the reason; written again after each check) and the
-benchmark's section of `<out>/benchmarks.md`, and exits 1 if any check failed. The short runs go
-4 at a time; the OOM run and the benchmarks have the device to themselves. Within --budget-s (6
-minutes) or not at all: a run still going then is killed and its check failed, later checks skipped.
+A GPU is lent to us now and then, for about 15 minutes once, start-up included: this script is ready
+before it comes. It runs in four sections, each with its own time budget, and writes what each check
+found under --out as soon as the check ends (a machine taken back half-way leaves every result
+that was ready). In order:
+  preflight    (budget 10 s)  imports, `python -m senet_ablate --help`, a C compiler and Python.h
+                              (Triton and inductor build with them), the size of /dev/shm
+  key figures  (budget 90 s)  scripts/benchmark.py, eager: our ResNet-50 and SE-ResNet-50 against
+                              timm's resnet50 / seresnet50 (SE's cost over ResNet-50, ours beside timm's)
+  CUDA paths   (budget 180 s) short runs of the training CLI on generated, learnable data, 4 at a
+                              time, each killed after 120 s: gpu loader with AMP and channels_last,
+                              fp16 with its GradScaler, an image folder, kill and resume, SIGUSR2,
+                              2 ranks under torchrun, DALI; then a real CUDA out-of-memory error alone
+  compile      (budget 180 s) scripts/benchmark.py --compile, ours against timm's SE-ResNet-50 only;
+                              then one trainer.compile=true run
+A check that fails does not stop the others; a section that outlasts its budget has its runs killed
+(with every process they started) and fails. Results: `<out>/gpu_check.md` (each section and check
+with its time and result; rewritten after every check) and `<out>/benchmarks.md` (the benchmark's
+sections). Exit status 1 if any check failed or any section went over its budget.
 
-    python scripts/gpu_check.py                                    # on the GPU: writes results/
-    python scripts/gpu_check.py --device cpu --out /tmp/rehearsal  # the CPU rehearsal (tests/test_gpu_check.py)
+    python scripts/gpu_check.py --out DIR    # on the GPU machine; on a machine without one, the
+                                             # CPU rehearsal: tiny sizes, budgets times CPU_SCALE
 
-On a CPU the same functions run on tiny data; what only a GPU can show (AMP, compile, an OOM) is
-skipped with the reason, and nothing is written under results/ unless --out says so.
+The same command on a CPU (`make gpu-rehearsal`, in CI) runs the same sections and checks on tiny
+data; what only a GPU can show (AMP, fp16, an OOM, compile) is skipped with the reason. The
+img/s of a short run is a smoke timing (start-up included), labelled so; throughput figures come
+only from the benchmark (median of timed runs after warm-up steps).
 """
 
 import argparse
+import importlib
 import importlib.util
 import json
 import os
@@ -34,16 +37,17 @@ import pickle
 import platform
 import queue
 import runpy
+import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -52,18 +56,25 @@ import torch
 from benchmark import device_name, write_jpeg_folder  # scripts/benchmark.py: its JPEGs, its device names
 
 from senet_ablate import compose_config
+from senet_ablate.base.atomic import atomic_file
+from senet_ablate.data.synthetic import make_synthetic
 from senet_ablate.engine.checkpoint import load_checkpoint
 
 BENCHMARK = Path(__file__).with_name("benchmark.py")
 SHARED_DEVICE_RANK = "--shared-device-rank"  # how torchrun starts this file as one of two ranks on one GPU
-# The config key and value that force float16 AMP. None exists yet (trainer.amp picks bf16 where
-# the GPU supports it); the check runs as soon as the key is in the config.
+# The config key and value that force float16 AMP (trainer.amp picks bf16 where the GPU has it).
 FP16_KEY, FP16_VALUE = "amp_dtype", "float16"
-# Kill-and-resume on CUDA: cuDNN's backward convolutions and atomic reductions add in an order that
-# varies between processes, and nothing asks torch for deterministic kernels, so two uninterrupted
-# runs already differ in the last bits. The run trains in fp32 (differences stay at rounding level,
-# where bf16 would amplify them) and its per-epoch losses must agree to this relative difference;
-# a resume that trained other batches or other augmentations differs by percents. On a CPU: exact.
+# The rehearsal's budgets are the GPU's times this. Tiny data on a CPU takes about as long as real
+# sizes on a GPU, as process start-up dominates both, but starting Python with torch takes 2-3
+# times longer on 2 CPU cores than on the GPU machine's 16 (`--help`: 7 s of CPU time here), and more
+# where other work shares them.
+CPU_SCALE = 3.0
+KEY_MODELS = ("ours ResNet-50", "ours SE-ResNet-50", "timm resnet50", "timm seresnet50")
+COMPILED_MODELS = ("ours SE-ResNet-50", "timm seresnet50")
+# Kill-and-resume on CUDA: cuDNN's backward convolutions add in an order that varies between
+# processes, so two uninterrupted runs differ in the last bits. The run trains in fp32 and its
+# per-epoch losses must agree to this relative difference; on learnable data a resume that lost
+# its optimiser state, its epoch or its batches differs by percents. On a CPU: bit for bit.
 CUDA_LOSS_TOLERANCE = 1e-3
 CUDA_ERROR_TOLERANCE = 0.5  # top-1 error points: a few near-tie images may flip with the rounding
 
@@ -74,9 +85,9 @@ class Skipped(Exception):
 
 @dataclass(frozen=True)
 class Sizes:
-    """How large each check's data and runs are: CIFAR's own sizes on a GPU, seconds on a CPU."""
+    """How large each check's data and runs are: seconds on a GPU, seconds on a CPU."""
 
-    images_per_cifar_file: int  # CIFAR has 5 training batch files and a test batch of this many each
+    images_per_cifar_file: int  # 5 training batch files and a test batch of this many each
     batch: int
     short_steps: int  # steps per epoch of the short runs
     long_steps: int  # steps per epoch of runs stopped mid-epoch: time for a signal to land
@@ -84,41 +95,47 @@ class Sizes:
     folder_image_size: int
     workers: int
     benchmark: tuple[str, ...]  # scripts/benchmark.py's sizes and settings
-    compile_on_this_device: bool
+    gpu_only: bool  # AMP, fp16, an OOM and compile: skipped on a CPU
+    resume_tolerance: tuple[float, float]  # (relative loss, error points) a resumed run may differ by
+    scale: float  # the sections' budgets and the runs' time limit are the GPU's times this
 
 
 GPU_SIZES = Sizes(
-    images_per_cifar_file=10_000,
+    images_per_cifar_file=4096,  # 32 validation batches of 128: no odd last batch to recompile for
     batch=128,
     short_steps=30,
-    long_steps=200,
+    long_steps=150,
     folder_images=128,
     folder_image_size=224,
     workers=4,
     benchmark=("--batch-size", "256", "--image-size", "224", "--amp", "--channels-last", "--steps", "10")
-    + ("--warmup", "3", "--repeats", "3", "--projection-steps", "50"),
-    compile_on_this_device=True,
+    + ("--warmup", "5", "--repeats", "3"),
+    gpu_only=True,
+    resume_tolerance=(CUDA_LOSS_TOLERANCE, CUDA_ERROR_TOLERANCE),
+    scale=1.0,
 )
 CPU_SIZES = Sizes(
-    images_per_cifar_file=40,
-    batch=8,
+    images_per_cifar_file=64,
+    batch=16,
     short_steps=3,
-    long_steps=25,
+    long_steps=20,
     folder_images=8,
     folder_image_size=64,
     workers=1,
     # no --amp: bf16 autocast on a CPU is many times slower, and the trainer uses none there
     benchmark=("--batch-size", "2", "--image-size", "32", "--channels-last", "--steps", "1", "--warmup", "1")
-    + ("--repeats", "1")
-    + ("--cifar-batch", "8", "--cifar-images", "64", "--folder-images", "4", "--folder-batch", "2")
-    + ("--projection-steps", "1", "--workers", "1"),
-    # inductor compiles C++ for minutes on a CPU: the CUDA check is the one that matters
-    compile_on_this_device=False,
+    + ("--repeats", "1"),
+    gpu_only=False,
+    resume_tolerance=(0.0, 0.0),
+    scale=CPU_SCALE,
 )
+RUN_LIMIT_S = 120  # one run's time on the GPU (the CPU's: times CPU_SCALE)
+GRACE_S = 10  # after its section's deadline, the time a check whose runs were killed has to say so
 
 
 @dataclass
 class Outcome:
+    section: str
     name: str
     status: str  # passed | failed | skipped
     detail: str
@@ -128,24 +145,26 @@ class Outcome:
 
 @dataclass
 class Context:
-    """What every check needs: the device, the sizes, a scratch folder, where results go, and the
-    time (time.monotonic()) by which everything must have ended."""
+    """What every check needs: the device, the sizes, a scratch folder, where results go, the time
+    (time.monotonic()) by which its section must end, and the runs it started (killed at that time)."""
 
     device: str
     sizes: Sizes
     work: Path
     out: Path
-    deadline: float
-
-    def seconds_left(self) -> float:
-        return self.deadline - time.monotonic()
+    deadline: float = float("inf")
+    runs: set = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    failed_preflight: dict = field(default_factory=dict)  # what a later section needs that preflight did not find
+    run_limit_s: float = RUN_LIMIT_S  # the time a run of the check at hand is given (scaled on a CPU)
+    scale: float = 1.0  # budgets and run limits are the GPU's times this: `time_scale`
 
     @property
     def on_cuda(self) -> bool:
         return self.device == "cuda"
 
 
-# --- running the CLI ---------------------------------------------------------------------------
+# --- running commands --------------------------------------------------------------------------
 
 
 class CheckFailed(AssertionError):
@@ -156,12 +175,30 @@ class CheckFailed(AssertionError):
         self.output = output
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid`, read from /proc: torchrun starts each rank in a session of its
+    own, out of reach of a signal to torchrun's process group."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended while we read
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        below = children.get(todo.pop(), [])
+        found += below
+        todo += below
+    return found
+
+
 class Run:
-    """A started command (a training run, torchrun, the benchmark), in a process group of its own as
-    a job step has, whose merged output a thread reads as it comes so that a check can wait for a line."""
+    """A started command in a process group of its own, whose merged output a thread reads as it
+    comes (so that a check can wait for a line). It ends by its context's deadline at the latest."""
 
     def __init__(self, command: list[str], ctx: Context):
-        self.deadline = ctx.deadline
+        self.ctx = ctx
         self.process = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,
@@ -174,29 +211,32 @@ class Run:
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.output: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
+        with ctx.lock:
+            ctx.runs.add(self)
 
     def __enter__(self) -> "Run":
         return self
 
     def __exit__(self, *exception) -> None:
-        """A check that failed half-way leaves no run behind in the scratch folder it is about to delete."""
-        if self.process.poll() is None:
-            self.signal(signal.SIGKILL)
-            self.process.wait()
+        """A check that failed half-way leaves no run behind."""
+        self.kill()
 
     def _read(self) -> None:
         for line in self.process.stdout:
             self.lines.put(line)
         self.lines.put(None)
 
-    def wait_for(self, text: str, timeout_s: float) -> None:
+    def _limit(self, timeout_s: float) -> float:
+        return max(min(timeout_s, self.ctx.run_limit_s, self.ctx.deadline - time.monotonic()), 0.01)
+
+    def wait_for(self, text: str) -> None:
         """Return once a line containing `text` has been printed; fail if the run ends or time runs out first."""
-        deadline = min(time.monotonic() + timeout_s, self.deadline)
+        deadline = time.monotonic() + self._limit(float("inf"))
         while True:
             try:
                 line = self.lines.get(timeout=max(deadline - time.monotonic(), 0.01))
             except queue.Empty:
-                self.signal(signal.SIGKILL)
+                self.kill()
                 raise CheckFailed(f"no line with {text!r} in time: killed", self.text) from None
             if line is None:
                 raise CheckFailed(f"the run ended (exit {self.process.wait()}) before printing {text!r}", self.text)
@@ -205,24 +245,48 @@ class Run:
                 return
 
     def signal(self, signum: int) -> None:
-        """`signum` to the whole process group, as SLURM signals every process of a job step."""
-        os.killpg(self.process.pid, signum)
-
-    def finish(self, timeout_s: float) -> int:
-        """Wait for the run to end (killed after `timeout_s`, or when the check's budget runs out); its exit status."""
+        """`signum` to the run's process group, as SLURM signals every process of a job step."""
         try:
-            status = self.process.wait(timeout=max(min(timeout_s, self.deadline - time.monotonic()), 0.01))
-        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    def kill(self) -> None:
+        """SIGKILL to the run, its process group and every process below it, in whatever session."""
+        if self.process.poll() is None:
+            for pid in descendants(self.process.pid):
+                try:
+                    os.killpg(os.getpgid(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             self.signal(signal.SIGKILL)
             self.process.wait()
+        with self.ctx.lock:
+            self.ctx.runs.discard(self)
+
+    def finish(self, timeout_s: float = float("inf")) -> int:
+        """Wait for the run to end (killed at its time limit or its section's deadline); its exit status."""
+        limit = self._limit(timeout_s)
+        try:
+            status = self.process.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            self.kill()
             self._drain()
-            raise CheckFailed("still running when its time ran out (see --budget-s): killed", self.text) from None
+            raise CheckFailed(f"still running {limit:.0f} s later: killed", self.text) from None
         self._drain()
+        with self.ctx.lock:
+            self.ctx.runs.discard(self)
         return status
 
-    def _drain(self) -> None:
-        while (line := self.lines.get()) is not None:
-            self.output.append(line)
+    def _drain(self, timeout_s: float = 5) -> None:
+        """The output up to end-of-file, or what came within `timeout_s`: a process that outlived
+        the run (one in a session of its own) may hold the pipe open."""
+        deadline = time.monotonic() + timeout_s
+        try:
+            while (line := self.lines.get(timeout=max(deadline - time.monotonic(), 0.01))) is not None:
+                self.output.append(line)
+        except queue.Empty:
+            self.output.append(f"[gpu_check: no end of output {timeout_s:.0f} s after the run ended]\n")
 
     @property
     def text(self) -> str:
@@ -237,7 +301,7 @@ def train(ctx: Context, results: Path, overrides: list[str]) -> Run:
 def train_to_end(ctx: Context, results: Path, overrides: list[str], expected_status: int = 0) -> tuple[dict, str]:
     """Run the CLI to its end, check its exit status; the run's record and the CLI's output."""
     run = train(ctx, results, overrides)
-    status = run.finish(timeout_s=600)
+    status = run.finish()
     if status != expected_status:
         raise CheckFailed(f"exit status {status}, expected {expected_status}", run.text)
     return only_record(results, run.text), run.text
@@ -271,20 +335,27 @@ def checkpoint_of(results: Path, record: dict) -> dict:
     return load_checkpoint(results / "runs" / record["run_id"] / "checkpoint.pt", torch.device("cpu"))
 
 
+def smoke_rate(record: dict) -> str:
+    """A short run's img/s: start-up, cuDNN autotuning and worker start included, so no throughput figure."""
+    return f"smoke timing {record['images_per_s']:.0f} img/s (start-up included; not a throughput figure)"
+
+
 # --- data --------------------------------------------------------------------------------------
 
 
 def write_cifar_batches(root: Path, per_file: int) -> None:
-    """CIFAR-10's six pickled batch files of random uint8 images under `root` (torchvision's classes
-    would refuse them by md5; ours read the pickles)."""
+    """CIFAR-10's six pickled batch files under `root`, holding learnable images: each class a
+    smooth pattern, shifted, scaled and noised (senet_ablate.data.synthetic), so the loss falls
+    and a resume that went wrong shows in it (random labels would keep every run at ln 10)."""
     folder = root / "cifar-10-batches-py"
     folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for name in [f"data_batch_{index}" for index in range(1, 6)] + ["test_batch"]:
-        batch = {
-            b"data": rng.integers(0, 256, (per_file, 3 * 32 * 32), dtype=np.uint8),
-            b"labels": rng.integers(0, 10, per_file).tolist(),
-        }
+    train = make_synthetic("train", 5 * per_file, 10, 32, noise=1.0)
+    test = make_synthetic("val", per_file, 10, 32, noise=1.0)
+    splits = [(f"data_batch_{index + 1}", train, index * per_file) for index in range(5)] + [("test_batch", test, 0)]
+    for name, (images, labels), start in [(n, d.tensors, s) for n, d, s in splits]:
+        chunk = images[start : start + per_file]
+        pixels = (128 + 40 * chunk).clamp(0, 255).to(torch.uint8).reshape(per_file, -1).numpy()
+        batch = {b"data": np.ascontiguousarray(pixels), b"labels": labels[start : start + per_file].tolist()}
         with open(folder / name, "wb") as handle:
             pickle.dump(batch, handle)
 
@@ -326,7 +397,77 @@ def describe_amp(ctx: Context, results: Path, record: dict, output: str) -> str:
     return "AMP float16 with a GradScaler" if scaler else "AMP bfloat16 (no GradScaler state)"
 
 
-# --- the checks --------------------------------------------------------------------------------
+# --- preflight ---------------------------------------------------------------------------------
+
+
+def imports(ctx: Context) -> str:
+    """What the check and the package import, with their versions (the GPU machine's own or the wheels')."""
+    names = ["hydra", "omegaconf", "timm", "torchvision", "scipy", "senet_ablate"] + ["triton"] * ctx.on_cuda
+    versions = []
+    for name in names:
+        try:
+            versions.append(f"{name} {getattr(importlib.import_module(name), '__version__', '?')}")
+        except ImportError as error:
+            ctx.failed_preflight["imports"] = f"{name} does not import"
+            raise CheckFailed(f"{name} does not import: {error}") from None
+    return f"torch {torch.__version__} (CUDA {torch.version.cuda}), " + ", ".join(versions)
+
+
+def cli_help(ctx: Context) -> str:
+    run = Run([sys.executable, "-m", "senet_ablate", "--help"], ctx)
+    status = run.finish()
+    if status != 0 or "model" not in run.text:
+        ctx.failed_preflight["cli"] = "`python -m senet_ablate --help` failed"
+        raise CheckFailed(f"`python -m senet_ablate --help` exit status {status}", run.text)
+    return f"`python -m senet_ablate --help` exit 0 ({len(run.text.splitlines())} lines)"
+
+
+def compiler(ctx: Context) -> str:
+    """torch.compile's Triton (GPU) and C++ (CPU) back ends build with a C compiler and Python.h."""
+    cc = next((shutil.which(name) for name in ("cc", "gcc", "clang") if shutil.which(name)), None)
+    header = Path(sysconfig.get_paths()["include"]) / "Python.h"
+    missing = [what for what, found in (("a C compiler", cc), (str(header), header.exists())) if not found]
+    if missing:
+        ctx.failed_preflight["compiler"] = f"no {' and no '.join(missing)}"
+        if not ctx.on_cuda:
+            raise Skipped(f"no {' and no '.join(missing)}: compile is GPU-only here anyway")
+        raise CheckFailed(f"no {' and no '.join(missing)}: Triton cannot build its launchers, so compile cannot run")
+    return f"{cc}, {header}"
+
+
+def shared_memory(ctx: Context) -> str:
+    """DataLoader workers hand batches over in /dev/shm: a container's default 64 MB is too small."""
+    try:
+        stats = os.statvfs("/dev/shm")
+    except OSError:
+        raise Skipped("no /dev/shm here") from None
+    size, free = stats.f_blocks * stats.f_frsize / 2**30, stats.f_bavail * stats.f_frsize / 2**30
+    warning = "; under 1 GiB: DataLoader workers may fail (data.num_workers=0 avoids it)" if size < 1 else ""
+    return f"/dev/shm {size:.1f} GiB, {free:.1f} GiB free{warning}"
+
+
+# --- the benchmark -----------------------------------------------------------------------------
+
+
+def benchmark(ctx: Context, models: tuple[str, ...], compile_models: bool) -> str:
+    """scripts/benchmark.py's training-step table for `models` (median of timed runs after warm-up:
+    steady state), into <out>/benchmarks.md; the SE overhead lines it prints."""
+    if compile_models and not ctx.sizes.gpu_only:
+        raise Skipped("inductor compiles C++ for minutes on a CPU: compile is timed on the GPU only")
+    if compile_models and "compiler" in ctx.failed_preflight:
+        raise Skipped(f"preflight: {ctx.failed_preflight['compiler']}")
+    arguments = ["--device", ctx.device, *ctx.sizes.benchmark, "--parts", "models", "--models", *models]
+    arguments += ["--compile"] * compile_models + ["--out", str(ctx.out / "benchmarks.md")]
+    run = Run([sys.executable, str(BENCHMARK), *arguments], ctx)
+    expect(run.finish() == 0, "scripts/benchmark.py did not exit 0", run.text)
+    rates = [line.strip() for line in run.output if line.startswith("  ") and "img/s" in line]
+    overhead = [line.strip() for line in run.output if line.startswith(("| ours | ", "| timm | "))]
+    expect(len(rates) == len(models), f"{len(rates)} of {len(models)} models timed", run.text)
+    expect(len(overhead) == 2 or compile_models, "no SE overhead of ours and timm's", run.text)
+    return "; ".join(rates + [f"SE / plain, overhead: {line}" for line in overhead])
+
+
+# --- the CUDA paths ----------------------------------------------------------------------------
 
 
 def gpu_loader(ctx: Context) -> str:
@@ -338,8 +479,10 @@ def gpu_loader(ctx: Context) -> str:
 
 
 def compiled(ctx: Context) -> str:
-    if not ctx.sizes.compile_on_this_device:
+    if not ctx.sizes.gpu_only:
         raise Skipped("inductor compiles C++ for minutes on a CPU; the CUDA run is the one that matters")
+    if "compiler" in ctx.failed_preflight:
+        raise Skipped(f"preflight: {ctx.failed_preflight['compiler']}")
     results = ctx.work / "compile"
     record, output = completed_run(ctx, results, cifar_run(ctx, *AMP_ON_GPU_LOADER, "trainer.compile=true"))
     expect("compile on" in output, "the run's log does not say compile on", output)
@@ -382,7 +525,7 @@ def image_folder(ctx: Context) -> str:
     record, _ = completed_run(ctx, ctx.work / "folder", folder_run(ctx, "dataloader"))
     expect(record["config"]["data"]["loader"] == "dataloader", "not data.loader=dataloader")
     how = "copied one batch ahead on a side stream" if ctx.on_cuda else "on the CPU (no copy stream)"
-    return f"{ctx.sizes.folder_images} JPEGs per split, DataLoader workers, {how}; {record['images_per_s']:.0f} img/s"
+    return f"{ctx.sizes.folder_images} JPEGs per split, DataLoader workers, {how}; {smoke_rate(record)}"
 
 
 def dali(ctx: Context) -> str:
@@ -390,7 +533,7 @@ def dali(ctx: Context) -> str:
         raise Skipped("nvidia.dali is not importable here (its wheel is too large to carry to the GPU machine)")
     record, _ = completed_run(ctx, ctx.work / "dali", folder_run(ctx, "dali"))
     decoder = "the mixed decoder (nvJPEG on the GPU)" if ctx.on_cuda else "DALI's CPU operators"
-    return f"{ctx.sizes.folder_images} JPEGs per split through {decoder}; {record['images_per_s']:.0f} img/s"
+    return f"{ctx.sizes.folder_images} JPEGs per split through {decoder}; {smoke_rate(record)}"
 
 
 LOSSES, ERRORS = ("train_loss", "val_loss"), ("train_top1_err", "top1_err", "top5_err")
@@ -398,6 +541,7 @@ LOSSES, ERRORS = ("train_loss", "val_loss"), ("train_top1_err", "top1_err", "top
 
 def losses_apart(resumed: dict, reference: dict) -> tuple[float, float]:
     """The largest relative difference of the per-epoch losses, and of the errors in points."""
+    expect(len(resumed["epochs"]) == len(reference["epochs"]), f"{len(resumed['epochs'])} epochs after the resume")
     pairs = list(zip(resumed["epochs"], reference["epochs"], strict=True))
     loss = max(abs(ours[key] - theirs[key]) / abs(theirs[key]) for ours, theirs in pairs for key in LOSSES)
     error = max(abs(ours[key] - theirs[key]) for ours, theirs in pairs for key in ERRORS if theirs[key] is not None)
@@ -405,32 +549,34 @@ def losses_apart(resumed: dict, reference: dict) -> tuple[float, float]:
 
 
 def kill_and_resume(ctx: Context) -> str:
+    """SIGKILL in epoch 2 of 3, the same command again, against an uninterrupted run: equal (bit for
+    bit on a CPU, within CUDA_LOSS_TOLERANCE on a GPU). The data is learnable and the loss must
+    fall, so a resume that lost state shows (tests/test_gpu_check.py drops the optimiser's)."""
     settings = ("data.loader=gpu", "trainer.amp=false")
-    overrides = cifar_run(ctx, *settings, steps=ctx.sizes.long_steps)
+    overrides = cifar_run(ctx, *settings, steps=ctx.sizes.long_steps, epochs=3)
     results = ctx.work / "killed"
     with train(ctx, ctx.work / "whole", overrides) as uninterrupted:  # meanwhile, the run to compare with
-        run = train(ctx, results, cifar_run(ctx, *settings, steps=ctx.sizes.long_steps, progress=True))
-        run.wait_for("epoch 2/2  step", timeout_s=600)  # epoch 1 is checkpointed: kill epoch 2 mid-way
-        run.signal(signal.SIGKILL)
-        run.finish(60)
+        run = train(ctx, results, cifar_run(ctx, *settings, steps=ctx.sizes.long_steps, epochs=3, progress=True))
+        run.wait_for("epoch 2/3  step")  # epoch 1 is checkpointed: kill epoch 2 mid-way
+        run.kill()
+        run.finish()
         killed = only_record(results, run.text)
         expect(killed["status"] == "running" and len(killed["epochs"]) == 1, f"killed: {killed['status']}", run.text)
         resumed, _ = completed_run(ctx, results, overrides)
-        expect(uninterrupted.finish(600) == 0, "the uninterrupted run did not exit 0", uninterrupted.text)
+        expect(uninterrupted.finish() == 0, "the uninterrupted run did not exit 0", uninterrupted.text)
     reference = only_record(ctx.work / "whole", uninterrupted.text)
     expect_completed(reference, uninterrupted.text)
+    first, last = reference["epochs"][0]["train_loss"], reference["epochs"][-1]["train_loss"]
+    expect(last < 0.9 * first, f"training loss {first:.3f} -> {last:.3f}: the data did not train, the check is blind")
     loss, error = losses_apart(resumed, reference)
-    if loss == error == 0:
-        return f"killed in epoch 2 of 2 ({ctx.sizes.long_steps} steps each), resumed: equal bit for bit, fp32"
-    expect(ctx.on_cuda, f"on the CPU a resumed run ends bit for bit equal; losses {loss:.2g} apart")
+    loss_tolerance, error_tolerance = ctx.sizes.resume_tolerance
     expect(
-        loss <= CUDA_LOSS_TOLERANCE and error <= CUDA_ERROR_TOLERANCE,
-        f"losses {loss:.2g} apart (tolerance {CUDA_LOSS_TOLERANCE:g}), errors {error:.2f} points",
+        loss <= loss_tolerance and error <= error_tolerance,
+        f"resumed run: losses {loss:.2g} apart (tolerance {loss_tolerance:g}), errors {error:.2f} points "
+        f"(tolerance {error_tolerance:g}) from the uninterrupted run",
     )
-    return (
-        f"killed in epoch 2 of 2, resumed: fp32 losses within {loss:.2g} relative, errors within {error:.2f} points "
-        f"(tolerance {CUDA_LOSS_TOLERANCE:g}: GPU kernels add in a varying order)"
-    )
+    how = "bit for bit" if loss == error == 0 else f"losses within {loss:.2g} relative, errors {error:.2f} points"
+    return f"killed in epoch 2 of 3, resumed: {how} (fp32; training loss {first:.2f} -> {last:.2f})"
 
 
 def sigusr2(ctx: Context) -> str:
@@ -438,9 +584,9 @@ def sigusr2(ctx: Context) -> str:
     overrides = cifar_run(ctx, *AMP_ON_GPU_LOADER, steps=steps, epochs=1)
     results = ctx.work / "sigusr2"
     run = train(ctx, results, cifar_run(ctx, *AMP_ON_GPU_LOADER, steps=steps, epochs=1, progress=True))
-    run.wait_for("epoch 1/1  step", timeout_s=600)  # training, with the stop handlers in place
+    run.wait_for("epoch 1/1  step")  # training, with the stop handlers in place
     run.signal(signal.SIGUSR2)
-    status = run.finish(600)
+    status = run.finish()
     expect(status == 5, f"exit status {status} after SIGUSR2, expected 5", run.text)
     record = only_record(results, run.text)
     where = record.get("interrupted_at") or {}
@@ -481,7 +627,7 @@ def two_ranks(ctx: Context) -> str:
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     ranks = [*generated, f"trainer.batch_size={batch}", f"results_dir={ctx.work / 'ddp'}"]
     run = Run([*torchrun, __file__, SHARED_DEVICE_RANK, *ranks], ctx)
-    expect(run.finish(600) == 0, "torchrun did not exit 0", run.text)
+    expect(run.finish() == 0, "torchrun did not exit 0", run.text)
     ddp = only_record(ctx.work / "ddp", run.text)
     expect_completed(ddp, run.text)
     expect(ddp["env"]["world_size"] == 2, f"world size {ddp['env']['world_size']}")
@@ -515,141 +661,236 @@ def shared_device_rank(overrides: list[str]) -> None:
     runpy.run_module("senet_ablate", run_name="__main__", alter_sys=True)
 
 
-def benchmark(ctx: Context, compile_models: bool) -> str:
-    if compile_models and not ctx.sizes.compile_on_this_device:
-        raise Skipped("compiling seven ResNet-50s takes minutes on a CPU; the same benchmark ran without compile")
-    arguments = ["--device", ctx.device, *ctx.sizes.benchmark]
-    arguments += ["--compile"] * compile_models + ["--out", str(ctx.out / "benchmarks.md")]
-    run = Run([sys.executable, str(BENCHMARK), *arguments], ctx)
-    expect(run.finish(600) == 0, "scripts/benchmark.py did not exit 0", run.text)
-    expect("SE-ResNet-110" in run.text and "SE overhead" in run.text, "no projection or SE overhead", run.text)
-    overhead = next(line for line in run.output if line.startswith("| ours | "))
-    return f"section written to {ctx.out / 'benchmarks.md'}; our SE overhead: {overhead.strip()}"
+# --- sections ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Check:
     run: Callable[[Context], str]
-    alone: bool = False  # needs the device to itself: all its memory (OOM) or undisturbed timings (benchmark)
+    alone: bool = False  # after the section's other checks, with the device to itself (all its memory)
+    limit_s: float = RUN_LIMIT_S  # each run it starts is killed after this (on the GPU; scaled on a CPU)
 
 
-CHECKS: dict[str, Check] = {
-    "gpu loader, AMP, channels_last": Check(gpu_loader),
-    "trainer.compile=true": Check(compiled),
-    "fp16 with GradScaler": Check(fp16),
-    "image folder, data.loader=dataloader": Check(image_folder),
-    "kill and resume": Check(kill_and_resume),
-    "SIGUSR2 mid-epoch, then resume": Check(sigusr2),
-    "2 ranks under torchrun": Check(two_ranks),
-    "data.loader=dali": Check(dali),
-    "CUDA out of memory": Check(out_of_memory, alone=True),
-    "benchmark": Check(lambda ctx: benchmark(ctx, compile_models=False), alone=True),
-    "benchmark, compiled": Check(lambda ctx: benchmark(ctx, compile_models=True), alone=True),
-}
+@dataclass(frozen=True)
+class Section:
+    """Checks that run together within `budget_s` seconds (on the GPU; scaled on a CPU), `parallel`
+    at a time; skipped when preflight found none of what `needs` names (imports, the CLI)."""
+
+    name: str
+    budget_s: float
+    checks: dict[str, Check]
+    parallel: int = 1
+    needs: tuple[str, ...] = ("imports", "cli")
 
 
-# --- the report --------------------------------------------------------------------------------
+SECTIONS = (
+    Section(
+        "preflight",
+        10,
+        {
+            "imports": Check(imports),
+            "python -m senet_ablate --help": Check(cli_help),
+            "C compiler and Python.h": Check(compiler),
+            "/dev/shm": Check(shared_memory),
+        },
+        parallel=4,
+        needs=(),
+    ),
+    Section("key figures", 60, {"eager benchmark: ours vs timm": Check(lambda ctx: benchmark(ctx, KEY_MODELS, False))}),
+    Section(
+        "CUDA paths",
+        150,
+        {
+            "gpu loader, AMP, channels_last": Check(gpu_loader),
+            "kill and resume": Check(kill_and_resume),
+            "SIGUSR2 mid-epoch, then resume": Check(sigusr2),
+            "2 ranks under torchrun": Check(two_ranks),
+            "fp16 with GradScaler": Check(fp16),
+            "image folder, data.loader=dataloader": Check(image_folder),
+            "data.loader=dali": Check(dali),
+            "CUDA out of memory": Check(out_of_memory, alone=True),
+        },
+        parallel=4,
+    ),
+    Section(
+        "compile",
+        220,
+        {
+            "compiled benchmark: ours vs timm SE-ResNet-50": Check(
+                lambda ctx: benchmark(ctx, COMPILED_MODELS, True), limit_s=170
+            ),
+            "trainer.compile=true": Check(compiled),
+        },
+    ),
+)
 
 
-def run_check(name: str, check: Callable[[Context], str], ctx: Context) -> Outcome:
+def run_check(section: str, name: str, check: Check, ctx: Context) -> Outcome:
     """Run one check; whatever it raises becomes its outcome, so the next check still runs."""
-    started = time.perf_counter()
+    started = time.monotonic()
     try:
-        if ctx.seconds_left() <= 0:
-            raise Skipped("not started: the time budget (--budget-s) was spent")
-        status, detail, output = "passed", check(ctx), ""
+        if started >= ctx.deadline:
+            raise Skipped("not started: its section's budget was spent")
+        ctx = replace(ctx, run_limit_s=check.limit_s * ctx.scale)
+        status, detail, output = "passed", check.run(ctx), ""
     except Skipped as reason:
         status, detail, output = "skipped", str(reason), ""
     except CheckFailed as failure:
         status, detail, output = "failed", str(failure), failure.output[-4000:]
     except Exception as error:
         status, detail, output = "failed", f"{type(error).__name__}: {error}", traceback.format_exc()[-4000:]
-    outcome = Outcome(name, status, detail, time.perf_counter() - started, output)
-    print(f"{outcome.status:>7}  {name} ({outcome.seconds:.0f} s): {outcome.detail}", file=sys.stderr, flush=True)
-    return outcome
+    return Outcome(section, name, status, detail, time.monotonic() - started, output)
+
+
+def run_sections(ctx: Context, report: "Report") -> None:
+    for section in SECTIONS:
+        run_section(section, ctx, report)
+
+
+def run_section(section: Section, ctx: Context, report: "Report") -> None:
+    """The section's checks, `parallel` at a time, then those that need the device alone; the
+    section fails if it took longer than its budget."""
+    started = time.monotonic()
+    budget = section.budget_s * ctx.scale
+    ctx = replace(ctx, deadline=started + budget)
+    report.start(section.name)
+    blocked = [ctx.failed_preflight[need] for need in section.needs if need in ctx.failed_preflight]
+    together = [name for name, check in section.checks.items() if not check.alone]
+    alone = [name for name, check in section.checks.items() if check.alone]
+    for names, parallel in [(together, section.parallel)] + [([name], 1) for name in alone]:
+        if blocked:
+            for name in names:
+                report.add(Outcome(section.name, name, "skipped", f"preflight: {blocked[0]}", 0))
+        else:
+            run_together(section, names, parallel, ctx, report)
+    report.end(section.name, budget, time.monotonic() - started)
+
+
+def run_together(section: Section, names: list[str], parallel: int, ctx: Context, report: "Report") -> None:
+    """`names`, `parallel` at a time. At the section's deadline every run still going is killed
+    (its check fails), and a check still going GRACE_S later is recorded as failed and left behind."""
+    todo: queue.Queue[str] = queue.Queue()
+    for name in names:
+        todo.put(name)
+
+    def worker() -> None:
+        while True:
+            try:
+                name = todo.get_nowait()
+            except queue.Empty:
+                return
+            report.add(run_check(section.name, name, section.checks[name], ctx))
+
+    workers = [threading.Thread(target=worker, daemon=True) for _ in range(min(parallel, len(names)))]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join(timeout=max(ctx.deadline - time.monotonic(), 0))
+    if any(thread.is_alive() for thread in workers):
+        with ctx.lock:
+            late = list(ctx.runs)
+        for run in late:
+            run.kill()
+        for thread in workers:
+            thread.join(timeout=GRACE_S)
+        for name in names:  # those that ended keep their outcome
+            report.add(Outcome(section.name, name, "failed", "still running at its section's deadline", 0))
 
 
 class Report:
-    """`gpu_check.md`, written again after every check: a machine taken back half-way leaves the
-    outcomes of the checks that ended."""
+    """`gpu_check.md`, rewritten (atomically) after every check and section: a machine taken back
+    half-way leaves the outcomes of the checks that ended. The first outcome of a check stands."""
 
-    def __init__(self, path: Path, ctx: Context, names: list[str]):
-        self.path, self.ctx, self.names = path, ctx, names
+    def __init__(self, path: Path, ctx: Context):
+        self.path, self.ctx = path, ctx
         self.outcomes: dict[str, Outcome] = {}
-        self.started = time.perf_counter()
+        self.sections: dict[str, str] = {section.name: "not run yet" for section in SECTIONS}
+        self.over_budget = False
+        self.started = time.monotonic()
         self.lock = threading.Lock()
+
+    def start(self, section: str) -> None:
+        with self.lock:
+            self.sections[section] = "running"
+            self._write()
 
     def add(self, outcome: Outcome) -> None:
         with self.lock:
-            self.outcomes[outcome.name] = outcome
-            ended = [self.outcomes[name] for name in self.names if name in self.outcomes]
-            self.path.write_text(markdown(self.ctx, ended, len(self.names), time.perf_counter() - self.started))
+            self.outcomes.setdefault(outcome.name, outcome)
+            self._write()
+        if self.outcomes[outcome.name] is outcome:
+            print(
+                f"{outcome.status:>7}  {outcome.name} ({outcome.seconds:.0f} s): {outcome.detail}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def end(self, section: str, budget: float, seconds: float) -> None:
+        verdict = "within budget" if seconds <= budget else "OVER BUDGET"
+        with self.lock:
+            self.over_budget |= seconds > budget
+            self.sections[section] = f"{seconds:.0f} s of {budget:.0f} s: {verdict}"
+            self._write()
+        print(f"section {section}: {self.sections[section]}", file=sys.stderr, flush=True)
 
     @property
     def failed(self) -> bool:
-        return any(outcome.status == "failed" for outcome in self.outcomes.values())
+        return self.over_budget or any(outcome.status == "failed" for outcome in self.outcomes.values())
+
+    def _write(self) -> None:
+        with atomic_file(self.path) as tmp:
+            tmp.write_text(markdown(self.ctx, self.sections, list(self.outcomes.values()), self.started))
 
 
-def run_checks(report: Report, parallel: int) -> None:
-    """The short runs `parallel` at a time (each is mostly start-up: imports, config, data), then the
-    checks that need the device alone, one after the other."""
-
-    def run(name: str) -> None:
-        report.add(run_check(name, CHECKS[name].run, report.ctx))
-
-    with ThreadPoolExecutor(parallel) as pool:
-        list(pool.map(run, [name for name in report.names if not CHECKS[name].alone]))
-    for name in report.names:
-        if CHECKS[name].alone:
-            run(name)
-
-
-def markdown(ctx: Context, outcomes: list[Outcome], checks: int, seconds: float) -> str:
+def markdown(ctx: Context, sections: dict[str, str], outcomes: list[Outcome], started: float) -> str:
     counts = {status: sum(o.status == status for o in outcomes) for status in ("passed", "failed", "skipped")}
+    budgets = "as on the GPU" if ctx.on_cuda else f"the GPU's x {ctx.scale:.1f} (CPU rehearsal: `time_scale`)"
     lines = [
         "# GPU check",
         "",
         f"Written by `scripts/gpu_check.py` on {device_name(torch.device(ctx.device))}, "
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC: torch {torch.__version__}, CUDA {torch.version.cuda}, "
         f"Python {platform.python_version()}.  ",
-        f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped of {checks} checks "
-        f"in {seconds:.0f} s.",
+        f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped "
+        f"in {time.monotonic() - started:.0f} s; time budgets {budgets}.",
         "",
-        "| check | result | s | detail |",
-        "|---|---|---:|---|",
+        "| section | time |",
+        "|---|---|",
+        *[f"| {name} | {state} |" for name, state in sections.items()],
+        "",
+        "| section | check | result | s | detail |",
+        "|---|---|---|---:|---|",
     ]
     for outcome in outcomes:
         detail = outcome.detail.replace("|", "\\|").replace("\n", " ")
-        lines.append(f"| {outcome.name} | {outcome.status} | {outcome.seconds:.0f} | {detail} |")
+        lines.append(f"| {outcome.section} | {outcome.name} | {outcome.status} | {outcome.seconds:.0f} | {detail} |")
     for outcome in outcomes:
         if outcome.output:
             lines += ["", f"## {outcome.name}: output", "", "```", outcome.output.rstrip(), "```"]
     return "\n".join(lines) + "\n"
 
 
+def time_scale(sizes: Sizes) -> float:
+    """The sizes' scale (1 on the GPU), and on a CPU times the load other work puts on it when the
+    check starts (load average per core, at least 1): a rehearsal on a shared CI machine checks the
+    structure, not how busy the machine's neighbours are."""
+    if sizes.gpu_only:
+        return sizes.scale
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return sizes.scale * max(1.0, os.getloadavg()[0] / cores)
+
+
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
+    parser.add_argument("--out", type=Path, required=True, help="folder for gpu_check.md and benchmarks.md")
     parser.add_argument(
-        "--out", type=Path, help="folder for gpu_check.md and benchmarks.md (default results/, on cuda only)"
-    )
-    parser.add_argument("--parallel", type=int, default=4, help="short runs at a time (default 4)")
-    parser.add_argument(
-        "--budget-s",
-        type=float,
-        default=360,
-        help="wall time for all checks (default 360): runs still going then are killed (failed), later checks skipped",
-    )
-    parser.add_argument("--only", nargs="+", choices=list(CHECKS), metavar="CHECK", help="run only these checks")
-    parser.add_argument(
-        "--report", type=Path, help="where this run's report goes (default <out>/gpu_check.md): keep the full one"
+        "--device", choices=("auto", "cuda", "cpu"), default="auto", help="auto (default): cuda where visible"
     )
     args = parser.parse_args()
+    if args.device == "auto":
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
     if args.device == "cuda" and not torch.cuda.is_available():
-        parser.error("no CUDA device is visible: the rehearsal is --device cpu --out <folder>")
-    if args.out is None and args.device == "cpu":
-        parser.error("--device cpu needs --out: a rehearsal never writes into results/")
-    args.out = args.out or Path("results")
+        parser.error("no CUDA device is visible")
     return args
 
 
@@ -657,16 +898,15 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == SHARED_DEVICE_RANK:
         return shared_device_rank(sys.argv[2:])
     args = parse_arguments()
-    args.out = args.out.resolve()
-    args.out.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + args.budget_s
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="senet-gpu-check-") as scratch:
         sizes = GPU_SIZES if args.device == "cuda" else CPU_SIZES
-        ctx = Context(args.device, sizes, Path(scratch), args.out, deadline)
+        ctx = Context(args.device, sizes, Path(scratch), out, scale=time_scale(sizes))
         write_cifar_batches(ctx.work / "cifar", sizes.images_per_cifar_file)
         write_jpeg_folder(ctx.work / "jpegs", sizes.folder_images)
-        report = Report(args.report or args.out / "gpu_check.md", ctx, args.only or list(CHECKS))
-        run_checks(report, args.parallel)
+        report = Report(out / "gpu_check.md", ctx)
+        run_sections(ctx, report)
     print(f"written to {report.path}", file=sys.stderr)
     sys.exit(1 if report.failed else 0)
 
