@@ -21,7 +21,6 @@ its comparisons was open (the reference too). Measured:
 import argparse
 import sys
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -32,47 +31,7 @@ from stats_calibration import CHANCE, NULL_MEAN, design, directional, draw, gene
 
 from senet_ablate.report import stats  # noqa: E402
 from senet_ablate.report.sequential import Design, schedule  # noqa: E402
-
-
-def rounds(
-    values: Mapping[str, np.ndarray], looks: tuple[int, ...], levels: list | None
-) -> tuple[dict[stats.Pair, np.ndarray], dict[stats.Pair, np.ndarray]]:
-    """Each pair's outcome code at the look it stopped (or the last), and that look, per table.
-    `levels`: each look's (95%, 90%) levels; None re-reads the fixed design's intervals (naive)."""
-    d = design()
-    tables = next(iter(values.values())).shape[0]
-    codes = {pair: np.full(tables, stats.UNRESOLVED) for pair in d.pairs}
-    stopped = {pair: np.full(tables, len(looks) - 1) for pair in d.pairs}
-    open_ = {pair: np.ones(tables, dtype=bool) for pair in d.pairs}
-    for look, seeds in enumerate(looks):
-        head = {label: array[:, :seeds] for label, array in values.items()}
-        gone = {label: np.zeros(array.shape, dtype=bool) for label, array in head.items()}
-        judged = stats.judge(
-            head, gone, d.pairs, len(d.pairs), d.margin, CHANCE, None if levels is None else levels[look]
-        )
-        for pair in d.pairs:
-            now = open_[pair] & (judged[pair].codes != stats.UNRESOLVED)
-            codes[pair] = np.where(now, judged[pair].codes, codes[pair])
-            stopped[pair] = np.where(now, look, stopped[pair])
-            open_[pair] &= ~now
-    return codes, stopped
-
-
-def seeds_per_row(stopped: Mapping[stats.Pair, np.ndarray], looks: tuple[int, ...]) -> np.ndarray:
-    """The mean seeds per row in each table: each row runs to the last look any of its pairs needs."""
-    d = design()
-    per_row = [
-        np.array(looks)[np.max([stopped[pair] for pair in d.pairs if label in pair], axis=0)] for label in d.labels
-    ]
-    return np.mean(per_row, axis=0)
-
-
-def fixed_power(means: Mapping[str, float], sigma: float, seeds: int, tables: int) -> float:
-    d = design()
-    values = draw(generator(7, seeds, sigma), means, dict.fromkeys(d.labels, sigma), seeds, tables)
-    gone = {label: np.zeros(array.shape, dtype=bool) for label, array in values.items()}
-    judged = stats.judge(values, gone, d.pairs, len(d.pairs), d.margin, CHANCE)
-    return float(np.mean([judged[pair].codes != stats.UNRESOLVED for pair in d.pairs]))
+from senet_ablate.report.settle_cost import fixed_power, rounds, seeds_per_row  # noqa: E402
 
 
 def calibrate(sigma: float, max_seeds: int, looks: int, tables: int) -> dict:
@@ -84,18 +43,18 @@ def calibrate(sigma: float, max_seeds: int, looks: int, tables: int) -> dict:
     null = draw(generator(5, sigma, max_seeds, looks), dict.fromkeys(d.labels, NULL_MEAN), spreads, max_seeds, tables)
     errors = {}
     for name, at in (("settle", levels), ("naive", None)):
-        codes, _ = rounds(null, plan.looks, at)
+        codes, _ = rounds(null, plan.looks, d.pairs, d.margin, CHANCE, at)
         errors[name] = rate(np.any([directional(SimpleNamespace(codes=codes[p])) for p in d.pairs], axis=0))
     gone = {label: np.zeros(array.shape, dtype=bool) for label, array in null.items()}
     fixed = stats.judge(null, gone, d.pairs, len(d.pairs), d.margin, CHANCE)
     errors["fixed"] = rate(np.any([directional(fixed[p]) for p in d.pairs], axis=0))
     paper = {label: d.paper[label] for label in d.labels}
     values = draw(generator(6, sigma, max_seeds, looks), paper, spreads, max_seeds, tables)
-    codes, stopped = rounds(values, plan.looks, levels)
+    codes, stopped = rounds(values, plan.looks, d.pairs, d.margin, CHANCE, levels)
     power = float(np.mean([codes[pair] != stats.UNRESOLVED for pair in d.pairs]))
-    expected = float(seeds_per_row(stopped, plan.looks).mean())
+    expected = float(np.mean(list(seeds_per_row(stopped, plan.looks, d.labels).values())))
     equal = next(
-        (n for n in range(2, 3 * max_seeds) if fixed_power(paper, sigma, n, tables) >= power), None
+        (n for n in range(2, 3 * max_seeds) if fixed_power(paper, sigma, n, d.pairs, d.margin, tables) >= power), None
     )  # the fixed design of equal power
     return {
         "sigma": sigma,
