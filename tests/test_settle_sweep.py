@@ -31,7 +31,8 @@ def _argv(tmp_path) -> list[str]:
         *TINY,
         "data.train_size=16",
         "data.val_size=8",
-        "trainer.batch_size=8",
+        "data.image_size=8",  # a smoke run of a fraction of a second: what is tested is the rounds
+        "trainer.batch_size=16",
         "trainer.epochs=1",
         f"results_dir={tmp_path / 'results'}",
         "settle.max_seeds=4",
