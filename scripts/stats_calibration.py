@@ -86,11 +86,11 @@ class Design:
 
 
 @cache
-def design() -> Design:
-    """The reduction table: its rows, reference, margin and claims from conf/exp/reduction_sweep.yaml
-    (each claim with the schema's defaults), its family from `report/family.py`, and the paper's
-    top-1 figures from `report/paper.yaml`."""
-    exp = OmegaConf.to_container(OmegaConf.load(EXPERIMENT))["exp"]
+def design(experiment: Path = EXPERIMENT) -> Design:
+    """The reduction table (or another experiment file's): its rows, reference, margin and claims from
+    conf/exp/reduction_sweep.yaml (each claim with the schema's defaults), its family from
+    `report/family.py`, and the paper's top-1 figures from `report/paper.yaml`."""
+    exp = OmegaConf.to_container(OmegaConf.load(experiment))["exp"]
     claims = tuple({"relation": "better", "than": [], "metric": "top1_err", **claim} for claim in exp["claims"])
     labels = [row["label"] for row in exp["rows"]]
     labels = tuple([label for label in labels if label != exp["reference"]] + [exp["reference"]])

@@ -200,10 +200,25 @@ def main(cfg: DictConfig) -> dict:
     return record  # in a sweep, SweepSummary turns failed or unfinished rows into the exit status
 
 
+def hydra_sweep(overrides: list[str]) -> int:
+    """One sweep run by Hydra in this process, as `python -m senet_ablate <overrides>` would run it
+    (Hydra clears its global state after each): its exit status. A settle round; its jobs were
+    checked with the settle command line (every row), so this adds no second check."""
+    typed = sys.argv
+    sys.argv = [typed[0], *overrides]
+    try:
+        main()
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 0 if exit_.code is None else 1
+    finally:
+        sys.argv = typed
+    return 0
+
+
 def settle_sweep(argv: list[str]) -> None:
     """A settle sweep (`settle.max_seeds=N`): every job checked as for a sweep, then its rounds."""
     check_command_line(argv)
-    settle.main(argv)
+    settle.main(argv, hydra_sweep)
 
 
 def cli() -> None:

@@ -20,6 +20,12 @@ Rows that the run would refuse before training (a key its dataset lacks, a batch
 split) are named, not costed.
 The last line is the command that runs what is left; its completed runs are skipped as usual.
 
+With `settle.max_seeds=N` (a settle sweep, `runs/settle.py`) the runs are costed up to N seeds per
+row, and a settle section prices the design per row: its maximum device-hours (N seeds), its
+expected ones, and those of the fixed design of equal power, the expected seeds simulated at the
+paper's top-1 figures for the table and a seed spread `sigma=` (a tool option, 0.15 top-1 points by
+default; `report/settle_cost.py`).
+
 Nothing is trained and nothing is written.
 """
 
@@ -34,7 +40,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from senet_ablate.base.cli import pop_option, run_cli
 from senet_ablate.base.errors import ConfigError
-from senet_ablate.config import launcher_config
+from senet_ablate.config import compose_config, launcher_config
 from senet_ablate.data import build_datasets
 from senet_ablate.engine.loss import build_loss
 from senet_ablate.engine.machine import for_device
@@ -44,11 +50,17 @@ from senet_ablate.models.build import build_model
 from senet_ablate.records.status import RunState
 from senet_ablate.records.store import FINAL_STATUSES, RunRecord, config_id, world_size
 from senet_ablate.records.trusted import read_trusted
+from senet_ablate.report.experiments import load_experiment
+from senet_ablate.report.paper import paper_figures
+from senet_ablate.report.sequential import Settle
+from senet_ablate.report.settle_cost import TABLES, cost
+from senet_ablate.report.summary import table_family
 from senet_ablate.runs.checks import check_run
 from senet_ablate.runs.listing import run_ids, run_state, sweep_configs
 from senet_ablate.runs.sweep import common_overrides, swept_values
 from senet_ablate.runs.target import Target, job_target
 
+SIGMA = 0.15  # top-1 points: a seed's spread on ImageNet-scale tables, where none is measured yet
 PROBE_STEPS = 3  # timed, after one warm-up step
 PROBE_CPU_BATCH = 8  # a CPU probe times a small batch: images/s hardly depends on it there
 LEFT_OUT = (
@@ -206,16 +218,61 @@ def remaining_epochs(state: RunState, epochs: int) -> int:
     return max(epochs - len((state.record or {}).get("epochs") or []), 0)
 
 
+def settle_section(
+    exp: str, common: list[str], settle_cfg: DictConfig, run_hours: dict[str, float], sigma: float
+) -> list[str]:
+    """A settle sweep priced per row: device-hours at its maximum seeds, expected at the paper's figures
+    and σ (simulated, `report/settle_cost.py`), and the fixed design's of equal power."""
+    experiment = load_experiment(exp, common)
+    pairs = table_family(experiment)
+    design = Settle(settle_cfg.max_seeds, settle_cfg.looks).design(len(pairs))
+    data_name = compose_config([f"+exp={exp}", *common]).data.name
+    paper = {label: f["top1_err"] for label, f in paper_figures(experiment.table, data_name).items() if "top1_err" in f}
+    lines = ["", f"settle sweep: {design.describe()}"]
+    if not pairs or any(label not in paper for pair in pairs for label in pair):
+        return [*lines, "  expected cost not simulated: the paper gives no top-1 figure for every row compared"]
+    simulated = cost(design, {label: paper[label] for pair in pairs for label in pair}, sigma, pairs, experiment.margin)
+    fixed = simulated.fixed
+    lines += [
+        f"  simulated at the paper's top-1 figures, σ = {sigma:g} top-1 points, {TABLES} tables: it settles "
+        f"{100 * simulated.power:.0f}% of the family's {len(pairs)} comparisons; the fixed design settling as many "
+        + (f"runs {fixed} seeds per row" if fixed else f"needs over {3 * design.looks[-1]} seeds per row"),
+        f"  {'row':<12}   h/run  E[seeds]  E device-h  max device-h  fixed device-h",
+    ]
+    totals = [0.0, 0.0, 0.0]
+    for label, expected in simulated.expected.items():
+        if label not in run_hours:  # refused, not measured, or already done
+            continue
+        hours = run_hours[label]
+        row = (expected * hours, design.looks[-1] * hours, (fixed or 0) * hours)
+        totals = [total + value for total, value in zip(totals, row, strict=True)]
+        lines.append(
+            f"  {label:<12}  {hours:6.3g}  {expected:8.1f}  {row[0]:10.3g}  {row[1]:12.3g}  "
+            + (f"{row[2]:14.3g}" if fixed else f"{'-':>14}")
+        )
+    if fixed and totals[2]:
+        lines.append(
+            f"  all rows: expected {totals[0]:.3g}, at most {totals[1]:.3g}, fixed design {totals[2]:.3g} device-hours "
+            f"(expected {totals[0] / totals[2]:.2f}x the fixed design's, at most {totals[1] / totals[2]:.2f}x); "
+            "the whole sweep from no run"
+        )
+    return lines
+
+
 def plan(argv: list[str]) -> list[str]:
     """The planner's report, as lines."""
     typed = list(argv)
     argv, typed_devices = pop_option(argv, "devices", None, default="auto")
+    argv, sigma = pop_option(argv, "sigma", None, default=str(SIGMA))
     exps = swept_values(argv, "exp")  # `+exp=<name>`
     if not exps:
         raise ConfigError("+exp", None, "name an experiment file, e.g. +exp=reduction_sweep")
     exp = exps[0]
     common = common_overrides(argv)
     seeds = [int(seed) for seed in swept_values(argv, "seed") or ["0"]]
+    settle_cfg = compose_config([f"+exp={exp}", *common]).settle
+    if settle_cfg.max_seeds:
+        seeds = list(range(settle_cfg.max_seeds))
     runs = [(cfg, run_state(cfg)) for cfg in sweep_configs(exp, seeds, common, swept_values(argv, "exp.row"))]
     lines = [f"{exp}: {len(runs)} runs ({len(set(s.label for _, s in runs))} rows x {len(seeds)} seeds)", ""]
     lines += [state.describe() for _, state in runs]
@@ -244,6 +301,7 @@ def plan(argv: list[str]) -> list[str]:
     table = [f"  {'row':<{width}}  runs  epochs each  epochs left  images/epoch  img/s/device  device-h  img/s from"]
     total_epochs = total_hours = 0.0
     refused = unmeasured = 0
+    run_hours: dict[str, float] = {}  # a whole run of each costed row, for the settle section
     for label, row in rows.items():
         cfg = row[0][0]  # the row's seeds differ in nothing that costs time
         epochs = sum(remaining_epochs(state, cfg.trainer.epochs) for _, state in row)
@@ -263,6 +321,7 @@ def plan(argv: list[str]) -> list[str]:
             table.append(f"{counts}  {epoch_images:>12}  {'-':>12}  {'-':>8}  not measured for {target.device}")
             continue
         hours = epochs * epoch_images / speed.per_device / 3600
+        run_hours[label] = cfg.trainer.epochs * epoch_images / speed.per_device / 3600
         total_epochs += epochs
         total_hours += hours
         table.append(f"{counts}  {epoch_images:>12}  {speed.per_device:>12.1f}  {hours:>8.3g}  {speed.source}")
@@ -276,7 +335,8 @@ def plan(argv: list[str]) -> list[str]:
         assumed = "the most a measured run used, else 1; set it with devices=N"
     costed = len(left) - refused - unmeasured  # the runs the estimate counts
     command = ["python", "-m", "senet_ablate", f"+exp={exp}", *common]
-    command += [f"exp.row={','.join(rows)}", f"seed={','.join(str(seed) for seed in seeds)}"]
+    if not settle_cfg.max_seeds:  # a settle sweep chooses its rows and seeds round by round
+        command += [f"exp.row={','.join(rows)}", f"seed={','.join(str(seed) for seed in seeds)}"]
     return lines + [
         "",
         f"left: {len(left)} runs ({running} running elsewhere), each on {devices} device(s) ({assumed})",
@@ -293,6 +353,7 @@ def plan(argv: list[str]) -> list[str]:
         + (f"; {unmeasured} runs not measured for {target.device} are not counted" if unmeasured else ""),
         LEFT_OUT,
         *probe_advice(target, unmeasured),
+        *(settle_section(exp, common, settle_cfg, run_hours, float(sigma)) if settle_cfg.max_seeds else []),
         "",
         "launch what is left (completed runs are skipped):",
         "  " + shlex.join(command),

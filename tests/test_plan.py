@@ -1,5 +1,7 @@
 """The sweep planner: every run with its state, the cost of what is left, the command that runs it."""
 
+import functools
+
 import pytest
 import torch
 from helpers import SMALL, TINY
@@ -225,3 +227,22 @@ def test_inside_a_slurm_job_or_for_a_local_gpu_the_plan_probes_only_what_is_here
     lines = plan(["+exp=gate_sweep", "exp.row=ReLU", *RUN, "trainer.device=cuda", f"results_dir={tmp_path}"])
     assert row_fields(lines, "ReLU")[4:] == ["-", "-", "not", "measured", "for", "cuda"] and len(probes) == 1
     assert lines[-4] == "to probe them, run this plan where the jobs train (on cuda)"
+
+
+def test_a_settle_sweep_is_priced_per_row_at_its_maximum_its_expected_seeds_and_the_fixed_design_of_equal_power(
+    tmp_path, probes, monkeypatch
+):
+    monkeypatch.setattr(planner, "cost", functools.partial(planner.cost, tables=200))  # seconds, not tens
+    typed = ["+exp=reduction_sweep", *TINY, *SMALL, "settle.max_seeds=6", "settle.looks=2", f"results_dir={tmp_path}"]
+    lines = plan(typed)
+    assert lines[0] == "reduction_sweep: 36 runs (6 rows x 6 seeds)"  # costed up to the maximum
+    start = lines.index(next(line for line in lines if line.startswith("settle sweep: group-sequential: 2 looks")))
+    rows = {line.split()[0]: [float(v) for v in line.split()[1:]] for line in lines[start + 3 : start + 9]}
+    assert set(rows) == {"2", "4", "8", "16", "32", "original"}
+    fixed = int(lines[start + 1].split("runs ")[1].split()[0])
+    for hours, expected, expected_hours, most, fixed_hours in rows.values():
+        assert 3 <= expected <= 6 and most == pytest.approx(6 * hours, rel=0.01)
+        assert expected_hours == pytest.approx(expected * hours, rel=0.01)
+        assert fixed_hours == pytest.approx(fixed * hours, rel=0.01)
+    assert lines[start + 9].startswith("  all rows: expected ")
+    assert lines[-1].endswith("settle.max_seeds=6 settle.looks=2 results_dir=" + str(tmp_path))  # rounds choose rows

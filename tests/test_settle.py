@@ -1,9 +1,13 @@
 """The rounds of a settle sweep decided on hand-made records, injected between rounds as a driver would."""
 
+from dataclasses import replace
+
 import numpy as np
 
-from senet_ablate.report.sequential import Design
-from senet_ablate.report.settle import BUDGET, MAX_SEEDS, SETTLED, decide, next_round
+from senet_ablate.report import conclusions, stats, summary
+from senet_ablate.report.experiments import Experiment, Section, section_evidence
+from senet_ablate.report.sequential import Design, Settle
+from senet_ablate.report.settle import BUDGET, MAX_SEEDS, SETTLED, comparisons, decide, next_round
 
 PAIRS = [("A", "ref"), ("B", "ref")]
 DESIGN = Design((3, 6, 9, 12), len(PAIRS))
@@ -78,3 +82,69 @@ def test_a_killed_round_resumes_with_the_same_rows_and_ends_with_the_same_decisi
     runs["ref"].pop(3)  # the same command runs it again
     _, _, resumed = sweep(MEANS, SPREADS, runs=runs)
     assert resumed.decisions == finished.decisions
+
+
+def section(runs: dict) -> Section:
+    return Section(
+        {},
+        {
+            label: [{**r, "seed": s, "run_id": f"{label}-{s}"} for s, r in by_seed.items()]
+            for label, by_seed in runs.items()
+        },
+    )
+
+
+def test_the_table_reads_each_comparison_at_the_look_that_settled_it_and_says_why_it_stopped():
+    _, runs, last = sweep(MEANS, SPREADS)
+    shown = comparisons(Settle(12, 4), section(runs), PAIRS, MARGIN, CHANCE)
+    for pair, decision in last.decisions.items():  # the driver's decision, interval for interval
+        assert shown[pair].verdict == decision.verdict
+        assert (shown[pair].low, shown[pair].high) == (decision.comparison.low, decision.comparison.high)
+    assert shown[("A", "ref")].seeds == (3, 3)  # at look 1, though the reference ran 9 seeds for B
+    assert shown[("A", "ref")].stopped == "settled after 3 seeds per row (look 1 of 4)"
+    assert shown[("B", "ref")].stopped == "settled after 9 seeds per row (look 3 of 4)"
+    fixed = stats.compare(section_evidence(section(runs)), PAIRS, MARGIN, CHANCE)  # not the fixed design's
+    assert fixed[("A", "ref")].seeds == (3, 9) and shown[("A", "ref")].low < fixed[("A", "ref")].low  # wider: look 1
+
+
+def test_a_comparison_stopped_by_the_budget_or_the_maximum_says_so_with_its_minimum_detectable_difference():
+    _, runs, _ = sweep(MEANS, SPREADS, budget=20.0)
+    budget = comparisons(Settle(12, 4, 20.0), section(runs), PAIRS, MARGIN, CHANCE)[("B", "ref")]
+    assert budget.verdict == "unresolved" and budget.stopped == "budget reached at 6 seeds per row"
+    assert budget.detectable > 0 and budget.seeds_needed is None  # no fixed-design seeds advice
+    _, runs, _ = sweep(MEANS, {**SPREADS, "B": 0.6})
+    most = comparisons(Settle(12, 4), section(runs), PAIRS, MARGIN, CHANCE)[("B", "ref")]
+    assert most.stopped == "max seeds reached (12 per row)" and most.detectable > budget.detectable / 4
+
+
+def test_a_claim_reads_the_same_comparisons_as_the_cells():
+    _, runs, _ = sweep(MEANS, SPREADS, budget=20.0)
+    shown = comparisons(Settle(12, 4, 20.0), section(runs), PAIRS, MARGIN, CHANCE)
+    claims = [
+        {"says": "A is better", "relation": "better", "rows": ["A"], "than": ["ref"]},
+        {"says": "B is as good", "relation": "equivalent", "rows": ["B"], "than": ["ref"]},
+    ]
+    evidence = section_evidence(section(runs))
+    better, same = conclusions.check(claims, shown, evidence, MARGIN, advise=False)
+    assert better["verdict"] == "holds" and better["comparisons"][0]["low"] == shown[("A", "ref")].low
+    assert same["verdict"] == "unresolved" and "seeds_needed" not in same
+    assert conclusions.describe(same, MARGIN) == "B is as good: unresolved (budget reached at 6 seeds per row)"
+
+
+def test_a_table_run_by_a_settle_sweep_reads_its_cells_and_claims_off_the_design_and_names_it():
+    claims = [
+        {"says": "A is better", "relation": "better", "rows": ["A"], "than": ["ref"]},
+        {"says": "B is as good", "relation": "equivalent", "rows": ["B"], "than": ["ref"]},
+    ]
+    experiment = Experiment("t", None, {"A": {}, "B": {}, "ref": {}}, set(), {}, reference="ref", claims=claims)
+    _, runs, last = sweep(MEANS, SPREADS, budget=20.0)
+    settled = replace(experiment, settle=Settle(12, 4, 20.0))
+    cells = summary.section_comparisons(settled, section(runs), {})
+    assert cells == comparisons(Settle(12, 4, 20.0), section(runs), PAIRS, MARGIN, CHANCE)
+    checked, open_ = summary.checked_claims(settled, section(runs), {})
+    assert checked["comparisons"][0]["low"] == cells[("A", "ref")].low
+    assert open_["stopped"] == "budget reached at 6 seeds per row" and "seeds_needed" not in open_  # no advice
+    method = summary.method_note(settled, cells)
+    assert DESIGN.describe() in method and "a budget of 20 device-hours" in method and "Seeds advice" not in method
+    fixed = summary.section_comparisons(experiment, section(runs), {})  # the same records, no settle sweep
+    assert fixed[("A", "ref")].seeds == (3, 6) and fixed[("A", "ref")].stopped is None

@@ -112,11 +112,13 @@ def check(
     margin: float,
     counts: Mapping[str, Mapping[str, float | None]] | None = None,
     paper: Mapping[str, float] | None = None,
+    advise: bool = True,
 ) -> list[dict]:
     """Each claim with its verdict, its comparisons and, unresolved, the seeds that would settle it.
     `comparisons`: the table's family (`stats.compare`); `rows`: each row's evidence; `counts`: each
     row's params and FLOPs, for the claims about them (see `check_counted`); `paper`: the paper's
-    top-1 per row where it is shown, planned for in the seeds advice."""
+    top-1 per row where it is shown, planned for in the seeds advice. `advise=False`: no seeds advice
+    (a settle sweep's design decides the seeds; an unresolved claim says where its comparisons stopped)."""
     results = []
     for claim in claims:
         if is_counted(claim):
@@ -152,7 +154,10 @@ def check(
                 for comparison, pair_verdict in judged
             ],
         }
-        if verdict == "unresolved" and not result["diverged"]:
+        stopped = [comparison.stopped for comparison, pair_verdict in judged if pair_verdict == "unresolved"]
+        if verdict == "unresolved" and any(stopped):
+            result["stopped"] = "; ".join(dict.fromkeys(filter(None, stopped)))
+        if verdict == "unresolved" and not result["diverged"] and advise:
             result.update(plan(claim, rows, paper or {}, len(comparisons), margin))
         results.append(result)
     return results
@@ -196,6 +201,8 @@ def describe(result: Mapping, margin: float) -> str:
         return f"{result['says']}: **{result['verdict']}** ({evidence}{more})"
     if not result["seeds"]:
         return f"{result['says']}: unresolved, some of its rows have no completed run"
+    if result.get("stopped"):  # a settle sweep's: where its open comparisons stopped
+        return f"{result['says']}: unresolved ({result['stopped']})"
     if result["diverged"]:
         gone = ", ".join(f"{label}: {count}" for label, count in result["diverged"].items())
         return (

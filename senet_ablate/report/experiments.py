@@ -27,7 +27,9 @@ from senet_ablate.config import (
     row_configs,
 )
 from senet_ablate.records.store import RUNTIME_KEYS, config_dict
+from senet_ablate.report import stats
 from senet_ablate.report.paper import PAIRED, paper_recipe
+from senet_ablate.report.sequential import Settle
 
 FINGERPRINT = "data_fingerprint"  # a record's field, part of its setting like a config key
 
@@ -47,6 +49,7 @@ class Experiment:
     margin: float = 0.2  # exp.margin: the smallest difference of interest, top-1 points
     claims: list[dict] = field(default_factory=list)  # exp.claims: the paper's conclusions, as data
     paper_recipe: dict = field(default_factory=dict)  # RECIPE_KEYS as the paper trained the table (paper_recipe)
+    settle: Settle | None = None  # its records were run by a settle sweep: cells and claims read off its design
 
 
 @dataclass
@@ -57,6 +60,18 @@ class Section:
     runs: dict[str, list[dict]]
     elsewhere: list[dict] = field(default_factory=list)  # other settings, named in one line each (`_listed`)
     elsewhere_because: str | None = None  # "narrowed": no run matches the overrides; "one row": runs of one row only
+
+
+def section_evidence(section: Section) -> dict[str, stats.Evidence]:
+    """Each row's top-1 errors over its completed seeds, and how many of its seeds diverged: what the
+    statistics are computed from (a failed or unfinished run is not an outcome of the recipe)."""
+    return {
+        label: stats.Evidence(
+            tuple(run["top1_err"] for run in runs if run["status"] == "completed" and run.get("top1_err") is not None),
+            sum(run["status"] == "diverged" for run in runs),
+        )
+        for label, runs in section.runs.items()
+    }
 
 
 def experiment_names(overrides: Sequence[str] = ()) -> list[str]:

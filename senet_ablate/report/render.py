@@ -84,7 +84,7 @@ def _delta_cell(row: dict, margin: float) -> str:
     delta = _signed(vs["delta"])
     diverged = sum(vs["diverged"])
     if vs["low"] is None:
-        why = "zero spread" if vs["zero_spread"] else "one seed per row"
+        why = "zero spread" if vs["zero_spread"] else vs.get("stopped") or "one seed per row"
         return f"{delta}, unresolved: {why}"
     wide, narrow = _interval(vs["low"], vs["high"], 95), _interval(vs["equivalence_low"], vs["equivalence_high"], 90)
     verdict = vs["verdict"]
@@ -98,6 +98,9 @@ def _delta_cell(row: dict, margin: float) -> str:
     cell = f"{delta} {shown} {verdict}"
     if diverged:
         cell += f" (whatever its {diverged} diverged seed(s) scored)"
+    if vs.get("stopped"):  # read at a look of a settle sweep: why it stopped there
+        mdd = "" if vs["detectable"] is None else f"; min. detectable difference (80% power) {vs['detectable']:.2f}"
+        return f"{cell}, {vs['stopped']}" + (mdd if verdict == "unresolved" else "")
     if verdict != "unresolved":
         return cell
     if vs["planned_power"] is None:

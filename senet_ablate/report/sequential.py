@@ -150,3 +150,16 @@ class Design:
 def schedule(max_seeds: int, looks: int) -> tuple[int, ...]:
     """Equally spaced looks: the seeds per row after each round, ceil(k · max / K)."""
     return tuple(dict.fromkeys(math.ceil((k + 1) * max_seeds / looks) for k in range(looks)))
+
+
+@dataclass(frozen=True)
+class Settle:
+    """A settle sweep as typed (`settle.max_seeds`, `settle.looks`, `settle.budget_gpu_hours`): what the
+    driver runs by and the report reads a table by; the family, and so the design, is each table's."""
+
+    max_seeds: int
+    looks: int
+    budget_gpu_hours: float | None = None
+
+    def design(self, family: int) -> Design:
+        return Design(schedule(self.max_seeds, self.looks), family)

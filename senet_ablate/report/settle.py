@@ -12,18 +12,19 @@ open until then. After the last look an open comparison is unresolved at the max
 
 A row runs while any comparison needing it is open (so the reference row runs while any row is
 still compared with it); a row whose comparisons are all settled gets no more seeds.
+
+The table of a settle sweep (`comparisons`) shows each comparison as decided here: its Δ and
+repeated intervals at the look that settled it (or the last look it reached), and why it stopped.
+The cells and the claims read those same comparisons, so they and the driver never disagree.
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-
-import numpy as np
+from dataclasses import dataclass, replace
 
 from senet_ablate.records.store import FINAL_STATUSES, device_hours
 from senet_ablate.report import stats
-from senet_ablate.report.experiments import Section
-from senet_ablate.report.sequential import Design
-from senet_ablate.report.summary import section_evidence
+from senet_ablate.report.experiments import Section, section_evidence
+from senet_ablate.report.sequential import Design, Settle
 
 SETTLED, MAX_SEEDS, BUDGET = "settled", "max seeds", "budget"  # why a settle sweep stops
 
@@ -31,14 +32,14 @@ SETTLED, MAX_SEEDS, BUDGET = "settled", "max seeds", "budget"  # why a settle sw
 @dataclass(frozen=True)
 class Decision:
     """A comparison after the looks its records reach: its outcome (unresolved while open), the look
-    that settled it (0-based; None while open) and the seeds per row it was read at."""
+    that settled it (0-based; None while open), the seeds per row it was read at and the comparison
+    itself at that look (its repeated intervals; None before any look)."""
 
     pair: stats.Pair
     verdict: str
     look: int | None
     seeds: int
-    low: float | None = None  # the 95% repeated interval it was read off (None before any look)
-    high: float | None = None
+    comparison: stats.Comparison | None = None
 
 
 @dataclass(frozen=True)
@@ -75,16 +76,10 @@ def decide(
         if not judged_now:
             continue
         evidence = section_evidence(_first({label: runs[label] for label in reached}, seeds))
-        values = {label: np.array([[*e.values] + [np.nan] * e.diverged]) for label, e in evidence.items()}
-        gone = {label: np.isnan(array) for label, array in values.items()}
-        judged = stats.judge(values, gone, judged_now, design.family, margin, chance, design.levels(look))
+        compared = stats.compare(evidence, judged_now, margin, chance, levels=design.levels(look), size=design.family)
         for pair in judged_now:
-            verdict = stats.OUTCOMES[int(judged[pair].codes[0])]
-            low, high = (float(bound[0]) for bound in (judged[pair].low, judged[pair].high))
-            settled = look if verdict != "unresolved" else None
-            decisions[pair] = Decision(
-                pair, verdict, settled, seeds, *(None if np.isnan(b) else b for b in (low, high))
-            )
+            verdict = compared[pair].verdict
+            decisions[pair] = Decision(pair, verdict, look if verdict != "unresolved" else None, seeds, compared[pair])
     return decisions
 
 
@@ -126,3 +121,37 @@ def next_round(
         if hours and spent + missing * sum(hours) / len(hours) > budget_hours:
             return Round(decisions, (), 0, BUDGET)
     return Round(decisions, rows, seeds, None)
+
+
+def why(decision: Decision, step: Round, design: Design) -> str:
+    """Why a comparison stopped where it did, or where it stands, in the words of its table cell."""
+    if decision.look is not None:
+        return f"settled after {decision.seeds} seeds per row (look {decision.look + 1} of {len(design.looks)})"
+    if not decision.seeds:
+        return f"its first look ({design.looks[0]} seeds per row) not reached yet"
+    if decision.seeds == design.looks[-1]:
+        return f"max seeds reached ({decision.seeds} per row)"
+    if step.stop == BUDGET:
+        return f"budget reached at {decision.seeds} seeds per row"
+    return f"open at {decision.seeds} seeds per row: the next round runs {step.seeds}"
+
+
+def comparisons(
+    settle: Settle, section: Section, pairs: Sequence[stats.Pair], margin: float, chance: float
+) -> dict[stats.Pair, stats.Comparison]:
+    """The table's family on a section run by a settle sweep: each comparison as `decide` read it, at
+    the look that settled it or the last it reached (its seeds 0 .. n − 1 of both rows), with why it
+    stopped; one not at its first look yet has no interval."""
+    design = settle.design(len(pairs))
+    runs = {label: {run["seed"]: run for run in records} for label, records in section.runs.items()}
+    step = next_round(design, runs, pairs, margin, chance, settle.budget_gpu_hours)
+    evidence = section_evidence(section)
+    shown = {}
+    for pair, decision in step.decisions.items():
+        comparison = decision.comparison
+        if comparison is None:
+            rows = [evidence.get(label, stats.Evidence(())) for label in pair]
+            seeds, diverged = tuple(len(row.values) for row in rows), tuple(row.diverged for row in rows)
+            comparison = stats.Comparison(*pair, *[None] * 7, "unresolved", seeds, diverged, False)
+        shown[pair] = replace(comparison, stopped=why(decision, step, design))
+    return shown

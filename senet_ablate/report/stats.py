@@ -248,16 +248,19 @@ def plan_seeds(
     return high, at_high
 
 
-def detectable(std_a: float, std_b: float, seeds_a: int, seeds_b: int, family: int) -> float | None:
+def detectable(
+    std_a: float, std_b: float, seeds_a: int, seeds_b: int, family: int, levels: tuple[float, float] | None = None
+) -> float | None:
     """The minimum detectable difference (80% power): the smallest true |Δ| at which the 95%
-    interval excludes 0 in 80% of simulated tables, at these seeds and spreads."""
+    interval excludes 0 in 80% of simulated tables, at these seeds and spreads (`levels`: a settle
+    sweep's look, see `intervals`)."""
     if seeds_a < 2 or seeds_b < 2 or not (std_a or std_b):
         return None
     rng = np.random.default_rng(SIMULATION_SEED)
     noise_a = std_a * rng.standard_normal((SIMULATIONS, seeds_a))
     noise_b = std_b * rng.standard_normal((SIMULATIONS, seeds_b))
     delta, se, df = welch(noise_a, noise_b)  # the same noise at every Δ: the power rises with Δ
-    low, high, *_ = intervals(delta, se, df, family)
+    low, high, *_ = intervals(delta, se, df, family, levels)
 
     def short_of(effect: float) -> float:
         return float(np.mean((high + effect < 0) | (low + effect > 0))) - POWER
@@ -289,6 +292,7 @@ class Comparison:
     planned_power: float | None = None  # that probability, simulated, at seeds_needed (or at MAX_SEEDS)
     planned_at: float | None = None  # the true Δ planned for: the paper's, else the margin
     detectable: float | None = None  # unresolved: the minimum detectable difference (80% power) now
+    stopped: str | None = None  # read at a look of a settle sweep: why it stopped there, or where it stands
 
     def reversed(self) -> "Comparison":
         """The same comparison read the other way round (other − row)."""
@@ -323,16 +327,22 @@ def compare(
     margin: float,
     chance: float,
     planned: Mapping[Pair, float] | None = None,
+    levels: tuple[float, float] | None = None,
+    size: int | None = None,
 ) -> dict[Pair, Comparison]:
     """Every comparison of the family (m = len(family), whatever has run), by pair. `chance`: the
     top-1 error of guessing, for diverged seeds; `planned`: the paper's Δ of the pairs it has figures
-    for, planned for in the seeds advice of an unresolved comparison."""
+    for, planned for in the seeds advice of an unresolved comparison. `levels`: a look of a settle
+    sweep (`report/sequential.py`): its repeated intervals, and no seeds advice (its design says how
+    many seeds), only the minimum detectable difference at its levels; `size`: the family's m when
+    `family` holds only the pairs judged at that look."""
     planned = planned or {}
+    size = size or len(family)
     present = {label: evidence for label, evidence in rows.items() if evidence.values}
     values = {label: np.array([[*e.values] + [np.nan] * e.diverged]) for label, e in present.items()}
     diverged = {label: np.isnan(array) for label, array in values.items()}
     judgeable = [pair for pair in family if pair[0] in present and pair[1] in present]
-    judged = judge(values, diverged, judgeable, len(family), margin, chance)
+    judged = judge(values, diverged, judgeable, size, margin, chance, levels)
     comparisons = {}
     for pair in family:
         row, other = (rows.get(label, Evidence(())) for label in pair)
@@ -355,27 +365,36 @@ def compare(
             bool(zero),
         )
         if comparison.verdict == "unresolved" and not any(diverged_seeds):  # nothing to plan: see the docstring
-            comparison = _advise(comparison, row, other, len(family), margin, planned.get(pair))
+            comparison = _advise(comparison, row, other, size, margin, planned.get(pair), levels)
         comparisons[pair] = comparison
     return comparisons
 
 
 def _advise(
-    comparison: Comparison, row: Evidence, other: Evidence, family: int, margin: float, paper: float | None
+    comparison: Comparison,
+    row: Evidence,
+    other: Evidence,
+    family: int,
+    margin: float,
+    paper: float | None,
+    levels: tuple[float, float] | None = None,
 ) -> Comparison:
     """An unresolved comparison with the seeds that resolve it and its minimum detectable difference,
-    simulated at each row's own spread (none with under two completed seeds or no spread)."""
+    simulated at each row's own spread (none with under two completed seeds or no spread). At a
+    settle sweep's look (`levels`): its minimum detectable difference there only."""
     if len(row.values) < 2 or len(other.values) < 2:
         return comparison
     stds = {"row": statistics.stdev(row.values), "other": statistics.stdev(other.values)}
     if not any(stds.values()):
         return comparison
+    mdd = detectable(stds["row"], stds["other"], len(row.values), len(other.values), family, levels)
+    if levels is not None:
+        return replace(comparison, detectable=mdd)
     at = margin if paper is None else paper
     pair = ("row", "other")
     needed, chance = plan_seeds(
         {"row": at, "other": 0.0}, stds, [pair], family, margin, lambda judged: judged[pair].codes != UNRESOLVED
     )
-    mdd = detectable(stds["row"], stds["other"], len(row.values), len(other.values), family)
     return replace(comparison, seeds_needed=needed, planned_power=chance, planned_at=at, detectable=mdd)
 
 

@@ -20,12 +20,13 @@ from senet_ablate.config import schema_node
 from senet_ablate.models.complexity import Complexity, config_complexity
 from senet_ablate.records.status import STATES, RunState, state_of
 from senet_ablate.records.store import literal
-from senet_ablate.report import conclusions, family, stats
+from senet_ablate.report import conclusions, family, settle, stats
 from senet_ablate.report.experiments import (
     Experiment,
     Section,
     last_update,
     records_of,
+    section_evidence,
     setting_differences,
     unflatten,
 )
@@ -37,6 +38,7 @@ from senet_ablate.report.paper import (
     paper_note,
     recipe_differences,
 )
+from senet_ablate.report.sequential import Settle
 
 
 @cache
@@ -158,18 +160,6 @@ def summarize_section(
     }
 
 
-def section_evidence(section: Section) -> dict[str, stats.Evidence]:
-    """Each row's top-1 errors over its completed seeds, and how many of its seeds diverged: what the
-    statistics are computed from (a failed or unfinished run is not an outcome of the recipe)."""
-    return {
-        label: stats.Evidence(
-            tuple(run["top1_err"] for run in runs if run["status"] == "completed" and run.get("top1_err") is not None),
-            sum(run["status"] == "diverged" for run in runs),
-        )
-        for label, runs in section.runs.items()
-    }
-
-
 def chance_error(setting: dict) -> float:
     """The top-1 error of guessing, in points: the worst a diverged seed could have scored."""
     classes = setting.get("data.num_classes")
@@ -184,8 +174,11 @@ def section_comparisons(
     experiment: Experiment, section: Section, paper_top1: dict[str, float]
 ) -> dict[stats.Pair, stats.Comparison]:
     """The table's family judged on a section (`stats.compare`): one interval per pair, which the Δ
-    column and the claims both read. `paper_top1`: the paper's top-1 per row where it is shown."""
+    column and the claims both read. `paper_top1`: the paper's top-1 per row where it is shown. Run
+    by a settle sweep: each pair read at its look of the sweep's design instead (`settle.comparisons`)."""
     pairs = table_family(experiment)
+    if experiment.settle is not None:
+        return settle.comparisons(experiment.settle, section, pairs, experiment.margin, chance_error(section.setting))
     planned = {
         (row, other): paper_top1[row] - paper_top1[other]
         for row, other in pairs
@@ -197,6 +190,7 @@ def section_comparisons(
 def method_note(experiment: Experiment, comparisons: dict[stats.Pair, stats.Comparison]) -> str:
     """The sentence under a table that says how its Δ column (and its claims) were computed."""
     size = len(comparisons)
+    seeds = "Seeds advice: simulated for this rule at each row's own spread."
     judged = [c for c in comparisons.values() if c.df is not None]
     dfs = f"df {min(c.df for c in judged):.1f} to {max(c.df for c in judged):.1f}" if judged else "no df yet"
     return (
@@ -209,8 +203,20 @@ def method_note(experiment: Experiment, comparisons: dict[stats.Pair, stats.Comp
         f"±{experiment.margin:g}; … but negligible: it does and the 90% is; equivalent: the 95% holds 0 and the 90% "
         f"lies within ±{experiment.margin:g} top-1 points (`exp.margin`; two one-sided tests); unresolved: "
         f"neither. A comparison with diverged seeds must hold whatever they would have scored (from the section's "
-        f"best completed run to chance). Each cell shows the interval(s) that decided its outcome. Seeds advice: "
-        f"simulated for this rule at each row's own spread."
+        f"best completed run to chance). Each cell shows the interval(s) that decided its outcome. "
+        + (settle_note(experiment.settle, size) if experiment.settle else seeds)
+    )
+
+
+def settle_note(run_by: Settle, size: int) -> str:
+    """What a table run by a settle sweep reads instead of the fixed design's intervals."""
+    return (
+        f"Settle sweep, {run_by.design(size).describe()}"
+        + (f", a budget of {run_by.budget_gpu_hours:g} device-hours" if run_by.budget_gpu_hours else "")
+        + ": each comparison is read at the look that settled it (or the last it reached), on seeds 0 to n − 1 of "
+        "both rows, with that look's repeated intervals (`report/sequential.py`) in place of the Bonferroni ones "
+        "above, so its error holds however the rounds stopped; each cell says why it stopped. No seeds advice: "
+        "the design decides the seeds; an open comparison shows its minimum detectable difference at its look."
     )
 
 
@@ -238,7 +244,9 @@ def checked_claims(experiment: Experiment, section: Section, paper_top1: dict[st
         }
     comparisons = section_comparisons(experiment, section, paper_top1)
     evidence = section_evidence(section)
-    return conclusions.check(experiment.claims, comparisons, evidence, experiment.margin, counts, paper_top1)
+    return conclusions.check(
+        experiment.claims, comparisons, evidence, experiment.margin, counts, paper_top1, experiment.settle is None
+    )
 
 
 def compare_rows(

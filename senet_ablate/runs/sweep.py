@@ -2,11 +2,13 @@
 
 Both come from the run records and claims in `results_dir` (see `records/status.py`), never from the
 jobs' return values, so they are complete under any launcher: the basic one, submitit_local, or
-SLURM jobs that ran on other nodes. Failed rows do not stop a sweep; they are listed here, at
-the end, all of them, and make the command exit 1 (as does a sweep whose runs cannot be listed
-from this machine, or whose table cannot be written). A sweep never exits 0 with a row it did not
-see finish: a row left to another process that holds its claim (or stopped since) makes it exit 4,
-as a single run left to another process does, with one line naming each such row and its holder.
+SLURM jobs that ran on other nodes. A round of a settle sweep (`settle.max_seeds` set) leaves the
+table to its driver (`runs/settle.py`), which reads it off its group-sequential design. Failed rows
+do not stop a sweep; they are listed here, at the end, all of them, and make the command exit 1
+(as does a sweep whose runs cannot be listed from this machine, or whose table cannot be written).
+A sweep never exits 0 with a row it did not see finish: a row left to another process that holds
+its claim (or stopped since) makes it exit 4, as a single run left to another process does, with
+one line naming each such row and its holder.
 """
 
 import logging
@@ -65,8 +67,11 @@ class SweepSummary(Callback):
         for state in states or []:
             log.info("%s", state.describe())
         try:
-            written = write_reports(config.results_dir, config.results_dir, exps=[name], overrides=common)
-            log.info("table: %s; run records: %s/runs", written[0], config.results_dir)
+            if config.settle.max_seeds:  # a settle round: the driver writes the table with its design
+                log.info("run records: %s/runs; the settle sweep writes the table when it stops", config.results_dir)
+            else:
+                written = write_reports(config.results_dir, config.results_dir, exps=[name], overrides=common)
+                log.info("table: %s; run records: %s/runs", written[0], config.results_dir)
         except TablesFailed as failed:
             log.error("%s", failed)
             sys.exit(1)
