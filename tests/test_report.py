@@ -260,6 +260,8 @@ def test_json_png_and_index_are_written(reduction_report):
 def test_settings_are_split_not_averaged(tmp_path):
     add_run(tmp_path, "squeeze_sweep", "Avg", top1=10.0, top5=1.0, when="01")
     add_run(tmp_path, "squeeze_sweep", "Avg", top1=20.0, top5=2.0, when="02", small=(*SMALL, "trainer.epochs=5"))
+    add_run(tmp_path, "squeeze_sweep", "Max", top1=11.0, top5=1.0, when="01")  # two rows: each setting a section
+    add_run(tmp_path, "squeeze_sweep", "Max", top1=21.0, top5=2.0, when="02", small=(*SMALL, "trainer.epochs=5"))
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):  # as inside the sweep's Hydra app
         write_reports(tmp_path, tmp_path / "out", exps=["squeeze_sweep"], paper="always")
     markdown = (tmp_path / "out" / "squeeze_sweep.md").read_text()
@@ -267,8 +269,8 @@ def test_settings_are_split_not_averaged(tmp_path):
     assert "cosine, 5 epochs" in newest and "`trainer.epochs=5`" in newest
     assert "| Avg | 20.00 (n=1) | 22.28 | -2.28 | 2.00 (n=1) | 6.03 | -4.03 |" in newest
     assert "cosine, 3 epochs" in oldest and "| Avg | 10.00 (n=1) |" in oldest
-    assert "15.00" not in markdown
-    assert "| Max | pending | 22.57 |  | pending | 6.09 |  |" in oldest
+    assert "15.00" not in markdown and "16.00" not in markdown
+    assert "| Max | 11.00 (n=1) | 22.57 |" in oldest
 
 
 def test_without_records_the_defaults_are_pending_with_complexity(tmp_path):

@@ -55,3 +55,18 @@ def test_a_narrowed_report_that_matches_nothing_names_the_settings_that_exist(tm
     assert "No run of this table matches the report's overrides; its runs are in 2 other settings" in section
     assert "- 1 run of `16`, differing in: `trainer.epochs=5`" in section  # newest first
     assert "- 2 runs of `16`, `original`, differing in: `se.bias=True`" in section
+
+
+def test_a_network_without_se_is_no_row_of_se_and_the_setting_closest_to_the_files_is_shown(tmp_path):
+    """The demo's reduction runs in se3x3_sweep, whose rows set only se.position: r = 16 is its SE
+    row in the file's setting, r = 2 that row under another reduction (one line), and the network
+    without SE is no row of it at all, though its se.position is the SE row's."""
+    add_run(tmp_path, "reduction_sweep", "16", top1=22.0, top5=6.0, when="01")
+    add_run(tmp_path, "reduction_sweep", "2", top1=25.0, top5=6.0, when="02")  # newer, but further from the file
+    add_run(tmp_path, "reduction_sweep", "original", top1=30.0, top5=6.0, when="03")
+    write_reports(tmp_path, tmp_path, exps=["se3x3_sweep"])  # bare: both settings differ from the file's
+    markdown = (tmp_path / "se3x3_sweep.md").read_text()
+    (section,) = sections_of(markdown)
+    assert table_lines(section)["SE"].startswith("| SE | 22.00 (n=1) |")
+    assert "- 1 run of `SE`, differing in: `se.reduction=2`\n" in section
+    assert "30.00" not in markdown and "se.enabled" not in markdown

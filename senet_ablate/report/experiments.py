@@ -2,7 +2,8 @@
 
 One run is shared by every table that needs its config (`store.run_id` ignores `exp`), so records
 are matched to rows by config, never by the `exp`/`label` that created them. A row's identity is
-only what the rows of its file set: the value of every key that any row sets; a record belongs to
+only what the rows of its file set: the value of every key that any row sets, and `se.enabled`
+(`IDENTITY`); a record belongs to
 the rows whose identity it agrees with. The rest of its config (minus `seed` and the runtime-only
 `store.RUNTIME_KEYS`) is its *setting*, `se.bias`, model, data and recipe included: runs of
 different settings are never averaged, each setting gets its own section, newest first. So
@@ -31,7 +32,11 @@ from senet_ablate.report import stats
 from senet_ablate.report.paper import PAIRED, paper_recipe
 from senet_ablate.report.sequential import Settle
 
-FINGERPRINT = "data_fingerprint"  # a record's field, part of its setting like a config key
+FINGERPRINT = "data_fingerprint"
+# Part of every row's identity, set by its rows or not: without a block, no other `se.*` key means
+# anything, so a network without SE is never a row of SE (the SE row of se3x3_sweep) in a setting
+# `se.enabled=false`; it is a row only where a row sets it (`original`, `ResNet-50`).
+IDENTITY = ("se.enabled",)  # a record's field, part of its setting like a config key
 
 
 @dataclass
@@ -124,7 +129,7 @@ def load_experiment(name: str, overrides: Sequence[str] = ()) -> Experiment:
         whose values differ between rows; the group's other keys (a typed `trainer.epochs=1` shared
         by all rows) stay in the setting, so such runs form a section of their own."""
         group = key.split(".", 1)[0]
-        return key in row_keys or (group in row_keys and not _runtime(key) and differs(key))
+        return key in IDENTITY or key in row_keys or (group in row_keys and not _runtime(key) and differs(key))
 
     identities = {label: {key: flat[key] for key in flat if in_identity(key)} for label, flat in flats.items()}
     labels = list(identities)
@@ -190,8 +195,10 @@ def sections(experiment: Experiment, records: Iterable[dict]) -> list[Section]:
     own (no difference from its defaults): a setting with runs of one row only is most often another
     table's runs sharing that row's config (gate_sweep's ReLU run is the reduction table's r = 16
     with `se.gate=relu`), so such settings are listed, one line each, under the first section
-    instead. Where no setting has two rows, each gets its section. Where the narrowing leaves no
-    run, one all-pending section with the file's defaults names the settings that exist."""
+    instead. Where no setting has two rows, the one closest to the file's defaults (the newest of
+    those) gets the section: the demo's r = 16 run is se3x3_sweep's SE row, its r = 2 run is that
+    row under `se.reduction=2`. Where the narrowing leaves no run, one all-pending section with
+    the file's defaults names the settings that exist."""
     grouped: dict[str, Section] = {}
     for record in records:
         flat = _flat_config(record)
@@ -210,7 +217,9 @@ def sections(experiment: Experiment, records: Iterable[dict]) -> list[Section]:
     for section in matching:
         for runs in section.runs.values():
             runs.sort(key=lambda record: record.get("seed") or 0)
-    shown = [section for section in matching if _own_section(experiment, section)] or matching
+    shown = [section for section in matching if _own_section(experiment, section)] or [
+        min(matching, key=lambda section: len(setting_differences(section.setting, experiment.defaults)))
+    ]
     listed = [_listed(section, shown[0].setting) for section in matching if all(section is not own for own in shown)]
     if listed:
         shown[0].elsewhere, shown[0].elsewhere_because = listed, "one row"
