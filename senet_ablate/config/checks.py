@@ -120,6 +120,7 @@ def _check_trainer(trainer: DictConfig) -> None:
         within("trainer.plateau_drops", trainer.plateau_drops, low=0)
     within("trainer.warmup_epochs", trainer.warmup_epochs, low=0, high=trainer.epochs)
     within("trainer.label_smoothing", trainer.label_smoothing, low=0, high=1)
+    within("trainer.ema_decay", trainer.ema_decay, low=0, high=1)
     _check_recipe_parts(trainer)
     choice("trainer.device", trainer.device, DEVICES)
     choice("trainer.amp_dtype", trainer.amp_dtype, AMP_DTYPES)
