@@ -296,7 +296,6 @@ class Trainer:
         """One epoch, or the rest of one from a mid-epoch checkpoint's `partial` state."""
         self.network.train()
         steps, accumulate = self.steps_per_epoch(), self.recipe.accumulate_steps
-        lr = self.optimizer.param_groups[0]["lr"]
         # Running totals stay on the device; the host reads them only every `sync_every` steps.
         # Resumed, rank 0 carries the totals of every process so far, so their sum is unchanged.
         carried = partial if partial and self.dist.is_main else {"loss_sum": 0.0, "correct": 0.0, "seen": 0}
@@ -369,7 +368,9 @@ class Trainer:
         if seen_total == 0:
             raise NoImagesLeft(f"training (epoch {epoch + 1})", int(skipped), self.cfg.data.root)
         return {
-            "lr": lr,
+            # The epoch's lr, read at its end: the same as at its start for the schedules stepped
+            # per epoch, and for a per-step one (one-cycle) the same whether or not it was resumed.
+            "lr": self.optimizer.param_groups[0]["lr"],
             "train_loss": loss_total / seen_total,
             "train_top1_err": 100 * (1 - correct_total / seen_total),
             "images_per_s": seen_total / elapsed,
