@@ -118,14 +118,16 @@ def test_the_one_cycle_schedule_moves_at_every_optimiser_step_from_a_tenth_of_th
     recipe = compose_config(["trainer=cifar_fast", "trainer.epochs=4", "trainer.warmup_epochs=1", "trainer.lr=0.8"])
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=recipe.trainer.lr, momentum=0.9)
     scheduler = build_scheduler(optimizer, recipe.trainer, updates_per_epoch=5)
-    lrs = [optimizer.param_groups[0]["lr"]]
-    for _ in range(19):
+    lrs = [optimizer.param_groups[0]["lr"]]  # the lr of each of the 20 updates, then the one left after them
+    for _ in range(20):
         optimizer.step()
         step_scheduler(scheduler, val_loss=1.0)  # an epoch's end: no move
         step_after_update(scheduler)
         lrs.append(optimizer.param_groups[0]["lr"])
-    assert lrs[0] == pytest.approx(0.08) and max(lrs) == pytest.approx(0.8) and lrs.index(max(lrs)) == 4
-    assert lrs[19] == pytest.approx(0.8e-5) and all(a > b for a, b in zip(lrs[4:], lrs[5:], strict=False))
+    assert lrs[0] == pytest.approx(0.08) and lrs[5] == pytest.approx(0.8) and max(lrs) == lrs[5]  # epoch 2's first
+    assert lrs[20] == pytest.approx(0.8e-5) and all(a > b for a, b in zip(lrs[5:], lrs[6:], strict=False))
+    with pytest.raises(ConfigError, match="trainer.warmup_epochs=0.*at least 1 with trainer.schedule=onecycle"):
+        check_run(compose_config(["trainer=cifar_fast", "trainer.warmup_epochs=0"]))
     assert optimizer.param_groups[0]["momentum"] == 0.9  # not cycled
 
 
@@ -220,9 +222,12 @@ def test_a_cifar_fast_run_resumes_bit_for_bit_and_its_top1_is_its_checkpointed_a
     assert int(state["ema"]["n_averaged"]) == 10  # 5 optimiser steps in each of 2 epochs
     assert any(not torch.equal(state["model"][key], average.state_dict()[key]) for key in state["model"])
     average.eval()
-    correct = seen = 0
     with torch.no_grad():
-        for images, labels in build_loaders(cfg, DistributedContext(), CPU).val:
-            correct += (average(images).argmax(1) == labels).sum().item()
-            seen += len(labels)
-    assert runs["whole"]["top1_err"] == pytest.approx(100 * (1 - correct / seen))
+        ((images, labels),) = list(build_loaders(cfg, DistributedContext(), CPU).val)  # 8 images, one batch
+        logits = average(images)
+    final = runs["whole"]["epochs"][-1]
+    assert final["val_loss"] == pytest.approx(torch.nn.functional.cross_entropy(logits, labels).item(), rel=1e-6)
+    assert final["top1_err"] == 100 * (logits.argmax(1) != labels).float().mean().item()
+    # One-cycle steps with each update (5 an epoch): the peak, 0.1 * 8 / 128, after the warm-up
+    # epoch, and a 100,000th of it after the last update.
+    assert [epoch["lr"] for epoch in runs["whole"]["epochs"]] == pytest.approx([0.00625, 0.00625e-5])

@@ -92,11 +92,14 @@ def build_scheduler(
     if recipe.schedule == "plateau":
         return WarmupThenPlateau(optimizer, recipe)
     if recipe.schedule == "onecycle":
+        # One lr more than the run's updates: the peak is the lr of the first update after the
+        # warm-up epochs, and the lowest the one left after the last update (the last epoch's lr).
+        total = recipe.epochs * updates_per_epoch + 1
         return OneCycleLR(
             optimizer,
             max_lr=recipe.lr,
-            total_steps=recipe.epochs * updates_per_epoch,
-            pct_start=recipe.warmup_epochs / recipe.epochs,
+            total_steps=total,
+            pct_start=(recipe.warmup_epochs * updates_per_epoch + 1) / total,
             anneal_strategy="linear",
             cycle_momentum=False,  # trainer.momentum stays as configured
             div_factor=10,  # from lr/10, as the other schedules' warm-up
