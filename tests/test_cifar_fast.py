@@ -2,12 +2,14 @@
 flip test-time augmentation, alternating flips), each switched off by its own key, and the run ids
 of configs that leave the new keys alone."""
 
+import json
 import signal
 
 import pytest
 import torch
 from helpers import TINY, write_cifar
 from omegaconf import OmegaConf
+from test_report import add_run, table_lines
 
 from senet_ablate.base.distributed import DistributedContext
 from senet_ablate.base.errors import ConfigError
@@ -20,7 +22,8 @@ from senet_ablate.engine.machine import for_device
 from senet_ablate.engine.optim import build_scheduler, step_after_update, step_scheduler
 from senet_ablate.engine.trainer import Trainer
 from senet_ablate.models.build import build_model
-from senet_ablate.records.store import ADDED_KEYS, config_dict, config_id, run_id
+from senet_ablate.records.store import ADDED_KEYS, config_dict, config_id, record_path, run_id
+from senet_ablate.report import write_reports
 from senet_ablate.runs.checks import check_run
 from senet_ablate.runs.run import run_job
 
@@ -231,3 +234,19 @@ def test_a_cifar_fast_run_resumes_bit_for_bit_and_its_top1_is_its_checkpointed_a
     # One-cycle steps with each update (5 an epoch): the peak, 0.1 * 8 / 128, after the warm-up
     # epoch, and a 100,000th of it after the last update.
     assert [epoch["lr"] for epoch in runs["whole"]["epochs"]] == pytest.approx([0.00625, 0.00625e-5])
+
+
+def test_flip_tta_is_a_column_of_its_own_in_the_table_and_top1_is_the_single_views(tmp_path):
+    results = tmp_path / "results"
+    for label, seed, top1, tta in (("16", 0, 22.0, 21.0), ("16", 1, 22.4, 21.2), ("8", 0, 23.0, None)):
+        run = add_run(results, "reduction_sweep", label, seed=seed, top1=top1, top5=6.0)
+        path = record_path(results, run)
+        path.write_text(json.dumps({**json.loads(path.read_text()), "tta_top1_err": tta}))
+    write_reports(results, tmp_path / "out", exps=["reduction_sweep"])
+    lines = table_lines((tmp_path / "out" / "reduction_sweep.md").read_text())
+    header = "| row | top-1 err (%) | top-5 err (%) | params (M) | MFLOPs | flip-TTA top-1 err (%) | Δ top-1 vs"
+    assert lines["row"].startswith(header)
+    assert lines["16"].startswith("| 16 | 22.20 ± 0.28 (n=2) | 6.00 ± 0.00 (n=2) |")
+    assert lines["16"].split(" | ")[5] == "21.10 ± 0.14 (n=2)"
+    assert lines["8"].split(" | ")[1] == "23.00 (n=1)" and lines["8"].split(" | ")[5] == "completed"  # no TTA figure
+    # With no run under TTA the column is absent: test_report pins those headers.
