@@ -227,10 +227,12 @@ def test_a_cifar_fast_run_resumes_bit_for_bit_and_its_top1_is_its_checkpointed_a
     average.eval()
     with torch.no_grad():
         ((images, labels),) = list(build_loaders(cfg, DistributedContext(), CPU).val)  # 8 images, one batch
-        logits = average(images)
+        logits, mirrored = average(images), average(images.flip(3))
     final = runs["whole"]["epochs"][-1]
     assert final["val_loss"] == pytest.approx(torch.nn.functional.cross_entropy(logits, labels).item(), rel=1e-6)
     assert final["top1_err"] == 100 * (logits.argmax(1) != labels).float().mean().item()
+    tta_top1_err = 100 * ((logits + mirrored).argmax(1) != labels).float().mean().item()
+    assert runs["whole"]["tta_top1_err"] == final["tta_top1_err"] == tta_top1_err  # the record's figure apart
     # One-cycle steps with each update (5 an epoch): the peak, 0.1 * 8 / 128, after the warm-up
     # epoch, and a 100,000th of it after the last update.
     assert [epoch["lr"] for epoch in runs["whole"]["epochs"]] == pytest.approx([0.00625, 0.00625e-5])
