@@ -74,9 +74,7 @@ class RunRecord(TypedDict):
     epochs: list[dict]  # metrics of every finished epoch
     top1_err: float | None  # final, %
     top5_err: float | None  # null with 5 classes or fewer, where it is undefined: see metrics.top5_defined
-    tta_top1_err: (
-        float | None
-    )  # final, % with flip test-time augmentation (trainer.tta_flip), never top1_err; else null
+    tta_top1_err: float | None  # final, % with flip TTA (trainer.tta_flip), apart from top1_err; else null
     params_m: float | None
     gflops: float | None
     wall_time_s: float | None
