@@ -119,7 +119,10 @@ def _check_trainer(trainer: DictConfig) -> None:
     if trainer.plateau_drops is not None:
         within("trainer.plateau_drops", trainer.plateau_drops, low=0)
     within("trainer.warmup_epochs", trainer.warmup_epochs, low=0, high=trainer.epochs)
+    if trainer.schedule == "onecycle" and trainer.warmup_epochs == 0:
+        raise ConfigError("trainer.warmup_epochs", 0, "at least 1 with trainer.schedule=onecycle: its rise to the peak")
     within("trainer.label_smoothing", trainer.label_smoothing, low=0, high=1)
+    within("trainer.ema_decay", trainer.ema_decay, low=0, high=1)
     _check_recipe_parts(trainer)
     choice("trainer.device", trainer.device, DEVICES)
     choice("trainer.amp_dtype", trainer.amp_dtype, AMP_DTYPES)

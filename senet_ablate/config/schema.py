@@ -17,7 +17,8 @@ from omegaconf import MISSING, OmegaConf, open_dict
 PAIRS = "pairs"  # exp.reference of the paired tables: each row SE-X against its own X
 SQUEEZES = ("avg", "max", "none")
 GATES = ("sigmoid", "tanh", "relu")
-SCHEDULES = ("step", "multistep", "cosine", "plateau")
+SCHEDULES = ("step", "multistep", "cosine", "plateau", "onecycle")
+FLIPS = ("random", "alternate")
 DEVICES = ("auto", "cpu", "cuda")
 AMP_DTYPES = ("auto", "bfloat16", "float16")
 LOSSES = ("cross_entropy", "bce")
@@ -81,6 +82,10 @@ class DataConfig:
     # CIFAR only: side in pixels of the square Cutout sets to the dataset's mean (0 once normalised) in
     # each training image (DeVries & Taylor 2017; their sizes: 16 for CIFAR-10, 8 for CIFAR-100); 0 = off
     cutout: int = 0
+    # The training images' horizontal flips: random (each image, each epoch, with probability 1/2) |
+    # alternate (data.loader=gpu only: each image flipped at random in the first epoch, then on
+    # every other epoch, as airbench: every image is seen both ways in any two consecutive epochs).
+    flip: str = "random"
     variant: str | None = None  # places365 only: challenge (8M images, the paper's) | standard (1.8M)
     small: bool = False  # places365 only: the 256x256 copies of the images instead of the originals
     skip_corrupt: bool = False  # image folders: skip (and count) unreadable images instead of failing
@@ -101,13 +106,22 @@ class TrainerConfig:
     momentum: float = 0.9  # SGD momentum, 0 to 1
     nesterov: bool = False  # Nesterov momentum (needs momentum > 0)
     weight_decay: float = 1e-4  # L2 weight decay, >= 0
-    schedule: str = "step"  # step | multistep | cosine | plateau
+    # step | multistep | cosine | plateau | onecycle (torch's OneCycleLR, stepped at every optimiser
+    # step: linear from lr/10 up to lr over warmup_epochs, then linear down to lr/1e5 at the end)
+    schedule: str = "step"
     step_epochs: int = 30  # step: divide the lr by 10 every this many epochs
     milestones: list[float] = field(default_factory=lambda: [0.5, 0.75])  # multistep: fractions of epochs
     plateau_patience: int = 10  # plateau: epochs without val-loss progress before lr /10
     plateau_drops: int | None = None  # plateau: at most this many /10 drops (null: no limit)
     warmup_epochs: int = 0  # linear warm-up from lr/10 over this many epochs, before any schedule
     label_smoothing: float = 0.0  # of the cross-entropy's targets, 0 = off
+    # Evaluate, checkpoint and report an exponential moving average of the weights and BatchNorm
+    # statistics (torch's AveragedModel with get_ema_multi_avg_fn), updated after every optimiser
+    # step with this decay; 0: off, the trained weights are evaluated.
+    ema_decay: float = 0.0
+    # Also evaluate each validation image averaged with its mirror image (flip test-time
+    # augmentation): a separate figure, tta_top1_err, never the run's top-1.
+    tta_flip: bool = False
     # sgd (torch's, with momentum / nesterov) | any name in timm.optim.list_optimizers(), built by
     # timm.optim.create_optimizer_v2 (no weight decay on biases and norms, as timm's train.py): lamb, adamw...
     optimizer: str = "sgd"

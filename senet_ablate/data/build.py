@@ -31,7 +31,7 @@ from senet_ablate.base.distributed import DistributedContext
 from senet_ablate.base.errors import ConfigError
 from senet_ablate.base.stop_signals import held_while_workers_start, ignore_stop_signals
 from senet_ablate.data.cutout import CutoutBatches
-from senet_ablate.data.gpu_cifar import DeviceCifarTrain, DeviceCifarVal
+from senet_ablate.data.gpu_cifar import DeviceCifarTrain, DeviceCifarVal, first_epoch_flips
 from senet_ablate.data.imagefolder import Augmentation, collate_skipping_none
 from senet_ablate.data.registry import DATASETS, auto_loader, build_datasets
 from senet_ablate.data.seeds import mix_seed
@@ -81,10 +81,10 @@ class GlobalBatchSampler(Sampler[list[tuple[int, int]]]):
         self.share = global_batch // world_size
         self.offset = rank * self.share
         self.drop_last = size > global_batch  # a last batch of one image would break BatchNorm
-        self.epoch_seed, self.start_step = 0, 0
+        self.epoch_seed, self.start_step, self.epoch = 0, 0, 0
 
-    def set_epoch(self, seed: int, start_step: int = 0) -> None:
-        self.epoch_seed, self.start_step = seed, start_step
+    def set_epoch(self, seed: int, start_step: int = 0, epoch: int = 0) -> None:
+        self.epoch_seed, self.start_step, self.epoch = seed, start_step, epoch
         self.generator.manual_seed(seed)
 
     def __len__(self) -> int:
@@ -226,11 +226,12 @@ class Loaders:
             if iterator is not None and hasattr(iterator, "_shutdown_workers"):
                 iterator._shutdown_workers()
 
-    def set_epoch(self, seed: int, start_step: int = 0) -> None:
+    def set_epoch(self, seed: int, start_step: int = 0, epoch: int = 0) -> None:
         """Make the epoch's shuffling and augmentations a function of `seed`, so a resumed run
-        draws exactly what an uninterrupted one does; the epoch starts at batch `start_step`."""
+        draws exactly what an uninterrupted one does; the epoch starts at batch `start_step`.
+        `epoch` (0-based) is read only by alternating flips (`data.flip=alternate`)."""
         torch.manual_seed(seed)
-        self.sampler.set_epoch(seed, start_step)
+        self.sampler.set_epoch(seed, start_step, epoch)
 
 
 def workers_per_loader(configured: int | None) -> int:
@@ -266,7 +267,10 @@ def build_loaders(cfg: DictConfig, dist: DistributedContext, device: torch.devic
     sizes = dict(sampler=sampler, train_size=len(train_set), val_size=len(val_set), kind=kind)
     val_shard = slice(dist.rank, None, dist.world_size)
     if kind == "gpu":
-        train = DeviceCifarTrain(train_set.images.to(device), train_set.labels.to(device), sampler, normalize)
+        first_flips = first_epoch_flips(len(train_set), cfg.seed, device) if cfg.data.flip == "alternate" else None
+        train = DeviceCifarTrain(
+            train_set.images.to(device), train_set.labels.to(device), sampler, normalize, first_flips
+        )
         val_images, val_labels = val_set.images[val_shard].to(device), val_set.labels[val_shard].to(device)
         val = DeviceCifarVal(val_images, val_labels, val_batch, normalize)
         return Loaders(with_cutout(train, cfg.data.cutout, sampler, device), val, **sizes)

@@ -8,6 +8,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from senet_ablate.base.errors import ConfigError
 from senet_ablate.config.checks import choice, positive, within
+from senet_ablate.config.schema import FLIPS
 from senet_ablate.data.facts import PLACES_VARIANTS
 from senet_ablate.data.registry import AUGMENTS, DATASETS, LOADERS, OWN_KEYS, DatasetSpec
 
@@ -73,6 +74,11 @@ def _check_augment_and_loader(data: DictConfig, spec: DatasetSpec) -> None:
         allowed = f"only {_names(lambda s: s.augments == ('cifar',))} have Cutout: use 0"
         raise ConfigError("data.cutout", data.cutout, allowed)
     within("data.cutout", data.cutout, low=0, high=data.image_size, high_open=False)
+    choice("data.flip", data.flip, FLIPS)
+    if data.flip == "alternate" and data.loader != "gpu":
+        raise ConfigError(
+            "data.flip", data.flip, "alternate flips are drawn by data.loader=gpu only: set it, or random"
+        )
     if data.skip_corrupt and not spec.image_files:
         raise ConfigError("data.skip_corrupt", True, f"only image folders ({_image_folders()}) can skip images")
 

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from senet_ablate.data.cifar import PAD
+from senet_ablate.data.seeds import mix_seed
 
 
 def draw_crop_flip(count: int, pad: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
@@ -44,11 +45,28 @@ def crop_flip(images: Tensor, offsets: Tensor, flips: Tensor, pad: int) -> Tenso
     return padded.gather(2, source.expand(count, channels, height * width)).view(count, channels, height, width)
 
 
-class DeviceCifarTrain:
-    """This process's training batches, cut from the device-resident dataset in the sampler's order."""
+# Where the alternating flips' first epoch is drawn from: the run's seed mixed with this, a stream
+# no epoch seed reaches (epoch seeds are seed * 1_000_003 + epoch, mixed with a step's index).
+FIRST_FLIPS_STREAM = 2**40 + 37
 
-    def __init__(self, images: Tensor, labels: Tensor, sampler, normalize):
+
+def first_epoch_flips(count: int, seed: int, device: torch.device) -> Tensor:
+    """Alternating flips (`data.flip=alternate`): whether each of `count` training images is flipped
+    in epoch 0, with probability 1/2, drawn from the run's `seed` alone (the same in every epoch,
+    process and resume). Epoch e flips image i where this XOR (e odd) holds."""
+    generator = torch.Generator(device=device).manual_seed(mix_seed(seed, FIRST_FLIPS_STREAM))
+    return torch.rand(count, generator=generator, device=device) < 0.5
+
+
+class DeviceCifarTrain:
+    """This process's training batches, cut from the device-resident dataset in the sampler's order.
+
+    With `first_flips` (alternating flips), an image's flip is fixed by the epoch's parity instead of
+    drawn; its crop is drawn as with random flips, so the two modes crop the same."""
+
+    def __init__(self, images: Tensor, labels: Tensor, sampler, normalize, first_flips: Tensor | None = None):
         self.images, self.labels, self.sampler, self.normalize = images, labels, sampler, normalize
+        self.first_flips = first_flips
         self.generator = torch.Generator(device=images.device)
 
     def __len__(self) -> int:
@@ -58,6 +76,8 @@ class DeviceCifarTrain:
         for step, batch in self.sampler.global_batches():
             self.generator.manual_seed(self.sampler.step_seed(step))
             offsets, flips = draw_crop_flip(len(batch), PAD, self.generator)
+            if self.first_flips is not None:
+                flips = self.first_flips[batch] ^ bool(self.sampler.epoch % 2)
             mine = self.sampler.mine(batch)
             images = crop_flip(self.images[mine], self.sampler.mine(offsets), self.sampler.mine(flips), PAD)
             yield self.normalize(images), self.labels[mine]

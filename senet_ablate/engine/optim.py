@@ -2,8 +2,9 @@
 
 Every schedule may start with a linear warm-up from lr/10 (`trainer.warmup_epochs`). The fixed
 schedules are one LambdaLR; the plateau schedule is torch's ReduceLROnPlateau behind the same
-warm-up. Both have state dicts, so a resumed run continues its schedule (plateau counters
-included) exactly where it stopped.
+warm-up. The one-cycle schedule (fast recipes, whose few epochs want the lr to move at every step)
+is torch's OneCycleLR, stepped after every optimiser step instead of every epoch. All have state
+dicts, so a resumed run continues its schedule (plateau counters included) exactly where it stopped.
 """
 
 import math
@@ -11,7 +12,7 @@ import math
 import torch
 from omegaconf import DictConfig
 from torch import nn
-from torch.optim.lr_scheduler import LambdaLR, LRScheduler, ReduceLROnPlateau
+from torch.optim.lr_scheduler import LambdaLR, LRScheduler, OneCycleLR, ReduceLROnPlateau
 
 
 def build_optimizer(model: nn.Module, recipe: DictConfig) -> torch.optim.Optimizer:
@@ -84,15 +85,38 @@ class WarmupThenPlateau:
         self.plateau.load_state_dict(state["plateau"])
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, recipe: DictConfig) -> LRScheduler | WarmupThenPlateau:
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, recipe: DictConfig, updates_per_epoch: int = 1
+) -> LRScheduler | WarmupThenPlateau:
+    """The schedule of `recipe`; `updates_per_epoch` (optimiser steps) sizes the one-cycle schedule."""
     if recipe.schedule == "plateau":
         return WarmupThenPlateau(optimizer, recipe)
+    if recipe.schedule == "onecycle":
+        # One lr more than the run's updates: the peak is the lr of the first update after the
+        # warm-up epochs, and the lowest the one left after the last update (the last epoch's lr).
+        total = recipe.epochs * updates_per_epoch + 1
+        return OneCycleLR(
+            optimizer,
+            max_lr=recipe.lr,
+            total_steps=total,
+            pct_start=(recipe.warmup_epochs * updates_per_epoch + 1) / total,
+            anneal_strategy="linear",
+            cycle_momentum=False,  # trainer.momentum stays as configured
+            div_factor=10,  # from lr/10, as the other schedules' warm-up
+        )
     return LambdaLR(optimizer, lambda epoch: lr_factor(recipe, epoch))
 
 
 def step_scheduler(scheduler: LRScheduler | WarmupThenPlateau, val_loss: float) -> None:
-    """Advance the schedule by one epoch; only the plateau schedule reads the validation loss."""
+    """Advance the schedule by one epoch; only the plateau schedule reads the validation loss, and
+    the one-cycle schedule moves at every optimiser step instead (`step_after_update`)."""
     if isinstance(scheduler, WarmupThenPlateau):
         scheduler.step(val_loss)
-    else:
+    elif not isinstance(scheduler, OneCycleLR):
+        scheduler.step()
+
+
+def step_after_update(scheduler: LRScheduler | WarmupThenPlateau) -> None:
+    """Advance a per-step schedule (one-cycle) after an optimiser step; the others wait for the epoch's end."""
+    if isinstance(scheduler, OneCycleLR):
         scheduler.step()

@@ -31,8 +31,9 @@ from senet_ablate.base.metrics import percent, top5_defined
 from senet_ablate.base.predictions import PREDICTIONS_FILE, save_predictions
 from senet_ablate.data import Loaders, mix_seed
 from senet_ablate.engine.checkpoint import load_checkpoint, save_checkpoint
+from senet_ablate.engine.ema import build_ema
 from senet_ablate.engine.loss import BatchMixer, build_loss, check_pairs_stay_on_one_process
-from senet_ablate.engine.optim import build_optimizer, build_scheduler, step_scheduler
+from senet_ablate.engine.optim import build_optimizer, build_scheduler, step_after_update, step_scheduler
 from senet_ablate.engine.progress import EpochProgress
 from senet_ablate.models import global_batch
 
@@ -160,7 +161,7 @@ class Trainer:
         self.memory_format = torch.channels_last if self.recipe.channels_last else torch.contiguous_format
         self.model = model.to(device, memory_format=self.memory_format)
         self.optimizer = build_optimizer(self.model, self.recipe)
-        self.scheduler = build_scheduler(self.optimizer, self.recipe)
+        self.scheduler = build_scheduler(self.optimizer, self.recipe, self.updates_per_epoch())
         check_pairs_stay_on_one_process(self.recipe, dist.world_size)
         self.mixer = BatchMixer(self.recipe, cfg.data.num_classes)
         network = self.model
@@ -172,6 +173,7 @@ class Trainer:
                 self.model = network  # the converted modules hold the weights that are saved
             network = DistributedDataParallel(network, [dist.local_rank] if device.type == "cuda" else None)
         self.ddp = network if isinstance(network, DistributedDataParallel) else None  # for no_sync()
+        self.ema = build_ema(self.model, self.recipe.ema_decay)  # None with trainer.ema_decay=0
         if self.recipe.compile:
             # Dynamo's caches outlive a run: each run of a sweep in one process adds graphs for its
             # new model until the recompile limit (8) is hit, and every later run silently runs eager.
@@ -260,7 +262,7 @@ class Trainer:
     def begin_epoch(self, epoch: int, partial: dict | None) -> None:
         """Seed the epoch from (seed, epoch); resumed mid-epoch, also skip the batches already
         trained and restore the RNG state at the step where the run stopped."""
-        self.loaders.set_epoch(epoch_seed(self.cfg.seed, epoch), partial["step"] if partial else 0)
+        self.loaders.set_epoch(epoch_seed(self.cfg.seed, epoch), partial["step"] if partial else 0, epoch)
         if partial:
             torch.set_rng_state(partial["rng"])  # loaded on the CPU: see resume
             if partial["cuda_rng"] is not None:
@@ -283,11 +285,17 @@ class Trainer:
         cap = self.recipe.max_steps_per_epoch
         return min(steps, cap) if cap else steps
 
+    def updates_per_epoch(self) -> int:
+        """Optimiser steps per epoch, which size a per-step schedule (one-cycle); 1 for the others,
+        which need no loader to be built (as the evaluation-only trainers of the tests)."""
+        if self.recipe.schedule != "onecycle":
+            return 1
+        return -(-self.steps_per_epoch() // self.recipe.accumulate_steps)
+
     def train_one_epoch(self, epoch: int, partial: dict | None = None) -> dict:
         """One epoch, or the rest of one from a mid-epoch checkpoint's `partial` state."""
         self.network.train()
         steps, accumulate = self.steps_per_epoch(), self.recipe.accumulate_steps
-        lr = self.optimizer.param_groups[0]["lr"]
         # Running totals stay on the device; the host reads them only every `sync_every` steps.
         # Resumed, rank 0 carries the totals of every process so far, so their sum is unchanged.
         carried = partial if partial and self.dist.is_main else {"loss_sum": 0.0, "correct": 0.0, "seen": 0}
@@ -318,6 +326,9 @@ class Trainer:
                 seen += len(labels)
             if stepped:
                 self.step.update()
+                step_after_update(self.scheduler)
+                if self.ema is not None:
+                    self.ema.update_parameters(self.model)
             if (step + 1) % self.sync_every == 0 or step + 1 == steps:
                 self.heartbeat()
                 self.check_finite(first_bad_step, loss_sum, epoch)
@@ -357,7 +368,9 @@ class Trainer:
         if seen_total == 0:
             raise NoImagesLeft(f"training (epoch {epoch + 1})", int(skipped), self.cfg.data.root)
         return {
-            "lr": lr,
+            # The epoch's lr, read at its end: the same as at its start for the schedules stepped
+            # per epoch, and for a per-step one (one-cycle) the same whether or not it was resumed.
+            "lr": self.optimizer.param_groups[0]["lr"],
             "train_loss": loss_total / seen_total,
             "train_top1_err": 100 * (1 - correct_total / seen_total),
             "images_per_s": seen_total / elapsed,
@@ -375,12 +388,17 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self, keep_predictions: bool = False) -> dict:
-        """Validation loss and top-1/top-5 error over every val image, computed in fp32; top-5 is
-        None where it is undefined (5 classes or fewer, see `metrics.top5_defined`). With `keep_predictions`, also
-        `predictions`: every image's top-1 class and its label, in the validation set's order."""
-        self.network.eval()
+        """Validation loss and top-1/top-5 error over every val image, computed in fp32, of the
+        weights' average where `trainer.ema_decay` keeps one; top-5 is None where it is undefined
+        (5 classes or fewer, see `metrics.top5_defined`). With `keep_predictions`, also
+        `predictions`: every image's top-1 class and its label, in the validation set's order.
+        With `trainer.tta_flip`, also `tta_top1_err`: the top-1 error of each image's logits
+        averaged with its mirror image's, a figure apart that changes none of the others."""
+        network = self.network if self.ema is None else self.ema.module
+        network.eval()
         has_top5 = top5_defined(self.cfg.data.num_classes)
-        totals = torch.zeros(3, device=self.device)  # loss sum, top-1 correct, top-5 correct
+        tta = self.recipe.tta_flip
+        totals = torch.zeros(4 if tta else 3, device=self.device)  # loss sum, top-1, top-5 correct[, TTA top-1]
         count = 0  # counted on the host: a count sent to the device would cost a sync per batch
         predicted, truth = [], []
         for images, labels in self.loaders.val:
@@ -390,22 +408,24 @@ class Trainer:
             # In full precision, not under autocast: logits rounded to bf16 (3 significant digits)
             # tie often among 1000 classes, and a tie is resolved by class index. It also makes the
             # metric independent of the AMP dtype, which depends on the GPU (autocast_dtype).
-            logits = self.network(self.in_memory_format(images))
+            logits = network(self.in_memory_format(images))
             ranked = logits.topk(5 if has_top5 else 1, dim=1).indices
             hits = ranked == labels[:, None]
             if keep_predictions:
                 predicted.append(ranked[:, 0])
                 truth.append(labels)
-            totals += torch.stack(
-                [
-                    nn.functional.cross_entropy(logits, labels, reduction="sum"),
-                    hits[:, 0].sum(),
-                    hits.any(dim=1).sum(),
-                ]
-            )
+            figures = [
+                nn.functional.cross_entropy(logits, labels, reduction="sum"),
+                hits[:, 0].sum(),
+                hits.any(dim=1).sum(),
+            ]
+            if tta:
+                mirrored = network(self.in_memory_format(images.flip(3)))
+                figures.append(((logits + mirrored).argmax(1) == labels).sum())
+            totals += torch.stack(figures)
             count += len(labels)
         totals = torch.cat([totals, torch.tensor([float(count)], device=self.device)])
-        loss_sum, top1, top5_hits, count = self.dist.all_reduce_sum(totals).tolist()
+        loss_sum, top1, top5_hits, *tta_top1, count = self.dist.all_reduce_sum(totals).tolist()
         if count == 0:
             raise NoImagesLeft("validation", self.loaders.val_size, self.cfg.data.root)
         metrics = {
@@ -415,6 +435,8 @@ class Trainer:
             "val_images": int(count),
             "skipped": self.loaders.val_size - int(count),
         }
+        if tta:
+            metrics["tta_top1_err"] = 100 * (1 - tta_top1[0] / count)
         if keep_predictions:
             empty = torch.zeros(0, dtype=torch.long, device=self.device)
             metrics["predictions"] = tuple(
@@ -467,16 +489,22 @@ class Trainer:
             raise
 
     def states(self) -> dict:
-        """What `restore` loads: the model's, optimiser's, schedule's and GradScaler's state dicts."""
-        return {
+        """What `restore` loads: the model's, optimiser's, schedule's and GradScaler's state dicts,
+        and the weights' average where the run keeps one."""
+        states = {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.step.scaler.state_dict(),
         }
+        if self.ema is not None:
+            states["ema"] = self.ema.state_dict()
+        return states
 
     def load_states(self, states: dict) -> None:
         self.model.load_state_dict(states["model"])
         self.optimizer.load_state_dict(states["optimizer"])
         self.scheduler.load_state_dict(states["scheduler"])
         restore_scaler(self.step.scaler, states["scaler"])
+        if self.ema is not None:
+            self.ema.load_state_dict(states["ema"])

@@ -47,6 +47,11 @@ RUNTIME_KEYS = (
     "trainer.progress",
 )
 
+# Keys added to the schema after runs were recorded, with the value every run before them computed
+# with: left out of a run's identity while they hold it, so that adding a key changes the id of no
+# config that leaves it alone (a sweep finds its completed runs, a planner its measured ones).
+ADDED_KEYS = {"data.flip": "random", "trainer.ema_decay": 0.0, "trainer.tta_flip": False}
+
 
 class StopPoint(TypedDict):
     """Where a run stopped, both 1-based (step 0: before the epoch's first step); typed so that a
@@ -73,6 +78,7 @@ class RunRecord(TypedDict):
     epochs: list[dict]  # metrics of every finished epoch
     top1_err: float | None  # final, %
     top5_err: float | None  # null with 5 classes or fewer, where it is undefined: see metrics.top5_defined
+    tta_top1_err: float | None  # final, % with flip TTA (trainer.tta_flip), apart from top1_err; else null
     params_m: float | None
     gflops: float | None
     wall_time_s: float | None
@@ -135,7 +141,8 @@ def config_id(config: dict, data_fingerprint: str | None, leave_out: tuple[str, 
     """`run_id` of a config as plain data, such as a record's: its values are hashed as they are
     (a string that looks like an OmegaConf interpolation is a string, never resolved)."""
     identity = dict(config)
-    for dotted in (*RUNTIME_KEYS, *leave_out):
+    unchanged = [dotted for dotted, before in ADDED_KEYS.items() if _lookup(config, dotted) == before]
+    for dotted in (*RUNTIME_KEYS, *leave_out, *unchanged):
         *parents, leaf = dotted.split(".")
         node = identity
         for parent in parents:  # copied on the way down: the caller's config is left as it is
@@ -149,6 +156,16 @@ def config_id(config: dict, data_fingerprint: str | None, leave_out: tuple[str, 
     identity["data_fingerprint"] = data_fingerprint
     canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _lookup(config: dict, dotted: str) -> Any:
+    """The value at a dotted key of a nested dict, or a marker that equals nothing where it is absent."""
+    node: Any = config
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return object()
+        node = node[part]
+    return node
 
 
 def runs_dir(results_dir: str | Path) -> Path:

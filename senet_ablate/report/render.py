@@ -14,7 +14,13 @@ from senet_ablate.report.experiments import FINGERPRINT
 from senet_ablate.report.paper import COMPLEXITY, MEASURED, PAIRED
 from senet_ablate.report.summary import status_counts
 
-HEADERS = {"top1_err": "top-1 err (%)", "top5_err": "top-5 err (%)", "params_m": "params (M)", "gflops": "GFLOPs"}
+HEADERS = {
+    "top1_err": "top-1 err (%)",
+    "top5_err": "top-5 err (%)",
+    "tta_top1_err": "flip-TTA top-1 err (%)",
+    "params_m": "params (M)",
+    "gflops": "GFLOPs",
+}
 
 MIN_DECIMALS = {"params_m": 3, "gflops": 4}  # as `python -m senet_ablate.complexity` prints them
 
@@ -145,6 +151,12 @@ def _columns(
     return cells
 
 
+def _tta_column(row: dict, shown: bool, prefix: str = "") -> list[tuple[str, str]]:
+    """The flip-TTA top-1 error (trainer.tta_flip) in a column of its own, where any row has one:
+    a figure apart, compared with nothing, so that top-1 and its intervals stay those of one view."""
+    return [(prefix + HEADERS["tta_top1_err"], row["tta_top1_err"]["cell"])] if shown else []
+
+
 def _original_columns(original: list[float | None] | None) -> list[tuple[str, str]]:
     """Table 2's and 3's "original" column: the errors the architecture's own paper reported."""
     top1, top5 = original or (None, None)
@@ -162,6 +174,7 @@ def table_lines(table: str | None, rows: list[dict], show_paper: bool, margin: f
         metric: complexity_unit(metric, [row[metric]["value"] for row in rows if row[metric]["value"] is not None])
         for metric in COMPLEXITY
     }
+    tta = any(row.get("tta_top1_err", {}).get("n") for row in rows)
     if table in PAIRED:
         by_label = {row["label"]: row for row in rows}
         originals = any(row.get("original") for row in rows)
@@ -169,7 +182,9 @@ def table_lines(table: str | None, rows: list[dict], show_paper: bool, margin: f
             [("model", base)]
             + (_original_columns(row["original"]) if originals else [])
             + _columns(row, PAIRED[table], units, with_paper, show_paper, "vanilla ")
+            + _tta_column(row, tta, "vanilla ")
             + _columns(by_label[f"SE-{base}"], PAIRED[table], units, with_paper, show_paper, "SE ")
+            + _tta_column(by_label[f"SE-{base}"], tta, "SE ")
             + _delta_columns(by_label[f"SE-{base}"], "vanilla", show_paper, margin)
             for base, row in by_label.items()
             if not base.startswith("SE-")
@@ -179,6 +194,7 @@ def table_lines(table: str | None, rows: list[dict], show_paper: bool, margin: f
         lines = [
             [("row", row["label"])]
             + _columns(row, MEASURED, units, with_paper, show_paper)
+            + _tta_column(row, tta)
             + (_delta_columns(row, compared, show_paper, margin) if compared else [])
             for row in rows
         ]

@@ -130,6 +130,7 @@ def summarize_section(
             "original": figures.get("original"),  # [top-1, top-5] err the architecture's own paper reported
         }
         row.update({metric: measured(runs, metric, figures.get(metric), row_states) for metric in MEASURED})
+        row["tta_top1_err"] = measured(runs, "tta_top1_err", None, row_states)  # a column apart: no paper, no test
         row.update({m: {"value": getattr(complexity, m, None), "paper": figures.get(m)} for m in COMPLEXITY})
         for metric in MEASURED if not_applicable else () if has_top5 else ("top5_err",):
             row[metric]["cell"] = "n/a"

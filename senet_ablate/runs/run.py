@@ -99,6 +99,7 @@ def summarise(history: list[dict]) -> dict:
     return {
         "top1_err": history[-1]["top1_err"],
         "top5_err": history[-1]["top5_err"],
+        "tta_top1_err": history[-1].get("tta_top1_err"),
         "wall_time_s": train_time,
         "images_per_s": images / train_time if train_time else None,
     }
