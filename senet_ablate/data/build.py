@@ -20,6 +20,7 @@ import os
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -138,8 +139,8 @@ class OnDevice:
     """A DataLoader's host batches, moved to `device` and made model input there by `prepare`.
 
     On CUDA, the next batch is copied from pinned memory on a side stream while the current one
-    trains, so the copy overlaps compute. A batch with no images (all skipped as unreadable)
-    passes through as it is: the trainer skips it.
+    trains, so the copy overlaps compute. A batch with no images (all skipped as unreadable) is
+    moved too: under DDP the trainer runs the model on it (see collate_skipping_none).
     """
 
     def __init__(self, loader: DataLoader, device: torch.device, prepare=None):
@@ -151,8 +152,6 @@ class OnDevice:
 
     def _to_device(self, batch: Batch) -> Batch:
         images, labels = batch
-        if not labels.numel():
-            return images, labels
         images = images.to(self.device, non_blocking=True)
         return self.prepare(images), labels.to(self.device, non_blocking=True)
 
@@ -174,8 +173,7 @@ class OnDevice:
         while upcoming is not None:
             main.wait_stream(side)
             for tensor in upcoming:
-                if tensor.is_cuda:  # (a batch of skipped images stays an empty host tensor)
-                    tensor.record_stream(main)  # made on the side stream, used on the main one
+                tensor.record_stream(main)  # made on the side stream, used on the main one
             current, upcoming = upcoming, fetch()
             yield current
 
@@ -281,13 +279,20 @@ def build_loaders(cfg: DictConfig, dist: DistributedContext, device: torch.devic
         num_workers=workers,
         pin_memory=device.type == "cuda",
         persistent_workers=workers > 0,  # each index carries its epoch's seed: see SeededPerImage
-        collate_fn=collate_skipping_none if cfg.data.skip_corrupt else default_collate,
         worker_init_fn=ignore_stop_signals,  # a cluster's stop signal reaches workers too: the run decides
     )
-    train = DataLoader(SeededPerImage(train_set), batch_sampler=sampler, **common)
-    val = DataLoader(Subset(val_set, range(len(val_set))[val_shard]), val_batch, shuffle=False, **common)
+    train_side, val_side = cfg.trainer.train_image_size or cfg.data.image_size, cfg.data.image_size
+    train = DataLoader(SeededPerImage(train_set), batch_sampler=sampler, collate_fn=collate(cfg, train_side), **common)
+    mine = Subset(val_set, range(len(val_set))[val_shard])
+    val = DataLoader(mine, val_batch, shuffle=False, collate_fn=collate(cfg, val_side), **common)
     train_batches = with_cutout(OnDevice(train, device, normalize), cfg.data.cutout, sampler, device)
     return Loaders(train_batches, OnDevice(val, device, normalize), **sizes, dataloaders=(train, val))
+
+
+def collate(cfg: DictConfig, side: int):
+    """The batches' collate function: with `data.skip_corrupt`, one that leaves skipped images out
+    and makes a batch of none of them images of this split's `side`."""
+    return partial(collate_skipping_none, side=side) if cfg.data.skip_corrupt else default_collate
 
 
 def with_cutout(train: Iterable[Batch], length: int, sampler: GlobalBatchSampler, device: torch.device):

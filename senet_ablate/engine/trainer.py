@@ -110,7 +110,9 @@ class TrainStep:
         """Add up the gradients of a micro-batch of `accumulate`; return (logits, detached loss)."""
         with nullcontext() if self.dtype is None else torch.autocast(self.device.type, dtype=self.dtype):
             logits = self.network(images)
-            loss = self.criterion(logits, targets)
+            # No images (all skipped as unreadable): the mean loss of nothing is NaN; zero, through
+            # every weight, lets a DDP process take part in the step's all-reduce.
+            loss = self.criterion(logits, targets) if len(targets) else logits.sum()
         self.scaler.scale(loss / accumulate).backward()
         return logits, loss.detach()
 
@@ -306,8 +308,13 @@ class Trainer:
             if step >= steps:
                 break
             stepped = (step + 1) % accumulate == 0 or step + 1 == steps
-            if labels.numel():  # a batch of nothing but skipped corrupt images trains nothing
-                images, targets = self.mixer(images, labels, mix_seed(epoch_seed(self.cfg.seed, epoch), step))
+            # A batch of nothing but skipped corrupt images trains nothing; under DDP its process
+            # still runs the step on it (a zero loss), or the others would wait for it forever in
+            # the all-reduce of the step's gradients (and of SyncBatchNorm's statistics).
+            if labels.numel() or self.ddp is not None:
+                targets = labels
+                if labels.numel():
+                    images, targets = self.mixer(images, labels, mix_seed(epoch_seed(self.cfg.seed, epoch), step))
                 sampler = self.loaders.sampler
                 with self.gradients_synced(stepped), global_batch(sampler.offset, sampler.global_batch_size(step)):
                     logits, loss = self.step.backward(self.in_memory_format(images), targets, accumulate)
@@ -385,8 +392,6 @@ class Trainer:
         predicted, truth = [], []
         for images, labels in self.loaders.val:
             self.heartbeat()
-            if not labels.numel():
-                continue
             # In full precision, not under autocast: logits rounded to bf16 (3 significant digits)
             # tie often among 1000 classes, and a tie is resolved by class index. It also makes the
             # metric independent of the AMP dtype, which depends on the GPU (autocast_dtype).
