@@ -32,7 +32,7 @@ from senet_ablate.base.predictions import PREDICTIONS_FILE, save_predictions
 from senet_ablate.data import Loaders, mix_seed
 from senet_ablate.engine.checkpoint import load_checkpoint, save_checkpoint
 from senet_ablate.engine.loss import BatchMixer, build_loss, check_pairs_stay_on_one_process
-from senet_ablate.engine.optim import build_optimizer, build_scheduler, step_scheduler
+from senet_ablate.engine.optim import build_optimizer, build_scheduler, load_optimizer_state, step_scheduler
 from senet_ablate.engine.progress import EpochProgress
 from senet_ablate.models import global_batch
 
@@ -96,13 +96,23 @@ def autocast_dtype(amp: bool, device: torch.device, choice: str = "auto") -> tor
     return torch.bfloat16 if native else torch.float16
 
 
+def tune_convolutions(device: torch.device) -> None:
+    """On CUDA, cuDNN times its algorithms for each new input shape (a run has two: train and eval)
+    and keeps the fastest. The choice may differ between processes, so GPU runs repeat to float
+    rounding, not bit for bit (CPU runs are unaffected). A process-wide setting, left on."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+
+
 class TrainStep:
     """The training step of the trainer, the planner's probe and scripts/benchmark.py, so that they time
     what the trainer runs: autocast forward and loss, GradScaler-scaled backward (`backward`, once per
-    micro-batch), then `update`: the scaler's optimiser step, its update, zero_grad."""
+    micro-batch), then `update`: the scaler's optimiser step, its update, zero_grad. On CUDA it
+    also lets cuDNN choose its algorithms by timing them (`tune_convolutions`), for all three alike."""
 
     def __init__(self, network, optimizer, criterion, device: torch.device, amp: bool, amp_dtype: str = "auto"):
         self.network, self.optimizer, self.criterion, self.device = network, optimizer, criterion, device
+        tune_convolutions(device)
         self.dtype = autocast_dtype(amp, device, amp_dtype)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.dtype == torch.float16)
 
@@ -182,11 +192,6 @@ class Trainer:
         self.step = TrainStep(
             self.network, self.optimizer, build_loss(self.recipe), device, self.recipe.amp, self.recipe.amp_dtype
         )
-        if device.type == "cuda":
-            # cuDNN times its algorithms for each new input shape (a run has two: train and eval)
-            # and keeps the fastest; the choice may differ between processes, so GPU runs repeat
-            # to float rounding, not bit for bit (CPU runs are unaffected).
-            torch.backends.cudnn.benchmark = True
         # On the CPU a host sync costs nothing, so divergence is checked at every step there.
         self.sync_every = SYNC_EVERY_CUDA if device.type == "cuda" else 1
         self.heartbeat: Callable[[], None] = lambda: None  # called often; keeps the run's claim alive
@@ -482,6 +487,6 @@ class Trainer:
 
     def load_states(self, states: dict) -> None:
         self.model.load_state_dict(states["model"])
-        self.optimizer.load_state_dict(states["optimizer"])
+        load_optimizer_state(self.optimizer, states["optimizer"])
         self.scheduler.load_state_dict(states["scheduler"])
         restore_scaler(self.step.scaler, states["scaler"])
