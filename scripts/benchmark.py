@@ -235,8 +235,8 @@ def epoch_rate(loaders: Loaders, seed: int, device: torch.device) -> float:
 
 
 def folder_loader_rows(args) -> dict[str, float | str]:
-    """Median steady-state images/s (`epoch_rate`) of 224 px float training batches on the device from an image folder: our
-    DataLoader path against DALI, at the same batch and worker count; one warm-up epoch each
+    """Median steady-state images/s (`epoch_rate`) of 224 px float training batches on the device
+    from an image folder: our DataLoader path against DALI, at the same batch and worker count; one warm-up epoch each
     (worker start-up, DALI's first allocations), then the timed epochs alternate between the two.
     A loader that cannot be built or fails its warm-up (DALI not installed, or failing) gives the
     reason instead of a rate, and the other is still measured."""
