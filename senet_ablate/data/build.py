@@ -231,11 +231,15 @@ class Loaders:
         self.sampler.set_epoch(seed, start_step)
 
 
-def workers_per_loader(configured: int | None) -> int:
-    """`data.num_workers`, or by default half the CPUs this process may use (train and val each)."""
+def workers_per_loader(configured: int | None, local_world_size: int = 1) -> int:
+    """`data.num_workers`, or by default this process's share of the CPUs it may use, halved (train
+    and val each): the `local_world_size` processes of a machine (one per GPU) see the same CPUs,
+    and each taking half of them would start that many times too many workers (or DALI threads).
+    A launcher that binds each process to CPUs of its own leaves fewer here: set data.num_workers."""
     if configured is not None:
         return configured
-    return len(os.sched_getaffinity(0)) // 2 if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 2) // 2
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 2
+    return cpus // (2 * local_world_size)
 
 
 def build_loaders(cfg: DictConfig, dist: DistributedContext, device: torch.device) -> Loaders:
@@ -268,7 +272,7 @@ def build_loaders(cfg: DictConfig, dist: DistributedContext, device: torch.devic
         val_images, val_labels = val_set.images[val_shard].to(device), val_set.labels[val_shard].to(device)
         val = DeviceCifarVal(val_images, val_labels, val_batch, normalize)
         return Loaders(with_cutout(train, cfg.data.cutout, sampler, device), val, **sizes)
-    workers = workers_per_loader(cfg.data.num_workers)
+    workers = workers_per_loader(cfg.data.num_workers, dist.local_world_size)
     if kind == "dali":
         from senet_ablate.data.dali import dali_loaders
 

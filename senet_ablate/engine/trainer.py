@@ -32,6 +32,7 @@ from senet_ablate.base.predictions import PREDICTIONS_FILE, save_predictions
 from senet_ablate.data import Loaders, mix_seed
 from senet_ablate.engine.checkpoint import load_checkpoint, save_checkpoint
 from senet_ablate.engine.loss import BatchMixer, build_loss, check_pairs_stay_on_one_process
+from senet_ablate.engine.machine import resolve_sync_bn
 from senet_ablate.engine.optim import build_optimizer, build_scheduler, load_optimizer_state, step_scheduler
 from senet_ablate.engine.progress import EpochProgress
 from senet_ablate.models import global_batch
@@ -177,7 +178,7 @@ class Trainer:
         self.mixer = BatchMixer(self.recipe, cfg.data.num_classes)
         network = self.model
         if dist.world_size > 1:
-            if self.recipe.sync_bn:
+            if resolve_sync_bn(self.recipe, device.type):
                 if device.type != "cuda":
                     raise ConfigError("trainer.sync_bn", True, "SyncBatchNorm runs on CUDA only: use false on CPU")
                 network = nn.SyncBatchNorm.convert_sync_batchnorm(network)

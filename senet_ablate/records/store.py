@@ -41,6 +41,7 @@ RUNTIME_KEYS = (
     "data.download",
     "data.num_workers",
     "trainer.progress",
+    "trainer.dist_timeout_s",
 )
 
 
