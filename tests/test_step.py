@@ -15,6 +15,7 @@ from senet_ablate.config import compose_config
 from senet_ablate.data.build import build_loaders
 from senet_ablate.engine.optim import build_optimizer, fused_kernel, load_optimizer_state
 from senet_ablate.engine.trainer import Trainer, TrainStep
+from senet_ablate.models import Classifier
 from senet_ablate.models.build import build_model
 from senet_ablate.plan import PROBE_STEPS, probe_images_per_second
 
@@ -139,3 +140,23 @@ def test_the_benchmarks_loader_epochs_are_timed_after_their_first_batch():
     epoch = type("Epoch", (), {"__iter__": lambda self: batches()})()
     loaders = SimpleNamespace(set_epoch=lambda seed: None, train=epoch)
     assert benchmark.epoch_rate(loaders, 0, torch.device("cpu")) > 12 / 0.25  # 12 images after the first 4
+
+
+def test_evaluation_runs_the_body_in_the_training_precision_and_only_the_head_in_float32():
+    """Evaluation ran wholly in float32 to keep bf16 logits from tying: the whole model paid for the head.
+    CPU autocast in bfloat16 stands in for CUDA's."""
+    cfg = compose_config([*TINY, "data.image_size=8", "data.train_size=8", "data.val_size=4", "trainer.batch_size=4"])
+    device, dist = torch.device("cpu"), DistributedContext()
+    trainer = Trainer(cfg, build_model(cfg), build_loaders(cfg, dist, device), device, dist, None)
+    trainer.step.dtype = torch.bfloat16
+    dtypes = {}
+    first_conv = next(module for module in trainer.model.modules() if isinstance(module, nn.Conv2d))
+    first_conv.register_forward_hook(lambda module, args, out: dtypes.__setitem__("body", out.dtype))
+    trainer.model.fc.register_forward_hook(lambda module, args, out: dtypes.__setitem__("logits", out.dtype))
+    assert isinstance(trainer.model.fc, Classifier)
+    trainer.evaluate()
+    assert dtypes == {"body": torch.bfloat16, "logits": torch.float32}
+    trainer.network.train()
+    with trainer.step.autocast():
+        trainer.network(torch.randn(2, 3, 8, 8))
+    assert dtypes["logits"] == torch.bfloat16  # training: the head as before, its loss in float32 anyway

@@ -35,7 +35,7 @@ from senet_ablate.engine.loss import BatchMixer, build_loss, check_pairs_stay_on
 from senet_ablate.engine.machine import resolve_sync_bn
 from senet_ablate.engine.optim import build_optimizer, build_scheduler, load_optimizer_state, step_scheduler
 from senet_ablate.engine.progress import EpochProgress
-from senet_ablate.models import global_batch
+from senet_ablate.models import full_precision_head, global_batch
 
 log = logging.getLogger(__name__)
 SYNC_EVERY_CUDA = 10  # steps between host syncs on a GPU (running totals, divergence check, progress)
@@ -119,13 +119,17 @@ class TrainStep:
 
     def backward(self, images: torch.Tensor, targets: torch.Tensor, accumulate: int = 1):
         """Add up the gradients of a micro-batch of `accumulate`; return (logits, detached loss)."""
-        with nullcontext() if self.dtype is None else torch.autocast(self.device.type, dtype=self.dtype):
+        with self.autocast():
             logits = self.network(images)
             # No images (all skipped as unreadable): the mean loss of nothing is NaN; zero, through
             # every weight, lets a DDP process take part in the step's all-reduce.
             loss = self.criterion(logits, targets) if len(targets) else logits.sum()
         self.scaler.scale(loss / accumulate).backward()
         return logits, loss.detach()
+
+    def autocast(self):
+        """The run's mixed precision (`dtype`), or nothing in full precision."""
+        return nullcontext() if self.dtype is None else torch.autocast(self.device.type, dtype=self.dtype)
 
     def update(self) -> None:
         self.scaler.step(self.optimizer)  # skipped where the gradients are not finite
@@ -388,20 +392,22 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self, keep_predictions: bool = False) -> dict:
-        """Validation loss and top-1/top-5 error over every val image, computed in fp32; top-5 is
-        None where it is undefined (5 classes or fewer, see `metrics.top5_defined`). With `keep_predictions`, also
+        """Validation loss and top-1/top-5 error over every val image; top-5 is None where it is
+        undefined (5 classes or fewer, see `metrics.top5_defined`). With `keep_predictions`, also
         `predictions`: every image's top-1 class and its label, in the validation set's order."""
         self.network.eval()
         has_top5 = top5_defined(self.cfg.data.num_classes)
         totals = torch.zeros(3, device=self.device)  # loss sum, top-1 correct, top-5 correct
         count = 0  # counted on the host: a count sent to the device would cost a sync per batch
         predicted, truth = [], []
+        # The model runs in the training's precision, its Classifier head in float32 (see there):
+        # bf16 logits would tie, and the metric would depend on the AMP dtype, chosen per GPU. A
+        # model without one is evaluated wholly in float32.
+        mixed = full_precision_head(self.model)
         for images, labels in self.loaders.val:
             self.heartbeat()
-            # In full precision, not under autocast: logits rounded to bf16 (3 significant digits)
-            # tie often among 1000 classes, and a tie is resolved by class index. It also makes the
-            # metric independent of the AMP dtype, which depends on the GPU (autocast_dtype).
-            logits = self.network(self.in_memory_format(images))
+            with self.step.autocast() if mixed else nullcontext():
+                logits = self.network(self.in_memory_format(images))
             ranked = logits.topk(5 if has_top5 else 1, dim=1).indices
             hits = ranked == labels[:, None]
             if keep_predictions:
