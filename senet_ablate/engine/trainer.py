@@ -401,8 +401,8 @@ class Trainer:
         count = 0  # counted on the host: a count sent to the device would cost a sync per batch
         predicted, truth = [], []
         # The model runs in the training's precision, its Classifier head in float32 (see there):
-        # bf16 logits would tie, and the metric would depend on the AMP dtype, chosen per GPU. A
-        # model without one is evaluated wholly in float32.
+        # logits rounded to bf16 tie often among 1000 classes, and ties would decide top-1. A model
+        # without one is evaluated wholly in float32.
         mixed = full_precision_head(self.model)
         for images, labels in self.loaders.val:
             self.heartbeat()
