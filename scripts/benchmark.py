@@ -45,6 +45,7 @@ import numpy as np
 import timm
 import torch
 import torchvision
+from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 from torchvision.transforms import v2
 
@@ -57,6 +58,7 @@ from senet_ablate.data.cifar import CifarArrays
 from senet_ablate.data.datasets import CIFAR_MEAN_STD
 from senet_ablate.data.gpu_cifar import PAD, DeviceCifarTrain, DeviceCifarVal
 from senet_ablate.engine.machine import for_device
+from senet_ablate.engine.optim import sgd
 from senet_ablate.engine.trainer import Trainer, TrainStep, autocast_dtype
 from senet_ablate.models.build import build_model
 from senet_ablate.models.residual import ResidualUnit
@@ -91,7 +93,7 @@ class TrainingSteps:
         before = torch.cuda.memory_allocated(self.device) if self.device.type == "cuda" else 0
         torch.manual_seed(0)
         self.model = build().to(self.device, memory_format=memory_format).train()
-        optimizer = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9)
+        optimizer = sgd(self.model.parameters(), lr=0.01, momentum=0.9)  # the trainer's (fused on CUDA)
         network = torch.compile(self.model) if args.compile else self.model
         self.step = TrainStep(network, optimizer, torch.nn.CrossEntropyLoss(), self.device, args.amp, args.amp_dtype)
         images = torch.randn(args.batch_size, 3, image_size, image_size, device=self.device)
@@ -217,19 +219,25 @@ def write_jpeg_folder(root: Path, count: int) -> None:
 
 
 def epoch_rate(loaders: Loaders, seed: int, device: torch.device) -> float:
-    """Images/s of one whole training epoch of `loaders`, shuffled by `seed`."""
+    """Steady-state images/s of one whole training epoch of `loaders`, shuffled by `seed`: timed from
+    its first batch's arrival to its end. The wait for the first batch (workers or DALI starting
+    the epoch) is paid once per epoch: a real epoch of thousands of batches hides it, a benchmark's
+    epoch of a few batches would be mostly it."""
     loaders.set_epoch(seed)
+    batches = iter(loaders.train)
+    next(batches)
     synchronize(device)
     started = time.perf_counter()
-    for _ in loaders.train:
-        pass
+    images = sum(len(labels) for _, labels in batches)
     synchronize(device)
-    return loaders.sampler.images(len(loaders.sampler)) / (time.perf_counter() - started)
+    if not images:
+        raise ValueError("an epoch of one batch has no steady state: pass more --folder-images per --folder-batch")
+    return images / (time.perf_counter() - started)
 
 
 def folder_loader_rows(args) -> dict[str, float | str]:
-    """Median images/s of 224 px float training batches on the device from an image folder: our
-    DataLoader path against DALI, at the same batch and worker count; one warm-up epoch each
+    """Median steady-state images/s (`epoch_rate`) of 224 px float training batches on the device
+    from an image folder: our DataLoader path against DALI, at the same batch and worker count; one warm-up epoch each
     (worker start-up, DALI's first allocations), then the timed epochs alternate between the two.
     A loader that cannot be built or fails its warm-up (DALI not installed, or failing) gives the
     reason instead of a rate, and the other is still measured."""
@@ -274,11 +282,7 @@ def cifar_projection(args) -> tuple[str, float]:
     """Hours of `trainer=cifar_paper` SE-ResNet-110, from partial epochs of our real training loop
     (GPU-resident loader, the preset's batch, AMP and memory format) on generated CIFAR-sized data."""
     device = torch.device(args.device)
-    cfg = compose_config(
-        ["model=resnet110", "data=cifar10", "trainer=cifar_paper", f"trainer.device={device.type}"]
-        + [f"trainer.max_steps_per_epoch={args.projection_steps}", "trainer.progress=false"]
-    )
-    cfg = for_device(cfg, device.type)  # the memory format a run on this device uses
+    cfg = cifar_projection_config(args)
     train_images, train_labels = cifar_like(CIFAR_TRAIN)
     val_images, val_labels = cifar_like(args.projection_steps * cfg.trainer.batch_size)
     normalize = Normalize(CIFAR_MEAN_STD["cifar10"], device)
@@ -312,6 +316,18 @@ def cifar_projection(args) -> tuple[str, float]:
         f"{epoch_s:.1f} s per epoch, **{_duration(epoch_s * cfg.trainer.epochs)}** in all"
     )
     return line, epoch_s * cfg.trainer.epochs
+
+
+def cifar_projection_config(args) -> DictConfig:
+    """The run the CIFAR projection measures, on `args.device`, compiled with `--compile` as every
+    other measurement of the section."""
+    device_type = torch.device(args.device).type
+    cfg = compose_config(
+        ["model=resnet110", "data=cifar10", "trainer=cifar_paper", f"trainer.device={device_type}"]
+        + [f"trainer.max_steps_per_epoch={args.projection_steps}", "trainer.progress=false"]
+        + [f"trainer.compile={bool(args.compile)}"]
+    )
+    return for_device(cfg, device_type)  # the memory format a run on this device uses
 
 
 def imagenet_projection(args) -> str:
@@ -498,7 +514,9 @@ def main() -> None:
     parser.add_argument("--cifar-batch", type=int, default=128)
     parser.add_argument("--cifar-images", type=int, default=CIFAR_TRAIN, help="images per timed CIFAR loader epoch")
     parser.add_argument("--workers", type=int, default=None, help="torchvision DataLoader workers (default: all CPUs)")
-    parser.add_argument("--folder-images", type=int, default=128, help="JPEGs generated for the image-folder loaders")
+    parser.add_argument(
+        "--folder-images", type=int, default=512, help="JPEGs generated for the image-folder loaders (an epoch)"
+    )
     parser.add_argument("--folder-batch", type=int, default=32, help="image-folder loaders' batch")
     parser.add_argument("--projection-steps", type=int, default=3, help="steps per measured partial CIFAR epoch")
     parser.add_argument("--out", type=Path, default=Path("results/benchmarks.md"))

@@ -331,3 +331,18 @@ def test_a_composed_config_is_the_callers_own_and_a_home_is_read_at_each_call(mo
     assert second.trainer.epochs != 999 and second.exp.overrides == overrides
     assert (first.data.root, second.data.root) == (f"{tmp_path}/ann/images", f"{tmp_path}/bob/images")
     assert second.results_dir == f"{tmp_path}/bob/results"
+
+
+def test_sync_bn_is_on_on_cuda_unless_set_and_cpu_run_ids_are_unchanged():
+    """Off, each GPU normalised over its 1/W of the batch and evaluated with rank 0's running
+    statistics: results depended on the number of GPUs. (torch's SyncBatchNorm runs on CUDA only,
+    so the CPU's gloo processes cannot show its effect: its decision is what is tested here.)"""
+
+    def sync_bn(device_type, *overrides):
+        return for_device(compose_config(list(overrides)), device_type).trainer.sync_bn
+
+    assert sync_bn("cuda") is True and sync_bn("cpu") is False
+    assert sync_bn("cuda", "trainer.sync_bn=false") is False
+    unset = for_device(compose_config(["data=synthetic"]), "cpu")
+    explicit = for_device(compose_config(["data=synthetic", "trainer.sync_bn=false"]), "cpu")
+    assert run_id(unset, "fingerprint") == run_id(explicit, "fingerprint")  # as when false was the default

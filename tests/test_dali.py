@@ -127,8 +127,8 @@ def test_a_file_dali_cannot_decode_is_named(tmp_path):
 
 
 @needs_dali
-def test_the_pipelines_may_bind_their_outputs_to_the_copy_stream(tmp_path):
-    """On CUDA, DaliBatches takes each batch with share_outputs(cuda_stream=its copy stream), which
+def test_the_pipelines_may_bind_their_outputs_to_the_training_stream(tmp_path):
+    """On CUDA, DaliBatches takes each batch with share_outputs(cuda_stream=the training stream), which
     DALI allows only under its dynamic executor (exec_dynamic=False refused every CUDA batch)."""
     loaders = build_loaders(
         folder_cfg(write_smooth_folder(tmp_path / "images"), "data.loader=dali"), DistributedContext(), CPU
@@ -139,13 +139,13 @@ def test_the_pipelines_may_bind_their_outputs_to_the_copy_stream(tmp_path):
 @needs_dali
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the stand-in stream fails only where CUDA does")
 def test_a_dali_failure_that_names_no_image_is_not_blamed_on_the_images(tmp_path):
-    """A stand-in copy stream (the CUDA default stream's handle, 0) on this CUDA-less machine: DALI
+    """A stand-in stream (the CUDA default stream's handle, 0) on this CUDA-less machine: DALI
     fails for want of a CUDA driver, on no file in particular. Before the fix this was reported as
     a CorruptImage, and the error itself was "Asynchronous outputs require legacy execution model"."""
     loaders = build_loaders(
         folder_cfg(write_smooth_folder(tmp_path / "images"), "data.loader=dali"), DistributedContext(), CPU
     )
-    loaders.train.copy_stream = 0
+    loaders.train.stream = 0
     loaders.set_epoch(1)
     with pytest.raises(DaliFailure, match=r"^DALI failed in its pipeline on the batch of .*: CUDA") as failed:
         next(iter(loaders.train))

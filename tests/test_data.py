@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import unicodedata
+from functools import partial
 
 import numpy as np
 import pytest
@@ -334,7 +335,7 @@ def test_skip_corrupt_leaves_unreadable_images_out_of_their_batches(tmp_path, ca
     train, val = imagefolder_datasets(str(root), Augmentation(32), 2, skip_corrupt=True)
     with caplog.at_level(logging.WARNING):
         for dataset, readable in ((train, 8), (val, 8)):
-            batches = list(DataLoader(dataset, batch_size=4, collate_fn=collate_skipping_none))
+            batches = list(DataLoader(dataset, batch_size=4, collate_fn=partial(collate_skipping_none, side=32)))
             assert sum(len(labels) for _, labels in batches) == readable
             assert all(images.shape[1:] == (3, 32, 32) for images, labels in batches if len(labels))
     assert all(f"skipping unreadable image {path}" in caplog.text for path in broken)
@@ -342,10 +343,12 @@ def test_skip_corrupt_leaves_unreadable_images_out_of_their_batches(tmp_path, ca
 
 def test_collate_skipping_none_drops_the_skipped_images():
     image = torch.zeros(3, 4, 4)
-    images, labels = collate_skipping_none([None, (image, 1), None, (image + 1, 0)])
+    images, labels = collate_skipping_none([None, (image, 1), None, (image + 1, 0)], side=4)
     assert images.shape == (2, 3, 4, 4) and labels.tolist() == [1, 0]
-    images, labels = collate_skipping_none([None, None])
-    assert labels.numel() == 0 and labels.dtype == torch.long and images.numel() == 0
+    # None left: no images, shaped as the split's (a DDP process runs the model on them)
+    images, labels = collate_skipping_none([None, None], side=4)
+    assert labels.numel() == 0 and labels.dtype == torch.long
+    assert images.shape == (0, 3, 4, 4) and images.dtype == torch.uint8
 
 
 def test_val_must_have_the_training_classes(tmp_path):

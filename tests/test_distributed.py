@@ -5,12 +5,15 @@ import os
 import subprocess
 import sys
 import textwrap
+from datetime import timedelta
 
 import numpy as np
 import pytest
 import torch
+from helpers import write_cifar
 
-from senet_ablate.base.distributed import DistributedContext
+from senet_ablate.base import distributed
+from senet_ablate.base.distributed import DistributedContext, init_distributed
 from senet_ablate.base.errors import ConfigError
 from senet_ablate.config import compose_config
 from senet_ablate.data.build import GlobalBatchSampler, build_loaders
@@ -182,3 +185,28 @@ def test_after_an_interrupt_no_process_leaves_before_rank_0_has_saved(tmp_path):
     (record,) = iter_records(tmp_path / "results")
     assert record["status"] == "completed" and "resumed from" in resumed.stderr + resumed.stdout
     assert float((tmp_path / "returned1").read_text()) >= float((tmp_path / "returned0").read_text()) - 5
+
+
+def test_a_process_joins_with_a_timeout_and_knows_how_many_processes_share_its_machine(monkeypatch):
+    """Without a timeout a hung process held the others for torch's default (NCCL 10 min, gloo 30);
+    the processes of a machine (LOCAL_WORLD_SIZE, set by torchrun and submitit) share its CPUs."""
+    joined = []
+    monkeypatch.setattr(distributed.torch_dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(distributed.torch_dist, "init_process_group", lambda *args, **kwargs: joined.append(kwargs))
+    monkeypatch.setattr(distributed.torch_dist, "get_rank", lambda: 5)
+    monkeypatch.setattr(distributed.atexit, "register", lambda *args: None)
+    monkeypatch.setenv("WORLD_SIZE", "8")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
+    assert init_distributed("cpu", timeout_s=42) == DistributedContext(5, 8, 1, 4)
+    assert joined[0]["timeout"] == timedelta(seconds=42)
+    assert compose_config([]).trainer.dist_timeout_s == 600  # what run_job passes unless set
+
+
+def test_the_processes_of_a_machine_split_its_cpus_between_their_loaders(monkeypatch, tmp_path):
+    """Each of 8 processes took half the machine's CPUs per loader: 8 times too many workers."""
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(16)), raising=False)
+    cfg = compose_config(["data=cifar10", f"data.root={write_cifar(tmp_path)}", "trainer.batch_size=8"])
+    for local_world_size, workers in ((1, 8), (2, 4), (8, 1)):
+        loaders = build_loaders(cfg, DistributedContext(0, 8, 0, local_world_size), CPU)
+        assert [loader.num_workers for loader in loaders.dataloaders] == [workers, workers]

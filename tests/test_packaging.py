@@ -47,3 +47,23 @@ def test_a_users_config_dir_on_the_search_path_adds_experiments_that_run_and_rep
         tmp_path / "results", tmp_path / "results", exps=["my_reduction_sweep"], overrides=[searchpath]
     )
     assert "| original | pending |" in written[0].read_text()
+
+
+# What the code calls that older torch lacks: (text in senet_ablate/, the torch release that added it).
+TORCH_FEATURES = [
+    ("including_emulation=", (2, 4)),  # torch.cuda.is_bf16_supported's argument
+    ("torch.amp.GradScaler(", (2, 3)),  # before: torch.cuda.amp.GradScaler
+    ("device_id=", (2, 3)),  # init_process_group's argument
+    ("fused=", (2, 3)),  # SGD's fused CUDA kernel
+]
+
+
+def test_the_torch_floor_in_pyproject_has_every_torch_feature_the_code_calls():
+    tomllib = pytest.importorskip("tomllib")
+    dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    (torch_requirement,) = [line for line in dependencies if line.startswith("torch>=")]
+    floor = tuple(int(part) for part in torch_requirement.removeprefix("torch>=").split("."))
+    source = "\n".join(path.read_text() for path in (REPO / "senet_ablate").rglob("*.py"))
+    used = [(text, release) for text, release in TORCH_FEATURES if text in source]
+    assert used, "none of TORCH_FEATURES is in the code: the list is out of date"
+    assert all(floor >= release for _, release in used), (torch_requirement, used)

@@ -2,6 +2,7 @@
 trainer, the planner's probe and the benchmark all run."""
 
 import copy
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -12,7 +13,9 @@ from torch import nn
 from senet_ablate.base.distributed import DistributedContext
 from senet_ablate.config import compose_config
 from senet_ablate.data.build import build_loaders
+from senet_ablate.engine.optim import build_optimizer, fused_kernel, load_optimizer_state
 from senet_ablate.engine.trainer import Trainer, TrainStep
+from senet_ablate.models import Classifier
 from senet_ablate.models.build import build_model
 from senet_ablate.plan import PROBE_STEPS, probe_images_per_second
 
@@ -89,6 +92,73 @@ def test_the_benchmark_runs_the_shared_step(updates, monkeypatch):
     benchmark = load_benchmark()
     monkeypatch.setattr(benchmark, "MODELS", {"tiny": (lambda: tiny(1000), True)})
     sizes = dict(batch_size=2, image_size=8, steps=2, warmup=1, repeats=2)
-    args = SimpleNamespace(device="cpu", amp=True, amp_dtype="auto", channels_last=False, compile=False, **sizes)
+    args = SimpleNamespace(
+        device="cpu", amp=True, amp_dtype="auto", channels_last=False, compile=False, models=["tiny"], **sizes
+    )
     assert list(benchmark.model_rows(args)) == ["tiny"]
     assert updates == [nn.Sequential] * (1 + 2 * 2)  # warm-up, then 2 repeats of 2 steps
+
+
+def test_every_shared_step_on_cuda_lets_cudnn_time_its_algorithms(monkeypatch):
+    """The trainer alone set it: the benchmark's model table and the planner's probe timed other kernels."""
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
+    model = tiny()
+    TrainStep(model, sgd(model), nn.CrossEntropyLoss(), torch.device("cpu"), amp=False)
+    assert torch.backends.cudnn.benchmark is False  # CPU runs: nothing to tune
+    TrainStep(model, sgd(model), nn.CrossEntropyLoss(), torch.device("cuda"), amp=False)  # builds without a GPU
+    assert torch.backends.cudnn.benchmark is True
+
+
+def test_sgd_is_fused_where_its_parameters_are_on_cuda():
+    """fp16's GradScaler reads found_inf on the host at every step of an unfused optimiser."""
+    on_cuda, on_cpu = SimpleNamespace(device=torch.device("cuda")), torch.zeros(1)
+    assert fused_kernel([on_cuda, on_cuda]) is True
+    assert fused_kernel([on_cuda, on_cpu]) is None and fused_kernel([on_cpu]) is None
+    cfg = compose_config(TINY)
+    optimizer = build_optimizer(tiny(), cfg.trainer)
+    assert optimizer.param_groups[0]["fused"] is None  # on the CPU: torch's default kernel
+    saved_on_cuda = copy.deepcopy(optimizer.state_dict())
+    saved_on_cuda["param_groups"][0]["fused"] = True  # torch would take this for the CPU run
+    load_optimizer_state(optimizer, saved_on_cuda)
+    assert optimizer.param_groups[0]["fused"] is None
+
+
+def test_the_benchmarks_cifar_projection_compiles_with_compile():
+    benchmark = load_benchmark()
+    for compile_on in (False, True):
+        args = SimpleNamespace(device="cpu", compile=compile_on, projection_steps=3)
+        assert benchmark.cifar_projection_config(args).trainer.compile is compile_on
+
+
+def test_the_benchmarks_loader_epochs_are_timed_after_their_first_batch():
+    """The image-folder comparison timed epochs of 4 batches whole: mostly the workers' start."""
+    benchmark = load_benchmark()
+
+    def batches():
+        time.sleep(0.5)  # the epoch's start: workers, prefetching
+        for _ in range(4):
+            yield torch.zeros(4, 3, 2, 2), torch.zeros(4, dtype=torch.long)
+
+    epoch = type("Epoch", (), {"__iter__": lambda self: batches()})()
+    loaders = SimpleNamespace(set_epoch=lambda seed: None, train=epoch)
+    assert benchmark.epoch_rate(loaders, 0, torch.device("cpu")) > 12 / 0.25  # 12 images after the first 4
+
+
+def test_evaluation_runs_the_body_in_the_training_precision_and_only_the_head_in_float32():
+    """Evaluation ran wholly in float32 to keep bf16 logits from tying: the whole model paid for the head.
+    CPU autocast in bfloat16 stands in for CUDA's."""
+    cfg = compose_config([*TINY, "data.image_size=8", "data.train_size=8", "data.val_size=4", "trainer.batch_size=4"])
+    device, dist = torch.device("cpu"), DistributedContext()
+    trainer = Trainer(cfg, build_model(cfg), build_loaders(cfg, dist, device), device, dist, None)
+    trainer.step.dtype = torch.bfloat16
+    dtypes = {}
+    first_conv = next(module for module in trainer.model.modules() if isinstance(module, nn.Conv2d))
+    first_conv.register_forward_hook(lambda module, args, out: dtypes.__setitem__("body", out.dtype))
+    trainer.model.fc.register_forward_hook(lambda module, args, out: dtypes.__setitem__("logits", out.dtype))
+    assert isinstance(trainer.model.fc, Classifier)
+    trainer.evaluate()
+    assert dtypes == {"body": torch.bfloat16, "logits": torch.float32}
+    trainer.network.train()
+    with trainer.step.autocast():
+        trainer.network(torch.randn(2, 3, 8, 8))
+    assert dtypes["logits"] == torch.bfloat16  # training: the head as before, its loss in float32 anyway

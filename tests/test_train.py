@@ -151,9 +151,18 @@ def _with_sync_every(sync_every):
 
 
 @pytest.mark.slow  # trains a run
-def test_cuda_out_of_memory_says_what_to_type(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "error",
+    [
+        torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+        # cuBLAS's and cuDNN's own workspaces: plain RuntimeErrors, given no advice before
+        RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`"),
+        RuntimeError("cuDNN error: CUDNN_STATUS_ALLOC_FAILED"),
+    ],
+)
+def test_cuda_out_of_memory_says_what_to_type(tmp_path, monkeypatch, error):
     def out_of_memory(self, epoch, partial):
-        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        raise error
 
     monkeypatch.setattr(Trainer, "train_one_epoch", out_of_memory)
     record = run_job(_cfg(tmp_path, "trainer.batch_size=32", "trainer.accumulate_steps=2"))

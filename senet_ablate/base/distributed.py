@@ -8,6 +8,7 @@ import atexit
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TypeVar
 
 import torch
@@ -21,6 +22,7 @@ class DistributedContext:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    local_world_size: int = 1  # the processes on this machine, which share its CPUs
 
     @property
     def is_main(self) -> bool:
@@ -79,13 +81,18 @@ def export_submitit_environment() -> None:
         environment.export(set_cuda_visible_devices=False)  # each process picks its GPU by LOCAL_RANK
 
 
-def init_distributed(device_type: str) -> DistributedContext:
-    """Join the process group that `torchrun` or a submitit job describes in the environment, if any."""
+def init_distributed(device_type: str, timeout_s: float = 600) -> DistributedContext:
+    """Join the process group that `torchrun` or a submitit job describes in the environment, if any.
+
+    A collective fails after `timeout_s` (`trainer.dist_timeout_s`) without one of the processes,
+    instead of torch's default (NCCL 10 min, gloo 30)."""
     export_submitit_environment()
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size == 1:
         return DistributedContext()
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    # Set by torchrun and by submitit's export; without it, a launcher of one machine is assumed.
+    local_world_size = int(os.environ.get("LOCAL_WORLD_SIZE", str(world_size)))
     if not torch_dist.is_initialized():
         device = None
         if device_type == "cuda":
@@ -93,8 +100,10 @@ def init_distributed(device_type: str) -> DistributedContext:
             # `device_id` lets it set up at once on this process's GPU instead of guessing (GPU 0).
             device = torch.device("cuda", local_rank)
             torch.cuda.set_device(device)
-        torch_dist.init_process_group("nccl" if device_type == "cuda" else "gloo", device_id=device)
+        torch_dist.init_process_group(
+            "nccl" if device_type == "cuda" else "gloo", device_id=device, timeout=timedelta(seconds=timeout_s)
+        )
         # One group per process, kept across the runs of a sweep; torch warns (and NCCL may leak
         # its resources) when a process exits without destroying it.
         atexit.register(torch_dist.destroy_process_group)
-    return DistributedContext(torch_dist.get_rank(), world_size, local_rank)
+    return DistributedContext(torch_dist.get_rank(), world_size, local_rank, local_world_size)

@@ -126,6 +126,7 @@ def _check_trainer(trainer: DictConfig) -> None:
     _check_recipe_parts(trainer)
     choice("trainer.device", trainer.device, DEVICES)
     choice("trainer.amp_dtype", trainer.amp_dtype, AMP_DTYPES)
+    positive("trainer.dist_timeout_s", trainer.dist_timeout_s)
     if trainer.max_steps_per_epoch is not None:
         positive("trainer.max_steps_per_epoch", trainer.max_steps_per_epoch)
 

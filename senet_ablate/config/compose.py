@@ -23,7 +23,7 @@ CONFIG_DIR = Path(str(files("senet_ablate.conf"))).resolve()
 
 # The keys whose `auto` (or null) `engine.machine.for_device` decides on the machine that runs: a
 # record holds the decided value, which nobody typed.
-RESOLVED_BY_THE_MACHINE = ("trainer.device", "data.loader", "trainer.channels_last")
+RESOLVED_BY_THE_MACHINE = ("trainer.device", "data.loader", "trainer.channels_last", "trainer.sync_bn")
 
 
 def override_key(override: str) -> str:

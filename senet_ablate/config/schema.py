@@ -143,10 +143,17 @@ class TrainerConfig:
     # NHWC activations, which the tensor cores' convolutions want; null: on where AMP runs (CUDA),
     # off in full precision (the CPU), decided by for_device before the run id is computed.
     channels_last: bool | None = None
-    sync_bn: bool = False  # several processes: BatchNorm statistics over the global batch (CUDA only)
+    # Several processes: BatchNorm statistics over the global batch (SyncBatchNorm, CUDA only), so
+    # that a run trains and evaluates as on one GPU; off, each GPU normalises over its own slice and
+    # evaluation uses rank 0's running statistics. null: on on CUDA, off on the CPU (gloo runs: tests),
+    # decided by for_device before the run id is computed.
+    sync_bn: bool | None = None
     compile: bool = False  # torch.compile the model
     device: str = "auto"  # auto | cpu | cuda
     max_steps_per_epoch: int | None = None  # cap for smoke runs; null = the whole epoch
+    # Several processes: how long a collective waits for a missing process before the job fails (a
+    # process that hangs would otherwise hold the others for torch's default: 10 min NCCL, 30 min gloo).
+    dist_timeout_s: int = 600
     progress: bool = True  # a bar on a terminal, a line per ~10% of an epoch otherwise; false: neither
 
 

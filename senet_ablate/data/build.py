@@ -20,6 +20,7 @@ import os
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -138,8 +139,8 @@ class OnDevice:
     """A DataLoader's host batches, moved to `device` and made model input there by `prepare`.
 
     On CUDA, the next batch is copied from pinned memory on a side stream while the current one
-    trains, so the copy overlaps compute. A batch with no images (all skipped as unreadable)
-    passes through as it is: the trainer skips it.
+    trains, so the copy overlaps compute. A batch with no images (all skipped as unreadable) is
+    moved too: under DDP the trainer runs the model on it (see collate_skipping_none).
     """
 
     def __init__(self, loader: DataLoader, device: torch.device, prepare=None):
@@ -151,8 +152,6 @@ class OnDevice:
 
     def _to_device(self, batch: Batch) -> Batch:
         images, labels = batch
-        if not labels.numel():
-            return images, labels
         images = images.to(self.device, non_blocking=True)
         return self.prepare(images), labels.to(self.device, non_blocking=True)
 
@@ -174,8 +173,7 @@ class OnDevice:
         while upcoming is not None:
             main.wait_stream(side)
             for tensor in upcoming:
-                if tensor.is_cuda:  # (a batch of skipped images stays an empty host tensor)
-                    tensor.record_stream(main)  # made on the side stream, used on the main one
+                tensor.record_stream(main)  # made on the side stream, used on the main one
             current, upcoming = upcoming, fetch()
             yield current
 
@@ -234,11 +232,15 @@ class Loaders:
         self.sampler.set_epoch(seed, start_step, epoch)
 
 
-def workers_per_loader(configured: int | None) -> int:
-    """`data.num_workers`, or by default half the CPUs this process may use (train and val each)."""
+def workers_per_loader(configured: int | None, local_world_size: int = 1) -> int:
+    """`data.num_workers`, or by default this process's share of the CPUs it may use, halved (train
+    and val each): the `local_world_size` processes of a machine (one per GPU) see the same CPUs,
+    and each taking half of them would start that many times too many workers (or DALI threads).
+    A launcher that binds each process to CPUs of its own leaves fewer here: set data.num_workers."""
     if configured is not None:
         return configured
-    return len(os.sched_getaffinity(0)) // 2 if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 2) // 2
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 2
+    return cpus // (2 * local_world_size)
 
 
 def build_loaders(cfg: DictConfig, dist: DistributedContext, device: torch.device) -> Loaders:
@@ -274,7 +276,7 @@ def build_loaders(cfg: DictConfig, dist: DistributedContext, device: torch.devic
         val_images, val_labels = val_set.images[val_shard].to(device), val_set.labels[val_shard].to(device)
         val = DeviceCifarVal(val_images, val_labels, val_batch, normalize)
         return Loaders(with_cutout(train, cfg.data.cutout, sampler, device), val, **sizes)
-    workers = workers_per_loader(cfg.data.num_workers)
+    workers = workers_per_loader(cfg.data.num_workers, dist.local_world_size)
     if kind == "dali":
         from senet_ablate.data.dali import dali_loaders
 
@@ -285,13 +287,20 @@ def build_loaders(cfg: DictConfig, dist: DistributedContext, device: torch.devic
         num_workers=workers,
         pin_memory=device.type == "cuda",
         persistent_workers=workers > 0,  # each index carries its epoch's seed: see SeededPerImage
-        collate_fn=collate_skipping_none if cfg.data.skip_corrupt else default_collate,
         worker_init_fn=ignore_stop_signals,  # a cluster's stop signal reaches workers too: the run decides
     )
-    train = DataLoader(SeededPerImage(train_set), batch_sampler=sampler, **common)
-    val = DataLoader(Subset(val_set, range(len(val_set))[val_shard]), val_batch, shuffle=False, **common)
+    train_side, val_side = cfg.trainer.train_image_size or cfg.data.image_size, cfg.data.image_size
+    train = DataLoader(SeededPerImage(train_set), batch_sampler=sampler, collate_fn=collate(cfg, train_side), **common)
+    mine = Subset(val_set, range(len(val_set))[val_shard])
+    val = DataLoader(mine, val_batch, shuffle=False, collate_fn=collate(cfg, val_side), **common)
     train_batches = with_cutout(OnDevice(train, device, normalize), cfg.data.cutout, sampler, device)
     return Loaders(train_batches, OnDevice(val, device, normalize), **sizes, dataloaders=(train, val))
+
+
+def collate(cfg: DictConfig, side: int):
+    """The batches' collate function: with `data.skip_corrupt`, one that leaves skipped images out
+    and makes a batch of none of them images of this split's `side`."""
+    return partial(collate_skipping_none, side=side) if cfg.data.skip_corrupt else default_collate
 
 
 def with_cutout(train: Iterable[Batch], length: int, sampler: GlobalBatchSampler, device: torch.device):

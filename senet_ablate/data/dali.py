@@ -183,9 +183,12 @@ def build_pipeline(dali, batch: int, threads: int, device_id: int | None, side: 
     fn, types = dali.fn, dali.types
     mean, std = ([255 * value for value in values] for values in IMAGENET_MEAN_STD)
 
-    # DALI's default (dynamic) executor: the only one that binds outputs to a CUDA stream, which
-    # DaliBatches asks for (share_outputs(cuda_stream=...)); exec_dynamic=False refuses that.
-    @dali.pipeline_def(batch_size=batch, num_threads=threads, device_id=device_id, prefetch_queue_depth=1)
+    # The dynamic executor (named, not left to the version's default): the only one that binds
+    # outputs to a CUDA stream, which DaliBatches asks for (share_outputs(cuda_stream=...)), and
+    # whose outputs stay valid after release_outputs, freed in that stream's order.
+    @dali.pipeline_def(
+        batch_size=batch, num_threads=threads, device_id=device_id, prefetch_queue_depth=1, exec_dynamic=True
+    )
     def pipeline():
         encoded = fn.external_source(name="encoded", dtype=types.UINT8)
         anchor, shape, resize, crop = (fn.external_source(name=name, dtype=types.FLOAT) for name in PAIRS)
@@ -240,6 +243,13 @@ def planned_ahead(plans: Iterator[Plan], thread: ThreadPoolExecutor) -> Iterator
         upcoming.exception()  # left early: wait for the plan under way (its error no longer matters)
 
 
+def pinned(plans: Iterator[Plan]) -> Iterator[Plan]:
+    """`plans` with their labels in pinned memory, from which a copy to the GPU does not block."""
+    for plan in plans:
+        plan.labels = plan.labels.pin_memory()
+        yield plan
+
+
 class DaliBatches:
     """One split's batches on the device: the next Plan is fed to DALI before the current batch is
     handed over, so DALI decodes batch k+1 while the model trains on batch k, and the Plan after it
@@ -247,15 +257,18 @@ class DaliBatches:
     loader alone, 2 cores: ~5% more images/s; more where that thread is busy launching kernels).
 
     `plans` is called at the start of each pass and yields that pass's Plans. DALI's output
-    buffer is copied into a tensor of ours (on CUDA, on a side stream that first waits for the
-    training stream, where the tensor was allocated; the host then waits for the copy) and released at
-    once, so DALI can write the next batch while the model still reads this one. A pass left early
+    buffer is bound to the training stream (`stream`; None on the CPU: synchronised with the host)
+    and copied into a tensor of ours on it, after the kernels already queued there and before the
+    next step's: no host sync, and no other stream to order against. It is released at once, so
+    DALI can write the next batch while the model still reads this one (the dynamic executor frees
+    the old buffer in the stream's order, after the copy). Labels are pinned on the planning
+    thread, so their copy to the GPU is asynchronous too. A pass left early
     (preemption, a partial epoch) collects the batch still in the pipeline, so the next pass does
     not receive it."""
 
     def __init__(self, pipe, plans: Callable[[], Iterator[Plan]], steps: int, device: torch.device):
         self.pipe, self.plans, self.steps, self.device = pipe, plans, steps, device
-        self.copy_stream = torch.cuda.Stream(device) if device.type == "cuda" else None
+        self.stream = torch.cuda.current_stream(device) if device.type == "cuda" else None
         self.planner = ThreadPoolExecutor(1, thread_name_prefix="dali-plan")
 
     def __len__(self) -> int:
@@ -265,21 +278,15 @@ class DaliBatches:
         """The scheduled batch's images, copied out of DALI's buffer, which is then released."""
         from nvidia.dali.plugin.pytorch import feed_ndarray
 
-        (images,) = self.pipe.share_outputs(cuda_stream=self.copy_stream)
+        (images,) = self.pipe.share_outputs(cuda_stream=self.stream)
         images = images.as_tensor()
         out = torch.empty(images.shape(), dtype=torch.float32, device=self.device)
-        if self.copy_stream is not None:
-            # `out` comes from the caching allocator on the training stream: its memory may be a
-            # block that kernels queued there still read. The copy waits for them before writing.
-            self.copy_stream.wait_stream(torch.cuda.current_stream(self.device))
-        feed_ndarray(images, out, cuda_stream=self.copy_stream)
-        if self.copy_stream is not None:
-            self.copy_stream.synchronize()  # only the copy: the training stream is not waited for
+        feed_ndarray(images, out, cuda_stream=self.stream)
         self.pipe.release_outputs()
         return out
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        plans = planned_ahead(self.plans(), self.planner)
+        plans = planned_ahead(pinned(self.plans()) if self.device.type == "cuda" else self.plans(), self.planner)
 
         def schedule() -> Plan | None:
             """Feed and start the next Plan; None at the end of the pass."""

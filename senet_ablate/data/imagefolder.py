@@ -98,14 +98,16 @@ class CheckedImages(Dataset):
         return self.transform(image), label
 
 
-def collate_skipping_none(batch: list):
+def collate_skipping_none(batch: list, side: int):
     """default_collate over the samples that are not None (images skipped by CheckedImageFolder).
 
-    A batch of nothing but skipped images becomes `(torch.empty(0), empty long labels)`: no image
-    size is known here, so the trainer tests `labels.numel() == 0` and passes over it."""
+    A batch of nothing but skipped images becomes zero images of the split's shape (uint8, 3 x
+    `side` x `side`, as the transforms make them) and no labels: under DDP its process must still
+    run the model on it (a forward and a backward of nothing), or the others would wait for it in
+    their gradient all-reduce forever."""
     kept = [sample for sample in batch if sample is not None]
     if not kept:
-        return torch.empty(0), torch.empty(0, dtype=torch.long)
+        return torch.empty(0, 3, side, side, dtype=torch.uint8), torch.empty(0, dtype=torch.long)
     return default_collate(kept)
 
 

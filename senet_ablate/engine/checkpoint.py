@@ -37,6 +37,7 @@ from pathlib import Path
 import torch
 
 from senet_ablate.base.atomic import atomic_file
+from senet_ablate.engine.out_of_memory import is_out_of_memory
 
 log = logging.getLogger(__name__)
 MAGIC = b"SENETCK1"
@@ -136,9 +137,9 @@ def _decode(path: Path, device: torch.device) -> dict:
 def _restored(state: dict, restore: Callable[[dict], object]) -> dict:
     try:
         restore(state)
-    except torch.cuda.OutOfMemoryError:  # a RuntimeError, but the device's fault, not the file's
-        raise
     except MISFITS as error:
+        if is_out_of_memory(error):  # a RuntimeError, but the device's fault, not the file's
+            raise
         raise DamagedCheckpoint(f"does not fit this run: {type(error).__name__}: {_one_line(error)}") from error
     return state
 

@@ -25,13 +25,37 @@ def build_optimizer(model: nn.Module, recipe: DictConfig) -> torch.optim.Optimiz
         return create_optimizer_v2(
             model, recipe.optimizer, lr=recipe.lr, weight_decay=recipe.weight_decay, momentum=recipe.momentum
         )
-    return torch.optim.SGD(
+    return sgd(
         model.parameters(),
         lr=recipe.lr,
         momentum=recipe.momentum,
         nesterov=recipe.nesterov,
         weight_decay=recipe.weight_decay,
     )
+
+
+def sgd(parameters, **settings) -> torch.optim.SGD:
+    """torch's SGD, with its fused kernel where the parameters are on CUDA (`fused_kernel`)."""
+    parameters = list(parameters)
+    return torch.optim.SGD(parameters, fused=fused_kernel(parameters), **settings)
+
+
+def fused_kernel(parameters: list[torch.Tensor]) -> bool | None:
+    """True (SGD's fused kernel) where every parameter is on CUDA, else None (torch's default).
+
+    Besides one kernel for all parameters: fp16's GradScaler, given an unfused optimiser, reads
+    on the host whether any gradient was infinite (an `.item()`, a sync at every step); a fused
+    one checks on the device and skips the step there."""
+    return True if parameters and all(parameter.device.type == "cuda" for parameter in parameters) else None
+
+
+def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict) -> None:
+    """`optimizer.load_state_dict(state)`, keeping the kernel chosen for this run's device: torch
+    takes `fused` from the checkpoint's groups, so a run resumed on another device kept the other's."""
+    optimizer.load_state_dict(state)
+    if type(optimizer) is torch.optim.SGD:  # `sgd`'s; timm's optimisers keep their own choice
+        for group in optimizer.param_groups:
+            group["fused"] = fused_kernel(group["params"])
 
 
 def warmup_factor(recipe: DictConfig, epoch: int) -> float:

@@ -33,9 +33,16 @@ from senet_ablate.data import Loaders, mix_seed
 from senet_ablate.engine.checkpoint import load_checkpoint, save_checkpoint
 from senet_ablate.engine.ema import build_ema
 from senet_ablate.engine.loss import BatchMixer, build_loss, check_pairs_stay_on_one_process
-from senet_ablate.engine.optim import build_optimizer, build_scheduler, step_after_update, step_scheduler
+from senet_ablate.engine.machine import resolve_sync_bn
+from senet_ablate.engine.optim import (
+    build_optimizer,
+    build_scheduler,
+    load_optimizer_state,
+    step_after_update,
+    step_scheduler,
+)
 from senet_ablate.engine.progress import EpochProgress
-from senet_ablate.models import global_batch
+from senet_ablate.models import full_precision_head, global_batch
 
 log = logging.getLogger(__name__)
 SYNC_EVERY_CUDA = 10  # steps between host syncs on a GPU (running totals, divergence check, progress)
@@ -97,23 +104,39 @@ def autocast_dtype(amp: bool, device: torch.device, choice: str = "auto") -> tor
     return torch.bfloat16 if native else torch.float16
 
 
+def tune_convolutions(device: torch.device) -> None:
+    """On CUDA, cuDNN times its algorithms for each new input shape (a run has two: train and eval)
+    and keeps the fastest. The choice may differ between processes, so GPU runs repeat to float
+    rounding, not bit for bit (CPU runs are unaffected). A process-wide setting, left on."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+
+
 class TrainStep:
     """The training step of the trainer, the planner's probe and scripts/benchmark.py, so that they time
     what the trainer runs: autocast forward and loss, GradScaler-scaled backward (`backward`, once per
-    micro-batch), then `update`: the scaler's optimiser step, its update, zero_grad."""
+    micro-batch), then `update`: the scaler's optimiser step, its update, zero_grad. On CUDA it
+    also lets cuDNN choose its algorithms by timing them (`tune_convolutions`), for all three alike."""
 
     def __init__(self, network, optimizer, criterion, device: torch.device, amp: bool, amp_dtype: str = "auto"):
         self.network, self.optimizer, self.criterion, self.device = network, optimizer, criterion, device
+        tune_convolutions(device)
         self.dtype = autocast_dtype(amp, device, amp_dtype)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.dtype == torch.float16)
 
     def backward(self, images: torch.Tensor, targets: torch.Tensor, accumulate: int = 1):
         """Add up the gradients of a micro-batch of `accumulate`; return (logits, detached loss)."""
-        with nullcontext() if self.dtype is None else torch.autocast(self.device.type, dtype=self.dtype):
+        with self.autocast():
             logits = self.network(images)
-            loss = self.criterion(logits, targets)
+            # No images (all skipped as unreadable): the mean loss of nothing is NaN; zero, through
+            # every weight, lets a DDP process take part in the step's all-reduce.
+            loss = self.criterion(logits, targets) if len(targets) else logits.sum()
         self.scaler.scale(loss / accumulate).backward()
         return logits, loss.detach()
+
+    def autocast(self):
+        """The run's mixed precision (`dtype`), or nothing in full precision."""
+        return nullcontext() if self.dtype is None else torch.autocast(self.device.type, dtype=self.dtype)
 
     def update(self) -> None:
         self.scaler.step(self.optimizer)  # skipped where the gradients are not finite
@@ -166,7 +189,7 @@ class Trainer:
         self.mixer = BatchMixer(self.recipe, cfg.data.num_classes)
         network = self.model
         if dist.world_size > 1:
-            if self.recipe.sync_bn:
+            if resolve_sync_bn(self.recipe, device.type):
                 if device.type != "cuda":
                     raise ConfigError("trainer.sync_bn", True, "SyncBatchNorm runs on CUDA only: use false on CPU")
                 network = nn.SyncBatchNorm.convert_sync_batchnorm(network)
@@ -182,11 +205,6 @@ class Trainer:
         self.step = TrainStep(
             self.network, self.optimizer, build_loss(self.recipe), device, self.recipe.amp, self.recipe.amp_dtype
         )
-        if device.type == "cuda":
-            # cuDNN times its algorithms for each new input shape (a run has two: train and eval)
-            # and keeps the fastest; the choice may differ between processes, so GPU runs repeat
-            # to float rounding, not bit for bit (CPU runs are unaffected).
-            torch.backends.cudnn.benchmark = True
         # On the CPU a host sync costs nothing, so divergence is checked at every step there.
         self.sync_every = SYNC_EVERY_CUDA if device.type == "cuda" else 1
         self.heartbeat: Callable[[], None] = lambda: None  # called often; keeps the run's claim alive
@@ -314,8 +332,13 @@ class Trainer:
             if step >= steps:
                 break
             stepped = (step + 1) % accumulate == 0 or step + 1 == steps
-            if labels.numel():  # a batch of nothing but skipped corrupt images trains nothing
-                images, targets = self.mixer(images, labels, mix_seed(epoch_seed(self.cfg.seed, epoch), step))
+            # A batch of nothing but skipped corrupt images trains nothing; under DDP its process
+            # still runs the step on it (a zero loss), or the others would wait for it forever in
+            # the all-reduce of the step's gradients (and of SyncBatchNorm's statistics).
+            if labels.numel() or self.ddp is not None:
+                targets = labels
+                if labels.numel():
+                    images, targets = self.mixer(images, labels, mix_seed(epoch_seed(self.cfg.seed, epoch), step))
                 sampler = self.loaders.sampler
                 with self.gradients_synced(stepped), global_batch(sampler.offset, sampler.global_batch_size(step)):
                     logits, loss = self.step.backward(self.in_memory_format(images), targets, accumulate)
@@ -388,12 +411,12 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self, keep_predictions: bool = False) -> dict:
-        """Validation loss and top-1/top-5 error over every val image, computed in fp32, of the
-        weights' average where `trainer.ema_decay` keeps one; top-5 is None where it is undefined
-        (5 classes or fewer, see `metrics.top5_defined`). With `keep_predictions`, also
-        `predictions`: every image's top-1 class and its label, in the validation set's order.
-        With `trainer.tta_flip`, also `tta_top1_err`: the top-1 error of each image's logits
-        averaged with its mirror image's, a figure apart that changes none of the others."""
+        """Validation loss and top-1/top-5 error over every val image, of the weights' average where
+        `trainer.ema_decay` keeps one; top-5 is None where it is undefined (5 classes or fewer, see
+        `metrics.top5_defined`). With `keep_predictions`, also `predictions`: every image's top-1
+        class and its label, in the validation set's order. With `trainer.tta_flip`, also
+        `tta_top1_err`: the top-1 error of each image's logits averaged with its mirror image's, a
+        figure apart that changes none of the others."""
         network = self.network if self.ema is None else self.ema.module
         network.eval()
         has_top5 = top5_defined(self.cfg.data.num_classes)
@@ -401,14 +424,14 @@ class Trainer:
         totals = torch.zeros(4 if tta else 3, device=self.device)  # loss sum, top-1, top-5 correct[, TTA top-1]
         count = 0  # counted on the host: a count sent to the device would cost a sync per batch
         predicted, truth = [], []
+        # The model runs in the training's precision, its Classifier head in float32 (see there):
+        # logits rounded to bf16 tie often among 1000 classes, and ties would decide top-1. A model
+        # without one is evaluated wholly in float32.
+        mixed = full_precision_head(self.model)
         for images, labels in self.loaders.val:
             self.heartbeat()
-            if not labels.numel():
-                continue
-            # In full precision, not under autocast: logits rounded to bf16 (3 significant digits)
-            # tie often among 1000 classes, and a tie is resolved by class index. It also makes the
-            # metric independent of the AMP dtype, which depends on the GPU (autocast_dtype).
-            logits = network(self.in_memory_format(images))
+            with self.step.autocast() if mixed else nullcontext():
+                logits = network(self.in_memory_format(images))
             ranked = logits.topk(5 if has_top5 else 1, dim=1).indices
             hits = ranked == labels[:, None]
             if keep_predictions:
@@ -420,7 +443,8 @@ class Trainer:
                 hits.any(dim=1).sum(),
             ]
             if tta:
-                mirrored = network(self.in_memory_format(images.flip(3)))
+                with self.step.autocast() if mixed else nullcontext():
+                    mirrored = network(self.in_memory_format(images.flip(3)))
                 figures.append(((logits + mirrored).argmax(1) == labels).sum())
             totals += torch.stack(figures)
             count += len(labels)
@@ -503,7 +527,7 @@ class Trainer:
 
     def load_states(self, states: dict) -> None:
         self.model.load_state_dict(states["model"])
-        self.optimizer.load_state_dict(states["optimizer"])
+        load_optimizer_state(self.optimizer, states["optimizer"])
         self.scheduler.load_state_dict(states["scheduler"])
         restore_scaler(self.step.scaler, states["scaler"])
         if self.ema is not None:

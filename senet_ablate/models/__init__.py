@@ -16,11 +16,21 @@ from senet_ablate.models import (  # noqa: F401  (each module registers its mode
     vgg,
 )
 from senet_ablate.models.pretrained import load_pretrained
-from senet_ablate.models.registry import MODELS, ModelSpec, global_batch, register_global_batch_hook, register_model
+from senet_ablate.models.registry import (
+    MODELS,
+    Classifier,
+    ModelSpec,
+    full_precision_head,
+    global_batch,
+    register_global_batch_hook,
+    register_model,
+)
 
 __all__ = [
     "MODELS",
+    "Classifier",
     "ModelSpec",
+    "full_precision_head",
     "global_batch",
     "load_pretrained",
     "register_global_batch_hook",

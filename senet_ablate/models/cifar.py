@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from senet_ablate.models.registry import BOTTLENECK_POSITIONS, NO_3X3, per_stage, register_model
+from senet_ablate.models.registry import BOTTLENECK_POSITIONS, NO_3X3, Classifier, per_stage, register_model
 from senet_ablate.models.residual import ResidualUnit, conv1x1, conv3x3, init_weights
 
 
@@ -138,7 +138,7 @@ class CifarResNet(nn.Module):
             setattr(self, f"layer{index + 1}", nn.Sequential(*stage_blocks))
         self.final_bn = nn.BatchNorm2d(in_channels) if self.preact else None
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(in_channels, num_classes)
+        self.fc = Classifier(in_channels, num_classes)
         init_weights(self, zero_init_residual)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -38,7 +38,7 @@ Inception-ResNet-v2 uses unpadded convs as the original does, so it needs inputs
 import torch
 from torch import Tensor, nn
 
-from senet_ablate.models.registry import per_stage, register_model
+from senet_ablate.models.registry import Classifier, per_stage, register_model
 from senet_ablate.models.residual import ResidualUnit, init_weights
 
 
@@ -127,7 +127,7 @@ class BNInception(nn.Module):
                 in_channels = modules[-1].out_channels
             setattr(self, stage, nn.Sequential(*modules))
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(in_channels, num_classes)
+        self.fc = Classifier(in_channels, num_classes)
         init_weights(self, zero_init_residual=False)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -245,7 +245,7 @@ class InceptionResNetV2(nn.Module):
         self.stage5 = nn.Sequential(reduction_b(), *c_units, conv_bn(2080, 1536, 1))
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(0.2)  # the paper's Fig. 15: dropout, keep 0.8
-        self.fc = nn.Linear(1536, num_classes)
+        self.fc = Classifier(1536, num_classes)
         init_weights(self, zero_init_residual)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -12,7 +12,7 @@ Stages follow the resolution a block outputs, numbered like ResNet's: stage 1 is
 import torch
 from torch import Tensor, nn
 
-from senet_ablate.models.registry import per_stage, register_model
+from senet_ablate.models.registry import Classifier, per_stage, register_model
 from senet_ablate.models.residual import conv1x1, init_weights
 
 # (output channels, stride) of the 13 blocks of 1.0 MobileNet-224 (Table 1 of its paper).
@@ -55,7 +55,7 @@ class MobileNet(nn.Module):
             in_channels = out_channels
         self.blocks = nn.Sequential(*blocks)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(in_channels, num_classes)
+        self.fc = Classifier(in_channels, num_classes)
         init_weights(self, zero_init_residual=False)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -30,7 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from senet_ablate.attention import AttentionSpec
-from senet_ablate.models.registry import per_stage, register_model
+from senet_ablate.models.registry import Classifier, per_stage, register_model
 from senet_ablate.models.residual import conv1x1, init_weights
 
 # (expansion t, output channels c, blocks n, stride s of the first) per row of Table 2 of Sandler et al.
@@ -96,7 +96,7 @@ class MobileNetV2(nn.Module):
         self.blocks = nn.Sequential(*blocks)
         self.head = conv_bn_relu6(conv1x1(in_channels, HEAD_CHANNELS))
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(HEAD_CHANNELS, num_classes)
+        self.fc = Classifier(HEAD_CHANNELS, num_classes)
         init_weights(self, zero_init_residual=False)
 
     def forward(self, x: Tensor) -> Tensor:

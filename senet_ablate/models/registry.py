@@ -18,15 +18,17 @@ What the trainer needs of the models beyond `nn.Module` is registered here too, 
 engine imports the package's interface (`senet_ablate.models`), never a model family's file: a
 model module whose layers draw random numbers per image registers a `global_batch_hook`, a context
 manager factory `(offset, size)`, and the trainer opens `global_batch(offset, size)`, all the hooks
-at once, around each training step (see `shake_mix.py`, the one such module so far).
+at once, around each training step (see `shake_mix.py`, the one such module so far). And every
+model's last layer is a `Classifier`, whose logits are float32 in evaluation under autocast.
 """
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 
+import torch
 from hydra.core.config_store import ConfigStore
-from torch import nn
+from torch import Tensor, nn
 
 from senet_ablate.attention import AttentionSpec
 from senet_ablate.models.shake_mix import ShakeMode
@@ -100,6 +102,28 @@ def global_batch(offset: int, size: int) -> Iterator[None]:
         for hook in GLOBAL_BATCH_HOOKS:
             hooks.enter_context(hook(offset, size))
         yield
+
+
+class Classifier(nn.Linear):
+    """A model's last layer, the one that computes the logits: an nn.Linear (the same weights and
+    state dict) that in evaluation computes in float32 even under autocast. Logits rounded to bf16
+    (3 significant digits) tie often among 1000 classes, and top-1 and top-5 then depend on how
+    ties break, and on the AMP dtype, which depends on the GPU. The rest of the model, nearly all
+    of the compute, still runs in the autocast dtype. Training is unchanged: the loss is computed
+    in float32 from its logits either way."""
+
+    def forward(self, features: Tensor) -> Tensor:
+        device = features.device.type  # (the meta device, where complexity is counted, has no autocast)
+        if self.training or device not in ("cuda", "cpu") or not torch.is_autocast_enabled(device):
+            return super().forward(features)
+        with torch.autocast(device, enabled=False):
+            return super().forward(features.float())
+
+
+def full_precision_head(model: nn.Module) -> bool:
+    """Whether `model` computes its logits with a Classifier (every registered model does), so that
+    it may be evaluated under autocast."""
+    return any(isinstance(module, Classifier) for module in model.modules())
 
 
 def supported_positions() -> list[str]:

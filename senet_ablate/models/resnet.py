@@ -5,7 +5,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from senet_ablate.models.registry import per_stage, register_model
+from senet_ablate.models.registry import Classifier, per_stage, register_model
 from senet_ablate.models.residual import ResidualUnit, conv1x1, conv3x3, init_weights
 
 
@@ -97,7 +97,7 @@ class ResNet(nn.Module):
                 in_channels = planes * Bottleneck.expansion
             setattr(self, f"layer{index + 1}", nn.Sequential(*stage_blocks))
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(in_channels, num_classes)
+        self.fc = Classifier(in_channels, num_classes)
         init_weights(self, zero_init_residual)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from senet_ablate.models.registry import NO_3X3, per_stage, register_global_batch_hook, register_model
+from senet_ablate.models.registry import NO_3X3, Classifier, per_stage, register_global_batch_hook, register_model
 from senet_ablate.models.residual import ResidualUnit, conv1x1, conv3x3, init_weights
 from senet_ablate.models.shake_mix import ShakeMode, global_batch, shake_combine
 
@@ -163,7 +163,7 @@ class ShakeNet(nn.Module):
             setattr(self, f"layer{index + 1}", nn.Sequential(*stage_blocks))
         self.final_relu = nn.ReLU(inplace=True) if block.preact else nn.Identity()
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(in_channels, num_classes)
+        self.fc = Classifier(in_channels, num_classes)
         init_weights(self, zero_init_residual=False)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -14,7 +14,7 @@ stages of units (at 28, 14 and 7 px).
 import torch
 from torch import Tensor, nn
 
-from senet_ablate.models.registry import per_stage, register_model
+from senet_ablate.models.registry import Classifier, per_stage, register_model
 from senet_ablate.models.residual import init_weights
 
 GROUPS = 3
@@ -79,7 +79,7 @@ class ShuffleNet(nn.Module):
                 in_channels = out_channels
             setattr(self, f"stage{index + 2}", nn.Sequential(*stage))
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(in_channels, num_classes)
+        self.fc = Classifier(in_channels, num_classes)
         init_weights(self, zero_init_residual=False)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from senet_ablate.models.registry import per_stage, register_model
+from senet_ablate.models.registry import Classifier, per_stage, register_model
 from senet_ablate.models.residual import init_weights
 
 # Output channels of the convs of each stage of VGG-16; each stage ends with a 2x2/2 max pool.
@@ -60,7 +60,7 @@ class VGG(nn.Module):
             nn.Linear(4096, 4096),
             nn.ReLU(inplace=True),
             nn.Dropout(0.5),
-            nn.Linear(4096, num_classes),
+            Classifier(4096, num_classes),
         )
         init_weights(self, zero_init_residual=False)
 

@@ -45,6 +45,7 @@ RUNTIME_KEYS = (
     "data.download",
     "data.num_workers",
     "trainer.progress",
+    "trainer.dist_timeout_s",
 )
 
 # Keys added to the schema after runs were recorded, with the value every run before them computed

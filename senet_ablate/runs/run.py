@@ -33,6 +33,7 @@ from senet_ablate.base.errors import ConfigError
 from senet_ablate.base.shared_dir import make_dirs
 from senet_ablate.data import Loaders, build_loaders, dataset_fingerprint
 from senet_ablate.engine.machine import for_device
+from senet_ablate.engine.out_of_memory import is_out_of_memory
 from senet_ablate.engine.preemption import StopSignals
 from senet_ablate.engine.trainer import Diverged, Interrupted, NoImagesLeft, TakenOver, Trainer, resolve_device
 from senet_ablate.models.build import build_model
@@ -205,7 +206,7 @@ def run_job(cfg: DictConfig) -> RunRecord:
     fingerprint = dataset_fingerprint(cfg.data)
     run = run_id(cfg, fingerprint)
     path = record_path(cfg.results_dir, run)
-    dist = init_distributed(device.type)
+    dist = init_distributed(device.type, cfg.trainer.dist_timeout_s)
     existing = dist.decided_by_main(lambda: read_record(path) if path.exists() else None)
     if existing and existing["status"] in FINAL_STATUSES:
         log.info("skipping %s (%s): %s", run, cfg.exp.row or cfg.model.name, existing["status"])
@@ -325,22 +326,21 @@ def train_run(cfg: DictConfig, run: str, fingerprint: str, trainer: Trainer, com
     except NoImagesLeft as error:  # the data's fault, said in one line: a traceback would point at the trainer
         log.error("run %s failed: %s", run, error)
         finish(status="failed", error=str(error))
-    except torch.cuda.OutOfMemoryError:
-        advice = out_of_memory_advice(cfg.trainer)
-        log.error("run %s failed: %s", run, advice)
-        fail(advice)
-        if dist.world_size > 1:
-            raise  # this process exits, and the launcher stops the others: see fail()
     except Exception as error:
-        if isinstance(error, OSError) and error.errno in FULL_OR_READ_ONLY:
-            log.error(
-                "run %s failed: %s: free space (or write access) there and run the same command again",
-                run,
-                full_place(error, path.parent),
-            )
+        if is_out_of_memory(error):  # torch's allocator's, or cuBLAS's or cuDNN's own
+            advice = out_of_memory_advice(cfg.trainer)
+            log.error("run %s failed: %s (%s)", run, advice, str(error).strip().splitlines()[0])
+            fail(advice)
         else:
-            log.exception("run %s failed", run)
-        fail(f"{type(error).__name__}: {error}")
+            if isinstance(error, OSError) and error.errno in FULL_OR_READ_ONLY:
+                log.error(
+                    "run %s failed: %s: free space (or write access) there and run the same command again",
+                    run,
+                    full_place(error, path.parent),
+                )
+            else:
+                log.exception("run %s failed", run)
+            fail(f"{type(error).__name__}: {error}")
         if dist.world_size > 1:
             raise  # this process exits, and the launcher stops the others: see fail()
     finally:
