@@ -383,7 +383,13 @@ def test_a_sweep_whose_row_was_left_to_another_process_exits_4_naming_it(tmp_pat
     _foreign_claim(tmp_path / "runs", relu.run_id, heartbeat=time.time() - 30, **ANOTHER_NODE)
     task = ["+exp=gate_sweep", "exp.row=ReLU", *overrides]
     hydra = {"overrides": {"task": task}, "runtime": {"choices": {"exp": "gate_sweep"}}, "searchpath": []}
-    config = OmegaConf.create({"results_dir": str(tmp_path), "hydra": {**hydra, "sweeper": {"params": {"seed": 0}}}})
+    config = OmegaConf.create(
+        {
+            "results_dir": str(tmp_path),
+            "settle": {"max_seeds": 0},
+            "hydra": {**hydra, "sweeper": {"params": {"seed": 0}}},
+        }
+    )
     with caplog.at_level(logging.INFO), pytest.raises(SystemExit) as exited:
         SweepSummary().on_multirun_end(config)
     assert exited.value.code == 4
@@ -404,7 +410,13 @@ def test_a_sweep_whose_table_is_refused_says_why_in_one_line_and_exits_1(tmp_pat
     (tmp_path / "README.md").write_text("# my project\n")
     task = ["+exp=gate_sweep", "exp.row=ReLU", *RUN, f"results_dir={tmp_path}"]
     hydra = {"overrides": {"task": task}, "runtime": {"choices": {"exp": "gate_sweep"}}, "searchpath": []}
-    config = OmegaConf.create({"results_dir": str(tmp_path), "hydra": {**hydra, "sweeper": {"params": {"seed": 0}}}})
+    config = OmegaConf.create(
+        {
+            "results_dir": str(tmp_path),
+            "settle": {"max_seeds": 0},
+            "hydra": {**hydra, "sweeper": {"params": {"seed": 0}}},
+        }
+    )
     with caplog.at_level(logging.INFO), pytest.raises(SystemExit) as exited:
         SweepSummary().on_multirun_end(config)
     assert exited.value.code == 1

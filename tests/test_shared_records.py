@@ -204,6 +204,9 @@ def test_a_records_config_is_data_never_an_interpolation_to_resolve(tmp_path):
     rewrite(tmp_path, add_run(tmp_path, "squeeze_sweep", "Avg", seed=1, top1=22.2, top5=6.0), root)
     bad_lr = rewrite(tmp_path, add_run(tmp_path, "squeeze_sweep", "Avg", seed=2, top1=30.0, top5=6.0), lr)
     rewrite(tmp_path, add_run(tmp_path, "squeeze_sweep", "Avg", seed=3, top1=30.0, top5=6.0, when="09"), model)
+    # a second row in each setting: settings of one row only are named in a line, not shown as sections
+    add_run(tmp_path, "squeeze_sweep", "Max", seed=0, top1=23.0, top5=6.0)
+    rewrite(tmp_path, add_run(tmp_path, "squeeze_sweep", "Max", seed=3, top1=31.0, top5=6.0, when="09"), model)
 
     markdown, data = report(tmp_path)
     newest, oldest = markdown.split("## Setting 2 of 2")

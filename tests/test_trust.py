@@ -65,6 +65,7 @@ RUNTIME_OVERRIDES = {
     "exp": "exp.row=another",
     "settle": "settle.max_seeds=3",
     "plugins": "plugins=[senet_ablate.attention.eca]",  # any importable module
+    "trainer.dist_timeout_s": "trainer.dist_timeout_s=30",
 }
 
 

@@ -28,7 +28,6 @@ from senet_ablate.report.sequential import Design, Settle
 from senet_ablate.report.settle import Round, next_round
 from senet_ablate.report.summary import chance_error, table_family
 from senet_ablate.report.tables import TablesFailed, write_reports
-from senet_ablate.runs.listing import sweep_states
 
 _PER_ROUND = ("exp", "exp.row", "seed")  # set by each round; `settle.*` stays with the driver
 
@@ -78,6 +77,8 @@ def plan(argv: Sequence[str]) -> tuple[str, Design, Round]:
     experiment = load_experiment(name, shared)
     pairs = table_family(experiment)
     design = Settle(settle.max_seeds, settle.looks, settle.budget_gpu_hours).design(len(pairs))
+    from senet_ablate.runs.listing import sweep_states  # here: it imports the trainer (torchvision, ~1.3 s)
+
     runs: dict[str, dict[int, dict]] = {label: {} for label in experiment.identities}
     for state in sweep_states(name, range(design.looks[-1]), shared):
         if state.record is not None:
