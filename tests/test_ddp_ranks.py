@@ -94,3 +94,47 @@ def test_a_rank_whose_whole_batch_was_skipped_still_takes_part_in_the_step(tmp_p
         assert rank["train"]["skipped"] == 8  # rank 1's 8 images of the first step, counted once
         assert rank["val"]["val_images"] == 16 - 8  # rank 1's one validation batch of 8 was skipped
         assert torch.isfinite(torch.tensor(rank["train"]["train_loss"]))
+
+
+def _running_statistics(module: torch.nn.Module) -> torch.Tensor:
+    return torch.cat([buffer.flatten().float() for name, buffer in module.named_buffers() if "running_" in name])
+
+
+def _bn_statistics_after_a_step_and_an_evaluation(rank: int) -> dict:
+    """One training step on this rank's half of the batch with trainer.sync_bn=false (what the CPU
+    resolves null to), then an evaluation: the running statistics of the model and of its
+    average (trainer.ema_decay) before and after it."""
+    from senet_ablate.base.distributed import DistributedContext
+    from senet_ablate.config import compose_config
+    from senet_ablate.data.build import build_loaders
+    from senet_ablate.engine.trainer import Trainer
+    from senet_ablate.models.build import build_model
+
+    found = {}
+    dist, cpu = DistributedContext(rank, 2, rank), torch.device("cpu")
+    for ema_decay in (0.0, 0.9):
+        overrides = ["data.train_size=16", "data.val_size=8", "trainer.batch_size=16", "data.num_workers=0"]
+        overrides += ["trainer.sync_bn=false", f"trainer.ema_decay={ema_decay}"]
+        cfg = compose_config([*TINY, *overrides])
+        torch.manual_seed(cfg.seed)
+        trainer = Trainer(cfg, build_model(cfg), build_loaders(cfg, dist, cpu), cpu, dist, Path("unused.pt"))
+        trainer.train_one_epoch(0)
+        evaluated = trainer.model if trainer.ema is None else trainer.ema.module
+        trained = _running_statistics(evaluated)
+        trainer.evaluate()
+        found[ema_decay] = {"trained": trained, "evaluated": _running_statistics(evaluated)}
+    return found
+
+
+@pytest.mark.slow  # two processes
+def test_without_sync_bn_each_rank_normalises_its_own_slice_and_evaluates_with_rank_0s_statistics(tmp_path):
+    """What docs/running.md says of trainer.sync_bn=false, as it runs: BatchNorm's statistics are
+    each rank's own after a step on different halves of the batch, and every rank evaluates with
+    rank 0's, whether the model is evaluated (DDP broadcasts its buffers at the first forward
+    pass) or the weights' average (which DDP does not wrap: the trainer broadcasts them)."""
+    ranks = in_two_gloo_ranks(_bn_statistics_after_a_step_and_an_evaluation, tmp_path)
+    for ema_decay in (0.0, 0.9):
+        rank0, rank1 = ranks[0][ema_decay], ranks[1][ema_decay]
+        assert not torch.equal(rank0["trained"], rank1["trained"])  # per-rank BatchNorm: what W changes
+        assert torch.equal(rank0["evaluated"], rank0["trained"])
+        assert torch.equal(rank1["evaluated"], rank0["trained"])

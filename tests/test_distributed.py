@@ -10,13 +10,15 @@ from datetime import timedelta
 import numpy as np
 import pytest
 import torch
-from helpers import write_cifar
+from helpers import TINY, write_cifar
 
 from senet_ablate.base import distributed
 from senet_ablate.base.distributed import DistributedContext, init_distributed
 from senet_ablate.base.errors import ConfigError
 from senet_ablate.config import compose_config
 from senet_ablate.data.build import GlobalBatchSampler, build_loaders
+from senet_ablate.engine.trainer import batch_norm_over_processes
+from senet_ablate.models.build import build_model
 from senet_ablate.records.store import iter_records
 from senet_ablate.runs.run import run_job
 
@@ -210,3 +212,23 @@ def test_the_processes_of_a_machine_split_its_cpus_between_their_loaders(monkeyp
     for local_world_size, workers in ((1, 8), (2, 4), (8, 1)):
         loaders = build_loaders(cfg, DistributedContext(0, 8, 0, local_world_size), CPU)
         assert [loader.num_workers for loader in loaders.dataloaders] == [workers, workers]
+
+
+def test_several_cuda_processes_train_with_syncbatchnorm_unless_sync_bn_is_false():
+    """The layers the trainer wraps in DDP (converting works on CPU modules; only their forward
+    pass needs CUDA): SyncBatchNorm for several processes on CUDA, holding the model's own
+    parameters (the optimiser's, the checkpoint's); plain BatchNorm for one process or with
+    trainer.sync_bn=false; refused on the CPU, where SyncBatchNorm does not run."""
+
+    def layers(device_type, world_size, *overrides):
+        cfg = compose_config([*TINY, *overrides])
+        model = build_model(cfg)  # a new one each time: the conversion replaces its layers in place
+        parameters = {id(parameter) for parameter in model.parameters()}
+        trained = batch_norm_over_processes(model, cfg.trainer, device_type, world_size)
+        assert {id(parameter) for parameter in trained.parameters()} == parameters
+        return {type(module).__name__ for module in trained.modules() if "BatchNorm" in type(module).__name__}
+
+    assert layers("cuda", 2) == {"SyncBatchNorm"}
+    assert layers("cuda", 1) == layers("cuda", 2, "trainer.sync_bn=false") == {"BatchNorm2d"}
+    with pytest.raises(ConfigError, match="trainer.sync_bn"):
+        layers("cpu", 2, "trainer.sync_bn=true")

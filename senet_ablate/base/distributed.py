@@ -38,6 +38,14 @@ class DistributedContext:
             torch_dist.all_reduce(tensor, op=torch_dist.ReduceOp.MIN)
         return tensor
 
+    def broadcast_buffers(self, module: torch.nn.Module) -> None:
+        """Set `module`'s buffers (BatchNorm's running statistics) to rank 0's on every process, as
+        DDP does at a forward pass of the module it wraps: for a module it does not wrap (the
+        weights' average, `trainer.ema_decay`), whose buffers each process averages from its own."""
+        if self.world_size > 1:
+            for buffer in module.buffers():
+                torch_dist.broadcast(buffer, src=0)
+
     def barrier(self) -> None:
         if self.world_size > 1:
             torch_dist.barrier()

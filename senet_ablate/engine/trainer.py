@@ -50,6 +50,19 @@ SYNC_EVERY_CUDA = 10  # steps between host syncs on a GPU (running totals, diver
 PARTIAL_EPOCH_KEYS = frozenset({"step", "loss_sum", "correct", "seen", "elapsed_s", "rng", "cuda_rng"})
 
 
+def batch_norm_over_processes(model: nn.Module, recipe: DictConfig, device_type: str, world_size: int) -> nn.Module:
+    """`model` with its BatchNorm layers made SyncBatchNorm where several processes train it and
+    `trainer.sync_bn` (resolved: on on CUDA) asks for statistics over the global batch; `model`
+    itself otherwise. Without it each process normalises over its own slice of the batch, and DDP
+    sets every process's running statistics to rank 0's at each forward pass, so evaluation uses
+    rank 0's. The converted modules hold the weights that are saved."""
+    if world_size == 1 or not resolve_sync_bn(recipe, device_type):
+        return model
+    if device_type != "cuda":
+        raise ConfigError("trainer.sync_bn", True, "SyncBatchNorm runs on CUDA only: use false on CPU")
+    return nn.SyncBatchNorm.convert_sync_batchnorm(model)
+
+
 class Diverged(RuntimeError):
     """The training loss became NaN or infinite at (epoch, step), both 1-based."""
 
@@ -187,13 +200,8 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, self.recipe, self.updates_per_epoch())
         check_pairs_stay_on_one_process(self.recipe, dist.world_size)
         self.mixer = BatchMixer(self.recipe, cfg.data.num_classes)
-        network = self.model
+        self.model = network = batch_norm_over_processes(self.model, self.recipe, device.type, dist.world_size)
         if dist.world_size > 1:
-            if resolve_sync_bn(self.recipe, device.type):
-                if device.type != "cuda":
-                    raise ConfigError("trainer.sync_bn", True, "SyncBatchNorm runs on CUDA only: use false on CPU")
-                network = nn.SyncBatchNorm.convert_sync_batchnorm(network)
-                self.model = network  # the converted modules hold the weights that are saved
             network = DistributedDataParallel(network, [dist.local_rank] if device.type == "cuda" else None)
         self.ddp = network if isinstance(network, DistributedDataParallel) else None  # for no_sync()
         self.ema = build_ema(self.model, self.recipe.ema_decay)  # None with trainer.ema_decay=0
@@ -418,6 +426,8 @@ class Trainer:
         `tta_top1_err`: the top-1 error of each image's logits averaged with its mirror image's, a
         figure apart that changes none of the others."""
         network = self.network if self.ema is None else self.ema.module
+        if self.ema is not None:  # without SyncBatchNorm each process's average has its own statistics
+            self.dist.broadcast_buffers(self.ema.module)
         network.eval()
         has_top5 = top5_defined(self.cfg.data.num_classes)
         tta = self.recipe.tta_flip
