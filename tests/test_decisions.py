@@ -6,10 +6,13 @@ zero spread. Each case went wrong before the report judged every table by one pr
 import json
 
 import numpy as np
+from helpers import SMALL
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 from test_report import add_run, table_lines
 
 from senet_ablate.report import write_reports
+from senet_ablate.report.experiments import Section
+from senet_ablate.report.summary import batch_norm_note
 
 STEADY = {"original": [23.30, 23.40, 23.35], "2": [22.95, 22.90, 23.00], "4": [22.93, 22.98, 22.90]}
 STEADY |= {"8": [22.96, 22.92, 23.00], "16": [22.90, 22.95, 23.00]}
@@ -123,6 +126,42 @@ def test_a_cell_says_when_its_seeds_ran_on_different_code(tmp_path):
         path.write_text(json.dumps(record))
     write_reports(tmp_path, tmp_path, exps=["reduction_sweep"])
     assert "22.35 ± 0.05 (n=3; 2 code versions)" in table_lines((tmp_path / "reduction_sweep.md").read_text())["16"]
+
+
+def test_a_table_says_when_its_runs_normalised_per_gpu_on_different_numbers_of_gpus(tmp_path):
+    """trainer.sync_bn is in the run id, the number of processes is not: seeds of one row, or the
+    two rows of a comparison, may have run on 1 and on 8 GPUs and normalised over the whole batch
+    and over an eighth of it."""
+    for label, sizes in {"original": [8, 8], "16": [1, 8]}.items():
+        for seed, size in enumerate(sizes):
+            overrides = (*SMALL, "trainer.device=cuda", "trainer.sync_bn=false")
+            run = add_run(tmp_path, "reduction_sweep", label, seed=seed, top1=22.3 + seed / 10, small=overrides)
+            path = tmp_path / "runs" / f"{run}.json"
+            record = json.loads(path.read_text())
+            record["env"]["world_size"] = size
+            path.write_text(json.dumps(record))
+    write_reports(tmp_path, tmp_path, exps=["reduction_sweep"])
+    said = json.loads((tmp_path / "reduction_sweep.json").read_text())["sections"][0]["statistics"]["batch_norm"]
+    assert said.startswith("BatchNorm per GPU (`trainer.sync_bn=false`) on different numbers of GPUs")
+    assert "(16: 1 and 8 GPUs; original: 8 GPUs)" in said
+    assert said in (tmp_path / "reduction_sweep.md").read_text()
+
+
+def test_no_batchnorm_note_with_syncbatchnorm_one_number_of_processes_or_only_a_failed_run_apart():
+    def runs(sync_bn, sizes, status="completed"):
+        trainer = {"sync_bn": sync_bn, "device": "cpu"}
+        return [{"config": {"trainer": trainer}, "env": {"world_size": size}, "status": status} for size in sizes]
+
+    def note(rows):
+        return batch_norm_note(Section({}, rows))
+
+    assert note({"original": runs(False, [2]), "16": runs(False, [1])}).endswith(
+        "(original: 2 processes; 16: 1 process). Rerun on one number of processes, or with `trainer.sync_bn=true` "
+        "(CUDA)."
+    )
+    assert note({"original": runs(True, [2]), "16": runs(True, [1])}) is None
+    assert note({"original": runs(False, [2, 2]), "16": runs(False, [2])}) is None
+    assert note({"original": runs(False, [2]), "16": runs(False, [2]) + runs(False, [1], "failed")}) is None
 
 
 def test_the_method_line_names_the_test_its_df_and_the_family(tmp_path):

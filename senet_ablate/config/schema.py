@@ -145,8 +145,9 @@ class TrainerConfig:
     channels_last: bool | None = None
     # Several processes: BatchNorm statistics over the global batch (SyncBatchNorm, CUDA only), so
     # that a run trains and evaluates as on one GPU; off, each GPU normalises over its own slice and
-    # evaluation uses rank 0's running statistics. null: on on CUDA, off on the CPU (gloo runs: tests),
-    # decided by for_device before the run id is computed.
+    # evaluation uses rank 0's running statistics, so results depend on the number of GPUs, which is
+    # not in the run id (a table whose runs mix numbers says so). null: on on CUDA, off on the CPU
+    # (gloo runs: tests), decided by for_device before the run id is computed.
     sync_bn: bool | None = None
     compile: bool = False  # torch.compile the model
     device: str = "auto"  # auto | cpu | cuda

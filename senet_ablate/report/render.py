@@ -278,6 +278,7 @@ def section_markdown(index: int, count: int, summary: dict, table: str | None, m
         *([summary["statistics"]["divergence"], ""] if summary["statistics"]["divergence"] else []),
         *([summary["statistics"]["replication"], ""] if summary["statistics"]["replication"] else []),
         *([summary["statistics"]["validation_noise"], ""] if summary["statistics"]["validation_noise"] else []),
+        *([summary["statistics"]["batch_norm"], ""] if summary["statistics"]["batch_norm"] else []),
         *(_pairs_matrix(summary["statistics"]["all_pairs"]["pairs"]) if matrix else []),
         *bullets(
             summary["statistics"]["claims_method"],

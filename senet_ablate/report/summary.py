@@ -19,7 +19,7 @@ from senet_ablate.base.metrics import TOP5_UNDEFINED, top5_defined
 from senet_ablate.config import schema_node
 from senet_ablate.models.complexity import Complexity, config_complexity
 from senet_ablate.records.status import STATES, RunState, state_of
-from senet_ablate.records.store import literal
+from senet_ablate.records.store import literal, world_size
 from senet_ablate.report import conclusions, family, settle, stats
 from senet_ablate.report.experiments import (
     Experiment,
@@ -317,6 +317,7 @@ def compare_rows(
         },
         "replication": replication_note(rows, len(checked), len(with_paper_delta), experiment.margin),
         "validation_noise": validation_noise(section, evidence, floors),
+        "batch_norm": batch_norm_note(section),
         "claims": claims,
         "claims_method": conclusions.method(experiment.claims, len(comparisons), experiment.margin),
     }
@@ -404,6 +405,42 @@ def validation_noise(section: Section, evidence: dict[str, stats.Evidence], floo
     spreads = [statistics.stdev(e.values) for e in evidence.values() if len(e.values) > 1]
     seeds = f"; the rows' seed-to-seed std ranges from {min(spreads):.2f} to {max(spreads):.2f}" if spreads else ""
     return f"Validation noise: one run's top-1 error on these {images} images has a standard error of {floor}{seeds}."
+
+
+def batch_norm_note(section: Section) -> str | None:
+    """Under a table whose runs normalised BatchNorm per process (`trainer.sync_bn=false`) on
+    different numbers of processes: each process's statistics are over its share of the batch and
+    evaluation uses rank 0's, so such runs differ in more than their seed, which neither the run id
+    nor the setting shows (the number of processes is the record's `env.world_size`). A run with
+    SyncBatchNorm, or of one process, normalises over the whole batch: it counts as one process.
+    Only the runs the statistics read (completed or diverged) are counted; a record from before
+    the key ran without SyncBatchNorm."""
+
+    def per_process(run: dict) -> bool:
+        return (run["config"].get("trainer") or {}).get("sync_bn") is not True and world_size(run) > 1
+
+    counted = {
+        label: [run for run in runs if run["status"] in ("completed", "diverged")]
+        for label, runs in section.runs.items()
+    }
+    splits = {world_size(run) if per_process(run) else 1 for runs in counted.values() for run in runs}
+    if len(splits) < 2:
+        return None
+    cuda = all(
+        (run["config"].get("trainer") or {}).get("device") == "cuda" for runs in counted.values() for run in runs
+    )
+    one, unit = ("GPU", "GPUs") if cuda else ("process", "processes")
+    rows = "; ".join(
+        f"{label}: {' and '.join(str(size) for size in sizes)} {one if sizes == [1] else unit}"
+        for label, runs in counted.items()
+        if (sizes := sorted({world_size(run) for run in runs}))
+    )
+    return (
+        f"BatchNorm per {one} (`trainer.sync_bn=false`) on different numbers of {unit}: each normalised over "
+        f"its share of the batch and evaluation used rank 0's running statistics, so the BatchNorm batch differs "
+        f"between runs that the table pools or compares ({rows}). Rerun on one number of {unit}, or with "
+        f"`trainer.sync_bn=true` (CUDA)."
+    )
 
 
 def replication_note(rows: list[dict], checked: int, with_delta: int, margin: float) -> str | None:
