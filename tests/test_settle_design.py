@@ -17,7 +17,8 @@ from senet_ablate.data import dataset_fingerprint
 from senet_ablate.engine.machine import for_device
 from senet_ablate.records.store import config_dict, new_record, record_path, run_id, write_record
 from senet_ablate.report.__main__ import main as report_main
-from senet_ablate.report.settle_design import declarations, folder
+from senet_ablate.report.sequential import Settle
+from senet_ablate.report.settle_design import declarations, declare, folder
 from senet_ablate.runs import settle
 
 EXP = """# @package _global_
@@ -156,7 +157,7 @@ def test_a_planted_link_to_the_declarations_folder_is_refused(results, tmp_path)
 def test_a_malformed_declaration_is_one_error_naming_the_file_the_field_the_value_and_what_is_allowed(
     results, change, expected
 ):
-    settle.plan(argv(results))
+    declare(results, "two_rows", {"model.name": "resnet20"}, Settle(4, 2))
     (declared,) = declarations(results, "two_rows")
     content = json.loads(declared.path.read_text())
     text = json.dumps({**content, **change}).replace('"NaN"', "NaN")
