@@ -18,7 +18,7 @@ from senet_ablate.engine.machine import for_device
 from senet_ablate.records.store import config_dict, new_record, record_path, run_id, write_record
 from senet_ablate.report.__main__ import main as report_main
 from senet_ablate.report.sequential import Settle
-from senet_ablate.report.settle_design import declarations, declare, folder
+from senet_ablate.report.settle_design import declarations, declare, folder, settle_of
 from senet_ablate.runs import settle
 
 EXP = """# @package _global_
@@ -184,3 +184,17 @@ def test_a_second_design_for_the_same_runs_is_refused_until_the_declaration_is_r
     declared.path.unlink()
     _, design, _ = settle.plan(argv(results, 6, 3))
     assert design.looks == (2, 4, 6)
+
+
+def test_two_declarations_of_different_designs_for_one_setting_are_refused_naming_both(results):
+    """One written by a settle command, the other put beside it by hand (the command refuses to)."""
+    first = declare(results, "two_rows", {"model.name": "resnet20"}, Settle(4, 2))
+    content = json.loads(first.read_text())
+    second = first.with_name("fedcba9876543210.json")
+    second.write_text(json.dumps({**content, "setting": {"model.name": "resnet20", "seed": 1}, "max_seeds": 6}))
+    found = declarations(results, "two_rows")
+    assert settle_of(found, {"model.name": "resnet20", "seed": 2}) == Settle(4, 2)  # only the first covers it
+    with pytest.raises(ConfigError) as refused:
+        settle_of(found, {"model.name": "resnet20", "seed": 1})
+    assert str(refused.value).startswith(f"{second}: design='settle.max_seeds=6 settle.looks=2' is not allowed: ")
+    assert f"but {first} declares settle.max_seeds=4 settle.looks=2 for it too" in str(refused.value)
