@@ -23,13 +23,15 @@ The last line is the command that runs what is left; its completed runs are skip
 With `settle.max_seeds=N` (a settle sweep, `runs/settle.py`) the runs are costed up to N seeds per
 row, and a settle section prices the design per row: its maximum device-hours (N seeds), its
 expected ones, and those of the fixed design of equal power, the expected seeds simulated at the
-paper's top-1 figures for the table and a seed spread `sigma=` (a tool option, 0.15 top-1 points by
-default; `report/settle_cost.py`).
+paper's top-1 figures for the table and a seed spread σ (`report/settle_cost.py`): `sigma=` as typed
+(a tool option, top-1 points), else the pooled within-row standard deviation of this setting's
+completed runs (rows with two seeds or more), else 0.15 top-1 points, assumed; the line says which.
 
 Nothing is trained and nothing is written.
 """
 
 import json
+import math
 import shlex
 import sys
 import time
@@ -50,10 +52,12 @@ from senet_ablate.models.build import build_model
 from senet_ablate.records.status import RunState
 from senet_ablate.records.store import FINAL_STATUSES, RunRecord, config_id, world_size
 from senet_ablate.records.trusted import read_trusted
-from senet_ablate.report.experiments import load_experiment
+from senet_ablate.report.experiments import Experiment, load_experiment, section_evidence, sections
 from senet_ablate.report.paper import paper_figures
 from senet_ablate.report.sequential import Settle
 from senet_ablate.report.settle_cost import TABLES, cost
+from senet_ablate.report.settle_design import covers, pinned
+from senet_ablate.report.stats import pooled_std
 from senet_ablate.report.summary import table_family
 from senet_ablate.runs.checks import check_run
 from senet_ablate.runs.listing import run_ids, run_state, sweep_configs
@@ -61,6 +65,7 @@ from senet_ablate.runs.sweep import common_overrides, swept_values
 from senet_ablate.runs.target import Target, job_target
 
 SIGMA = 0.15  # top-1 points: a seed's spread on ImageNet-scale tables, where none is measured yet
+MEASURED = "measured"  # `sigma=`'s default: pooled from the setting's completed runs (`seed_spread`)
 PROBE_STEPS = 3  # timed, after one warm-up step
 PROBE_CPU_BATCH = 8  # a CPU probe times a small batch: images/s hardly depends on it there
 LEFT_OUT = (
@@ -218,15 +223,39 @@ def remaining_epochs(state: RunState, epochs: int) -> int:
     return max(epochs - len((state.record or {}).get("epochs") or []), 0)
 
 
+def seed_spread(experiment: Experiment, results_dir: str, typed: str) -> tuple[float, str]:
+    """The σ a settle sweep is priced at, and where it comes from: as typed (`sigma=`), else pooled
+    over the rows of this setting with two completed seeds or more (`stats.pooled_std`, the
+    records read as the report reads them), else SIGMA, assumed."""
+    if typed != MEASURED:
+        try:
+            sigma = float(typed)
+        except ValueError:
+            sigma = math.nan
+        if not 0 < sigma < math.inf:
+            raise ConfigError("sigma", typed, f"a positive number of top-1 points, or {MEASURED}")
+        return sigma, f"σ = {sigma:g} top-1 points as typed"
+    setting = pinned(experiment.defaults)
+    found = [s for s in sections(experiment, read_trusted(results_dir).counted) if covers(setting, s.setting)]
+    pooled = pooled_std([e.values for section in found for e in section_evidence(section).values()])
+    if pooled is None or not pooled[0]:  # no spread measured (a zero one: copies of one run, `summary.zero_spread`)
+        return SIGMA, f"σ = {SIGMA:g} top-1 points assumed (no row of this setting has 2 completed seeds that differ)"
+    sigma, runs, rows = pooled
+    return sigma, f"σ = {sigma:.2g} top-1 points pooled from {runs} runs in {rows} rows"
+
+
 def settle_section(
-    exp: str, common: list[str], settle_cfg: DictConfig, run_hours: dict[str, float], sigma: float
+    exp: str, common: list[str], settle_cfg: DictConfig, run_hours: dict[str, float], typed_sigma: str
 ) -> list[str]:
     """A settle sweep priced per row: device-hours at its maximum seeds, expected at the paper's figures
-    and σ (simulated, `report/settle_cost.py`), and the fixed design's of equal power."""
+    and the setting's seed spread σ (`seed_spread`; simulated, `report/settle_cost.py`), and the fixed
+    design's of equal power."""
     experiment = load_experiment(exp, common)
     pairs = table_family(experiment)
     design = Settle(settle_cfg.max_seeds, settle_cfg.looks).design(len(pairs))
-    data_name = compose_config([f"+exp={exp}", *common]).data.name
+    cfg = compose_config([f"+exp={exp}", *common])
+    data_name = cfg.data.name
+    sigma, spread = seed_spread(experiment, cfg.results_dir, typed_sigma)
     paper = {label: f["top1_err"] for label, f in paper_figures(experiment.table, data_name).items() if "top1_err" in f}
     lines = ["", f"settle sweep: {design.describe()}"]
     if not pairs or any(label not in paper for pair in pairs for label in pair):
@@ -234,7 +263,7 @@ def settle_section(
     simulated = cost(design, {label: paper[label] for pair in pairs for label in pair}, sigma, pairs, experiment.margin)
     fixed = simulated.fixed
     lines += [
-        f"  simulated at the paper's top-1 figures, σ = {sigma:g} top-1 points, {TABLES} tables: it settles "
+        f"  simulated at the paper's top-1 figures, {spread}, {TABLES} tables: it settles "
         f"{100 * simulated.power:.0f}% of the family's {len(pairs)} comparisons; the fixed design settling as many "
         + (f"runs {fixed} seeds per row" if fixed else f"needs over {3 * design.looks[-1]} seeds per row"),
         f"  {'row':<12}   h/run  E[seeds]  E device-h  max device-h  fixed device-h",
@@ -263,7 +292,7 @@ def plan(argv: list[str]) -> list[str]:
     """The planner's report, as lines."""
     typed = list(argv)
     argv, typed_devices = pop_option(argv, "devices", None, default="auto")
-    argv, sigma = pop_option(argv, "sigma", None, default=str(SIGMA))
+    argv, sigma = pop_option(argv, "sigma", None, default=MEASURED)
     exps = swept_values(argv, "exp")  # `+exp=<name>`
     if not exps:
         raise ConfigError("+exp", None, "name an experiment file, e.g. +exp=reduction_sweep")
@@ -353,7 +382,7 @@ def plan(argv: list[str]) -> list[str]:
         + (f"; {unmeasured} runs not measured for {target.device} are not counted" if unmeasured else ""),
         LEFT_OUT,
         *probe_advice(target, unmeasured),
-        *(settle_section(exp, common, settle_cfg, run_hours, float(sigma)) if settle_cfg.max_seeds else []),
+        *(settle_section(exp, common, settle_cfg, run_hours, sigma) if settle_cfg.max_seeds else []),
         "",
         "launch what is left (completed runs are skipped):",
         "  " + shlex.join(command),

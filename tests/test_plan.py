@@ -14,6 +14,7 @@ from senet_ablate.data import dataset_fingerprint
 from senet_ablate.engine.machine import for_device
 from senet_ablate.plan import plan
 from senet_ablate.records.store import config_dict, new_record, record_path, run_id, write_record
+from senet_ablate.report.experiments import load_experiment
 from senet_ablate.runs.run import run_job
 
 RUN = [*TINY, *SMALL, "trainer.epochs=2"]
@@ -245,4 +246,30 @@ def test_a_settle_sweep_is_priced_per_row_at_its_maximum_its_expected_seeds_and_
         assert expected_hours == pytest.approx(expected * hours, rel=0.01)
         assert fixed_hours == pytest.approx(fixed * hours, rel=0.01)
     assert lines[start + 9].startswith("  all rows: expected ")
+    assert (
+        "σ = 0.15 top-1 points assumed (no row of this setting has 2 completed seeds that differ)" in lines[start + 1]
+    )
     assert lines[-1].endswith("settle.max_seeds=6 settle.looks=2 results_dir=" + str(tmp_path))  # rounds choose rows
+
+
+def test_a_settle_sweep_is_priced_at_the_seed_spread_pooled_over_its_settings_rows_else_an_assumed_one(tmp_path):
+    common = [*TINY, *SMALL, f"results_dir={tmp_path}"]
+    experiment = load_experiment("reduction_sweep", common)
+    assumed = "σ = 0.15 top-1 points assumed (no row of this setting has 2 completed seeds that differ)"
+    assert planner.seed_spread(experiment, str(tmp_path), "measured") == (0.15, assumed)
+    base = compose_config(["+exp=reduction_sweep", *common])
+    ours = {"2": [20.0, 20.2, 20.4], "4": [21.0, 21.3], "8": [22.0]}  # row 8's one seed has no spread
+    theirs = {"2": [10.0, 30.0], "4": [5.0, 40.0]}  # another setting (se.gate=relu): not this plan's
+    for runs, gate in ((ours, "sigmoid"), (theirs, "relu")):
+        for label, values in runs.items():
+            for seed, value in enumerate(values):
+                cfg = OmegaConf.merge(apply_row(base, label), {"se": {"gate": gate}})
+                record = {**completed_record(cfg, seed, 100.0, 10.0), "top1_err": value}
+                write_record(record_path(tmp_path, record["run_id"]), record)
+    sigma, said = planner.seed_spread(experiment, str(tmp_path), "measured")
+    assert sigma == pytest.approx(((2 * 0.2**2 + 1 * 0.045) / 3) ** 0.5)  # within each row, its own mean
+    assert said == "σ = 0.2 top-1 points pooled from 5 runs in 2 rows"
+    assert planner.seed_spread(experiment, str(tmp_path), "0.3") == (0.3, "σ = 0.3 top-1 points as typed")
+    for typed in ("-1", "nan", "wide"):
+        with pytest.raises(ConfigError, match=f"sigma='{typed}' is not allowed: a positive number"):
+            planner.seed_spread(experiment, str(tmp_path), typed)

@@ -138,13 +138,13 @@ def test_a_table_run_by_a_settle_sweep_reads_its_cells_and_claims_off_the_design
     ]
     experiment = Experiment("t", None, {"A": {}, "B": {}, "ref": {}}, set(), {}, reference="ref", claims=claims)
     _, runs, last = sweep(MEANS, SPREADS, budget=20.0)
-    settled = replace(experiment, settle=Settle(12, 4, 20.0))
-    cells = summary.section_comparisons(settled, section(runs), {})
+    settled = replace(section(runs), settle=Settle(12, 4, 20.0))
+    cells = summary.section_comparisons(experiment, settled, {})
     assert cells == comparisons(Settle(12, 4, 20.0), section(runs), PAIRS, MARGIN, CHANCE)
-    checked, open_ = summary.checked_claims(settled, section(runs), {})
+    checked, open_ = summary.checked_claims(experiment, settled, {})
     assert checked["comparisons"][0]["low"] == cells[("A", "ref")].low
     assert open_["stopped"] == "budget reached at 6 seeds per row" and "seeds_needed" not in open_  # no advice
-    method = summary.method_note(settled, cells)
+    method = summary.method_note(experiment, settled, cells)
     assert DESIGN.describe() in method and "a budget of 20 device-hours" in method and "Seeds advice" not in method
     fixed = summary.section_comparisons(experiment, section(runs), {})  # the same records, no settle sweep
     assert fixed[("A", "ref")].seeds == (3, 6) and fixed[("A", "ref")].stopped is None

@@ -10,6 +10,7 @@ from helpers import TINY
 
 from senet_ablate.__main__ import cli
 from senet_ablate.records.store import iter_records
+from senet_ablate.report.__main__ import main as report_main
 from senet_ablate.runs import settle
 
 EXP = """# @package _global_
@@ -69,6 +70,9 @@ def test_a_settle_sweep_runs_rounds_until_its_maximum_writes_its_table_and_the_s
     assert design.describe() in table["statistics"]["method"]
     cell = (tmp_path / "results" / "two_rows.md").read_text()
     assert "unresolved, max seeds reached (4 per row); min. detectable difference (80% power)" in cell
+    report_main([f"results_dir={tmp_path / 'results'}", f"hydra.searchpath=[file://{tmp_path}/conf]", "exps=two_rows"])
+    again = json.loads((tmp_path / "results" / "two_rows.json").read_text())["sections"][0]  # not narrowed: the
+    assert (again["statistics"], again["rows"]) == (table["statistics"], table["rows"])  # same section, same answer
 
 
 def test_listing_a_sweep_fingerprints_its_data_once_and_finds_the_same_ids(tmp_path, monkeypatch):

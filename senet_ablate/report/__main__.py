@@ -15,7 +15,9 @@ error with exit status 2, as are a results dir without run records (a mistyped p
 tables of nothing but `pending`), an `out` the tables cannot be written to, and one where they
 would overwrite a file the report did not write (`generated.py`). A table that
 cannot be written is named on stderr (exit status 1) after every other one is written; a row
-that does not apply to a setting (SE_3x3 on basic blocks) is no error: it reads `n/a`.
+that does not apply to a setting (SE_3x3 on basic blocks) is no error: it reads `n/a`. A setting a
+settle sweep declared (`<results_dir>/settle/`, `settle_design.py`) is read off its design, as the
+sweep wrote it; a declaration that is a link or malformed is such a table not written.
 """
 
 import sys

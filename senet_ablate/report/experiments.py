@@ -54,7 +54,6 @@ class Experiment:
     margin: float = 0.2  # exp.margin: the smallest difference of interest, top-1 points
     claims: list[dict] = field(default_factory=list)  # exp.claims: the paper's conclusions, as data
     paper_recipe: dict = field(default_factory=dict)  # RECIPE_KEYS as the paper trained the table (paper_recipe)
-    settle: Settle | None = None  # its records were run by a settle sweep: cells and claims read off its design
 
 
 @dataclass
@@ -65,6 +64,7 @@ class Section:
     runs: dict[str, list[dict]]
     elsewhere: list[dict] = field(default_factory=list)  # other settings, named in one line each (`_listed`)
     elsewhere_because: str | None = None  # "narrowed": no run matches the overrides; "one row": runs of one row only
+    settle: Settle | None = None  # a settle sweep declared this setting: cells and claims read off its design
 
 
 def section_evidence(section: Section) -> dict[str, stats.Evidence]:

@@ -398,6 +398,18 @@ def _advise(
     return replace(comparison, seeds_needed=needed, planned_power=chance, planned_at=at, detectable=mdd)
 
 
+def pooled_std(rows: Sequence[Sequence[float]]) -> tuple[float, int, int] | None:
+    """The seed spread of a setting: the pooled within-row standard deviation, sqrt(Σ(nᵢ − 1)sᵢ² /
+    Σ(nᵢ − 1)) over the rows with two values or more (each row its own mean, so a row's effect is not
+    counted as noise), with the runs and rows it pools; None where no row has two."""
+    used = [values for values in rows if len(values) > 1]
+    if not used:
+        return None
+    freedom = sum(len(values) - 1 for values in used)
+    variance = sum((len(values) - 1) * statistics.variance(values) for values in used) / freedom
+    return math.sqrt(variance), sum(map(len, used)), len(used)
+
+
 def prediction_interval(values: Sequence[float], rows: int) -> tuple[float, float] | None:
     """Where one more run of a row falls: mean ± t(1 − 0.05/(2·rows), n − 1) · s · √(1 + 1/n), the
     row's own spread, simultaneous over the `rows` rows checked (Bonferroni); None under 2 seeds."""

@@ -178,8 +178,8 @@ def section_comparisons(
     column and the claims both read. `paper_top1`: the paper's top-1 per row where it is shown. Run
     by a settle sweep: each pair read at its look of the sweep's design instead (`settle.comparisons`)."""
     pairs = table_family(experiment)
-    if experiment.settle is not None:
-        return settle.comparisons(experiment.settle, section, pairs, experiment.margin, chance_error(section.setting))
+    if section.settle is not None:
+        return settle.comparisons(section.settle, section, pairs, experiment.margin, chance_error(section.setting))
     planned = {
         (row, other): paper_top1[row] - paper_top1[other]
         for row, other in pairs
@@ -188,8 +188,8 @@ def section_comparisons(
     return stats.compare(section_evidence(section), pairs, experiment.margin, chance_error(section.setting), planned)
 
 
-def method_note(experiment: Experiment, comparisons: dict[stats.Pair, stats.Comparison]) -> str:
-    """The sentence under a table that says how its Δ column (and its claims) were computed."""
+def method_note(experiment: Experiment, section: Section, comparisons: dict[stats.Pair, stats.Comparison]) -> str:
+    """The sentence under a section that says how its Δ column (and its claims) were computed."""
     size = len(comparisons)
     seeds = "Seeds advice: simulated for this rule at each row's own spread."
     judged = [c for c in comparisons.values() if c.df is not None]
@@ -205,7 +205,7 @@ def method_note(experiment: Experiment, comparisons: dict[stats.Pair, stats.Comp
         f"lies within ±{experiment.margin:g} top-1 points (`exp.margin`; two one-sided tests); unresolved: "
         f"neither. A comparison with diverged seeds must hold whatever they would have scored (from the section's "
         f"best completed run to chance). Each cell shows the interval(s) that decided its outcome. "
-        + (settle_note(experiment.settle, size) if experiment.settle else seeds)
+        + (settle_note(section.settle, size) if section.settle else seeds)
     )
 
 
@@ -246,7 +246,7 @@ def checked_claims(experiment: Experiment, section: Section, paper_top1: dict[st
     comparisons = section_comparisons(experiment, section, paper_top1)
     evidence = section_evidence(section)
     return conclusions.check(
-        experiment.claims, comparisons, evidence, experiment.margin, counts, paper_top1, experiment.settle is None
+        experiment.claims, comparisons, evidence, experiment.margin, counts, paper_top1, section.settle is None
     )
 
 
@@ -300,7 +300,7 @@ def compare_rows(
         }
     claims = checked_claims(experiment, section, paper_top1)
     return {
-        "method": method_note(experiment, comparisons),
+        "method": method_note(experiment, section, comparisons),
         "reference": experiment.reference,
         "margin": experiment.margin,
         "confidence": stats.CONFIDENCE,

@@ -34,7 +34,7 @@ from senet_ablate.report.experiments import (
 from senet_ablate.report.paper import PAPER_MODES, complexity_notes
 from senet_ablate.report.plots import write_curves, write_forest
 from senet_ablate.report.render import FOOTNOTE, bullets, note_lines, section_markdown, table_cell, table_lines
-from senet_ablate.report.sequential import Settle
+from senet_ablate.report.settle_design import declarations, settle_of
 from senet_ablate.report.summary import checked_claims, summarize_section
 
 log = logging.getLogger(__name__)
@@ -260,7 +260,6 @@ def write_reports(
     paper: str = "auto",
     formats: Sequence[str] = (),
     pairs: str = "none",
-    settle: Settle | None = None,
 ) -> list[Path]:
     """Write the tables of `exps` (default: every file in conf/exp) and refresh `<out>/README.md`.
 
@@ -273,12 +272,11 @@ def write_reports(
     intervals (seconds per section: scipy integrates the studentized range per pair) in the JSON
     (`json`), also as a matrix under each section (`matrix`), or not at all (`none`). Returns the
     files written. An `out` that cannot take
-    the tables is a ConfigError before any file is written (see `check_out_dir`). `settle`: the
-    records of `exps` were run by a settle sweep of this declaration: their cells and claims (in the
-    index too) are read off its group-sequential design (`report/settle.py`), not the fixed design's.
+    the tables is a ConfigError before any file is written (see `check_out_dir`). A section whose
+    setting a settle sweep declared in `results_dir` (`settle_design.py`) has its cells and claims (in
+    the index too) read off that group-sequential design (`report/settle.py`), not the fixed design's,
+    whoever writes it: the settle driver, or this report later; a malformed declaration fails its table.
     """
-    if settle is not None and not exps:
-        raise ConfigError("settle", settle, "a settle sweep's design belongs to the tables it ran: name them (exps)")
     if paper not in PAPER_MODES:
         raise ConfigError("paper", paper, "choose one of " + ", ".join(PAPER_MODES))
     compose_config(list(overrides))  # a mistyped override is one error (a ConfigError), not one per table
@@ -300,9 +298,14 @@ def write_reports(
     for name in names:
         try:  # one table's failure is reported, and every other table still written
             experiment = load_experiment(name, overrides)
-            if settle is not None and name in exps:
-                experiment = replace(experiment, settle=settle)
-            found[name] = (experiment, sections(experiment, records))
+            declared = declarations(results_dir, name)
+            found[name] = (
+                experiment,
+                [
+                    replace(section, settle=settle_of(declared, section.setting))
+                    for section in sections(experiment, records)
+                ],
+            )
             if found[name][1][0].elsewhere and (exps is None or name in exps):
                 narrowed = " ".join(experiment.narrowed_by)
                 log.warning(

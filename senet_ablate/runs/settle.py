@@ -6,11 +6,15 @@ sweep would be (`__main__` passes its entry point): the launcher chosen on the c
 submitit, SLURM), the claims that let sweeps run side by side and the skipping of runs already final
 all work as for a typed sweep. A round writes no table of its own (`runs/sweep.py`): read after every
 round at the fixed design's levels, it would be the naive re-testing this design exists to avoid.
-The driver writes the table once, when the sweep stops, with the design (`report/settle.py`), so its
-cells and claims are the decisions printed here. Between rounds nothing is kept but the run records:
-the decisions are recomputed from them, so runs already in the results dir count for their seeds,
-and a driver killed at any point continues where the records stand when the same command is typed
-again (and, its rounds all run, writes the table).
+Before its first round the driver declares its design for the setting in the results dir
+(`report/settle_design.py`): from then on every table of that setting, the driver's, a later
+`python -m senet_ablate.report`'s, or one written after a kill, is read off the design
+(`report/settle.py`), so its cells and claims are the decisions printed here; another design for the
+same runs is refused. The driver writes the table once, when the sweep stops, as the report would.
+Between rounds nothing is kept but the run records (and the declaration, which decides nothing): the
+decisions are recomputed from them, so runs already in the results dir count for their seeds, and a
+driver killed at any point continues where the records stand when the same command is typed again
+(and, its rounds all run, writes the table).
 
 Exit status: 0 when the sweep stops (every comparison settled, or the maximum seeds or the budget
 reached: each comparison and the reason are printed), else the status of the round that did not
@@ -26,6 +30,7 @@ from senet_ablate.config import compose_config
 from senet_ablate.report.experiments import load_experiment
 from senet_ablate.report.sequential import Design, Settle
 from senet_ablate.report.settle import Round, next_round
+from senet_ablate.report.settle_design import declare, pinned, settle_problem
 from senet_ablate.report.summary import chance_error, table_family
 from senet_ablate.report.tables import TablesFailed, write_reports
 
@@ -67,16 +72,16 @@ def plan(argv: Sequence[str]) -> tuple[str, Design, Round]:
     name, settle = cfg.exp.name, cfg.settle
     if name is None:
         raise ConfigError("settle.max_seeds", settle.max_seeds, "a settle sweep needs an experiment file: +exp=<name>")
-    if settle.looks < 1:
-        raise ConfigError("settle.looks", settle.looks, "at least 1")
-    if settle.max_seeds < 2 * settle.looks:
-        raise ConfigError("settle.max_seeds", settle.max_seeds, f"at least 2 seeds per look ({2 * settle.looks})")
-    if settle.budget_gpu_hours is not None and settle.budget_gpu_hours <= 0:
-        raise ConfigError("settle.budget_gpu_hours", settle.budget_gpu_hours, "a positive number of device-hours")
+    problem = settle_problem(settle.max_seeds, settle.looks, settle.budget_gpu_hours)
+    if problem is not None:
+        field, value, allowed = problem
+        raise ConfigError(f"settle.{field}", value, allowed)
     shared = _shared(overrides)
     experiment = load_experiment(name, shared)
     pairs = table_family(experiment)
-    design = Settle(settle.max_seeds, settle.looks, settle.budget_gpu_hours).design(len(pairs))
+    declared = Settle(settle.max_seeds, settle.looks, settle.budget_gpu_hours)
+    declare(cfg.results_dir, name, pinned(experiment.defaults), declared)  # before any round: see the module
+    design = declared.design(len(pairs))
     from senet_ablate.runs.listing import sweep_states  # here: it imports the trainer (torchvision, ~1.3 s)
 
     runs: dict[str, dict[int, dict]] = {label: {} for label in experiment.identities}
@@ -99,12 +104,12 @@ def describe(step: Round, design: Design) -> list[str]:
 
 
 def write_table(argv: Sequence[str]) -> None:
-    """The experiment's table, its cells and claims read off the design (`report/settle.py`)."""
+    """The experiment's table as `python -m senet_ablate.report` writes it: its section of this
+    setting read off the declared design (`report/settle_design.py`, `report/settle.py`)."""
     overrides = [arg for arg in argv if not arg.startswith("-")]
     cfg = compose_config(overrides)
-    settle = Settle(cfg.settle.max_seeds, cfg.settle.looks, cfg.settle.budget_gpu_hours)
     try:
-        written = write_reports(cfg.results_dir, cfg.results_dir, [cfg.exp.name], _shared(overrides), settle=settle)
+        written = write_reports(cfg.results_dir, cfg.results_dir, [cfg.exp.name], _shared(overrides))
     except TablesFailed as failed:
         print(f"error: {failed}", file=sys.stderr)
         sys.exit(1)
