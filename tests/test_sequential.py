@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 from scipy import stats as sp
 
-from senet_ablate.report.sequential import Design, obrien_fleming_constant, schedule, spending_bounds
+from senet_ablate.report.sequential import (
+    Design,
+    Settle,
+    crossings,
+    obrien_fleming_constant,
+    schedule,
+    spending_bounds,
+)
 from senet_ablate.report.stats import welch
 
 # Jennison & Turnbull (2000), Table 2.3: the classical O'Brien-Fleming C_B(K, α = 0.05), two-sided.
@@ -40,6 +47,25 @@ def test_one_side_of_the_two_sided_boundaries_at_twice_alpha_is_seqbounds_one_si
     bounds = spending_bounds((0.25, 0.5, 0.75, 1.0), 0.10)
     assert bounds == pytest.approx(SEQBOUNDS_Z, abs=1e-4)
     assert [sp.norm.sf(bound) for bound in bounds] == pytest.approx(SEQBOUNDS_P, rel=1e-3)
+
+
+@pytest.mark.parametrize("rho", [1.0, 3.0])
+def test_kim_demets_boundaries_spend_alpha_times_t_to_the_rho_at_each_look(rho):
+    fractions = (0.25, 0.5, 0.75, 1.0)
+    crossed = np.cumsum(crossings(spending_bounds(fractions, 0.05, rho), fractions))
+    assert crossed == pytest.approx([0.05 * t**rho for t in fractions], rel=1e-4)
+
+
+def test_an_early_look_of_many_keeps_a_finite_boundary():
+    """At 6 of 46 seeds, O'Brien-Fleming spends about 1e-20 of 0.05/12: 2 − 2Φ would round it to 0."""
+    bounds = spending_bounds(tuple(seeds / 46 for seeds in schedule(46, 8)), 0.05 / 12)
+    assert 8 < bounds[0] < 9 and bounds[-1] == pytest.approx(2.93, abs=0.01)
+
+
+def test_the_default_looks_keep_two_seeds_each_up_to_eight_and_spend_by_rho_3():
+    assert Settle(24).design(12).looks == (3, 6, 9, 12, 15, 18, 21, 24)
+    assert Settle(7).design(5).looks == (3, 5, 7) and Settle(7).design(5).rho == 3.0
+    assert Settle(12, 4, rho=None).design(12).spending == "Lan-DeMets O'Brien-Fleming"
 
 
 def test_schedule_spaces_the_looks_equally_up_to_the_maximum():

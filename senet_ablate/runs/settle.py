@@ -67,16 +67,19 @@ def plan(argv: Sequence[str]) -> tuple[str, Design, Round]:
     name, settle = cfg.exp.name, cfg.settle
     if name is None:
         raise ConfigError("settle.max_seeds", settle.max_seeds, "a settle sweep needs an experiment file: +exp=<name>")
-    if settle.looks < 1:
+    typed = Settle(settle.max_seeds, settle.looks, settle.budget_gpu_hours, settle.rho)
+    if typed.rounds < 1:
         raise ConfigError("settle.looks", settle.looks, "at least 1")
-    if settle.max_seeds < 2 * settle.looks:
-        raise ConfigError("settle.max_seeds", settle.max_seeds, f"at least 2 seeds per look ({2 * settle.looks})")
+    if settle.max_seeds < 2 * typed.rounds:
+        raise ConfigError("settle.max_seeds", settle.max_seeds, f"at least 2 seeds per look ({2 * typed.rounds})")
+    if settle.rho is not None and settle.rho <= 0:
+        raise ConfigError("settle.rho", settle.rho, "a positive exponent, or null for O'Brien-Fleming")
     if settle.budget_gpu_hours is not None and settle.budget_gpu_hours <= 0:
         raise ConfigError("settle.budget_gpu_hours", settle.budget_gpu_hours, "a positive number of device-hours")
     shared = _shared(overrides)
     experiment = load_experiment(name, shared)
     pairs = table_family(experiment)
-    design = Settle(settle.max_seeds, settle.looks, settle.budget_gpu_hours).design(len(pairs))
+    design = typed.design(len(pairs))
     from senet_ablate.runs.listing import sweep_states  # here: it imports the trainer (torchvision, ~1.3 s)
 
     runs: dict[str, dict[int, dict]] = {label: {} for label in experiment.identities}
@@ -102,7 +105,7 @@ def write_table(argv: Sequence[str]) -> None:
     """The experiment's table, its cells and claims read off the design (`report/settle.py`)."""
     overrides = [arg for arg in argv if not arg.startswith("-")]
     cfg = compose_config(overrides)
-    settle = Settle(cfg.settle.max_seeds, cfg.settle.looks, cfg.settle.budget_gpu_hours)
+    settle = Settle(cfg.settle.max_seeds, cfg.settle.looks, cfg.settle.budget_gpu_hours, cfg.settle.rho)
     try:
         written = write_reports(cfg.results_dir, cfg.results_dir, [cfg.exp.name], _shared(overrides), settle=settle)
     except TablesFailed as failed:
