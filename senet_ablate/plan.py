@@ -225,7 +225,7 @@ def settle_section(
     and σ (simulated, `report/settle_cost.py`), and the fixed design's of equal power."""
     experiment = load_experiment(exp, common)
     pairs = table_family(experiment)
-    design = Settle(settle_cfg.max_seeds, settle_cfg.looks).design(len(pairs))
+    design = Settle(settle_cfg.max_seeds, settle_cfg.looks, rho=settle_cfg.rho).design(len(pairs))
     data_name = compose_config([f"+exp={exp}", *common]).data.name
     paper = {label: f["top1_err"] for label, f in paper_figures(experiment.table, data_name).items() if "top1_err" in f}
     lines = ["", f"settle sweep: {design.describe()}"]
@@ -236,7 +236,7 @@ def settle_section(
     lines += [
         f"  simulated at the paper's top-1 figures, σ = {sigma:g} top-1 points, {TABLES} tables: it settles "
         f"{100 * simulated.power:.0f}% of the family's {len(pairs)} comparisons; the fixed design settling as many "
-        + (f"runs {fixed} seeds per row" if fixed else f"needs over {3 * design.looks[-1]} seeds per row"),
+        + (f"runs {fixed:.1f} seeds per row" if fixed else f"needs over {3 * design.looks[-1]} seeds per row"),
         f"  {'row':<12}   h/run  E[seeds]  E device-h  max device-h  fixed device-h",
     ]
     totals = [0.0, 0.0, 0.0]
