@@ -10,7 +10,7 @@ fraction t (seeds so far / the maximum): Lan-DeMets' O'Brien-Fleming type, each 
 α₁(t) = 2 − 2Φ(z(1 − α/4) / √t), the form behind the published two-sided tables (DeMets & Lan 1994;
 gsDesign's `sfLDOF`), or Kim & DeMets' power family α·t^ρ (ρ = 3 close to O'Brien-Fleming, ρ = 1 to
 Pocock). Early looks get very wide intervals, the last one nearly the fixed design's (at 4 looks,
-O'Brien-Fleming: 2.014 against 1.960). The default, 8 looks with ρ = 3, is the design that spent the
+O'Brien-Fleming: 2.014 against 1.960). The default, up to 8 looks with ρ = 3, is the design that spent the
 fewest expected seeds at equal power in the simulations of `scripts/settle_calibration.py`
 (results/statistics.md, section 7): more looks stop sooner, and ρ = 3 spends a little more early than
 O'Brien-Fleming, for a maximum 3-10% above the fixed design's.
