@@ -13,7 +13,7 @@ Pocock). Early looks get very wide intervals, the last one nearly the fixed desi
 O'Brien-Fleming: 2.014 against 1.960). The default, up to 8 looks with ρ = 3, is the design that spent the
 fewest expected seeds at equal power in the simulations of `scripts/settle_calibration.py`
 (results/statistics.md, section 7): more looks stop sooner, and ρ = 3 spends a little more early than
-O'Brien-Fleming, for a maximum 3-10% above the fixed design's.
+O'Brien-Fleming, for a maximum 3-6% above the fixed design's at equal power.
 
 The intervals are repeated confidence intervals (Jennison & Turnbull 2000, ch. 9): Δ ± c_k · se at
 look k holds Δ at every look together with probability 1 − α, so each outcome of `stats.py`, read
