@@ -36,9 +36,11 @@ reliability:
 	$(PYTHON) scripts/reliability.py
 
 # Every decision the report makes, simulated on the reduction table's design, today's rule beside
-# the new one: error rates, power, coverage, seeds advice (results/statistics.md, minutes).
+# the new one: error rates, power, coverage, seeds advice (results/statistics.md, minutes); then
+# section 7 only, a settle sweep's error and seeds (settle_calibration.py, minutes).
 statistics:
 	$(PYTHON) scripts/stats_calibration.py
+	$(PYTHON) scripts/settle_calibration.py
 
 # Build the wheel, install it into a fresh venv and run it from outside the checkout.
 wheel-check:

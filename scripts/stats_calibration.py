@@ -24,6 +24,9 @@ diverged seed); 2. the issue's case, one row at σ = 0.6 among rows at 0.1; 3. p
 the simultaneous intervals; 5. whether the seeds advice delivers the power it states; 6. how often
 the paper's own Δ falls inside our interval if the paper ran exactly our process.
 
+Section 7 (a settle sweep's error and seeds) is `scripts/settle_calibration.py`'s: this script keeps it
+as it finds it between the markers SETTLE_BEGIN and SETTLE_END (`make statistics` runs both).
+
 Every figure comes with its Monte Carlo standard error and the number of tables. Deterministic: every
 cell draws from its own seeded generator. `--quick` runs a reduced grid; `tests/test_stats_calibration.py`
 calls these functions in-process.
@@ -56,6 +59,7 @@ DIVERGED = "16"  # the row one of whose seeds diverged: 5 of the family's 12 pai
 ALPHA = 1 - stats.CONFIDENCE
 DUNNETT_SEED = 0  # as the old code seeded scipy's quasi-Monte Carlo
 SCENARIOS = ("equal", "unequal", "diverged")
+SETTLE_BEGIN, SETTLE_END = "<!-- settle_calibration.py: begin -->", "<!-- settle_calibration.py: end -->"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1075,7 +1079,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         + replication_lines
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(header + body))
+    kept = args.out.read_text() if args.out.exists() else ""  # section 7, settle_calibration.py's
+    kept = kept[kept.index(SETTLE_BEGIN) : kept.index(SETTLE_END) + len(SETTLE_END)] if SETTLE_BEGIN in kept else ""
+    args.out.write_text("\n".join(header + body + ([kept, ""] if kept else [])))
     print(f"wrote {args.out} in {elapsed:.0f} s")
     return 0
 

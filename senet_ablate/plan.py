@@ -252,7 +252,7 @@ def settle_section(
     design's of equal power."""
     experiment = load_experiment(exp, common)
     pairs = table_family(experiment)
-    design = Settle(settle_cfg.max_seeds, settle_cfg.looks).design(len(pairs))
+    design = Settle(settle_cfg.max_seeds, settle_cfg.looks, rho=settle_cfg.rho).design(len(pairs))
     cfg = compose_config([f"+exp={exp}", *common])
     data_name = cfg.data.name
     sigma, spread = seed_spread(experiment, cfg.results_dir, typed_sigma)
@@ -265,7 +265,7 @@ def settle_section(
     lines += [
         f"  simulated at the paper's top-1 figures, {spread}, {TABLES} tables: it settles "
         f"{100 * simulated.power:.0f}% of the family's {len(pairs)} comparisons; the fixed design settling as many "
-        + (f"runs {fixed} seeds per row" if fixed else f"needs over {3 * design.looks[-1]} seeds per row"),
+        + (f"runs {fixed:.1f} seeds per row" if fixed else f"needs over {3 * design.looks[-1]} seeds per row"),
         f"  {'row':<12}   h/run  E[seeds]  E device-h  max device-h  fixed device-h",
     ]
     totals = [0.0, 0.0, 0.0]

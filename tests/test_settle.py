@@ -6,11 +6,11 @@ import numpy as np
 
 from senet_ablate.report import conclusions, stats, summary
 from senet_ablate.report.experiments import Experiment, Section, section_evidence
-from senet_ablate.report.sequential import Design, Settle
+from senet_ablate.report.sequential import Settle
 from senet_ablate.report.settle import BUDGET, MAX_SEEDS, SETTLED, comparisons, decide, next_round
 
 PAIRS = [("A", "ref"), ("B", "ref")]
-DESIGN = Design((3, 6, 9, 12), len(PAIRS))
+DESIGN = Settle(12, 4).design(len(PAIRS))  # at 3, 6, 9 and 12 seeds, the default spending
 MARGIN, CHANCE = 0.2, 100.0
 NOISE = {label: np.random.default_rng(i).standard_normal(12) for i, label in enumerate(("A", "B", "ref"))}
 

@@ -9,6 +9,7 @@ import pytest
 from helpers import TINY
 
 from senet_ablate.__main__ import cli
+from senet_ablate.base.errors import ConfigError
 from senet_ablate.records.store import iter_records
 from senet_ablate.report.__main__ import main as report_main
 from senet_ablate.runs import settle
@@ -86,3 +87,13 @@ def test_listing_a_sweep_fingerprints_its_data_once_and_finds_the_same_ids(tmp_p
     monkeypatch.setattr(listing, "dataset_fingerprint", lambda data: taken.append(data) or real(data))
     assert [state.run_id for state in listing.sweep_states("gate_sweep", [0, 1], overrides)] == ids
     assert len(taken) == 1 and len(set(ids)) == 8
+
+
+@pytest.mark.parametrize(
+    ("typed", "key"),
+    [("settle.rho=0", "settle.rho"), ("settle.looks=0", "settle.looks"), ("settle.looks=13", "settle.max_seeds")],
+)
+def test_a_settle_sweep_refuses_a_design_it_cannot_spend_by(typed, key):
+    with pytest.raises(ConfigError) as refused:
+        settle.plan(["+exp=reduction_sweep", "settle.max_seeds=24", typed])
+    assert refused.value.key == key

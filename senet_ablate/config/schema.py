@@ -225,8 +225,13 @@ class SettleConfig:
     # spent only on rows with a comparison still open, read off group-sequential intervals
     # (report/sequential.py); at most N seeds per row. 0: a plain sweep of the typed `seed`.
     max_seeds: int = 0
-    looks: int = 4  # the rounds (looks) declared in advance, equally spaced up to max_seeds
+    # The rounds (looks) declared in advance, equally spaced up to max_seeds; null: as many as keep
+    # 2 seeds per look, at most 8.
+    looks: int | None = None
     budget_gpu_hours: float | None = None  # stop before a round that would spend more device-hours in all
+    # The error spending: Kim-DeMets α·t^rho (3 close to O'Brien-Fleming, 1 to Pocock: more spent
+    # early); null: Lan-DeMets' O'Brien-Fleming type.
+    rho: float | None = 3.0
 
 
 @dataclass

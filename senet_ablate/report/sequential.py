@@ -5,12 +5,15 @@ Why a design of its own. Reading the fixed design's 95% interval after every rou
 the first verdict inflates the error (each look is another chance to cross 0 by noise): with 4
 looks at 3, 6, 9 and 12 seeds, 12% for a nominal 5%, simulated in `tests/test_sequential.py`). A
 group-sequential design declares its looks in advance (the seeds per row at each round, the last
-one the maximum) and spends the error over them: here Lan-DeMets' O'Brien-Fleming-type spending function, each side
-spending α/2 as α₁(t) = 2 − 2Φ(z(1 − α/4) / √t) at information fraction t (seeds so far / the
-maximum), the form behind the published two-sided tables (DeMets & Lan 1994; gsDesign's `sfLDOF`).
-Early looks get very wide intervals, the last one nearly the fixed design's: at 4 looks its
-critical value is 2.014 against 1.960, so the maximum seeds stay within a few percent of the fixed
-design's while a large effect stops at the first or second round.
+one the maximum) and spends the error over them by a spending function α(t) of the information
+fraction t (seeds so far / the maximum): Lan-DeMets' O'Brien-Fleming type, each side spending α/2 as
+α₁(t) = 2 − 2Φ(z(1 − α/4) / √t), the form behind the published two-sided tables (DeMets & Lan 1994;
+gsDesign's `sfLDOF`), or Kim & DeMets' power family α·t^ρ (ρ = 3 close to O'Brien-Fleming, ρ = 1 to
+Pocock). Early looks get very wide intervals, the last one nearly the fixed design's (at 4 looks,
+O'Brien-Fleming: 2.014 against 1.960). The default, up to 8 looks with ρ = 3, is the design that spent the
+fewest expected seeds at equal power in the simulations of `scripts/settle_calibration.py`
+(results/statistics.md, section 7): more looks stop sooner, and ρ = 3 spends a little more early than
+O'Brien-Fleming, for a maximum 3-6% above the fixed design's at equal power.
 
 The intervals are repeated confidence intervals (Jennison & Turnbull 2000, ch. 9): Δ ± c_k · se at
 look k holds Δ at every look together with probability 1 − α, so each outcome of `stats.py`, read
@@ -41,14 +44,16 @@ from scipy import optimize, stats
 
 from senet_ablate.report.stats import CONFIDENCE, EQUIVALENCE_CONFIDENCE
 
-SPENDING = "Lan-DeMets O'Brien-Fleming"
 GRID = 801  # grid points per look: boundaries to about 1e-4 (tests: the published tables to 3 decimals)
 
 
-def spent(fraction: float, alpha: float) -> float:
-    """The two-sided error spent by information fraction `fraction` (0 < t <= 1): each side α/2 with
-    Lan-DeMets' O'Brien-Fleming-type function, all of α at t = 1."""
-    return 2 * (2 - 2 * stats.norm.cdf(stats.norm.isf(alpha / 4) / math.sqrt(fraction)))
+def spent(fraction: float, alpha: float, rho: float | None = None) -> float:
+    """The two-sided error spent by information fraction `fraction` (0 < t <= 1), all of α at t = 1:
+    each side α/2 with Lan-DeMets' O'Brien-Fleming-type function, or with `rho` Kim & DeMets' power
+    family α·t^ρ (ρ = 3 close to O'Brien-Fleming, ρ = 1 to Pocock: more spent early)."""
+    if rho is not None:
+        return alpha * fraction**rho
+    return 4 * stats.norm.sf(stats.norm.isf(alpha / 4) / math.sqrt(fraction))  # not 2 − 2Φ: it underflows early
 
 
 def _simpson(points: int, width: float) -> np.ndarray:
@@ -90,13 +95,13 @@ def crossings(bounds: tuple[float, ...], fractions: tuple[float, ...]) -> list[f
 
 
 @cache
-def spending_bounds(fractions: tuple[float, ...], alpha: float) -> tuple[float, ...]:
+def spending_bounds(fractions: tuple[float, ...], alpha: float, rho: float | None = None) -> tuple[float, ...]:
     """The z boundaries c_1..c_K (two-sided, symmetric) that spend α over these information
-    fractions with Lan-DeMets' O'Brien-Fleming-type function, each solved for in turn."""
-    bounds = [float(stats.norm.isf(spent(fractions[0], alpha) / 2))]
+    fractions by `spent`, each solved for in turn."""
+    bounds = [float(stats.norm.isf(spent(fractions[0], alpha, rho) / 2))]
     grid, mass = _first_look(bounds[0], fractions[0])
     for k in range(1, len(fractions)):
-        target = spent(fractions[k], alpha) - spent(fractions[k - 1], alpha)
+        target = spent(fractions[k], alpha, rho) - spent(fractions[k - 1], alpha, rho)
         step, root = math.sqrt(fractions[k] - fractions[k - 1]), math.sqrt(fractions[k])
         bound = optimize.brentq(
             lambda c, g=grid, m=mass, s=step, r=root, a=target: _crossing(g, m, s, c * r) - a, 0.1, 40.0, xtol=1e-7
@@ -125,6 +130,7 @@ class Design:
 
     looks: tuple[int, ...]
     family: int
+    rho: float | None = None  # the spending (`spent`): None Lan-DeMets O'Brien-Fleming, else Kim-DeMets α·t^ρ
 
     @property
     def fractions(self) -> tuple[float, ...]:
@@ -134,15 +140,19 @@ class Design:
         """The nominal two-sided per-comparison levels at look `look` (0-based) of the 95% and the
         90% repeated intervals: read as t quantiles at each comparison's own df (`stats.intervals`)."""
         return tuple(
-            float(2 * stats.norm.sf(spending_bounds(self.fractions, (1 - confidence) / self.family)[look]))
+            float(2 * stats.norm.sf(spending_bounds(self.fractions, (1 - confidence) / self.family, self.rho)[look]))
             for confidence in (CONFIDENCE, EQUIVALENCE_CONFIDENCE)
         )
+
+    @property
+    def spending(self) -> str:
+        return "Lan-DeMets O'Brien-Fleming" if self.rho is None else f"Kim-DeMets ρ = {self.rho:g}"
 
     def describe(self) -> str:
         """The design as the table names it."""
         return (
             f"group-sequential: {len(self.looks)} looks at {', '.join(map(str, self.looks))} seeds per row, "
-            f"{SPENDING} spending of 5%/{self.family} (direction) and 10%/{self.family} (equivalence), "
+            f"{self.spending} spending of 5%/{self.family} (direction) and 10%/{self.family} (equivalence), "
             f"at most {self.looks[-1]} seeds per row"
         )
 
@@ -152,14 +162,25 @@ def schedule(max_seeds: int, looks: int) -> tuple[int, ...]:
     return tuple(dict.fromkeys(math.ceil((k + 1) * max_seeds / looks) for k in range(looks)))
 
 
+LOOKS = 8  # the most looks by default (`Settle.rounds`)
+RHO = 3.0  # the spending by default: Kim-DeMets ρ = 3 (results/statistics.md, section 7)
+
+
 @dataclass(frozen=True)
 class Settle:
-    """A settle sweep as typed (`settle.max_seeds`, `settle.looks`, `settle.budget_gpu_hours`): what the
-    driver runs by and the report reads a table by; the family, and so the design, is each table's."""
+    """A settle sweep as typed (`settle.max_seeds`, `settle.looks`, `settle.budget_gpu_hours`, `settle.rho`):
+    what the driver runs by and the report reads a table by; the family, and so the design, is each table's."""
 
     max_seeds: int
-    looks: int
+    looks: int | None = None  # None: `rounds`
     budget_gpu_hours: float | None = None
+    rho: float | None = RHO
+
+    @property
+    def rounds(self) -> int:
+        """The looks: as typed, else as many as keep two seeds per look, at most LOOKS (more looks stop
+        sooner, each a round of jobs; beyond 8 the simulated saving is under 2%)."""
+        return self.looks if self.looks is not None else max(1, min(LOOKS, self.max_seeds // 2))
 
     def design(self, family: int) -> Design:
-        return Design(schedule(self.max_seeds, self.looks), family)
+        return Design(schedule(self.max_seeds, self.rounds), family, self.rho)

@@ -24,12 +24,12 @@ SEED = 0
 @dataclass(frozen=True)
 class Cost:
     """A settle design at given means and σ: each row's expected seeds, the share of the family's
-    comparisons it settles (its power), and the fewest seeds per row of the fixed design that settles
-    as large a share (None: not within three times the settle design's maximum)."""
+    comparisons it settles (its power), and the seeds per row at which the fixed design settles as large
+    a share (`equal_power_seeds`; None: not within three times the settle design's maximum)."""
 
     expected: dict[str, float]
     power: float
-    fixed: int | None
+    fixed: float | None
 
 
 def draw(means: Mapping[str, float], sigma: float, seeds: int, tables: int, seed: int) -> dict[str, np.ndarray]:
@@ -76,14 +76,32 @@ def seeds_per_row(
     }
 
 
-def fixed_power(
-    means: Mapping[str, float], sigma: float, seeds: int, pairs: Sequence[stats.Pair], margin: float, tables: int
-) -> float:
-    """The share of the family the fixed design settles at `seeds` per row."""
-    values = draw(means, sigma, seeds, tables, SEED + seeds)
-    gone = {label: np.zeros(array.shape, dtype=bool) for label, array in values.items()}
-    judged = stats.judge(values, gone, pairs, len(pairs), margin, 100.0)
-    return float(np.mean([judged[pair].codes != stats.UNRESOLVED for pair in pairs]))
+def fixed_powers(
+    means: Mapping[str, float], sigma: float, most: int, pairs: Sequence[stats.Pair], margin: float, tables: int
+) -> np.ndarray:
+    """The share of the family the fixed design settles at n = 0 .. `most` seeds per row (0 below 2),
+    on common draws (the first n seeds of the same tables): a curve smooth in n, made non-decreasing."""
+    values = draw(means, sigma, most, tables, SEED + 1)
+    powers = np.zeros(most + 1)
+    for seeds in range(2, most + 1):
+        head = {label: array[:, :seeds] for label, array in values.items()}
+        gone = {label: np.zeros(array.shape, dtype=bool) for label, array in head.items()}
+        judged = stats.judge(head, gone, pairs, len(pairs), margin, 100.0)
+        powers[seeds] = np.mean([judged[pair].codes != stats.UNRESOLVED for pair in pairs])
+    return np.maximum.accumulate(powers)
+
+
+def equal_power_seeds(powers: np.ndarray, power: float) -> float | None:
+    """The seeds per row at which the fixed design's curve (`fixed_powers`) reaches `power`, linear
+    between whole seeds (a fraction: less noisy than the first whole n, and no kinder to a settle
+    sweep than rounding up); None beyond the curve."""
+    reached = np.flatnonzero(powers >= power)
+    if not reached.size:
+        return None
+    seeds = int(reached[0])
+    if seeds <= 2:
+        return 2.0
+    return seeds - 1 + float((power - powers[seeds - 1]) / (powers[seeds] - powers[seeds - 1]))
 
 
 def cost(
@@ -101,8 +119,5 @@ def cost(
     codes, stopped = rounds(values, design.looks, pairs, margin, 100.0, levels)
     power = float(np.mean([codes[pair] != stats.UNRESOLVED for pair in pairs]))
     expected = {label: float(seeds.mean()) for label, seeds in seeds_per_row(stopped, design.looks, means).items()}
-    fixed = next(
-        (n for n in range(2, 3 * design.looks[-1] + 1) if fixed_power(means, sigma, n, pairs, margin, tables) >= power),
-        None,
-    )
+    fixed = equal_power_seeds(fixed_powers(means, sigma, 3 * design.looks[-1], pairs, margin, tables), power)
     return Cost(expected, power, fixed)

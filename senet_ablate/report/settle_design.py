@@ -6,7 +6,7 @@ re-testing.
 
 The declaration is a small JSON file, `<results_dir>/settle/<exp>/<hash>.json`: the experiment, the
 setting its runs have (`pinned`: each setting key at its value, as the driver composed it), the
-maximum seeds, the looks, the budget, and the spending and levels of this version. Its content says
+maximum seeds, the looks (resolved), the budget, the spending (`rho`) and this version's levels. Its content says
 what it covers, never its name: a section of a table reads it where its setting agrees with the
 declared one on every declared key (`covers`), and the decisions are recomputed from the run
 records alone. A design is fixed once declared: a settle command with another maximum or other looks
@@ -36,13 +36,13 @@ from senet_ablate.base.atomic import atomic_file
 from senet_ablate.base.errors import ConfigError
 from senet_ablate.base.shared_dir import make_dirs
 from senet_ablate.config.compose import RESOLVED_BY_THE_MACHINE
-from senet_ablate.report.sequential import SPENDING, Settle
+from senet_ablate.report.sequential import Settle
 from senet_ablate.report.stats import CONFIDENCE, EQUIVALENCE_CONFIDENCE
 
 FOLDER = "settle"
 FORMAT = 1
 MAX_BYTES = 1 << 20  # a declaration is a few kilobytes: anything larger is not one of ours
-FIELDS = ("format", "experiment", "setting", "max_seeds", "looks", "budget_gpu_hours", "spending", "confidence")
+FIELDS = ("format", "experiment", "setting", "max_seeds", "looks", "budget_gpu_hours", "rho", "confidence")
 
 
 @dataclass(frozen=True)
@@ -55,15 +55,19 @@ class Declared:
     path: Path
 
 
-def settle_problem(max_seeds: object, looks: object, budget: object) -> tuple[str, object, str] | None:
+def settle_problem(max_seeds: object, looks: object, budget: object, rho: object) -> tuple[str, object, str] | None:
     """The first field of a settle design that cannot be run or read, as (field, value, what is
-    allowed), or None: the driver checks what was typed, the report what a file declares."""
-    if not _integer(looks) or looks < 1:
-        return "looks", looks, "a whole number of looks, at least 1"
-    if not _integer(max_seeds) or max_seeds < 2 * looks:
-        return "max_seeds", max_seeds, f"a whole number of seeds per row, at least 2 per look ({2 * looks})"
+    allowed), or None: the driver checks what was typed (`looks` None: the default, `Settle.rounds`),
+    the report what a file declares (its looks resolved)."""
+    if looks is not None and (not _integer(looks) or looks < 1):
+        return "looks", looks, "a whole number of looks, at least 1, or null for the default"
+    rounds = looks if looks is not None else Settle(max_seeds if _integer(max_seeds) else 0).rounds
+    if not _integer(max_seeds) or max_seeds < 2 * rounds:
+        return "max_seeds", max_seeds, f"a whole number of seeds per row, at least 2 per look ({2 * rounds})"
     if budget is not None and not (_number(budget) and 0 < budget < math.inf):
         return "budget_gpu_hours", budget, "a positive number of device-hours, or null"
+    if rho is not None and not (_number(rho) and 0 < rho < math.inf):
+        return "rho", rho, "a positive exponent (Kim-DeMets spending), or null for O'Brien-Fleming"
     return None
 
 
@@ -128,7 +132,11 @@ def declare(results_dir: str | Path, experiment: str, setting: dict, settle: Set
     for declared in declarations(results_dir, experiment):
         if not _overlap(declared.setting, setting):
             continue
-        same = (declared.settle.max_seeds, declared.settle.looks) == (settle.max_seeds, settle.looks)
+        same = (declared.settle.max_seeds, declared.settle.looks, declared.settle.rho) == (
+            settle.max_seeds,
+            settle.looks,
+            settle.rho,
+        )
         if not same or (declared.path != path and declared.settle != settle):
             raise ConfigError(
                 "settle",
@@ -146,7 +154,7 @@ def declare(results_dir: str | Path, experiment: str, setting: dict, settle: Set
         "max_seeds": settle.max_seeds,
         "looks": settle.looks,
         "budget_gpu_hours": settle.budget_gpu_hours,
-        "spending": SPENDING,
+        "rho": settle.rho,
         "confidence": [CONFIDENCE, EQUIVALENCE_CONFIDENCE],
     }
     make_dirs(path.parent, below=Path(results_dir))
@@ -180,7 +188,7 @@ def _read(path: Path, experiment: str) -> Declared:
         "format": (content["format"] == FORMAT, f"{FORMAT}, the format of this version"),
         "experiment": (content["experiment"] == experiment, f"{experiment!r}, the experiment of its folder"),
         "setting": (_setting(content["setting"]), "an object of setting keys and their JSON values"),
-        "spending": (content["spending"] == SPENDING, f"{SPENDING!r}, this version's spending"),
+        "looks": (_integer(content["looks"]), "a whole number of looks, as the settle command resolves them"),
         "confidence": (
             content["confidence"] == [CONFIDENCE, EQUIVALENCE_CONFIDENCE],
             f"{[CONFIDENCE, EQUIVALENCE_CONFIDENCE]}, this version's levels",
@@ -189,10 +197,10 @@ def _read(path: Path, experiment: str) -> Declared:
     for key, (ok, allowed) in checks.items():
         if not ok:
             raise _refused(path, key, content[key], allowed)
-    problem = settle_problem(content["max_seeds"], content["looks"], content["budget_gpu_hours"])
+    problem = settle_problem(content["max_seeds"], content["looks"], content["budget_gpu_hours"], content["rho"])
     if problem is not None:
         raise _refused(path, *problem)
-    settle = Settle(content["max_seeds"], content["looks"], content["budget_gpu_hours"])
+    settle = Settle(content["max_seeds"], content["looks"], content["budget_gpu_hours"], content["rho"])
     return Declared(experiment, content["setting"], settle, path)
 
 
@@ -224,7 +232,8 @@ def _kind(found: os.stat_result) -> str:
 
 def _shown(settle: Settle) -> str:
     budget = "" if settle.budget_gpu_hours is None else f" settle.budget_gpu_hours={settle.budget_gpu_hours:g}"
-    return f"settle.max_seeds={settle.max_seeds} settle.looks={settle.looks}{budget}"
+    rho = "null" if settle.rho is None else f"{settle.rho:g}"
+    return f"settle.max_seeds={settle.max_seeds} settle.looks={settle.looks} settle.rho={rho}{budget}"
 
 
 def _digest(setting: dict) -> str:

@@ -72,14 +72,16 @@ def plan(argv: Sequence[str]) -> tuple[str, Design, Round]:
     name, settle = cfg.exp.name, cfg.settle
     if name is None:
         raise ConfigError("settle.max_seeds", settle.max_seeds, "a settle sweep needs an experiment file: +exp=<name>")
-    problem = settle_problem(settle.max_seeds, settle.looks, settle.budget_gpu_hours)
+    problem = settle_problem(settle.max_seeds, settle.looks, settle.budget_gpu_hours, settle.rho)
     if problem is not None:
         field, value, allowed = problem
         raise ConfigError(f"settle.{field}", value, allowed)
     shared = _shared(overrides)
     experiment = load_experiment(name, shared)
     pairs = table_family(experiment)
-    declared = Settle(settle.max_seeds, settle.looks, settle.budget_gpu_hours)
+    typed = Settle(settle.max_seeds, settle.looks, settle.budget_gpu_hours, settle.rho)
+    # declared with its looks resolved, so that a later version's default cannot change a design under way
+    declared = Settle(typed.max_seeds, typed.rounds, typed.budget_gpu_hours, typed.rho)
     declare(cfg.results_dir, name, pinned(experiment.defaults), declared)  # before any round: see the module
     design = declared.design(len(pairs))
     from senet_ablate.runs.listing import sweep_states  # here: it imports the trainer (torchvision, ~1.3 s)
