@@ -669,6 +669,28 @@ def test_recipe_rows_pair_vanilla_and_se_under_each_recipe(tmp_path, fake_comple
     assert "training recipe: per row" in markdown and "resnet50.a3_in1k" in markdown
 
 
+def test_the_cifar_recipe_table_checks_the_papers_claim_under_each_recipe(tmp_path, fake_complexity):
+    """cifar_recipe_sweep: the paper's CIFAR figures of the setting's dataset beside the paper-recipe
+    rows only, and SE's benefit judged per recipe: here it holds under one and not the other."""
+    tops = {
+        "ResNet-110 + paper recipe": (26.5, 26.7),
+        "SE-ResNet-110 + paper recipe": (24.0, 24.2),
+        "ResNet-110 + cifar_fast": (27.0, 27.2),
+        "SE-ResNet-110 + cifar_fast": (28.0, 28.2),
+    }
+    for label, (first, second) in tops.items():
+        for seed, top1 in enumerate((first, second)):
+            add_run(tmp_path, "cifar_recipe_sweep", label, seed=seed, top1=top1, top5=8.0, small=("data=cifar100",))
+    write_reports(tmp_path, tmp_path, exps=["cifar_recipe_sweep"], overrides=["data=cifar100"])
+    markdown = (tmp_path / "cifar_recipe_sweep.md").read_text()
+    lines = table_lines(markdown)
+    assert lines["ResNet-110 + paper recipe"].startswith("| ResNet-110 + paper recipe | 26.60 ± 0.14 (n=2) | 26.88 |")
+    assert "| 24.10 ± 0.14 (n=2) | 23.85 |" in lines["ResNet-110 + paper recipe"]
+    assert lines["ResNet-110 + cifar_fast"].startswith("| ResNet-110 + cifar_fast | 27.10 ± 0.14 (n=2) |  |")
+    assert "- SE-ResNet-110 is better than ResNet-110 under the paper's recipe: **holds**" in markdown
+    assert "- SE-ResNet-110 is better than ResNet-110 under cifar_fast: **contradicted**" in markdown
+
+
 def test_a_table_beyond_the_paper_has_no_paper_columns_and_says_why(tmp_path, fake_complexity):
     """mbconv_sweep's table is in no paper.yaml section: no paper figures even with paper=always,
     and a note that says so (not that the paper measured a ResNet-50)."""
