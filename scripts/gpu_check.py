@@ -527,7 +527,7 @@ class Projection:
             f"{self.runs} runs (`+exp={PROJECTED_TABLE}`'s {self.rows} rows x {PROJECTED_SEEDS} seeds) of "
             f"{TIMED_MODELS[PROJECTED_MODEL]} under `trainer=cifar_fast`: {self.runs} x {self.epochs} epochs / "
             f"{self.epochs_per_s:.3g} epochs/s = **{self.hours:.1f} h** {where} (each run's start-up and "
-            "warm-up not included)"
+            "first-epoch overhead, cuDNN autotuning and first allocations, not included)"
         )
 
 
