@@ -313,7 +313,7 @@ def cifar_projection(args) -> tuple[str, float]:
         f"SE-ResNet-110, `trainer=cifar_paper` ({cfg.trainer.epochs} epochs of {CIFAR_TRAIN} + {CIFAR_VAL} images, "
         f"batch {cfg.trainer.batch_size}): {train_rate:.0f} img/s training, {eval_rate:.0f} img/s evaluating "
         f"(medians of {args.repeats} runs of {args.projection_steps} steps of our training loop) -> "
-        f"{epoch_s:.1f} s per epoch, **{_duration(epoch_s * cfg.trainer.epochs)}** in all"
+        f"{epoch_s:.1f} s per epoch, **{duration(epoch_s * cfg.trainer.epochs)}** in all"
     )
     return line, epoch_s * cfg.trainer.epochs
 
@@ -344,11 +344,11 @@ def imagenet_projection(args) -> str:
         f"ResNet-50, one `trainer=imagenet_ablation` epoch ({IMAGENET_TRAIN} images, preset batch {batch}): "
         f"{train_rate:.1f} img/s training at batch {args.batch_size}, {image_size} px (model steps on "
         f"device-resident data: loading and the {IMAGENET_VAL} validation images not included) -> "
-        f"**{_duration(epoch_s)}** per epoch"
+        f"**{duration(epoch_s)}** per epoch"
     )
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds / 60:.1f} min"
     return f"{seconds / 3600:.1f} h" if seconds < 86400 * 2 else f"{seconds / 86400:.1f} days"

@@ -7,17 +7,20 @@ that was ready). In order:
   preflight    (budget 10 s)  imports, `python -m senet_ablate --help`, a C compiler and Python.h
                               (Triton and inductor build with them), the size of /dev/shm
   key figures  (budget 90 s)  scripts/benchmark.py, eager: our ResNet-50 and SE-ResNet-50 against
-                              timm's resnet50 / seresnet50 (SE's cost over ResNet-50, ours beside timm's)
-  CUDA paths   (budget 180 s) short runs of the training CLI on generated, learnable data, 4 at a
+                              timm's resnet50 / seresnet50 (SE's cost over ResNet-50, ours beside timm's);
+                              then trainer=cifar_fast's CIFAR-10 epochs/s of ResNet-20 and ResNet-110
+                              (3-epoch runs, the epochs after the first) and the hours of a 10-seed
+                              reduction table of ResNet-110 under it
+  CUDA paths   (budget 130 s) short runs of the training CLI on generated, learnable data, 4 at a
                               time, each killed after 120 s: gpu loader with AMP and channels_last,
                               fp16 with its GradScaler, an image folder, kill and resume, SIGUSR2,
                               2 ranks under torchrun, DALI; then a real CUDA out-of-memory error alone
-  compile      (budget 180 s) scripts/benchmark.py --compile, ours against timm's SE-ResNet-50 only;
+  compile      (budget 220 s) scripts/benchmark.py --compile, ours against timm's SE-ResNet-50 only;
                               then one trainer.compile=true run
 A check that fails does not stop the others; a section that outlasts its budget has its runs killed
 (with every process they started) and fails. Results: `<out>/gpu_check.md` (each section and check
 with its time and result; rewritten after every check) and `<out>/benchmarks.md` (the benchmark's
-sections). Exit status 1 if any check failed or any section went over its budget.
+sections and the cifar_fast timing's). Exit status 1 if any check failed or any section went over its budget.
 
     python scripts/gpu_check.py --out DIR    # on the GPU machine; on a machine without one, the
                                              # CPU rehearsal: tiny sizes, budgets times CPU_SCALE
@@ -25,7 +28,8 @@ sections). Exit status 1 if any check failed or any section went over its budget
 The same command on a CPU (`make gpu-rehearsal`, in CI) runs the same sections and checks on tiny
 data; what only a GPU can show (AMP, fp16, an OOM, compile) is skipped with the reason. The
 img/s of a short run is a smoke timing (start-up included), labelled so; throughput figures come
-only from the benchmark (median of timed runs after warm-up steps).
+only from the benchmark (median of timed runs after warm-up steps) and the cifar_fast timing (whole
+epochs after a warm-up epoch; on a CPU, tiny epochs labelled CPU smoke).
 """
 
 import argparse
@@ -39,6 +43,7 @@ import queue
 import runpy
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import sysconfig
@@ -53,8 +58,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from benchmark import device_name, write_jpeg_folder  # scripts/benchmark.py: its JPEGs, its device names
+from benchmark import device_name, duration, write_jpeg_folder, write_section  # scripts/benchmark.py's
 
+import senet_ablate
 from senet_ablate import compose_config
 from senet_ablate.base.atomic import atomic_file
 from senet_ablate.data.synthetic import make_synthetic
@@ -97,6 +103,8 @@ class Sizes:
     benchmark: tuple[str, ...]  # scripts/benchmark.py's sizes and settings
     gpu_only: bool  # AMP, fp16, an OOM and compile: skipped on a CPU
     resume_tolerance: tuple[float, float]  # (relative loss, error points) a resumed run may differ by
+    timing_images_per_cifar_file: int  # the cifar_fast timing's data: the check's own files where equal
+    timing_batch: int | None  # its runs' batch; None: the preset's (512)
     scale: float  # the sections' budgets and the runs' time limit are the GPU's times this
 
 
@@ -112,6 +120,8 @@ GPU_SIZES = Sizes(
     + ("--warmup", "5", "--repeats", "3"),
     gpu_only=True,
     resume_tolerance=(CUDA_LOSS_TOLERANCE, CUDA_ERROR_TOLERANCE),
+    timing_images_per_cifar_file=4096,  # 40 training and 8 test batches of 512: whole batches
+    timing_batch=None,
     scale=1.0,
 )
 CPU_SIZES = Sizes(
@@ -127,6 +137,8 @@ CPU_SIZES = Sizes(
     + ("--repeats", "1"),
     gpu_only=False,
     resume_tolerance=(0.0, 0.0),
+    timing_images_per_cifar_file=8,  # ResNet-110 trains about 10 images/s on one core
+    timing_batch=8,
     scale=CPU_SCALE,
 )
 RUN_LIMIT_S = 120  # one run's time on the GPU (the CPU's: times CPU_SCALE)
@@ -467,6 +479,137 @@ def benchmark(ctx: Context, models: tuple[str, ...], compile_models: bool) -> st
     return "; ".join(rates + [f"SE / plain, overhead: {line}" for line in overhead])
 
 
+# --- trainer=cifar_fast timing -----------------------------------------------------------------
+
+TIMED_MODELS = {"resnet20": "ResNet-20", "resnet110": "ResNet-110"}
+PROJECTED_MODEL = "resnet110"  # the paper's CIFAR model (cifar_sweep's)
+PROJECTED_TABLE, PROJECTED_SEEDS = "reduction_sweep", 10  # a table of its rows x 10 seeds
+TIMING_EPOCHS = 3  # a warm-up epoch (cuDNN autotuning, first allocations), then the timed ones
+CIFAR10_TEST = 10_000  # CIFAR-10: 5 training files and a test file of 10,000 images each
+
+
+def cifar_epoch_seconds(record: dict, images_per_file: int) -> float:
+    """Seconds of a CIFAR-10 epoch (50,000 training and 10,000 test images) from a run over the
+    check's files (5 x and 1 x `images_per_file`: CIFAR-10's 5 to 1): the median `epoch_time_s`
+    (training, evaluation with its flip TTA) of the epochs after the first, scaled by 10,000 /
+    `images_per_file`. Exact only in whole batches: a dropped last batch would shrink the epoch."""
+    batch = record["config"]["trainer"]["batch_size"]
+    expect(images_per_file % batch == 0, f"{images_per_file} images per file are no whole batches of {batch}")
+    timed = [epoch["epoch_time_s"] for epoch in record["epochs"][1:]]
+    expect(bool(timed), f"{len(record['epochs'])} epoch(s): none after the warm-up epoch to time")
+    return statistics.median(timed) * CIFAR10_TEST / images_per_file
+
+
+def projected_hours(runs: int, epochs: int, epochs_per_s: float) -> float:
+    """Hours on one GPU of `runs` runs of `epochs` epochs each, at `epochs_per_s`."""
+    return runs * epochs / epochs_per_s / 3600
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A table of PROJECTED_TABLE's rows x PROJECTED_SEEDS seeds under `trainer=cifar_fast`, at
+    `epochs_per_s`: its rows and epochs read from the config, so they follow the files."""
+
+    epochs_per_s: float
+    rows: int = field(default_factory=lambda: len(compose_config([f"+exp={PROJECTED_TABLE}"]).exp.rows))
+    epochs: int = field(default_factory=lambda: compose_config(["trainer=cifar_fast"]).trainer.epochs)
+
+    @property
+    def runs(self) -> int:
+        return self.rows * PROJECTED_SEEDS
+
+    @property
+    def hours(self) -> float:
+        return projected_hours(self.runs, self.epochs, self.epochs_per_s)
+
+    def line(self, where: str) -> str:
+        return (
+            f"{self.runs} runs (`+exp={PROJECTED_TABLE}`'s {self.rows} rows x {PROJECTED_SEEDS} seeds) of "
+            f"{TIMED_MODELS[PROJECTED_MODEL]} under `trainer=cifar_fast`: {self.runs} x {self.epochs} epochs / "
+            f"{self.epochs_per_s:.3g} epochs/s = **{self.hours:.1f} h** {where} (each run's start-up and "
+            "first-epoch overhead, cuDNN autotuning and first allocations, not included)"
+        )
+
+
+def timing_run(ctx: Context, data: Path, model: str) -> list[str]:
+    """`trainer=cifar_fast` as a sweep runs it (its AMP and memory format left to the machine), on
+    the GPU loader, for TIMING_EPOCHS whole epochs; its warm-up shortened to fit them (the lr's
+    shape does not change the time)."""
+    batch = [f"trainer.batch_size={ctx.sizes.timing_batch}"] if ctx.sizes.timing_batch else []
+    return [
+        f"model={model}",
+        "data=cifar10",
+        f"data.root={data}",
+        "data.loader=gpu",
+        "trainer=cifar_fast",
+        f"trainer.device={ctx.device}",
+        f"trainer.epochs={TIMING_EPOCHS}",
+        "trainer.warmup_epochs=1",
+        "trainer.progress=false",
+        *batch,
+    ]
+
+
+def timing_section(ctx: Context, seconds: dict[str, float], precision: str, batch: int, projection: Projection) -> str:
+    """benchmarks.md's section of the timing (the benchmark's layout): each model's CIFAR-10
+    epoch, and the projection."""
+    per_file, epochs = ctx.sizes.timing_images_per_cifar_file, projection.epochs
+    smoke = "" if ctx.on_cuda else " · CPU smoke (tiny epochs: not a throughput figure)"
+    lines = [
+        f"## {device_name(torch.device(ctx.device))} · trainer=cifar_fast, data.loader=gpu{smoke}",
+        "",
+        "Command: `python scripts/gpu_check.py --out DIR` (its check `trainer=cifar_fast epochs/s`)  ",
+        f"Versions: torch {torch.__version__}, senet-ablate {senet_ablate.__version__}, "
+        f"Python {platform.python_version()}  ",
+        f"Timing: `python -m senet_ablate` runs of {TIMING_EPOCHS} epochs over {5 * per_file} + {per_file} generated "
+        f"CIFAR-shaped images (batch {batch}, {precision}); the median `epoch_time_s` (training, evaluation with "
+        "flip TTA; no checkpointing) of the epochs after the first, scaled to CIFAR-10's 50000 + 10000 images",
+        "",
+        "### trainer=cifar_fast",
+        "",
+        f"| model | s per CIFAR-10 epoch | epochs/s | one run ({epochs} epochs) |",
+        "|---|---:|---:|---:|",
+        *[
+            f"| {TIMED_MODELS[model]} | {epoch_s:.3g} | {1 / epoch_s:.3g} | {duration(epochs * epoch_s)} |"
+            for model, epoch_s in seconds.items()
+        ],
+        "",
+        "### Projections",
+        "",
+        f"- {projection.line('on one GPU' if ctx.on_cuda else 'on this CPU')}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def cifar_fast_timing(ctx: Context) -> str:
+    """Steady-state CIFAR-10 epochs/s of ResNet-20 and ResNet-110 under `trainer=cifar_fast` (bf16
+    and channels_last on a GPU, as the recipe leaves them to the machine), one run after the other
+    with the device to themselves; written to <out>/benchmarks.md with the projected hours of a
+    10-seed reduction table."""
+    per_file = ctx.sizes.timing_images_per_cifar_file
+    data = ctx.work / "cifar"
+    if per_file != ctx.sizes.images_per_cifar_file:  # the CPU's: fewer images, for ResNet-110 on one core
+        data = ctx.work / "cifar-timing"
+        write_cifar_batches(data, per_file)
+    seconds, precision = {}, ""
+    for model in TIMED_MODELS:
+        results = ctx.work / f"timing-{model}"
+        record, output = completed_run(ctx, results, timing_run(ctx, data, model))
+        channels_last = record["config"]["trainer"]["channels_last"]
+        expect(channels_last or not ctx.on_cuda, "cifar_fast on CUDA without channels_last", output)
+        precision = f"{describe_amp(ctx, results, record, output)}, {'channels_last' if channels_last else 'NCHW'}"
+        seconds[model] = cifar_epoch_seconds(record, per_file)
+    projection = Projection(1 / seconds[PROJECTED_MODEL])
+    batch = record["config"]["trainer"]["batch_size"]
+    write_section(ctx.out / "benchmarks.md", timing_section(ctx, seconds, precision, batch, projection))
+    rates = ", ".join(f"{TIMED_MODELS[model]} {1 / epoch_s:.3g} epochs/s" for model, epoch_s in seconds.items())
+    label, where = ("", "on one GPU") if ctx.on_cuda else ("CPU smoke, tiny epochs: ", "on this CPU")
+    return (
+        f"{label}{rates} (CIFAR-10 epochs, {precision}); {projection.runs} runs of a 10-seed reduction table: "
+        f"{projection.hours:.1f} h {where}"
+    )
+
+
 # --- the CUDA paths ----------------------------------------------------------------------------
 
 
@@ -696,10 +839,17 @@ SECTIONS = (
         parallel=4,
         needs=(),
     ),
-    Section("key figures", 60, {"eager benchmark: ours vs timm": Check(lambda ctx: benchmark(ctx, KEY_MODELS, False))}),
+    Section(
+        "key figures",
+        90,
+        {
+            "eager benchmark: ours vs timm": Check(lambda ctx: benchmark(ctx, KEY_MODELS, False)),
+            "trainer=cifar_fast epochs/s": Check(cifar_fast_timing),
+        },
+    ),
     Section(
         "CUDA paths",
-        150,
+        130,
         {
             "gpu loader, AMP, channels_last": Check(gpu_loader),
             "kill and resume": Check(kill_and_resume),

@@ -250,5 +250,5 @@ def test_flip_tta_is_a_column_of_its_own_in_the_table_and_top1_is_the_single_vie
     assert lines["row"].startswith(header)
     assert lines["16"].startswith("| 16 | 22.20 ± 0.28 (n=2) | 6.00 ± 0.00 (n=2) |")
     assert lines["16"].split(" | ")[5] == "21.10 ± 0.14 (n=2)"
-    assert lines["8"].split(" | ")[1] == "23.00 (n=1)" and lines["8"].split(" | ")[5] == "completed"  # no TTA figure
+    assert lines["8"].split(" | ")[1] == "23.00 (n=1)" and lines["8"].split(" | ")[5] == "off"  # trained without TTA
     # With no run under TTA the column is absent: test_report pins those headers.

@@ -40,6 +40,9 @@ def test_the_sections_come_in_the_order_one_loan_wants_and_fit_8_minutes(gpu_che
     assert not [name for name in earlier if name.startswith("compiled") or "compile=" in name]
     # every run of the short CUDA paths is given about 2 minutes, no more
     assert {check.limit_s for check in sections[2].checks.values()} == {120}
+    # the figures are timed one at a time, with the device to themselves: the benchmark, then cifar_fast
+    assert list(sections[1].checks) == ["eager benchmark: ours vs timm", "trainer=cifar_fast epochs/s"]
+    assert sections[1].parallel == 1
 
 
 def test_the_rehearsal_scales_budgets_by_the_cpu_and_its_load_the_gpu_keeps_them(gpu_check, monkeypatch):
@@ -154,3 +157,22 @@ def test_kill_and_resume_fails_on_a_resume_that_loses_the_optimizer_state(gpu_ch
     gpu_check.write_cifar_batches(work / "cifar", sizes.images_per_cifar_file)
     with pytest.raises(gpu_check.CheckFailed, match="resumed run: losses .* apart"):
         gpu_check.kill_and_resume(ctx)
+
+
+def test_the_cifar_fast_timing_reads_epochs_after_the_first_and_projects_a_10_seed_reduction_table(gpu_check, tmp_path):
+    epochs = [{"epoch_time_s": seconds} for seconds in (9.0, 2.0, 2.1, 3.0)]  # the first: warm-up
+    record = {"config": {"trainer": {"batch_size": 512}}, "epochs": epochs}
+    # 5 x 4096 + 4096 images, CIFAR-10's 5 to 1: the median epoch after the first, x 10,000 / 4096
+    assert gpu_check.cifar_epoch_seconds(record, 4096) == pytest.approx(2.1 * 10_000 / 4096)
+    with pytest.raises(gpu_check.CheckFailed, match="no whole batches of 512"):
+        gpu_check.cifar_epoch_seconds(record, 1000)
+    with pytest.raises(gpu_check.CheckFailed, match="none after the warm-up epoch"):
+        gpu_check.cifar_epoch_seconds({**record, "epochs": epochs[:1]}, 4096)
+    assert gpu_check.projected_hours(60, 20, 0.2) == pytest.approx(60 * 20 / 0.2 / 3600)
+    projection = gpu_check.Projection(0.2)  # reduction_sweep's rows x 10 seeds, cifar_fast's epochs
+    assert (projection.rows, projection.runs, projection.epochs) == (6, 60, 20)
+    ctx = gpu_check.Context("cpu", gpu_check.CPU_SIZES, tmp_path, tmp_path)
+    text = gpu_check.timing_section(ctx, {"resnet20": 1.0, "resnet110": 5.0}, "fp32, NCHW", 8, projection)
+    assert "CPU smoke" in text.splitlines()[0]  # a CPU's tiny epochs are no throughput figure
+    assert "| ResNet-20 | 1 | 1 | 0.3 min |" in text and "| ResNet-110 | 5 | 0.2 | 1.7 min |" in text
+    assert "60 x 20 epochs / 0.2 epochs/s = **1.7 h** on this CPU" in text

@@ -142,6 +142,24 @@ def test_a_row_selects_its_recipe_and_the_typed_keys_still_win():
     assert not paper.se.enabled
 
 
+def test_the_cifar_form_pairs_resnet110_with_and_without_se_under_each_recipe():
+    """cifar_recipe_sweep: each SE row beside its own vanilla row, both under the same whole preset."""
+    cfg = compose_config(["+exp=cifar_recipe_sweep", "trainer.epochs=2"])
+    rows = {row.label: apply_row(cfg, row.label) for row in cfg.exp.rows}
+    recipe = {
+        label: (row.se.enabled, row.trainer.batch_size, row.trainer.schedule, row.trainer.ema_decay, row.trainer.epochs)
+        for label, row in rows.items()
+    }
+    assert recipe == {
+        "ResNet-110 + paper recipe": (False, 128, "multistep", 0.0, 2),
+        "SE-ResNet-110 + paper recipe": (True, 128, "multistep", 0.0, 2),
+        "ResNet-110 + cifar_fast": (False, 512, "onecycle", 0.99, 2),
+        "SE-ResNet-110 + cifar_fast": (True, 512, "onecycle", 0.99, 2),
+    }
+    assert {(row.model.name, row.data.name) for row in rows.values()} == {("resnet110", "cifar10")}
+    assert compose_config(["+exp=cifar_recipe_sweep"]).trainer.epochs == 164  # the file's own: the paper's
+
+
 @pytest.mark.slow
 def test_the_cli_runs_a_row_with_its_recipe_under_the_typed_keys(tmp_path):
     """Through Hydra's app: the row's preset is composed under the command line's own overrides."""

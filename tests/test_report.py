@@ -33,7 +33,9 @@ def exp_config(exp, overrides):
     return compose_config([f"+exp={exp}", *overrides])
 
 
-def add_run(results, exp, label, seed=0, status="completed", top1=None, top5=None, epochs=0, when="01", small=SMALL):
+def add_run(
+    results, exp, label, seed=0, status="completed", top1=None, top5=None, epochs=0, when="01", small=SMALL, tta=None
+):
     """Write a record as the trainer would, with hand-made metrics; `when` orders records in time."""
     cfg = apply_row(exp_config(exp, small), label)
     cfg.seed = seed
@@ -49,6 +51,7 @@ def add_run(results, exp, label, seed=0, status="completed", top1=None, top5=Non
         epochs=curve,
         top1_err=top1,
         top5_err=top5,
+        tta_top1_err=tta,
         error=None if status in ("completed", "running") else "boom",
         diverged_at={"epoch": 1, "step": 3} if status == "diverged" else None,
         interrupted_at={"epoch": 1, "step": 3, "signal": "SIGUSR1"} if status == "interrupted" else None,
@@ -375,7 +378,10 @@ def test_cli_writes_the_tables_and_warns_about_damaged_records(reduction, tmp_pa
     "args,expected",
     [
         (["format=xml"], "error: format is not a key of the config: the top level has model, data, trainer,"),
-        (["exps=nope"], "error: exps='nope' is not allowed: choose from attention_sweep, cifar_sweep, gate_sweep,"),
+        (
+            ["exps=nope"],
+            "error: exps='nope' is not allowed: choose from attention_sweep, cifar_recipe_sweep, cifar_sweep,",
+        ),
     ],
 )
 @pytest.mark.slow  # starts the CLI
@@ -667,6 +673,33 @@ def test_recipe_rows_pair_vanilla_and_se_under_each_recipe(tmp_path, fake_comple
     assert "| 23.00 (n=1) | 22.96 | +0.04 |" in lines["ResNet-50 + timm A3"]
     assert lines["ResNet-50 + SE paper recipe"].startswith("| ResNet-50 + SE paper recipe | pending | 23.30 |")
     assert "training recipe: per row" in markdown and "resnet50.a3_in1k" in markdown
+
+
+def test_the_cifar_recipe_table_checks_the_papers_claim_under_each_recipe(tmp_path, fake_complexity):
+    """cifar_recipe_sweep: the paper's CIFAR figures of the setting's dataset beside the paper-recipe
+    rows only, and SE's benefit judged per recipe: here it holds under one and not the other."""
+    tops = {
+        "ResNet-110 + paper recipe": (26.5, 26.7),
+        "SE-ResNet-110 + paper recipe": (24.0, 24.2),
+        "ResNet-110 + cifar_fast": (27.0, 27.2),
+        "SE-ResNet-110 + cifar_fast": (28.0, 28.2),
+    }
+    small = ("data=cifar100",)
+    for label, (first, second) in tops.items():
+        for seed, top1 in enumerate((first, second)):
+            tta = top1 - 0.5 if label.endswith("cifar_fast") else None  # cifar_fast evaluates with flip TTA too
+            add_run(tmp_path, "cifar_recipe_sweep", label, seed=seed, top1=top1, top5=8.0, small=small, tta=tta)
+    write_reports(tmp_path, tmp_path, exps=["cifar_recipe_sweep"], overrides=["data=cifar100"])
+    markdown = (tmp_path / "cifar_recipe_sweep.md").read_text()
+    lines = table_lines(markdown)
+    assert lines["ResNet-110 + paper recipe"].startswith("| ResNet-110 + paper recipe | 26.60 ± 0.14 (n=2) | 26.88 |")
+    assert "| 24.10 ± 0.14 (n=2) | 23.85 |" in lines["ResNet-110 + paper recipe"]
+    assert lines["ResNet-110 + cifar_fast"].startswith("| ResNet-110 + cifar_fast | 27.10 ± 0.14 (n=2) |  |")
+    # the flip-TTA column: cifar_fast's figures, and "off" (not a run state) where the recipe has none
+    assert lines["ResNet-110 + cifar_fast"].count("| 2.0000 | 26.60 ± 0.14 (n=2) |") == 1  # vanilla: 27.10 - 0.5
+    assert lines["ResNet-110 + paper recipe"].count("| off |") == 2  # vanilla and SE
+    assert "- SE-ResNet-110 is better than ResNet-110 under the paper's recipe: **holds**" in markdown
+    assert "- SE-ResNet-110 is better than ResNet-110 under cifar_fast: **contradicted**" in markdown
 
 
 def test_a_table_beyond_the_paper_has_no_paper_columns_and_says_why(tmp_path, fake_complexity):

@@ -26,10 +26,17 @@ PAIRED = {
     "mobile": ("top1_err", "top5_err"),
     "places365": ("top1_err", "top5_err"),
     "recipe": ("top1_err", "top5_err"),
+    "cifar_recipe": ("top1_err",),
 }
 
 # The setting each paper table measured: its datasets and, for the ablation tables, its one model.
-PAPER_DATASETS = {"cifar": ("cifar10", "cifar100"), "places365": ("places365",)}  # every other table: ImageNet
+PAPER_DATASETS = {
+    "cifar": ("cifar10", "cifar100"),
+    "cifar_recipe": ("cifar10", "cifar100"),
+    "places365": ("places365",),
+}  # every other table: ImageNet
+
+PAPER_RECIPE_ROWS = "+ paper recipe"  # how cifar_recipe_sweep labels the rows trained as the paper did
 
 ABLATION_MODEL = "resnet50"  # the ablation tables' ResNet-50 (the paired tables set the model per row)
 
@@ -62,6 +69,8 @@ def paper_figures(table: str | None, data_name: str | None) -> dict[str, dict[st
     if table == "cifar":
         entries = paper["cifar"].get(data_name, [])
         return {p + e["model"]: {"top1_err": e[k]} for e in entries for p, k in (("", "vanilla"), ("SE-", "se"))}
+    if table == "cifar_recipe":  # the CIFAR table's figures, beside the rows of the paper's recipe only
+        return {f"{label} {PAPER_RECIPE_ROWS}": figures for label, figures in paper_figures("cifar", data_name).items()}
     if table == "imagenet":
         variants = (("", "base"), ("SE-", "se"))
         figures = {

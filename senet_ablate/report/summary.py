@@ -131,6 +131,9 @@ def summarize_section(
         }
         row.update({metric: measured(runs, metric, figures.get(metric), row_states) for metric in MEASURED})
         row["tta_top1_err"] = measured(runs, "tta_top1_err", None, row_states)  # a column apart: no paper, no test
+        tta_flip = [((run.get("config") or {}).get("trainer") or {}).get("tta_flip") for run in runs]
+        if runs and not row["tta_top1_err"]["n"] and not any(tta_flip):  # none to wait for, not a run state
+            row["tta_top1_err"]["cell"] = "off"
         row.update({m: {"value": getattr(complexity, m, None), "paper": figures.get(m)} for m in COMPLEXITY})
         for metric in MEASURED if not_applicable else () if has_top5 else ("top5_err",):
             row[metric]["cell"] = "n/a"
