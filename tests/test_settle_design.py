@@ -197,5 +197,6 @@ def test_two_declarations_of_different_designs_for_one_setting_are_refused_namin
     assert settle_of(found, {"model.name": "resnet20", "seed": 2}) == Settle(4, 2)  # only the first covers it
     with pytest.raises(ConfigError) as refused:
         settle_of(found, {"model.name": "resnet20", "seed": 1})
-    assert str(refused.value).startswith(f"{second}: design='settle.max_seeds=6 settle.looks=2 settle.rho=3' is not allowed: ")
+    shown = "settle.max_seeds=6 settle.looks=2 settle.rho=3"
+    assert str(refused.value).startswith(f"{second}: design='{shown}' is not allowed: ")
     assert f"but {first} declares settle.max_seeds=4 settle.looks=2 settle.rho=3 for it too" in str(refused.value)
