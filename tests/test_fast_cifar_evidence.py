@@ -101,24 +101,26 @@ def test_the_summary_reads_each_recipe_and_epochs_off_the_reports_sections(evide
             _section("multistep", 8, (10.0, 2.0, 3), (9.0, 0.5, 3), delta=(-1.0, -5.5, 3.5, "unresolved")),
             _section("multistep", 2, (40.0, 4.0, 3), (38.0, 3.0, 3)),
             _section("onecycle", 2, (12.0, 1.5, 3), (11.5, 0.5, 3), tta=(11.0, 10.0), delta=(-0.5, -4.0, 3.0, "x")),
+            _section("onecycle", 12, (5.0, 1.0, 3), (5.0, 1.0, 3), tta=(5.0, 5.0)),
         ]
     }
     summary = evidence.summary_rows(report)
     assert [(line["recipe"], line["epochs"]) for line in summary] == [
         ("cifar_fast", 2),
+        ("cifar_fast", 12),
         ("cifar_paper", 2),
         ("cifar_paper", 8),
-    ]
+    ]  # by recipe, then epochs
     half = stats.t.ppf(0.975, 2) * 2.0 / math.sqrt(3)
-    mean, (low, high), n = summary[2]["ResNet-20/top1_err"]
+    mean, (low, high), n = summary[3]["ResNet-20/top1_err"]
     assert (mean, n) == (10.0, 3) and low == pytest.approx(10 - half) and high == pytest.approx(10 + half)
     table = evidence.summary_table(summary)
     assert table[2] == (
         "| `cifar_fast` | 2 | 12.00 [8.27, 15.73] | 11.50 [10.26, 12.74] | -0.50 [-4.00, +3.00] x "
         "| 11.00 [8.52, 13.48] | 10.00 [7.52, 12.48] |"
     )
-    assert table[3].endswith("| – | – |")  # flip TTA is the fast recipe's alone
-    assert f"| 10.00 [{10 - half:.2f}, {10 + half:.2f}] |" in table[4]
+    assert table[4].endswith("| – | – |")  # flip TTA is the fast recipe's alone
+    assert f"| 10.00 [{10 - half:.2f}, {10 + half:.2f}] |" in table[5]
     said = evidence.fast_against_paper(summary, [2])
     assert said == [
         "`cifar_fast` at 2 − `cifar_paper` at 2 epochs: ResNet-20 -28.00 (intervals apart); "
