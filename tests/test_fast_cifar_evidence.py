@@ -90,7 +90,12 @@ def _row(label, top1, tta, delta=None):
 
 def _section(schedule, epochs, vanilla, se, tta=(None, None), delta=(0.0, -1.0, 1.0, "unresolved")):
     return {
-        "setting": {"trainer.schedule": schedule, "trainer.epochs": epochs},
+        "setting": {
+            "trainer.schedule": schedule,
+            "trainer.epochs": epochs,
+            "trainer.batch_size": 512 if schedule == "onecycle" else 128,
+            "trainer.ema_decay": 0.99 if schedule == "onecycle" else 0.0,
+        },
         "rows": [_row("ResNet-20", vanilla, tta[0]), _row("SE-ResNet-20", se, tta[1], delta)],
     }
 
@@ -127,6 +132,11 @@ def test_the_summary_reads_each_recipe_and_epochs_off_the_reports_sections(evide
         "SE-ResNet-20 -26.50 (intervals apart).",
         "`cifar_fast` at 2 − `cifar_paper` at 8 epochs: ResNet-20 +2.00 (intervals overlap); "
         "SE-ResNet-20 +2.50 (intervals apart).",
+    ]
+    assert evidence.steps_reading(report, 1437) == [  # the sampler drops the last partial batch
+        "`cifar_fast`: batch 512, 2 optimiser steps an epoch (1024 of 1437 images); its weight average (decay 0.99) "
+        "spans about 1 / (1 − 0.99) = 100 steps, and its shortest run here has 4 steps in all.",
+        "`cifar_paper`: batch 128, 11 optimiser steps an epoch (1408 of 1437 images).",
     ]
     with pytest.raises(ValueError, match="neither recipe"):
         evidence.summary_rows({"sections": [_section("cosine", 2, (1.0, 1.0, 3), (1.0, 1.0, 3))]})
