@@ -138,5 +138,17 @@ def test_the_summary_reads_each_recipe_and_epochs_off_the_reports_sections(evide
         "spans about 1 / (1 − 0.99) = 100 steps, and its shortest run here has 4 steps in all.",
         "`cifar_paper`: batch 128, 11 optimiser steps an epoch (1408 of 1437 images).",
     ]
+    assert evidence.against_longer(summary, [2]) == (
+        "Does `cifar_fast` at E epochs match `cifar_paper` at 4E on this data? Under `cifar_fast`, ResNet-20 at 2 "
+        "epochs matches `cifar_paper` at 8; SE-ResNet-20 at 2 epochs falls short of `cifar_paper` at 8 (by the 95% "
+        "intervals of the means)."
+    )
+    assert evidence.missing(summary, evidence.runs([2]), 3) == []
+    short = [{**summary[0], "SE-ResNet-20/top1_err": (11.5, None, 1)}]
+    assert evidence.missing(short, [("cifar_fast", 2), ("cifar_fast", 3)], 3) == [
+        "`cifar_fast` at 2 epochs: SE-ResNet-20 1 of 3 seeds",
+        "`cifar_fast` at 3 epochs: no section in the report (not run, or one row only)",
+    ]
+    assert evidence.summary_table(short)[2].startswith("| `cifar_fast` | 2 | 12.00 [8.27, 15.73] | 11.50 (n=1) |")
     with pytest.raises(ValueError, match="neither recipe"):
         evidence.summary_rows({"sections": [_section("cosine", 2, (1.0, 1.0, 3), (1.0, 1.0, 3))]})
