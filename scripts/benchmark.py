@@ -462,7 +462,10 @@ def section(args, results: dict[str, object]) -> str:
 def write_section(path: Path, text: str) -> None:
     """Replace the section with the same heading in `path`, keeping the others (other devices/settings)."""
     heading = text.splitlines()[0]
-    header = "# Benchmarks\n\nWritten by `scripts/benchmark.py` (`make bench`); one section per device and settings.\n"
+    header = (
+        "# Benchmarks\n\nWritten by `scripts/benchmark.py` (`make bench`), one section per device and settings, and "
+        "by `scripts/fast_cifar_evidence.py` (the fast CIFAR recipe's accuracy per epoch).\n"
+    )
     sections = []
     if path.exists():
         body = path.read_text().split("\n## ")[1:]

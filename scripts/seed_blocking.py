@@ -202,14 +202,28 @@ def analyse(errors: Mapping[str, Mapping[int, float]], reference: str) -> Analys
 # the data, the sweep and the records
 
 
+def digits_split() -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """scikit-learn's digits as uint8 8x8 greyscale images (the 0..16 pixel values scaled to
+    0..255) with their labels, and the indices of each split (`train`, `val`, each sorted): 80/20
+    stratified by class with seed 0. Every writer of the digits shares this split."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    indices = np.arange(len(digits.target))
+    train, val = train_test_split(
+        indices, test_size=VAL_FRACTION, stratify=digits.target, random_state=SPLIT_SEED, shuffle=True
+    )
+    pixels = np.rint(digits.images * 255 / 16).astype(np.uint8)
+    return pixels, digits.target.astype(np.int64), {"train": np.sort(train), "val": np.sort(val)}
+
+
 def write_digits(root: Path, images_per_class: int | None) -> int:
     """scikit-learn's digits as `<root>/{train,val}/<digit>/<index>.png` (8-bit greyscale, the 0..16
     pixel values scaled to 0..255), split 80/20 stratified by class with seed 0; with
     `images_per_class`, only the first that many of each class in each split. A root written before
     with the same settings is reused as it is; any other existing root is refused. Returns the images."""
     from PIL import Image
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
 
     settings = {"split_seed": SPLIT_SEED, "val_fraction": VAL_FRACTION, "images_per_class": images_per_class}
     marker = root / MARKER
@@ -220,23 +234,18 @@ def write_digits(root: Path, images_per_class: int | None) -> int:
             f"error: --data-root {root} exists and was not written by this script with these settings: "
             "choose an empty or new folder"
         )
-    digits = load_digits()
-    indices = np.arange(len(digits.target))
-    train, val = train_test_split(
-        indices, test_size=VAL_FRACTION, stratify=digits.target, random_state=SPLIT_SEED, shuffle=True
-    )
+    pixels, labels, splits = digits_split()
     written = 0
-    for split, chosen in (("train", train), ("val", val)):
+    for split, chosen in splits.items():
         per_class: dict[int, int] = {}
-        for index in sorted(chosen):
-            label = int(digits.target[index])
+        for index in chosen:
+            label = int(labels[index])
             if images_per_class is not None and per_class.get(label, 0) >= images_per_class:
                 continue
             per_class[label] = per_class.get(label, 0) + 1
             folder = root / split / str(label)
             folder.mkdir(parents=True, exist_ok=True)
-            pixels = np.rint(digits.images[index] * 255 / 16).astype(np.uint8)
-            Image.fromarray(pixels, mode="L").save(folder / f"{index:04d}.png")
+            Image.fromarray(pixels[index], mode="L").save(folder / f"{index:04d}.png")
             written += 1
     marker.write_text(json.dumps({"settings": settings, "images": written}))
     return written
