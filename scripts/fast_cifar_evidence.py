@@ -1,4 +1,4 @@
-"""Does `trainer=cifar_fast` buy accuracy per epoch? The recipes compared on real images (issue 37).
+"""Does `trainer=cifar_fast` buy accuracy per epoch? The recipes compared on real images.
 
 `trainer=cifar_fast` claims to reach in E epochs what He et al.'s recipe (`trainer=cifar_paper`)
 needs more epochs for. A claim about accuracy per epoch needs accuracies, measured by the project's
