@@ -152,14 +152,18 @@ def test_a_heartbeat_far_in_the_future_is_dead_once_unchanged_for_the_stale_limi
 
 @pytest.mark.parametrize(
     "fields",
-    [{"pid": "4242"}, {"heartbeat": "soon"}, {"host": None}, {"heartbeat": float("nan")}, {"token": 7}],
-    ids=["pid-str", "heartbeat-str", "host-null", "heartbeat-nan", "token-int"],
+    [{"pid": "4242"}, {"heartbeat": "soon"}, {"host": None}, {"heartbeat": float("nan")}, {"token": 7}, None],
+    ids=["pid-str", "heartbeat-str", "host-null", "heartbeat-nan", "token-int", "empty"],
 )
-def test_a_claim_with_a_field_of_the_wrong_type_is_unreadable_and_taken_over_once_it_stays_so(
+def test_an_empty_claim_or_one_with_a_field_of_the_wrong_type_is_taken_over_once_it_stays_so(
     tmp_path, monkeypatch, fields
 ):
+    """Empty: what a node whose disk filled as it wrote its claim leaves (None here)."""
     monkeypatch.setattr("senet_ablate.records.claims.UNWRITTEN_GRACE_S", 0.3)
-    _foreign_claim(tmp_path, "abc", **fields)
+    if fields is None:
+        _foreign_claim(tmp_path, "abc").write_text("")
+    else:
+        _foreign_claim(tmp_path, "abc", **fields)
     assert read_claim(claim_path(tmp_path, "abc")) is None
     started = time.monotonic()
     assert isinstance(claim_run(tmp_path, "abc"), Claim)
