@@ -8,8 +8,9 @@ module level (parametrize lists, a file's `_cfg` helper) are constants here, not
 Importable because pytest's default (prepend) import mode puts tests/ on sys.path.
 """
 
-import importlib.util
+import importlib
 import pickle
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -54,9 +55,14 @@ def write_folder(root: Path, seed: int = 0, per_class: int = 4, classes=("cat", 
     return root
 
 
-def load_benchmark():
-    """scripts/benchmark.py as a module (scripts/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("benchmark", Path(__file__).parents[1] / "scripts" / "benchmark.py")
-    benchmark = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(benchmark)
-    return benchmark
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def load_script(name: str):
+    """scripts/<name>.py as a module (scripts/ is not a package), loaded with scripts/ first on
+    sys.path, as when it runs, so that it can import its siblings."""
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(SCRIPTS))

@@ -1,19 +1,16 @@
 """docs/reference.md is what scripts/config_reference.py generates from the schema and the registries:
 a key, option or comment changed in the code without regenerating the page fails here."""
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+from helpers import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _generator():
-    spec = importlib.util.spec_from_file_location("config_reference", ROOT / "scripts" / "config_reference.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("config_reference")
 
 
 @pytest.fixture(scope="module")

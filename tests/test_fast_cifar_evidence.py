@@ -3,25 +3,17 @@ it writes as CIFAR-10 batches the product's reader accepts, and the summary tabl
 report's figures (hand-made here). Nothing is trained."""
 
 import math
-import sys
-from pathlib import Path
 
 import pytest
+from helpers import load_script
 from scipy import stats
 
 from senet_ablate.data.cifar import read_batch
 
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
-
 
 @pytest.fixture(scope="module")
 def evidence():
-    sys.path.insert(0, str(SCRIPTS))
-    try:
-        import fast_cifar_evidence
-    finally:
-        sys.path.remove(str(SCRIPTS))
-    return fast_cifar_evidence
+    return load_script("fast_cifar_evidence")
 
 
 def test_each_e_trains_the_fast_recipe_at_e_and_the_paper_recipe_at_e_and_4e_each_setting_once(evidence):

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import torch
-from helpers import load_benchmark, write_cifar
+from helpers import load_script, write_cifar
 from torchvision.transforms import v2
 
 from senet_ablate.base.distributed import DistributedContext
@@ -173,7 +173,7 @@ def test_the_gpu_loader_is_refused_for_data_that_is_not_cifar():
 
 def test_the_benchmark_writes_each_measurement_as_it_goes_and_a_failure_loses_nothing_else(tmp_path, monkeypatch):
     """The CUDA benchmark died on DALI's error and wrote nothing: figures were written only at the end."""
-    benchmark = load_benchmark()
+    benchmark = load_script("benchmark")
     out = tmp_path / "benchmarks.md"
     monkeypatch.setattr(sys, "argv", ["benchmark.py", "--device", "cpu", "--out", str(out)])
     seen_before_projections = []
@@ -207,7 +207,7 @@ def test_the_benchmark_writes_each_measurement_as_it_goes_and_a_failure_loses_no
 
 
 def test_the_benchmark_replaces_its_own_section_and_keeps_the_others(tmp_path):
-    benchmark = load_benchmark()
+    benchmark = load_script("benchmark")
     out = tmp_path / "benchmarks.md"
     benchmark.write_section(out, "## CPU · batch 8\n\nfirst\n")
     benchmark.write_section(out, "## H100 · batch 256\n\ngpu\n")

@@ -1,7 +1,6 @@
 """scripts/seed_blocking.py: its analysis on constructed designs whose answer is known, checked
 against the formulas written out here, and the script end to end at the tiniest settings."""
 
-import importlib.util
 import math
 import subprocess
 import sys
@@ -9,16 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import load_script
 from scipy import stats
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "seed_blocking.py"
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("seed_blocking", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("seed_blocking")
 
 
 ROW_EFFECTS = {"original": 5.0, "16": 4.0, "2": 4.5}

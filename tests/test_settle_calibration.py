@@ -2,27 +2,18 @@
 (`scripts/settle_calibration.py`, reduced), and prices its seeds against the fixed design of equal power:
 in-process, nothing trained."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from helpers import load_script
 
 from senet_ablate.report import stats
 from senet_ablate.report.sequential import Design
 from senet_ablate.report.settle_cost import SEED, cost, draw, equal_power_seeds, fixed_powers
 
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
-
 
 @pytest.fixture(scope="module")
 def settle_calibration():
-    sys.path.insert(0, str(SCRIPTS))
-    try:
-        import settle_calibration
-    finally:
-        sys.path.remove(str(SCRIPTS))
-    return settle_calibration
+    return load_script("settle_calibration")
 
 
 def test_settle_holds_the_family_wise_error_that_naive_re_testing_inflates(settle_calibration):

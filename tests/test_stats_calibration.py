@@ -1,11 +1,9 @@
 """The report's decision procedure holds its error rates (`scripts/stats_calibration.py`, reduced):
 in-process, a few thousand simulated tables, no process started, nothing trained."""
 
-from pathlib import Path
-
 import pytest
+from helpers import load_script
 
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 TABLES = 3000  # per check: a Monte Carlo s.e. of about 0.4 points at 5%
 LEVEL = 0.05
 NOMINAL_SE = (LEVEL * (1 - LEVEL) / TABLES) ** 0.5  # the Monte Carlo s.e. of a rate at the nominal level
@@ -13,14 +11,7 @@ NOMINAL_SE = (LEVEL * (1 - LEVEL) / TABLES) ** 0.5  # the Monte Carlo s.e. of a 
 
 @pytest.fixture(scope="module")
 def calibration():
-    import sys
-
-    sys.path.insert(0, str(SCRIPTS))
-    try:
-        import stats_calibration
-    finally:
-        sys.path.remove(str(SCRIPTS))
-    return stats_calibration
+    return load_script("stats_calibration")
 
 
 @pytest.mark.parametrize("scenario", ["equal", "unequal", "diverged"])

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from helpers import TINY, load_benchmark
+from helpers import TINY, load_script
 from torch import nn
 
 from senet_ablate.base.distributed import DistributedContext
@@ -89,7 +89,7 @@ def test_the_planners_probe_runs_the_shared_step(updates):
 
 
 def test_the_benchmark_runs_the_shared_step(updates, monkeypatch):
-    benchmark = load_benchmark()
+    benchmark = load_script("benchmark")
     monkeypatch.setattr(benchmark, "MODELS", {"tiny": (lambda: tiny(1000), True)})
     sizes = dict(batch_size=2, image_size=8, steps=2, warmup=1, repeats=2)
     args = SimpleNamespace(
@@ -124,7 +124,7 @@ def test_sgd_is_fused_where_its_parameters_are_on_cuda():
 
 
 def test_the_benchmarks_cifar_projection_compiles_with_compile():
-    benchmark = load_benchmark()
+    benchmark = load_script("benchmark")
     for compile_on in (False, True):
         args = SimpleNamespace(device="cpu", compile=compile_on, projection_steps=3)
         assert benchmark.cifar_projection_config(args).trainer.compile is compile_on
@@ -132,7 +132,7 @@ def test_the_benchmarks_cifar_projection_compiles_with_compile():
 
 def test_the_benchmarks_loader_epochs_are_timed_after_their_first_batch():
     """The image-folder comparison timed epochs of 4 batches whole: mostly the workers' start."""
-    benchmark = load_benchmark()
+    benchmark = load_script("benchmark")
 
     def batches():
         time.sleep(0.5)  # the epoch's start: workers, prefetching
