@@ -55,6 +55,23 @@ def write_folder(root: Path, seed: int = 0, per_class: int = 4, classes=("cat", 
     return root
 
 
+# A two-row experiment file (r = 4 against r = 16) for the settle tests, written under
+# <tmp>/conf/exp/two_rows.yaml and found through hydra.searchpath.
+TWO_ROWS = """# @package _global_
+defaults:
+  - /sweep: rows
+  - override /model: resnet20
+  - override /data: synthetic
+  - override /trainer: smoke
+exp:
+  table: two_rows
+  reference: "16"
+  rows:
+    - {label: "4", set: [se.reduction=4]}
+    - {label: "16", set: [se.reduction=16]}
+"""
+
+
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 

@@ -8,6 +8,7 @@ import os
 import re
 
 import pytest
+from helpers import TWO_ROWS
 from omegaconf import OmegaConf
 
 from senet_ablate.base.cli import run_cli
@@ -21,19 +22,6 @@ from senet_ablate.report.sequential import Settle
 from senet_ablate.report.settle_design import declarations, declare, folder, settle_of
 from senet_ablate.runs import settle
 
-EXP = """# @package _global_
-defaults:
-  - /sweep: rows
-  - override /model: resnet20
-  - override /data: synthetic
-  - override /trainer: smoke
-exp:
-  table: two_rows
-  reference: "16"
-  rows:
-    - {label: "4", set: [se.reduction=4]}
-    - {label: "16", set: [se.reduction=16]}
-"""
 # Row 4 two points better at a tiny spread: settled at the first look (2 seeds per row), where the fixed
 # design reads all 4 seeds.
 TOP1 = {"4": [23.0, 23.02, 22.99, 23.01], "16": [25.0, 25.01, 24.98, 25.02]}
@@ -42,7 +30,7 @@ TOP1 = {"4": [23.0, 23.02, 22.99, 23.01], "16": [25.0, 25.01, 24.98, 25.02]}
 @pytest.fixture
 def results(tmp_path):
     (tmp_path / "conf" / "exp").mkdir(parents=True)
-    (tmp_path / "conf" / "exp" / "two_rows.yaml").write_text(EXP)
+    (tmp_path / "conf" / "exp" / "two_rows.yaml").write_text(TWO_ROWS)
     return tmp_path / "results"
 
 

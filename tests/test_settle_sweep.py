@@ -6,24 +6,13 @@ import json
 import sys
 
 import pytest
-from helpers import TINY
+from helpers import TINY, TWO_ROWS
 
 from senet_ablate.__main__ import cli
 from senet_ablate.base.errors import ConfigError
 from senet_ablate.records.store import iter_records
 from senet_ablate.report.__main__ import main as report_main
 from senet_ablate.runs import settle
-
-EXP = """# @package _global_
-defaults:
-  - /sweep: rows
-exp:
-  table: two_rows
-  reference: "16"
-  rows:
-    - {label: "4", set: [se.reduction=4]}
-    - {label: "16", set: [se.reduction=16]}
-"""
 
 
 def _argv(tmp_path) -> list[str]:
@@ -49,7 +38,7 @@ def test_a_settle_sweep_runs_rounds_until_its_maximum_writes_its_table_and_the_s
     """The console script's own entry (`cli`), in this process: its rounds run by Hydra in-process
     as they are under `python -m senet_ablate`, and no Python start per round."""
     (tmp_path / "conf" / "exp").mkdir(parents=True)
-    (tmp_path / "conf" / "exp" / "two_rows.yaml").write_text(EXP)
+    (tmp_path / "conf" / "exp" / "two_rows.yaml").write_text(TWO_ROWS)
     monkeypatch.setattr(sys, "argv", ["senet-ablate", *_argv(tmp_path)])
     cli()
     out, printed = capfd.readouterr()
