@@ -2,9 +2,13 @@
 config directory found through Hydra's search path. (`make wheel-check` installs the built
 wheel into a fresh venv and runs it from outside the checkout; CI runs it.)"""
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from helpers import SMALL, TINY
 
 from senet_ablate.config import CONFIG_DIR, compose_config, config_dirs
 from senet_ablate.report import write_reports
@@ -47,6 +51,40 @@ def test_a_users_config_dir_on_the_search_path_adds_experiments_that_run_and_rep
         tmp_path / "results", tmp_path / "results", exps=["my_reduction_sweep"], overrides=[searchpath]
     )
     assert "| original | pending |" in written[0].read_text()
+
+
+# Rows that each select a preset (`trainer=`), so the CLI composes each row again.
+USER_PRESET_ROWS = """# @package _global_
+defaults:
+  - /sweep: rows
+  - override /model: resnet20
+  - override /data: synthetic
+exp:
+  reference: cosine
+  rows:
+    - {label: cosine, set: [trainer=smoke]}
+    - {label: multistep, set: [trainer=cifar_paper]}
+"""
+
+
+@pytest.mark.slow
+def test_a_users_experiment_whose_rows_select_presets_trains_through_the_cli(tmp_path):
+    (tmp_path / "myconf" / "exp").mkdir(parents=True)
+    (tmp_path / "myconf" / "exp" / "my_recipes.yaml").write_text(USER_PRESET_ROWS)
+    done = subprocess.run(
+        [sys.executable, "-m", "senet_ablate", f"hydra.searchpath=[file://{tmp_path}/myconf]", "+exp=my_recipes"]
+        + [*TINY, *SMALL, "trainer.epochs=1", "seed=0", f"results_dir={tmp_path / 'results'}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+    records = [json.loads(path.read_text()) for path in (tmp_path / "results" / "runs").glob("*.json")]
+    assert sorted((r["status"], r["config"]["trainer"]["schedule"]) for r in records) == [
+        ("completed", "cosine"),
+        ("completed", "multistep"),
+    ]
 
 
 # What the code calls that older torch lacks: (text in senet_ablate/, the torch release that added it).

@@ -73,8 +73,19 @@ def _composed(overrides: tuple[str, ...]) -> DictConfig:
     from hydra.core.global_hydra import GlobalHydra
 
     if GlobalHydra.instance().is_initialized():  # inside a running Hydra app: its own search path
-        return _compose(overrides)
+        return _compose((*_typed_searchpath(), *overrides))
     return copy.deepcopy(_compose_from_conf(overrides, tuple(PLUGIN_GROUPS)))
+
+
+def _typed_searchpath() -> tuple[str, ...]:
+    """The running app's `hydra.searchpath=` override, as typed (a user's own config folder). Hydra
+    applies it to the app's own compositions only: without it, a row that selects a preset would
+    compose again without the user's folder and lose the experiment file it came from."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return ()
+    return tuple(override for override in HydraConfig.get().overrides.hydra if override.startswith("hydra.searchpath="))
 
 
 def _compose(overrides: tuple[str, ...]) -> DictConfig:
