@@ -266,7 +266,7 @@ def _delta(delta: float | None, low: float | None, high: float | None, verdict: 
     if delta is None:
         return f"n/a ({verdict})" if verdict else "n/a"
     interval = "" if low is None else f" [{low:+.2f}, {high:+.2f}]"
-    return f"{delta:+.2f}{interval} {verdict}"
+    return f"{delta:+.2f}{interval}" + (f" {verdict}" if verdict else "")
 
 
 def summary_table(summary: list[dict]) -> list[str]:
@@ -296,7 +296,7 @@ def claim_lines(reports: dict[int, dict]) -> list[str]:
         section = the_section(report, e)
         for claim in section["statistics"]["claims"] if section else []:
             (comparison,) = claim["comparisons"]
-            figure = _delta(comparison["delta"], comparison["low"], comparison["high"], None).rstrip()
+            figure = _delta(comparison["delta"], comparison["low"], comparison["high"], None)
             if claim["relation"] == "not_worse" and comparison["equivalence_high"] is not None:
                 figure += f", 90% [{comparison['equivalence_low']:+.2f}, {comparison['equivalence_high']:+.2f}]"
             said.append(f"E={e}: {claim['says']}: **{claim['verdict']}** (Δ {figure}; {claim['seeds']} seeds)")

@@ -1,6 +1,7 @@
-"""scripts/fast_cifar_evidence.py's pure parts (issue 37): which runs it trains and how, the digits
-it writes as CIFAR-10 batches the product's reader accepts, and the summary table it builds from a
-report's figures (hand-made here). Nothing is trained."""
+"""scripts/fast_cifar_evidence.py's pure parts: the experiment file it writes per E (its rows, its
+claims, their family), the sweep it runs, the digits it writes as CIFAR-10 batches the product's
+reader accepts, and the summary it builds from the reports' figures (hand-made here). Nothing is
+trained."""
 
 import math
 
@@ -8,7 +9,9 @@ import pytest
 from helpers import load_script
 from scipy import stats
 
+from senet_ablate.config import compose_config
 from senet_ablate.data.cifar import read_batch
+from senet_ablate.report.family import family
 
 
 @pytest.fixture(scope="module")
@@ -16,39 +19,52 @@ def evidence():
     return load_script("fast_cifar_evidence")
 
 
-def test_each_e_trains_the_fast_recipe_at_e_and_the_paper_recipe_at_e_and_4e_each_setting_once(evidence):
-    assert evidence.runs([2, 3]) == [
-        ("cifar_fast", 2),
-        ("cifar_paper", 2),
-        ("cifar_paper", 8),
-        ("cifar_fast", 3),
-        ("cifar_paper", 3),
-        ("cifar_paper", 12),
+def test_each_e_is_one_experiment_file_of_eight_rows_and_the_recipe_claims_in_one_family_of_12(evidence, tmp_path):
+    (tmp_path / "conf" / "exp").mkdir(parents=True)
+    (tmp_path / "conf" / "exp" / "fast_cifar_digits_e4.yaml").write_text(evidence.experiment(4))
+    cfg = compose_config([f"hydra.searchpath=[file://{tmp_path / 'conf'}]", "+exp=fast_cifar_digits_e4"])
+    rows = {row.label: list(row.set) for row in cfg.exp.rows}
+    assert list(rows) == [
+        f"{model} + {form}"
+        for form in ("cifar_paper 4 ep", "cifar_paper 16 ep", "cifar_fast 4 ep", "cifar_fast b128 4 ep")
+        for model in ("ResNet-20", "SE-ResNet-20")
     ]
-    assert evidence.runs([1, 4]) == [
-        ("cifar_fast", 1),
-        ("cifar_paper", 1),
-        ("cifar_paper", 4),
-        ("cifar_fast", 4),
-        ("cifar_paper", 16),
+    assert rows["ResNet-20 + cifar_paper 16 ep"] == ["trainer=cifar_paper", "trainer.epochs=16", "se.enabled=false"]
+    fast = ["trainer=cifar_fast", "trainer.epochs=4", "trainer.warmup_epochs=1", "data.flip=alternate"]
+    assert rows["SE-ResNet-20 + cifar_fast 4 ep"] == [*fast, "se.enabled=true"]
+    assert rows["SE-ResNet-20 + cifar_fast b128 4 ep"] == [
+        *fast,
+        "trainer.batch_size=128",
+        "trainer.ema_decay=0.91",
+        "se.enabled=true",
     ]
+    assert (cfg.exp.reference, cfg.exp.margin) == ("pairs", 1.0)
+    pairs = family(cfg.exp.reference, list(rows), list(cfg.exp.claims))
+    assert len(pairs) == 12
+    assert ("SE-ResNet-20 + cifar_paper 16 ep", "ResNet-20 + cifar_paper 16 ep") in pairs  # SE − vanilla, per recipe
+    assert ("ResNet-20 + cifar_fast b128 4 ep", "ResNet-20 + cifar_paper 4 ep") in pairs  # the recipe claims
+    relations = {(claim.relation, claim.than[0].split(" + ")[1]) for claim in cfg.exp.claims}
+    assert relations == {("better", "cifar_paper 4 ep"), ("not_worse", "cifar_paper 16 ep")}
+    assert "trainer.warmup_epochs=2" in evidence.experiment(6)  # a quarter of E, at least one
+    assert "trainer.warmup_epochs=1" in evidence.experiment(2)
 
 
-def test_both_recipes_read_the_digits_through_the_device_loader_and_only_the_fast_one_alternates_flips(
-    evidence, tmp_path
-):
-    def overrides(recipe, epochs):
-        return evidence.sweep_overrides(tmp_path / "conf", tmp_path / "d", tmp_path / "r", 3, recipe, epochs)
-
-    fast, paper = overrides("cifar_fast", 8), overrides("cifar_paper", 8)
-    for given in (fast, paper):
-        assert {"data=cifar10", "data.loader=gpu", "seed=0,1,2", "trainer.epochs=8", "+exp=fast_cifar_digits"} <= set(
-            given
-        )
-        assert f"hydra.searchpath=[file://{(tmp_path / 'conf').resolve()}]" in given
-    assert "trainer=cifar_fast" in fast and "trainer=cifar_paper" in paper
-    assert set(fast) - set(paper) == {"trainer=cifar_fast", "data.flip=alternate", "trainer.warmup_epochs=2"}
-    assert "trainer.warmup_epochs=1" in overrides("cifar_fast", 2)  # a quarter of E, at least one
+def test_one_sweep_per_e_reads_the_digits_through_the_device_loader_on_the_cpu(evidence, tmp_path):
+    given = evidence.sweep_overrides(tmp_path / "conf", tmp_path / "d", tmp_path / "r", 3, 6)
+    assert given == [
+        f"hydra.searchpath=[file://{(tmp_path / 'conf').resolve()}]",
+        "+exp=fast_cifar_digits_e6",
+        "seed=0,1,2",
+        "data=cifar10",
+        f"data.root={(tmp_path / 'd').resolve()}",
+        "data.loader=gpu",
+        "trainer.device=cpu",
+        "trainer.progress=false",
+        f"results_dir={(tmp_path / 'r').resolve()}",
+    ]
+    assert evidence.parse_args(["--epochs", "2,6"]).epochs == [2, 6]
+    with pytest.raises(SystemExit):
+        evidence.parse_args(["--epochs", "1,4"])
 
 
 def test_the_digits_are_written_as_cifar10_batches_the_products_reader_accepts(evidence, tmp_path):
@@ -66,81 +82,98 @@ def test_the_digits_are_written_as_cifar10_batches_the_products_reader_accepts(e
         evidence.write_digits_cifar(folder)
 
 
-def _row(label, top1, tta, delta=None):
-    """A row of a report section's JSON, with the keys the summary reads."""
-    mean, std, n = top1
-    row = {
-        "label": label,
-        "top1_err": {"mean": mean, "std": std, "n": n},
-        "tta_top1_err": {"mean": tta, "std": 1.0 if tta is not None else None, "n": n if tta is not None else 0},
-        "vs_reference": None,
+def _cell(mean, std=1.0, n=3):
+    return {"mean": mean, "std": std if mean is not None else None, "n": n if mean is not None else 0}
+
+
+def _report(e, top1, claims=(), delta=(-0.5, -4.0, 3.0, "unresolved")):
+    """A hand-made report of E: `top1` maps a row label to (mean, sd, n); every SE row carries
+    `delta` against its vanilla row; `claims` as the report checks them."""
+    rows = []
+    for label, (mean, std, n) in top1.items():
+        fast = "cifar_fast" in label
+        rows.append(
+            {
+                "label": label,
+                "runs": [{"run_id": f"{label}/{seed}"} for seed in range(n)],
+                "top1_err": _cell(mean, std, n),
+                "tta_top1_err": _cell(mean - 1.0 if fast else None, 1.0, n),
+                "vs_reference": dict(zip(("delta", "low", "high", "verdict"), delta, strict=True))
+                if label.startswith("SE-")
+                else None,
+            }
+        )
+    return {"sections": [{"rows": rows, "statistics": {"claims": list(claims)}}]}
+
+
+def _claim(says, relation, verdict, delta, low, high, equivalence=(None, None)):
+    comparison = {"delta": delta, "low": low, "high": high}
+    comparison |= {"equivalence_low": equivalence[0], "equivalence_high": equivalence[1]}
+    return {"says": says, "relation": relation, "verdict": verdict, "seeds": 3, "comparisons": [comparison]}
+
+
+def test_the_summary_and_the_claims_are_read_off_each_es_report(evidence):
+    e2 = {
+        "ResNet-20 + cifar_paper 2 ep": (40.0, 4.0, 3),
+        "SE-ResNet-20 + cifar_paper 2 ep": (38.0, 3.0, 3),
+        "ResNet-20 + cifar_paper 8 ep": (10.0, 2.0, 3),
+        "SE-ResNet-20 + cifar_paper 8 ep": (9.0, 0.5, 3),
+        "ResNet-20 + cifar_fast 2 ep": (12.0, 1.5, 3),
+        "SE-ResNet-20 + cifar_fast 2 ep": (11.5, 0.5, 3),
+        "ResNet-20 + cifar_fast b128 2 ep": (20.0, 1.0, 2),
+        "SE-ResNet-20 + cifar_fast b128 2 ep": (19.0, 1.0, 1),
     }
-    if delta is not None:
-        row["vs_reference"] = dict(zip(("delta", "low", "high", "verdict"), delta, strict=True))
-    return row
-
-
-def _section(schedule, epochs, vanilla, se, tta=(None, None), delta=(0.0, -1.0, 1.0, "unresolved")):
-    return {
-        "setting": {
-            "trainer.schedule": schedule,
-            "trainer.epochs": epochs,
-            "trainer.batch_size": 512 if schedule == "onecycle" else 128,
-            "trainer.ema_decay": 0.99 if schedule == "onecycle" else 0.0,
-        },
-        "rows": [_row("ResNet-20", vanilla, tta[0]), _row("SE-ResNet-20", se, tta[1], delta)],
-    }
-
-
-def test_the_summary_reads_each_recipe_and_epochs_off_the_reports_sections(evidence):
-    report = {
-        "sections": [  # the report's order: newest setting first
-            _section("multistep", 8, (10.0, 2.0, 3), (9.0, 0.5, 3), delta=(-1.0, -5.5, 3.5, "unresolved")),
-            _section("multistep", 2, (40.0, 4.0, 3), (38.0, 3.0, 3)),
-            _section("onecycle", 2, (12.0, 1.5, 3), (11.5, 0.5, 3), tta=(11.0, 10.0), delta=(-0.5, -4.0, 3.0, "x")),
-            _section("onecycle", 12, (5.0, 1.0, 3), (5.0, 1.0, 3), tta=(5.0, 5.0)),
-        ]
-    }
-    summary = evidence.summary_rows(report)
-    assert [(line["recipe"], line["epochs"]) for line in summary] == [
-        ("cifar_fast", 2),
-        ("cifar_fast", 12),
-        ("cifar_paper", 2),
-        ("cifar_paper", 8),
-    ]  # by recipe, then epochs
+    claims = [
+        _claim("R + fast is better than R + paper", "better", "holds", -28.0, -35.1, -20.9),
+        _claim("R + fast is not worse than R + paper 8", "not_worse", "unresolved", 2.0, -3.5, 7.5, (-2.0, 6.0)),
+    ]
+    reports = {8: _report(8, {}), 2: _report(2, e2, claims)}  # E=8: nothing run yet
+    summary = evidence.summary_rows(reports)
+    assert [(line["epochs"], line["form"]) for line in summary] == [
+        (2, "cifar_paper 2 ep"),
+        (2, "cifar_paper 8 ep"),
+        (2, "cifar_fast 2 ep"),
+        (2, "cifar_fast b128 2 ep"),
+        (8, "cifar_paper 8 ep"),
+        (8, "cifar_paper 32 ep"),
+        (8, "cifar_fast 8 ep"),
+        (8, "cifar_fast b128 8 ep"),
+    ]  # by E, then in the experiment file's order
     half = stats.t.ppf(0.975, 2) * 2.0 / math.sqrt(3)
-    mean, (low, high), n = summary[3]["ResNet-20/top1_err"]
+    mean, (low, high), n = summary[1]["ResNet-20/top1_err"]
     assert (mean, n) == (10.0, 3) and low == pytest.approx(10 - half) and high == pytest.approx(10 + half)
     table = evidence.summary_table(summary)
-    assert table[2] == (
-        "| `cifar_fast` | 2 | 12.00 [8.27, 15.73] | 11.50 [10.26, 12.74] | -0.50 [-4.00, +3.00] x "
-        "| 11.00 [8.52, 13.48] | 10.00 [7.52, 12.48] |"
+    assert table[4] == (
+        "| 2 | `cifar_fast 2 ep` | 12.00 [8.27, 15.73] | 11.50 [10.26, 12.74] | -0.50 [-4.00, +3.00] unresolved "
+        "| 11.00 [8.52, 13.48] | 10.50 [8.02, 12.98] |"
     )
-    assert table[4].endswith("| – | – |")  # flip TTA is the fast recipe's alone
-    assert f"| 10.00 [{10 - half:.2f}, {10 + half:.2f}] |" in table[5]
-    said = evidence.fast_against_paper(summary, [2])
-    assert said == [
-        "`cifar_fast` at 2 − `cifar_paper` at 2 epochs: ResNet-20 -28.00 (intervals apart); "
-        "SE-ResNet-20 -26.50 (intervals apart).",
-        "`cifar_fast` at 2 − `cifar_paper` at 8 epochs: ResNet-20 +2.00 (intervals overlap); "
-        "SE-ResNet-20 +2.50 (intervals apart).",
+    assert table[2].endswith("| – | – |")  # flip TTA is the fast recipe's alone
+    assert "| 19.00 (n=1) |" in table[5]  # one seed: no interval
+    assert table[6] == "| 8 | `cifar_paper 8 ep` | n/a | n/a | n/a | – | – |"
+    assert evidence.claim_lines(reports) == [
+        "E=2: R + fast is better than R + paper: **holds** (Δ -28.00 [-35.10, -20.90]; 3 seeds)",
+        "E=2: R + fast is not worse than R + paper 8: **unresolved** (Δ +2.00 [-3.50, +7.50], 90% [-2.00, +6.00]; "
+        "3 seeds)",
     ]
-    assert evidence.steps_reading(report, 1437) == [  # the sampler drops the last partial batch
-        "`cifar_fast`: batch 512, 2 optimiser steps an epoch (1024 of 1437 images); its weight average (decay 0.99) "
-        "spans about 1 / (1 − 0.99) = 100 steps, and its shortest run here has 4 steps in all.",
-        "`cifar_paper`: batch 128, 11 optimiser steps an epoch (1408 of 1437 images).",
+    assert evidence.verdict_count(reports) == "1 holds, 0 contradicted, 1 unresolved, of 2 claims"
+    lacking = evidence.missing(summary, 3)
+    assert lacking[0] == "E=2, `cifar_fast b128 2 ep`: ResNet-20 2 of 3 seeds, SE-ResNet-20 1 of 3 seeds"
+    assert lacking[1] == "E=8, `cifar_paper 8 ep`: ResNet-20 0 of 3 seeds, SE-ResNet-20 0 of 3 seeds"
+    assert len(lacking) == 5
+    two = {"sections": _report(2, e2)["sections"] * 2}
+    with pytest.raises(SystemExit, match="2 settings"):
+        evidence.summary_rows({2: two})
+
+
+def test_the_steps_are_counted_as_the_trainers_sampler_counts_them(evidence):
+    def record(batch, decay, epochs):
+        return {"config": {"trainer": {"batch_size": batch, "ema_decay": decay, "epochs": epochs}}}
+
+    records = [record(512, 0.99, 4), record(512, 0.99, 2), record(128, 0.0, 8), record(128, 0.91, 2)]
+    assert evidence.steps_reading(records, 1437) == [  # the sampler drops the last partial batch
+        "batch 128: 11 optimiser steps an epoch (1408 of 1437 images).",
+        "batch 128: 11 optimiser steps an epoch (1408 of 1437 images); the weights' average (decay 0.91) spans "
+        "about 1 / (1 − 0.91) = 11 steps, and its shortest run here has 22 steps in all.",
+        "batch 512: 2 optimiser steps an epoch (1024 of 1437 images); the weights' average (decay 0.99) spans "
+        "about 1 / (1 − 0.99) = 100 steps, and its shortest run here has 4 steps in all.",
     ]
-    assert evidence.against_longer(summary, [2]) == (
-        "Does `cifar_fast` at E epochs match `cifar_paper` at 4E on this data? Under `cifar_fast`, ResNet-20 at 2 "
-        "epochs matches `cifar_paper` at 8; SE-ResNet-20 at 2 epochs falls short of `cifar_paper` at 8 (by the 95% "
-        "intervals of the means)."
-    )
-    assert evidence.missing(summary, evidence.runs([2]), 3) == []
-    short = [{**summary[0], "SE-ResNet-20/top1_err": (11.5, None, 1)}]
-    assert evidence.missing(short, [("cifar_fast", 2), ("cifar_fast", 3)], 3) == [
-        "`cifar_fast` at 2 epochs: SE-ResNet-20 1 of 3 seeds",
-        "`cifar_fast` at 3 epochs: no section in the report (not run, or one row only)",
-    ]
-    assert evidence.summary_table(short)[2].startswith("| `cifar_fast` | 2 | 12.00 [8.27, 15.73] | 11.50 (n=1) |")
-    with pytest.raises(ValueError, match="neither recipe"):
-        evidence.summary_rows({"sections": [_section("cosine", 2, (1.0, 1.0, 3), (1.0, 1.0, 3))]})
