@@ -68,12 +68,21 @@ exp:
 
 
 @pytest.mark.slow
-def test_a_users_experiment_whose_rows_select_presets_trains_through_the_cli(tmp_path):
+def test_a_users_experiment_whose_rows_select_presets_trains_through_the_cli_and_reports(tmp_path):
     (tmp_path / "myconf" / "exp").mkdir(parents=True)
     (tmp_path / "myconf" / "exp" / "my_recipes.yaml").write_text(USER_PRESET_ROWS)
+    searchpath = f"hydra.searchpath=[file://{tmp_path}/myconf]"
+    typed = [searchpath, *TINY, *SMALL, "trainer.epochs=1"]  # the report narrows to the same setting
     done = subprocess.run(
-        [sys.executable, "-m", "senet_ablate", f"hydra.searchpath=[file://{tmp_path}/myconf]", "+exp=my_recipes"]
-        + [*TINY, *SMALL, "trainer.epochs=1", "seed=0", f"results_dir={tmp_path / 'results'}"],
+        [
+            sys.executable,
+            "-m",
+            "senet_ablate",
+            "+exp=my_recipes",
+            *typed,
+            "seed=0",
+            f"results_dir={tmp_path / 'results'}",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -85,6 +94,9 @@ def test_a_users_experiment_whose_rows_select_presets_trains_through_the_cli(tmp
         ("completed", "cosine"),
         ("completed", "multistep"),
     ]
+    written = write_reports(tmp_path / "results", tmp_path / "tables", exps=["my_recipes"], overrides=typed)
+    table = written[0].read_text()
+    assert "| cosine | " in table and "| multistep | " in table and "pending" not in table
 
 
 # What the code calls that older torch lacks: (text in senet_ablate/, the torch release that added it).
