@@ -11,7 +11,7 @@ images), so that `data=cifar10` reads them, both recipes through the same device
 (`data.loader=gpu`, which runs on the CPU device too) and `cifar_fast` with its alternating flips
 (`data.flip=alternate`). The loader normalises them with CIFAR-10's mean and std, as any cifar10 run.
 
-For each E of `--epochs` (default 2 and 4) it writes an experiment file of its own,
+For each E of `--epochs` (default 2, 4 and 6) it writes an experiment file of its own,
 `fast_cifar_digits_e<E>` (`experiment`), into `<work>/conf/exp/`, found through `hydra.searchpath`
 as any user's own file is, so nothing is added to conf/exp/. Its eight rows are ResNet-20 and
 SE-ResNet-20 under four recipes (`forms`), each row selecting its recipe as a whole: cifar_paper at
@@ -430,12 +430,12 @@ def render(
                 if lacking
                 else []
             ),
-            f"Does `cifar_fast` buy accuracy per epoch? Each E's experiment file states, before any run, what the fast "
+            "Does `cifar_fast` buy accuracy per epoch? Each E's experiment file states, before any run, what the fast "
             "recipe claims for each model and form: better than `cifar_paper` at E, and not worse than `cifar_paper` "
-            f"at "
-            f"{LONGER}E by more than the margin, {MARGIN} top-1 point. The report checks them on the same intervals as "
-            "its Δ column: one family per E of 12 pairs (4 SE − vanilla, 8 recipe pairs), Welch's t, Bonferroni; "
-            "`better` holds when the 95% interval lies below 0 and not within ±margin, `not worse` when the 90% "
+            f"at {LONGER}E by more than the margin, {MARGIN} top-1 point. The report checks them on the same intervals "
+            "as its Δ column: one family per E of 12 pairs (4 SE − vanilla, 8 recipe pairs), Welch's t, Bonferroni; "
+            "`better` holds when the 95% interval lies below 0 and the 90% is not within ±margin, `not worse` when "
+            "the 90% "
             f"interval lies below +margin. {verdict_count(reports)}:",
             "",
             *[f"- {line}" for line in claim_lines(reports)],
@@ -460,7 +460,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, default=ROOT / "results" / "fast_cifar_evidence", help="data and runs")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--epochs", default="2,4", help="the values of E, comma-separated (default %(default)s)")
+    parser.add_argument("--epochs", default="2,4,6", help="the values of E, comma-separated (default %(default)s)")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "benchmarks.md")
     parser.add_argument(
         "--report-only",
