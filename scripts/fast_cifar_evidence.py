@@ -309,14 +309,20 @@ def claim_lines(reports: dict[int, dict]) -> list[str]:
 
 
 def verdict_count(reports: dict[int, dict]) -> str:
-    """How the claims fared, all E together: `n holds, n contradicted, n unresolved of N`."""
-    verdicts = [
-        claim["verdict"]
+    """How the claims fared, all E together, per relation: `better than cifar_paper at E: n holds, n
+    contradicted, n unresolved of N; not worse than ...`."""
+    named = {"better": "better than `cifar_paper` at E", "not_worse": f"not worse than `cifar_paper` at {LONGER}E"}
+    claims = [
+        claim
         for e, report in sorted(reports.items())
         for claim in ((the_section(report, e) or {}).get("statistics") or {}).get("claims", [])
     ]
-    counts = ", ".join(f"{verdicts.count(v)} {v}" for v in ("holds", "contradicted", "unresolved"))
-    return f"{counts}, of {len(verdicts)} claims"
+    said = []
+    for relation, name in named.items():
+        verdicts = [claim["verdict"] for claim in claims if claim["relation"] == relation]
+        counts = ", ".join(f"{verdicts.count(v)} {v}" for v in ("holds", "contradicted", "unresolved"))
+        said.append(f"{name}: {counts}, of {len(verdicts)}")
+    return "; ".join(said)
 
 
 def missing(summary: list[dict], seeds: int) -> list[str]:
@@ -351,24 +357,31 @@ def code_line(versions: list[str]) -> str:
     )
 
 
+def recipe_of(trainer: dict) -> str:
+    """A run's recipe and batch, from its record's `trainer` (a record keeps the preset's values, not
+    its name): one-cycle is cifar_fast's schedule, multistep cifar_paper's."""
+    recipe = {"onecycle": "cifar_fast", "multistep": "cifar_paper"}[trainer["schedule"]]
+    return f"`{recipe}` batch {trainer['batch_size']}"
+
+
 def steps_reading(records: list[dict], train_images: int) -> list[str]:
-    """Per batch size and weight average of the runs' records: the optimiser steps an epoch on
-    `train_images` (as the trainer's sampler counts them, the last partial batch dropped) and, where
-    the weights are averaged, the average's horizon 1 / (1 - decay) in steps against the steps of
-    the shortest such run."""
+    """Per recipe and batch of the runs' records: the optimiser steps an epoch on `train_images` (as
+    the trainer's sampler counts them, the last partial batch dropped) and, where the weights are
+    averaged, the average's horizon 1 / (1 - decay) in steps against the steps of the shortest such
+    run."""
     import torch
 
     from senet_ablate.data.build import GlobalBatchSampler
 
-    shortest: dict[tuple[int, float], int] = {}
+    shortest: dict[tuple[str, int, float], int] = {}
     for record in records:
         trainer = record["config"]["trainer"]
-        key = (trainer["batch_size"], trainer.get("ema_decay") or 0.0)
+        key = (recipe_of(trainer), trainer["batch_size"], trainer.get("ema_decay") or 0.0)
         shortest[key] = min(shortest.get(key, trainer["epochs"]), trainer["epochs"])
     said = []
-    for (batch, decay), epochs in sorted(shortest.items()):
+    for (recipe, batch, decay), epochs in sorted(shortest.items()):
         steps = len(GlobalBatchSampler(train_images, batch, 0, 1, torch.Generator()))
-        line = f"batch {batch}: {steps} optimiser steps an epoch ({steps * batch} of {train_images} images)"
+        line = f"{recipe}: {steps} optimiser steps an epoch ({steps * batch} of {train_images} images)"
         if decay:
             line += (
                 f"; the weights' average (decay {decay}) spans about 1 / (1 − {decay}) = {1 / (1 - decay):.0f} "
@@ -436,7 +449,7 @@ def render(
             "as its Δ column: one family per E of 12 pairs (4 SE − vanilla, 8 recipe pairs), Welch's t, Bonferroni; "
             "`better` holds when the 95% interval lies below 0 and the 90% is not within ±margin, `not worse` when "
             "the 90% "
-            f"interval lies below +margin. {verdict_count(reports)}:",
+            f"interval lies below +margin. Verdicts, all E together: {verdict_count(reports)}.",
             "",
             *[f"- {line}" for line in claim_lines(reports)],
             "",
@@ -516,10 +529,7 @@ def main(argv: list[str]) -> int:
     for record in records:
         trainer = record["config"]["trainer"]
         if record.get("wall_time_s"):
-            name = (
-                f"{'cifar_fast' if trainer['schedule'] == 'onecycle' else 'cifar_paper'} batch {trainer['batch_size']}"
-            )
-            walls.setdefault(name, []).append(record["wall_time_s"] / trainer["epochs"])
+            walls.setdefault(recipe_of(trainer), []).append(record["wall_time_s"] / trainer["epochs"])
     setting = [
         f"Data: scikit-learn's digits (`load_digits`, 1797 real 8x8 greyscale scans, 10 classes), split "
         f"{1 - VAL_FRACTION:.0%}/{VAL_FRACTION:.0%} stratified by class (seed {SPLIT_SEED}): {images['train']} "
@@ -541,7 +551,7 @@ def main(argv: list[str]) -> int:
         f"Machine: CPU, `OMP_NUM_THREADS={env['OMP_NUM_THREADS']}`, {len(os.sched_getaffinity(0))} cores shared "
         f"with other work; {code_line(code_versions)}",
     ]
-    per_epoch = ", ".join(f"`{name}` {np.median(values):.1f} s" for name, values in sorted(walls.items()))
+    per_epoch = ", ".join(f"{name} {np.median(values):.1f} s" for name, values in sorted(walls.items()))
     timing = [
         f"One epoch (training and validation, median over the runs' records): {per_epoch}.",
         f"{len(records)} completed runs, {sum(r['config']['trainer']['epochs'] for r in records)} epochs; they span "

@@ -155,7 +155,10 @@ def test_the_summary_and_the_claims_are_read_off_each_es_report(evidence):
         "E=2: R + fast is not worse than R + paper 8: **unresolved** (Δ +2.00 [-3.50, +7.50], 90% [-2.00, +6.00]; "
         "3 seeds)",
     ]
-    assert evidence.verdict_count(reports) == "1 holds, 0 contradicted, 1 unresolved, of 2 claims"
+    assert evidence.verdict_count(reports) == (
+        "better than `cifar_paper` at E: 1 holds, 0 contradicted, 0 unresolved, of 1; "
+        "not worse than `cifar_paper` at 4E: 0 holds, 0 contradicted, 1 unresolved, of 1"
+    )
     lacking = evidence.missing(summary, 3)
     assert lacking[0] == "E=2, `cifar_fast b128 2 ep`: ResNet-20 2 of 3 seeds, SE-ResNet-20 1 of 3 seeds"
     assert lacking[1] == "E=8, `cifar_paper 8 ep`: ResNet-20 0 of 3 seeds, SE-ResNet-20 0 of 3 seeds"
@@ -166,14 +169,19 @@ def test_the_summary_and_the_claims_are_read_off_each_es_report(evidence):
 
 
 def test_the_steps_are_counted_as_the_trainers_sampler_counts_them(evidence):
-    def record(batch, decay, epochs):
-        return {"config": {"trainer": {"batch_size": batch, "ema_decay": decay, "epochs": epochs}}}
+    def record(schedule, batch, decay, epochs):
+        return {
+            "config": {"trainer": {"schedule": schedule, "batch_size": batch, "ema_decay": decay, "epochs": epochs}}
+        }
 
-    records = [record(512, 0.99, 4), record(512, 0.99, 2), record(128, 0.0, 8), record(128, 0.91, 2)]
+    records = [record("onecycle", 512, 0.99, 4), record("onecycle", 512, 0.99, 2), record("multistep", 128, 0.0, 8)]
+    records.append(record("onecycle", 128, 0.91, 2))
     assert evidence.steps_reading(records, 1437) == [  # the sampler drops the last partial batch
-        "batch 128: 11 optimiser steps an epoch (1408 of 1437 images).",
-        "batch 128: 11 optimiser steps an epoch (1408 of 1437 images); the weights' average (decay 0.91) spans "
-        "about 1 / (1 − 0.91) = 11 steps, and its shortest run here has 22 steps in all.",
-        "batch 512: 2 optimiser steps an epoch (1024 of 1437 images); the weights' average (decay 0.99) spans "
-        "about 1 / (1 − 0.99) = 100 steps, and its shortest run here has 4 steps in all.",
+        "`cifar_fast` batch 128: 11 optimiser steps an epoch (1408 of 1437 images); the weights' average (decay "
+        "0.91) spans about 1 / (1 − 0.91) = 11 steps, and its shortest run here has 22 steps in all.",
+        "`cifar_fast` batch 512: 2 optimiser steps an epoch (1024 of 1437 images); the weights' average (decay "
+        "0.99) spans about 1 / (1 − 0.99) = 100 steps, and its shortest run here has 4 steps in all.",
+        "`cifar_paper` batch 128: 11 optimiser steps an epoch (1408 of 1437 images).",
     ]
+    with pytest.raises(KeyError):
+        evidence.recipe_of({"schedule": "cosine", "batch_size": 128})
