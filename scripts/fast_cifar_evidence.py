@@ -39,12 +39,16 @@ warm-up to a quarter of E, at least 1 (`fast_warmup`), what the preset's comment
 
     OMP_NUM_THREADS=1 python scripts/fast_cifar_evidence.py
 
-Time: one epoch took about 24 s under cifar_fast and 15 s under cifar_paper (median over the runs'
-records, one thread, on 2 cores shared with other work at a load average of 5 to 12), and the
-default set (E = 2 and 3: 30 cifar_fast and 150 cifar_paper epochs, 36 runs) 52 min there. E = 2 and 3 is
-the smallest pair cifar_fast allows. Running it again trains nothing that is already complete in
-`--work`; `--report-only` trains nothing and publishes what is there, naming what it lacks. scikit-learn
-comes with the `dev` extra (`pip install -e ".[dev]"`).
+Time: one epoch took 6 to 8 s (median per recipe over the runs' records, one thread), and the
+default set (E = 2, 4 and 6: 72 runs, 504 epochs) 35 min from the first run's start to the last
+one's end with two processes on the 2 cores: `--epochs 4` beside `--epochs 2` then `--epochs 6`, and
+for E = 6 a second `python -m senet_ablate` on the same sweep, which the runs' claims keep apart
+(each run trained once). One process alone needs about twice that. The published runs' code is
+`88dec81`; the `-dirty` ones started after the E = 2 invocation had rewritten that worktree's
+results/benchmarks.md, the only file that differed (senet_ablate/ and conf/ clean). Running it again
+trains nothing that is already complete in `--work`; `--report-only` trains nothing and publishes
+what is there, naming what it lacks. scikit-learn comes with the `dev` extra (`pip install -e
+".[dev]"`).
 """
 
 import argparse
