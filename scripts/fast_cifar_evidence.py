@@ -44,7 +44,7 @@ default set (E = 2, 4 and 6: 72 runs, 504 epochs) 35 min from the first run's st
 one's end with two processes on the 2 cores: `--epochs 4` beside `--epochs 2` then `--epochs 6`, and
 for E = 6 a second `python -m senet_ablate` on the same sweep, which the runs' claims keep apart
 (each run trained once). One process alone needs about twice that. The published runs' code is
-`88dec81`; the `-dirty` ones started after the E = 2 invocation had rewritten that worktree's
+`88dec81`; the `-dirty` ones started after the E = 2 invocation had published, rewriting the checkout's
 results/benchmarks.md, the only file that differed (senet_ablate/ and conf/ clean). Running it again
 trains nothing that is already complete in `--work`; `--report-only` trains nothing and publishes
 what is there, naming what it lacks. scikit-learn comes with the `dev` extra (`pip install -e
