@@ -227,14 +227,17 @@ def mean_interval(mean: float | None, std: float | None, n: int) -> tuple[float,
     return mean - half, mean + half
 
 
-def the_section(report: dict, e: int) -> dict | None:
-    """E's one section of its report (None before any run completed). Every run of E's sweep shares
+def the_section(report: dict, e: int) -> dict:
+    """E's one section of its report (all rows pending before any run). Every run of E's sweep shares
     one setting; a second means runs of another configuration in the results dir, which this
     summary will not pick between."""
     sections = report["sections"]
-    if len(sections) > 1:
-        raise SystemExit(f"error: the report for E={e} has {len(sections)} settings; expected one (a foreign run?)")
-    return sections[0] if sections else None
+    if len(sections) != 1:
+        raise SystemExit(
+            f"error: the report for E={e} has {len(sections)} settings, expected one: the results dir holds runs "
+            "of these rows trained otherwise; give --work a folder of this script's runs only"
+        )
+    return sections[0]
 
 
 def summary_rows(reports: dict[int, dict]) -> list[dict]:
@@ -244,7 +247,7 @@ def summary_rows(reports: dict[int, dict]) -> list[dict]:
     summary = []
     for e, report in sorted(reports.items()):
         section = the_section(report, e)
-        by_label = {row["label"]: row for row in section["rows"]} if section else {}
+        by_label = {row["label"]: row for row in section["rows"]}
         for form, _ in forms(e):
             line = {"epochs": e, "form": form}
             for model in MODELS:
@@ -303,7 +306,7 @@ def claim_lines(reports: dict[int, dict]) -> list[str]:
     said = []
     for e, report in sorted(reports.items()):
         section = the_section(report, e)
-        for claim in section["statistics"]["claims"] if section else []:
+        for claim in section["statistics"]["claims"]:
             (comparison,) = claim["comparisons"]
             figure = _delta(comparison["delta"], comparison["low"], comparison["high"], None)
             if claim["relation"] == "not_worse" and comparison["equivalence_high"] is not None:
@@ -317,9 +320,7 @@ def verdict_count(reports: dict[int, dict]) -> str:
     contradicted, n unresolved of N; not worse than ...`."""
     named = {"better": "better than `cifar_paper` at E", "not_worse": f"not worse than `cifar_paper` at {LONGER}E"}
     claims = [
-        claim
-        for e, report in sorted(reports.items())
-        for claim in ((the_section(report, e) or {}).get("statistics") or {}).get("claims", [])
+        claim for e, report in sorted(reports.items()) for claim in the_section(report, e)["statistics"]["claims"]
     ]
     said = []
     for relation, name in named.items():
@@ -521,7 +522,7 @@ def main(argv: list[str]) -> int:
         print(f"error: the report ended with exit status {status}; nothing published", file=sys.stderr)
         return status
     reports = {e: json.loads((tables / f"{EXP.format(e)}.json").read_text()) for e in args.epochs}
-    sections = [section for e, report in reports.items() if (section := the_section(report, e))]
+    sections = [the_section(report, e) for e, report in reports.items()]
     run_ids = {run["run_id"] for section in sections for row in section["rows"] for run in row["runs"]}
     records = [
         record
